@@ -1,0 +1,32 @@
+//! `delete`: removes a manifest from a registry by digest (so every tag that
+//! points at it goes too, as skopeo warns).
+
+use crate::digest::Digest;
+use crate::engine::Io;
+use crate::error::{Error, Result};
+use crate::job::DeleteJob;
+use crate::manifest;
+use crate::reference::ImageReference;
+use crate::registry::RegistryClient;
+
+pub async fn run(io: Io, job: DeleteJob) -> Result<Vec<u8>> {
+    let image = ImageReference::parse(&job.image)?;
+    let ImageReference::Docker(r) = image else {
+        return Err(Error::unsupported(format!(
+            "deleting images from the {} transport is not supported",
+            image.transport_name()
+        )));
+    };
+    let mut client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
+    let digest: Digest = match &r.digest {
+        Some(d) => d.clone(),
+        None => {
+            let (bytes, _) = client
+                .get_manifest(&r.repository, &r.manifest_reference())
+                .await?;
+            manifest::manifest_digest(&bytes)?
+        }
+    };
+    client.delete_manifest(&r.repository, &digest).await?;
+    Ok(Vec::new())
+}

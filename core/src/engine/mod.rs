@@ -1,0 +1,188 @@
+//! The contract between the core and a host, in the style of quinn-proto and
+//! str0m: the host feeds what happened into [`Operation::handle`] and drains
+//! [`Operation::poll`] for what to do next. The core never performs IO,
+//! reads a clock or spawns a thread.
+//!
+//! Inside, each command is written as ordinary `async` Rust over [`Io`],
+//! whose futures only *record* requests; a tiny executor polls the command
+//! whenever a completion arrives. Requests carry ids, completions may arrive
+//! in any order, and several requests may be outstanding at once.
+
+mod io;
+
+pub use io::{HttpRequest, HttpResponse, Io, IoError, IoErrorKind, Reply, Request};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, Result};
+
+/// What the host should do next.
+#[derive(Debug, PartialEq)]
+pub enum Action {
+    /// Carry out `request` and report the result with the same `id`.
+    Perform { id: u64, request: Request },
+    /// The command finished; write these bytes to standard output.
+    Done(Vec<u8>),
+    /// The command failed.
+    Failed(Error),
+    /// Nothing to do until a pending request completes.
+    Idle,
+}
+
+type Task = Pin<Box<dyn Future<Output = Result<Vec<u8>>>>>;
+
+/// One running command.
+pub struct Operation {
+    io: Io,
+    task: Option<Task>,
+    /// Set when something happened that may let the task make progress.
+    runnable: bool,
+    outcome: Option<Result<Vec<u8>>>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operation")
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl Operation {
+    /// Starts a command written as an async function over [`Io`].
+    pub fn start<F, Fut>(command: F) -> Self
+    where
+        F: FnOnce(Io) -> Fut,
+        Fut: Future<Output = Result<Vec<u8>>> + 'static,
+    {
+        let io = Io::default();
+        let task: Task = Box::pin(command(io.clone()));
+        Operation {
+            io,
+            task: Some(task),
+            runnable: true,
+            outcome: None,
+            finished: false,
+        }
+    }
+
+    /// An operation that fails at once (for a job that could not be read).
+    pub fn failed(error: Error) -> Self {
+        Operation {
+            io: Io::default(),
+            task: None,
+            runnable: false,
+            outcome: Some(Err(error)),
+            finished: false,
+        }
+    }
+
+    /// Reports the completion of request `id`. `now_ms` is the host's clock.
+    pub fn handle(&mut self, now_ms: u64, id: u64, reply: Reply) {
+        self.io.set_now(now_ms);
+        self.io.complete(id, reply);
+        self.runnable = true;
+    }
+
+    /// The next thing to do. Call until it returns [`Action::Idle`], then wait
+    /// for a completion; after `Done` or `Failed` it only returns `Idle`.
+    pub fn poll(&mut self, now_ms: u64) -> Action {
+        self.io.set_now(now_ms);
+        if let Some((id, request)) = self.io.next_request() {
+            return Action::Perform { id, request };
+        }
+        if self.runnable {
+            self.runnable = false;
+            if let Some(task) = self.task.as_mut() {
+                let mut cx = Context::from_waker(Waker::noop());
+                if let Poll::Ready(outcome) = task.as_mut().poll(&mut cx) {
+                    self.task = None;
+                    self.outcome = Some(outcome);
+                }
+            }
+            if let Some((id, request)) = self.io.next_request() {
+                return Action::Perform { id, request };
+            }
+        }
+        if !self.finished {
+            if let Some(outcome) = self.outcome.take() {
+                self.finished = true;
+                return match outcome {
+                    Ok(out) => Action::Done(out),
+                    Err(e) => Action::Failed(e),
+                };
+            }
+        }
+        Action::Idle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drives_requests_in_any_order() {
+        let mut op = Operation::start(|io| async move {
+            let a = io.read_file("a".into(), 10);
+            let b = io.read_file("b".into(), 10);
+            // Issue both before awaiting either, so both are outstanding at once.
+            let (a, b) = join(a, b).await;
+            let mut out = a.map_err(|e| Error::other(e.message))?;
+            out.extend(b.map_err(|e| Error::other(e.message))?);
+            Ok(out)
+        });
+        let mut ids = vec![];
+        loop {
+            match op.poll(0) {
+                Action::Perform {
+                    id,
+                    request: Request::ReadFile { path, .. },
+                } => ids.push((id, path)),
+                Action::Idle => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(ids.len(), 2);
+        // Complete the second first.
+        op.handle(1, ids[1].0, Reply::Data(b"B".to_vec()));
+        assert_eq!(op.poll(1), Action::Idle);
+        op.handle(2, ids[0].0, Reply::Data(b"A".to_vec()));
+        assert_eq!(op.poll(2), Action::Done(b"AB".to_vec()));
+        assert_eq!(op.poll(3), Action::Idle);
+    }
+
+    async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+        let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+        let (mut ra, mut rb) = (None, None);
+        std::future::poll_fn(|cx| {
+            if ra.is_none() {
+                if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                    ra = Some(v);
+                }
+            }
+            if rb.is_none() {
+                if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                    rb = Some(v);
+                }
+            }
+            if ra.is_some() && rb.is_some() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        (ra.unwrap(), rb.unwrap())
+    }
+
+    #[test]
+    fn a_failed_job_reports_once() {
+        let mut op = Operation::failed(Error::invalid("bad job"));
+        assert!(matches!(op.poll(0), Action::Failed(_)));
+        assert_eq!(op.poll(0), Action::Idle);
+    }
+}

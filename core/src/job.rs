@@ -1,0 +1,64 @@
+//! What a host asks the core to do: one JSON document per command, so the
+//! component interface stays small and new options need no WIT change.
+
+use serde::Deserialize;
+
+use crate::engine::Operation;
+use crate::error::Error;
+use crate::platform::WantedPlatform;
+use crate::registry::RegistryOptions;
+use crate::{delete, inspect, list_tags};
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Job {
+    Inspect(InspectJob),
+    ListTags(ListTagsJob),
+    Delete(DeleteJob),
+}
+
+/// `skopeo inspect` and its flags.
+#[derive(Debug, Deserialize)]
+pub struct InspectJob {
+    pub image: String,
+    #[serde(default)]
+    pub raw: bool,
+    #[serde(default)]
+    pub config: bool,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub no_tags: bool,
+    #[serde(default)]
+    pub platform: WantedPlatform,
+    #[serde(default)]
+    pub registry: RegistryOptions,
+}
+
+/// `skopeo list-tags`.
+#[derive(Debug, Deserialize)]
+pub struct ListTagsJob {
+    pub repository: String,
+    #[serde(default)]
+    pub registry: RegistryOptions,
+}
+
+/// `skopeo delete`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteJob {
+    pub image: String,
+    #[serde(default)]
+    pub registry: RegistryOptions,
+}
+
+impl Job {
+    /// Starts the command a JSON job describes; a malformed job fails at the first poll.
+    pub fn start(json: &str) -> Operation {
+        match serde_json::from_str::<Job>(json) {
+            Ok(Job::Inspect(j)) => Operation::start(move |io| inspect::run(io, j)),
+            Ok(Job::ListTags(j)) => Operation::start(move |io| list_tags::run(io, j)),
+            Ok(Job::Delete(j)) => Operation::start(move |io| delete::run(io, j)),
+            Err(e) => Operation::failed(Error::invalid(format!("invalid job: {e}"))),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! skiff's core: everything about container images that is not IO.
+//!
+//! The core parses references, reads and checks manifests, and speaks the
+//! registry protocol, but it never opens a socket or a file and never reads
+//! the clock: a host drives an [`engine::Operation`] by carrying out the
+//! requests it asks for. Built natively it is a plain library; built for
+//! `wasm32-wasip2` with the `component` feature it is the WASI component the
+//! `skiff` CLI runs (interface in `wit/`).
+
+pub mod delete;
+pub mod digest;
+pub mod engine;
+pub mod error;
+pub mod inspect;
+pub mod job;
+pub mod list_tags;
+pub mod manifest;
+pub mod media_type;
+pub mod platform;
+pub mod reference;
+pub mod registry;
+pub mod transport;
+
+#[cfg(feature = "component")]
+mod component;
+
+pub use engine::{Action, Operation};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,74 @@
+//! `list-tags`: every tag of a repository, as `{"Repository": …, "Tags": […]}`.
+
+use serde::Serialize;
+
+use crate::engine::Io;
+use crate::error::{Error, Result};
+use crate::inspect::go_json;
+use crate::job::ListTagsJob;
+use crate::reference::{DockerReference, ImageReference};
+use crate::registry::RegistryClient;
+
+#[derive(Serialize)]
+struct Output {
+    #[serde(rename = "Repository")]
+    repository: String,
+    #[serde(rename = "Tags")]
+    tags: Vec<String>,
+}
+
+/// Parses `docker://repo`, refusing a tag or digest as skopeo does.
+pub fn parse_repository(s: &str) -> Result<DockerReference> {
+    let Some(name) = s.strip_prefix("docker://") else {
+        let transport = ImageReference::parse(s)
+            .map(|r| r.transport_name())
+            .unwrap_or("");
+        return Err(Error::invalid(format!(
+            "Invalid {s:?}: list-tags supports the docker:// transport only{}",
+            if transport.is_empty() {
+                String::new()
+            } else {
+                format!(" (not {transport})")
+            }
+        )));
+    };
+    let r = DockerReference::parse_normalized(name)
+        .map_err(|e| e.context(format!("Error parsing image name {s:?}")))?;
+    if r.tag.is_some() || r.digest.is_some() {
+        return Err(Error::invalid(format!(
+            "No tag or digest allowed in reference {name:?}"
+        )));
+    }
+    Ok(r)
+}
+
+pub async fn run(io: Io, job: ListTagsJob) -> Result<Vec<u8>> {
+    let r = parse_repository(&job.repository)?;
+    let mut client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
+    let tags = client.list_tags(&r.repository).await?;
+    go_json::to_indented(&Output {
+        repository: r.name(),
+        tags,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_only() {
+        assert_eq!(
+            parse_repository("docker://busybox").unwrap().name(),
+            "docker.io/library/busybox"
+        );
+        assert!(parse_repository("docker://busybox:1").is_err());
+        assert!(
+            parse_repository("oci:/x")
+                .unwrap_err()
+                .message
+                .contains("docker://")
+        );
+        assert!(parse_repository("docker://UP").is_err());
+    }
+}

@@ -1,0 +1,190 @@
+//! Credentials, and their lookup in containers-auth.json(5) files and
+//! Docker's `config.json`: the most specific key (`host/ns/repo` before
+//! `host`) of the first file that has one wins.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print a password, even in a debug log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An auth file the host found, with its contents.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthFile {
+    pub path: String,
+    pub contents: String,
+}
+
+#[derive(Deserialize, Default)]
+struct Wire {
+    #[serde(default)]
+    auths: BTreeMap<String, Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Finds credentials for `registry`/`repository` in `files`, in order.
+pub fn lookup_credentials(
+    files: &[AuthFile],
+    registry: &str,
+    repository: &str,
+) -> Result<Option<Credentials>> {
+    let mut keys = Vec::new();
+    let mut scope = format!("{registry}/{repository}");
+    loop {
+        keys.push(scope.clone());
+        match scope.rfind('/') {
+            Some(i) => scope.truncate(i),
+            None => break,
+        }
+    }
+    for file in files {
+        let wire: Wire = serde_json::from_str(&file.contents)
+            .map_err(|e| Error::invalid(format!("reading JSON file {:?}: {e}", file.path)))?;
+        // Docker's config.json keys may be URLs (https://index.docker.io/v1/).
+        let normalized: BTreeMap<String, &Entry> = wire
+            .auths
+            .iter()
+            .map(|(k, v)| (normalize_key(k), v))
+            .collect();
+        for key in &keys {
+            if let Some(entry) = normalized.get(key) {
+                return decode(entry, &file.path).map(Some);
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn normalize_key(key: &str) -> String {
+    let stripped = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"));
+    let k = match stripped {
+        // A URL-shaped key names only a host.
+        Some(rest) => rest.split('/').next().unwrap_or(rest),
+        None => key,
+    };
+    match k {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+fn decode(entry: &Entry, path: &str) -> Result<Credentials> {
+    if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
+        let raw = STANDARD
+            .decode(auth.trim())
+            .map_err(|_| Error::invalid(format!("invalid auth entry in {path:?}: not base64")))?;
+        let s = String::from_utf8(raw)
+            .map_err(|_| Error::invalid(format!("invalid auth entry in {path:?}: not UTF-8")))?;
+        let (u, p) = s.split_once(':').ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid auth entry in {path:?}: expected user:password"
+            ))
+        })?;
+        return Ok(Credentials {
+            username: u.to_owned(),
+            password: p.to_owned(),
+        });
+    }
+    Ok(Credentials {
+        username: entry.username.clone().unwrap_or_default(),
+        password: entry.password.clone().unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(json: &str) -> AuthFile {
+        AuthFile {
+            path: "auth.json".into(),
+            contents: json.into(),
+        }
+    }
+
+    #[test]
+    fn most_specific_key_of_first_file_wins() {
+        let a = STANDARD.encode("alice:pw1");
+        let b = STANDARD.encode("bob:pw2");
+        let files = [
+            file(&format!(
+                r#"{{"auths":{{"r.io":{{"auth":"{a}"}},"r.io/team":{{"auth":"{b}"}}}}}}"#
+            )),
+            file(&format!(r#"{{"auths":{{"other.io":{{"auth":"{a}"}}}}}}"#)),
+        ];
+        assert_eq!(
+            lookup_credentials(&files, "r.io", "team/app")
+                .unwrap()
+                .unwrap()
+                .username,
+            "bob"
+        );
+        assert_eq!(
+            lookup_credentials(&files, "r.io", "solo")
+                .unwrap()
+                .unwrap()
+                .username,
+            "alice"
+        );
+        assert_eq!(
+            lookup_credentials(&files, "other.io", "x")
+                .unwrap()
+                .unwrap()
+                .password,
+            "pw1"
+        );
+        assert!(
+            lookup_credentials(&files, "none.io", "x")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn docker_config_url_keys() {
+        let a = STANDARD.encode("u:p:with:colons");
+        let files = [file(&format!(
+            r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{a}"}}}}}}"#
+        ))];
+        let c = lookup_credentials(&files, "docker.io", "library/x")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("u", "p:with:colons")
+        );
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        assert!(lookup_credentials(&[file("{")], "r", "x").is_err());
+        assert!(lookup_credentials(&[file(r#"{"auths":{"r":{"auth":"!!"}}}"#)], "r", "x").is_err());
+    }
+}

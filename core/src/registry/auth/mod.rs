@@ -1,0 +1,9 @@
+//! Authentication: challenges, credentials from the auth file chain, tokens.
+
+mod challenge;
+mod credentials;
+mod token;
+
+pub use challenge::{Challenge, parse_challenges};
+pub use credentials::{AuthFile, Credentials, lookup_credentials};
+pub use token::parse_token_response;

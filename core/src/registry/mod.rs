@@ -1,0 +1,40 @@
+//! The registry side of the distribution spec: the client state machine and
+//! the pieces of protocol it is made of.
+
+pub mod auth;
+mod client;
+mod error_body;
+mod link;
+mod url;
+
+pub use client::RegistryClient;
+pub use error_body::RegistryErrors;
+
+use serde::Deserialize;
+
+/// How to talk to a registry, as the host's flags and config describe it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegistryOptions {
+    /// `--tls-verify`: `false` also allows falling back to plain HTTP.
+    #[serde(default)]
+    pub tls_verify: Option<bool>,
+    /// `--creds` or `--username`/`--password`.
+    #[serde(default)]
+    pub credentials: Option<auth::Credentials>,
+    /// `--registry-token`: a bearer token used as is.
+    #[serde(default)]
+    pub registry_token: Option<String>,
+    /// `--no-creds`: access the registry anonymously.
+    #[serde(default)]
+    pub no_creds: bool,
+    /// The auth file chain, in lookup order, with the contents of the files
+    /// that exist (the host reads them; the core decides what they mean).
+    #[serde(default)]
+    pub auth_files: Vec<auth::AuthFile>,
+    /// `--retry-times`: how often a request that failed in a transient way is tried again.
+    #[serde(default)]
+    pub retry_times: u32,
+    /// `--retry-delay` in milliseconds; exponential back-off (1 s, 2 s, 4 s…) when unset.
+    #[serde(default)]
+    pub retry_delay_ms: Option<u64>,
+}

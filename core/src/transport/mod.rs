@@ -1,0 +1,113 @@
+//! Where images are read from. Each transport turns "the manifest" and "this
+//! blob" into requests for the host; the callers never see paths or URLs.
+
+mod dir;
+mod oci_layout;
+mod registry;
+
+pub use dir::DirSource;
+pub use oci_layout::LayoutSource;
+pub use registry::RegistrySource;
+
+use crate::digest::Digest;
+use crate::engine::{Io, IoError, IoErrorKind};
+use crate::error::{Error, ErrorKind, Result};
+use crate::manifest::Descriptor;
+use crate::reference::ImageReference;
+use crate::registry::RegistryOptions;
+
+/// A readable image of any supported transport.
+#[derive(Debug)]
+pub enum ImageSource {
+    Registry(RegistrySource),
+    Layout(LayoutSource),
+    Dir(DirSource),
+}
+
+impl ImageSource {
+    pub fn open(io: &Io, image: &ImageReference, opts: &RegistryOptions) -> Result<Self> {
+        match image {
+            ImageReference::Docker(r) => Ok(ImageSource::Registry(RegistrySource::new(
+                io,
+                r.clone(),
+                opts.clone(),
+            )?)),
+            ImageReference::Oci(l) => Ok(ImageSource::Layout(LayoutSource::new(io, l.clone()))),
+            ImageReference::Dir { path } => Ok(ImageSource::Dir(DirSource::new(io, path.clone()))),
+            other => Err(Error::unsupported(format!(
+                "reading images from the {} transport is not supported by this command yet",
+                other.transport_name()
+            ))),
+        }
+    }
+
+    /// The top-level manifest (`instance` None) or one instance of a list,
+    /// with its media type when the transport knows it.
+    pub async fn manifest(
+        &mut self,
+        instance: Option<&Digest>,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        match self {
+            ImageSource::Registry(s) => s.manifest(instance).await,
+            ImageSource::Layout(s) => s.manifest(instance).await,
+            ImageSource::Dir(s) => s.manifest(instance).await,
+        }
+    }
+
+    /// A small blob (an image config), verified against its descriptor.
+    pub async fn small_blob(&mut self, d: &Descriptor, max: u64) -> Result<Vec<u8>> {
+        if d.size > max as i64 {
+            return Err(Error::integrity(format!(
+                "blob {} declares {} bytes, more than the {max} allowed",
+                d.digest, d.size
+            )));
+        }
+        let bytes = match self {
+            ImageSource::Registry(s) => s.blob(&d.digest, max).await?,
+            ImageSource::Layout(s) => s.blob(&d.digest, max).await?,
+            ImageSource::Dir(s) => s.blob(&d.digest, max).await?,
+        };
+        d.digest.verify(&bytes, &format!("blob {}", d.digest))?;
+        if d.size >= 0 && bytes.len() as i64 != d.size {
+            return Err(Error::integrity(format!(
+                "blob {} is {} bytes, expected {}",
+                d.digest,
+                bytes.len(),
+                d.size
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Tags of the image's repository, for transports that have them.
+    pub async fn repository_tags(&mut self) -> Option<Result<Vec<String>>> {
+        match self {
+            ImageSource::Registry(s) => Some(s.tags().await),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a local file through the host, mapping failures to errors.
+pub(crate) async fn read_local(io: &Io, path: String, max: u64) -> Result<Vec<u8>> {
+    io.read_file(path.clone(), max)
+        .await
+        .map_err(|e| file_error(&path, e))
+}
+
+fn file_error(path: &str, e: IoError) -> Error {
+    let kind = match e.kind {
+        IoErrorKind::TooLarge => ErrorKind::Integrity,
+        _ => ErrorKind::Io,
+    };
+    Error::new(kind, format!("reading {path}: {}", e.message))
+}
+
+/// `root/name`, without doubling a trailing slash.
+pub(crate) fn join(root: &str, name: &str) -> String {
+    if root.ends_with('/') {
+        format!("{root}{name}")
+    } else {
+        format!("{root}/{name}")
+    }
+}

@@ -1,0 +1,92 @@
+//! Builds skiff-core as a WASI component (`wasm32-wasip2`, feature
+//! `component`) and hands it to the binary to embed. A nested cargo with its
+//! own target directory avoids waiting on the lock the outer build holds.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap().to_path_buf();
+    for p in [
+        "core/src",
+        "core/Cargo.toml",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(p).display());
+    }
+    println!("cargo:rerun-if-env-changed=SKIFF_CORE_WASM");
+
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let dest = out_dir.join("skiff_core.wasm");
+    // A prebuilt component may be supplied (CI builds it once and shares it).
+    let wasm = match env::var("SKIFF_CORE_WASM") {
+        Ok(path) => PathBuf::from(path),
+        Err(_) => build_component(&root),
+    };
+    println!(
+        "cargo:rustc-env=SKIFF_WASMTIME_VERSION={}",
+        locked_version(&root, "wasmtime")
+    );
+    std::fs::copy(&wasm, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
+}
+
+fn build_component(root: &std::path::Path) -> PathBuf {
+    let target_dir = env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"))
+        .join("core-component");
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "skiff-core",
+            "--features",
+            "component",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // Flags meant for the host build must not leak into the wasm build.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+        "RUSTC_WRAPPER",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .expect("running cargo to build the core component");
+    assert!(
+        status.success(),
+        "building the skiff-core component failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+    );
+    target_dir.join("wasm32-wasip2/release/skiff_core.wasm")
+}
+
+/// The version of `package` in Cargo.lock (it keys the compiled-component cache).
+fn locked_version(root: &std::path::Path, package: &str) -> String {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{package}\"") {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return v.trim_end_matches('"').to_owned();
+            }
+        }
+    }
+    "unknown".to_owned()
+}

@@ -1,0 +1,266 @@
+//! skopeo's command line, flag for flag, in clap. Boolean flags take Go's
+//! `--flag` / `--flag=false` form.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skiff",
+    about = "Various operations with container images and container image registries",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// timeout for the command execution
+    #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
+    pub command_timeout: Option<Duration>,
+    /// enable debug output
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// run the tool without any policy check
+    #[arg(long, global = true)]
+    pub insecure_policy: bool,
+    /// use ARCH instead of the architecture of the machine for choosing images
+    #[arg(long, global = true, value_name = "ARCH")]
+    pub override_arch: Option<String>,
+    /// use OS instead of the running OS for choosing images
+    #[arg(long, global = true, value_name = "OS")]
+    pub override_os: Option<String>,
+    /// use VARIANT instead of the running architecture variant for choosing images
+    #[arg(long, global = true, value_name = "VARIANT")]
+    pub override_variant: Option<String>,
+    /// Path to a trust policy file
+    #[arg(long, global = true, value_name = "string")]
+    pub policy: Option<String>,
+    /// use registry configuration files in DIR (e.g. for container signature storage)
+    #[arg(long = "registries.d", global = true, value_name = "DIR")]
+    pub registries_d: Option<String>,
+    /// directory used to store temporary files
+    #[arg(long, global = true, value_name = "string")]
+    pub tmpdir: Option<String>,
+    /// Version for skiff
+    #[arg(short = 'v', long)]
+    pub version: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect image IMAGE-NAME
+    Inspect(InspectArgs),
+    /// List tags in the transport/repository specified by the REPOSITORY-NAME
+    ListTags(ListTagsArgs),
+    /// Compute a manifest digest of a file
+    ManifestDigest(ManifestDigestArgs),
+    /// Delete image IMAGE-NAME
+    Delete(DeleteArgs),
+}
+
+/// Registry access flags (skopeo's "docker image flags"), unprefixed.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RegistryFlags {
+    /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+    #[arg(long, value_name = "string", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<String>,
+    /// Use `USERNAME[:PASSWORD]` for accessing the registry
+    #[arg(long, value_name = "USERNAME[:PASSWORD]")]
+    pub creds: Option<String>,
+    /// Username for accessing the registry
+    #[arg(long, value_name = "string")]
+    pub username: Option<String>,
+    /// Password for accessing the registry
+    #[arg(long, value_name = "string")]
+    pub password: Option<String>,
+    /// Provide a Bearer token for accessing the registry
+    #[arg(long, value_name = "string")]
+    pub registry_token: Option<String>,
+    /// use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry or daemon
+    #[arg(long, value_name = "PATH")]
+    pub cert_dir: Option<String>,
+    /// require HTTPS and verify certificates when talking to the container registry or daemon
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Access the registry anonymously
+    #[arg(long)]
+    pub no_creds: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RetryFlags {
+    /// the number of times to possibly retry
+    #[arg(long, value_name = "int", default_value_t = 0)]
+    pub retry_times: u32,
+    /// Fixed delay between retries. If not set (or set to 0), exponential back-off is used
+    #[arg(long, value_name = "duration", value_parser = parse_go_duration)]
+    pub retry_delay: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// IMAGE-NAME
+    pub image: String,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    /// use a shared directory for blobs (oci: only)
+    #[arg(long, value_name = "DIRECTORY")]
+    pub shared_blob_dir: Option<String>,
+    /// use docker daemon host at HOST (docker-daemon: only)
+    #[arg(long, value_name = "HOST")]
+    pub daemon_host: Option<String>,
+    /// output raw manifest or configuration
+    #[arg(long)]
+    pub raw: bool,
+    /// output configuration
+    #[arg(long)]
+    pub config: bool,
+    /// Format the output to a Go template
+    #[arg(short, long, value_name = "string")]
+    pub format: Option<String>,
+    /// Do not list the available tags from the repository in the output
+    #[arg(short, long)]
+    pub no_tags: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListTagsArgs {
+    /// REPOSITORY-NAME
+    pub repository: String,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestDigestArgs {
+    /// MANIFEST
+    pub manifest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// IMAGE-NAME
+    pub image: String,
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    /// use a shared directory for blobs (oci: only)
+    #[arg(long, value_name = "DIRECTORY")]
+    pub shared_blob_dir: Option<String>,
+    /// use docker daemon host at HOST (docker-daemon: only)
+    #[arg(long, value_name = "HOST")]
+    pub daemon_host: Option<String>,
+}
+
+/// Parses the command line; usage errors exit 1 as skopeo's do, help and
+/// version exit 0.
+pub fn parse() -> Result<Cli, ExitCode> {
+    match Cli::try_parse() {
+        Ok(cli) => {
+            if cli.global.version {
+                println!("skiff version {}", env!("CARGO_PKG_VERSION"));
+                return Err(ExitCode::SUCCESS);
+            }
+            Ok(cli)
+        }
+        Err(e) => {
+            let _ = e.print();
+            Err(if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+/// Go's `time.ParseDuration`: `300ms`, `1.5h`, `2h45m`.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {s:?}");
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = &rest[unit_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_go_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            parse_go_duration("1.5h").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert!(parse_go_duration("10").is_err());
+        assert!(parse_go_duration("x").is_err());
+    }
+
+    #[test]
+    fn go_style_bools() {
+        let cli =
+            Cli::try_parse_from(["skiff", "inspect", "--tls-verify=false", "docker://x"]).unwrap();
+        let Some(Command::Inspect(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.registry.tls_verify, Some(false));
+        let cli = Cli::try_parse_from([
+            "skiff",
+            "--override-arch",
+            "arm64",
+            "inspect",
+            "--tls-verify",
+            "docker://x",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.override_arch.as_deref(), Some("arm64"));
+        let Some(Command::Inspect(a)) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.registry.tls_verify, Some(true));
+    }
+}

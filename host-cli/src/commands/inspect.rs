@@ -1,0 +1,21 @@
+//! `skiff inspect`: manifest, config and metadata of an image.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::{platform, registry_options, run_job, tls_options};
+use crate::cli::{GlobalOptions, InspectArgs};
+
+pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
+    let job = json!({
+        "command": "inspect",
+        "image": a.image,
+        "raw": a.raw,
+        "config": a.config,
+        "format": a.format,
+        "no_tags": a.no_tags,
+        "platform": platform(g),
+        "registry": registry_options(&a.registry, &a.retry)?,
+    });
+    run_job(g, job, tls_options(&a.registry))
+}

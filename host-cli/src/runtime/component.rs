@@ -1,0 +1,163 @@
+//! Loading the core component. The component's bytes are embedded in the
+//! binary; the machine code Cranelift makes of them is cached on disk, keyed
+//! by wasmtime's version and the component's hash, so a normal start only
+//! maps that file (about 2 ms) and never compiles (about 70 ms and more).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::Core as Bindings;
+
+static CORE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/skiff_core.wasm"));
+
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// An instantiated core component.
+pub struct Core {
+    pub(super) store: Store<HostState>,
+    pub(super) bindings: Bindings,
+}
+
+fn wt(e: wasmtime::Error) -> anyhow::Error {
+    anyhow!("{e:?}")
+}
+
+fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    // Calls into the core are synchronous; without async support each call is cheaper.
+    config.concurrency_support(false);
+    Engine::new(&config).map_err(wt)
+}
+
+/// Where the compiled component is cached.
+fn cache_path() -> PathBuf {
+    let dir = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("skiff");
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hasher::write(&mut h, CORE_WASM);
+    let hash = std::hash::Hasher::finish(&h);
+    dir.join(format!(
+        "core-{}-wasmtime{}-{hash:016x}.cwasm",
+        env!("CARGO_PKG_VERSION"),
+        env!("SKIFF_WASMTIME_VERSION")
+    ))
+}
+
+/// Maps the cached compiled component, compiling and caching it when it is
+/// missing or was made for another wasmtime or CPU.
+fn load_component(engine: &Engine) -> Result<Component> {
+    let path = cache_path();
+    if path.exists() {
+        // SAFETY: the file is one we wrote with `precompile_component` from the
+        // bytes embedded in this binary (its name carries their hash), and
+        // wasmtime checks its version and CPU features before using it.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        if let Ok(c) = loaded {
+            return Ok(c);
+        }
+    }
+    let compiled = engine
+        .precompile_component(CORE_WASM)
+        .map_err(wt)
+        .context("compiling the core component")?;
+    if let Some(dir) = path.parent() {
+        // Caching is an optimisation: failing to write it is not an error.
+        let _ = std::fs::create_dir_all(dir);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, &compiled).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+    // SAFETY: `compiled` was produced just now by this engine.
+    #[allow(unsafe_code)]
+    let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(wt)?;
+    Ok(component)
+}
+
+impl Core {
+    pub fn load() -> Result<Self> {
+        let engine = engine()?;
+        let component = load_component(&engine)?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        // The core uses no WASI capability (no files, sockets, clocks it may
+        // read); std links the interfaces anyway, so they are provided empty.
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt)?;
+        let wasi = WasiCtx::builder().inherit_stderr().build();
+        let mut store = Store::new(
+            &engine,
+            HostState {
+                wasi,
+                table: ResourceTable::new(),
+            },
+        );
+        let bindings = Bindings::instantiate(&mut store, &component, &linker).map_err(wt)?;
+        Ok(Core { store, bindings })
+    }
+
+    /// The component's imports, for the allowlist check.
+    #[cfg(test)]
+    pub fn imports() -> Result<Vec<String>> {
+        let engine = engine()?;
+        let component = load_component(&engine)?;
+        let ty = component.component_type();
+        Ok(ty
+            .imports(&engine)
+            .map(|(name, _)| name.to_owned())
+            .collect())
+    }
+
+    pub fn manifest_digest(
+        &mut self,
+        manifest: &[u8],
+    ) -> Result<std::result::Result<String, super::wit::Failure>> {
+        self.bindings
+            .skiff_core_engine()
+            .call_manifest_digest(&mut self.store, manifest)
+            .map_err(wt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The core may import only what `wit/imports.allowlist` names: a stray
+    /// `std::fs` or clock call in the core shows up here as a new import.
+    #[test]
+    fn component_imports_are_allowlisted() {
+        let allow = include_str!("../../../wit/imports.allowlist");
+        let allowed: std::collections::BTreeSet<&str> = allow
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let imports = super::Core::imports().unwrap();
+        let extra: Vec<&String> = imports
+            .iter()
+            .filter(|i| !allowed.contains(i.as_str()))
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "the core component imports more than wit/imports.allowlist allows: {extra:?}"
+        );
+    }
+}
