@@ -154,7 +154,9 @@ fn schema1_layers(s: &Schema1Manifest) -> Vec<LayerData> {
 /// `--format`: JSON (the default, `json` or `{{json .}}`) or a template.
 enum OutputFormat {
     Json,
-    Template(Template),
+    /// The template, and whether a newline must follow its output
+    /// (containers/common's NormalizeFormat adds one unless the format ends in one).
+    Template(Template, bool),
 }
 
 impl OutputFormat {
@@ -166,15 +168,18 @@ impl OutputFormat {
         if f.trim() == "json" || compact == "{{json.}}" {
             return Ok(OutputFormat::Json);
         }
-        Ok(OutputFormat::Template(Template::parse(f)?))
+        Ok(OutputFormat::Template(
+            Template::parse(f)?,
+            !f.ends_with('\n'),
+        ))
     }
 
     fn write(&self, out: &Output) -> Result<Vec<u8>> {
         match self {
             OutputFormat::Json => go_json::to_indented(out),
-            OutputFormat::Template(t) => {
+            OutputFormat::Template(t, newline) => {
                 let mut s = t.execute(&out.template_value())?;
-                if !s.ends_with('\n') {
+                if *newline {
                     s.push('\n');
                 }
                 Ok(s.into_bytes())
@@ -185,7 +190,7 @@ impl OutputFormat {
     fn write_json_only(&self, config: &ImageConfig) -> Result<Vec<u8>> {
         match self {
             OutputFormat::Json => go_json::to_indented(config),
-            OutputFormat::Template(_) => Err(Error::unsupported(
+            OutputFormat::Template(..) => Err(Error::unsupported(
                 "--format templates are not supported with --config",
             )),
         }

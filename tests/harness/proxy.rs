@@ -1,0 +1,206 @@
+//! A small HTTP/1.1 proxy in front of the real registry, for behaviour no
+//! real registry here shows: tag-list pagination (Distribution 2.8 ignores
+//! `n`), a registry that corrupts or inflates manifests, one that never answers.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    /// Pages tag lists `page` at a time with `Link: <…>; rel="next"`.
+    Paginate { page: usize },
+    /// Alters manifest bodies (keeping the registry's Docker-Content-Digest).
+    CorruptManifests,
+    /// Answers manifest requests with a 5 MiB body.
+    OversizeManifests,
+    /// Accepts connections and never answers.
+    Hang,
+}
+
+pub struct Proxy {
+    pub port: u16,
+}
+
+impl Proxy {
+    pub fn start(upstream_port: u16, mode: Mode) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                thread::spawn(move || {
+                    if let Mode::Hang = mode {
+                        thread::sleep(std::time::Duration::from_secs(600));
+                        drop(stream);
+                        return;
+                    }
+                    let _ = serve(stream, upstream_port, mode);
+                });
+            }
+        });
+        Proxy { port }
+    }
+}
+
+struct Message {
+    head: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Message {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn read_message(r: &mut impl BufRead, until_eof: bool) -> std::io::Result<Option<Message>> {
+    let mut head = String::new();
+    if r.read_line(&mut head)? == 0 {
+        return Ok(None);
+    }
+    let mut headers = vec![];
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    let mut m = Message {
+        head: head.trim_end().to_owned(),
+        headers,
+        body: vec![],
+    };
+    if m.header("transfer-encoding")
+        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
+                .unwrap_or(0);
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            m.body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = m
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
+        m.body = vec![0; len];
+        r.read_exact(&mut m.body)?;
+    } else if until_eof {
+        r.read_to_end(&mut m.body)?;
+    }
+    Ok(Some(m))
+}
+
+fn write_message(w: &mut impl Write, m: &Message) -> std::io::Result<()> {
+    let mut out = format!("{}\r\n", m.head);
+    for (k, v) in &m.headers {
+        if ["content-length", "transfer-encoding", "connection"]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        m.body.len()
+    ));
+    w.write_all(out.as_bytes())?;
+    w.write_all(&m.body)?;
+    w.flush()
+}
+
+fn serve(client: TcpStream, upstream_port: u16, mode: Mode) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let Some(mut req) = read_message(&mut reader, false)? else {
+        return Ok(());
+    };
+    let path = req.head.split(' ').nth(1).unwrap_or("/").to_owned();
+    let is_get = req.head.starts_with("GET ");
+    let tags_path = path.split('?').next().unwrap_or("").ends_with("/tags/list");
+    if let (Mode::OversizeManifests, true) = (mode, is_get && path.contains("/manifests/")) {
+        let body = [
+            b"{\"schemaVersion\":2,\"x\":\"".as_slice(),
+            &vec![b'a'; 5 * 1024 * 1024],
+            b"\"}",
+        ]
+        .concat();
+        let m = Message {
+            head: "HTTP/1.1 200 OK".into(),
+            headers: vec![(
+                "Content-Type".into(),
+                "application/vnd.oci.image.manifest.v1+json".into(),
+            )],
+            body,
+        };
+        return write_message(&mut &client, &m);
+    }
+    // Paginated requests go upstream without their query: it returns everything.
+    let upstream_path = if tags_path {
+        path.split('?').next().unwrap().to_owned()
+    } else {
+        path.clone()
+    };
+    let method = req.head.split(' ').next().unwrap_or("GET").to_owned();
+    req.head = format!("{method} {upstream_path} HTTP/1.1");
+    req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("host"));
+    req.headers
+        .push(("Host".into(), format!("127.0.0.1:{upstream_port}")));
+    let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
+    write_message(&mut upstream, &req)?;
+    let mut resp = read_message(&mut BufReader::new(upstream), true)?.expect("upstream answered");
+    let ok = resp.head.contains(" 200 ");
+    match mode {
+        Mode::Paginate { page } if tags_path && ok => paginate(&mut resp, &path, page),
+        Mode::CorruptManifests if is_get && ok && path.contains("/manifests/") => {
+            // Still valid JSON, different bytes: the digest no longer matches.
+            resp.body.insert(0, b' ');
+        }
+        _ => {}
+    }
+    write_message(&mut &client, &resp)
+}
+
+fn paginate(resp: &mut Message, path: &str, default_page: usize) {
+    let mut v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+    let mut tags: Vec<String> = serde_json::from_value(v["tags"].take()).unwrap_or_default();
+    tags.sort();
+    let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
+    };
+    let n = param("n")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default_page);
+    let last = param("last");
+    let rest: Vec<String> = tags
+        .into_iter()
+        .filter(|t| last.as_ref().is_none_or(|l| t > l))
+        .collect();
+    let page: Vec<String> = rest.iter().take(n).cloned().collect();
+    if rest.len() > n {
+        let base = path.split('?').next().unwrap();
+        let next = format!("<{base}?n={n}&last={}>; rel=\"next\"", page.last().unwrap());
+        resp.headers.push(("Link".into(), next));
+    }
+    v["tags"] = serde_json::json!(page);
+    resp.body = serde_json::to_vec(&v).unwrap();
+}

@@ -1,0 +1,188 @@
+//! The HTTPS registry with a private CA and htpasswd users.
+
+use base64::Engine as _;
+use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::registry::{PASSWORD, USER};
+use skiff_tests::harness::tools::{run, skiff, skiff_cmd, skopeo};
+
+use super::assert_inspect_matches;
+
+fn image() -> String {
+    format!("docker://{}/test/oci:v1", world().secure.host())
+}
+
+fn cert_dir() -> String {
+    world()
+        .secure
+        .cert_dir
+        .as_ref()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+fn creds() -> String {
+    format!("{USER}:{PASSWORD}")
+}
+
+#[test]
+fn creds_and_cert_dir_match_skopeo() {
+    let args = [
+        "inspect",
+        "--creds",
+        &creds(),
+        "--cert-dir",
+        &cert_dir(),
+        &image(),
+    ];
+    let ours = skiff(&args).ok().json();
+    let theirs = skopeo(&args).ok().json();
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--creds",
+        &creds(),
+        "--cert-dir",
+        &cert_dir(),
+        &image(),
+    ])
+    .ok()
+    .stdout;
+    assert_inspect_matches(&ours, &theirs, &raw);
+    let ours_tags = skiff(&[
+        "list-tags",
+        "--creds",
+        &creds(),
+        "--cert-dir",
+        &cert_dir(),
+        &format!("docker://{}/test/oci", world().secure.host()),
+    ])
+    .ok();
+    assert_eq!(ours_tags.json()["Tags"], serde_json::json!(["v1"]));
+}
+
+#[test]
+fn username_password_flags() {
+    let r = skiff(&[
+        "inspect",
+        "--raw",
+        "--username",
+        USER,
+        "--password",
+        PASSWORD,
+        "--cert-dir",
+        &cert_dir(),
+        &image(),
+    ])
+    .ok();
+    assert!(r.stdout_str().contains("schemaVersion"));
+    let half = skiff(&[
+        "inspect",
+        "--username",
+        USER,
+        "--cert-dir",
+        &cert_dir(),
+        &image(),
+    ]);
+    assert_eq!(half.code, 1);
+    assert!(
+        half.stderr.contains("--username and --password"),
+        "{}",
+        half.stderr
+    );
+}
+
+#[test]
+fn auth_file_from_flag_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(creds());
+    let file = dir.path().join("auth.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
+            world().secure.host()
+        ),
+    )
+    .unwrap();
+    let ours = skiff(&[
+        "inspect",
+        "--raw",
+        "--authfile",
+        file.to_str().unwrap(),
+        "--cert-dir",
+        &cert_dir(),
+        &image(),
+    ])
+    .ok();
+    assert!(ours.stdout_str().contains("schemaVersion"));
+    let mut cmd = skiff_cmd();
+    cmd.env("REGISTRY_AUTH_FILE", &file).args([
+        "inspect",
+        "--raw",
+        "--cert-dir",
+        &cert_dir(),
+        &image(),
+    ]);
+    assert_eq!(run(cmd).ok().stdout, ours.stdout);
+    // --no-creds ignores the file, so the registry refuses us.
+    let anon = skiff(&[
+        "inspect",
+        "--no-creds",
+        "--authfile",
+        file.to_str().unwrap(),
+        "--cert-dir",
+        &cert_dir(),
+        &image(),
+    ]);
+    assert_eq!(anon.code, 1, "{}", anon.stderr);
+}
+
+#[test]
+fn wrong_or_missing_credentials_fail_cleanly() {
+    for args in [
+        vec!["inspect", "--creds", "skiffuser:wrong", "--cert-dir"],
+        vec!["inspect", "--cert-dir"],
+    ] {
+        let mut a = args.clone();
+        let cd = cert_dir();
+        let img = image();
+        a.push(&cd);
+        a.push(&img);
+        let r = skiff(&a);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+        assert!(
+            r.stderr.to_lowercase().contains("authentication required")
+                || r.stderr.contains("unauthorized"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty());
+        assert!(
+            !r.stderr.contains("wrong"),
+            "the password must not be echoed"
+        );
+    }
+}
+
+#[test]
+fn tls_is_verified_unless_disabled() {
+    // The private CA is unknown without --cert-dir.
+    let r = skiff(&["inspect", "--creds", &creds(), &image()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        r.stderr
+    );
+    let r = skiff(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &creds(),
+        &image(),
+    ])
+    .ok();
+    assert!(r.stdout_str().contains("schemaVersion"));
+}

@@ -1,0 +1,196 @@
+//! skiff and Debian's skopeo on the same images in a real registry.
+
+use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::tools::{skiff, skopeo};
+
+use super::assert_inspect_matches;
+
+fn image(repo: &str) -> String {
+    format!("docker://{}/{repo}:v1", world().plain.host())
+}
+
+/// The plain registry speaks HTTP, which skopeo (and skiff) allow only with this.
+const NO_TLS: &str = "--tls-verify=false";
+
+#[test]
+fn inspect_json_matches_skopeo_for_oci_docker_and_index() {
+    for repo in ["test/oci", "test/docker", "test/multi"] {
+        let img = image(repo);
+        let ours = skiff(&["inspect", NO_TLS, &img]).ok().json();
+        let theirs = skopeo(&["inspect", NO_TLS, &img]).ok().json();
+        // LayersData is checked against the manifest of the instance inspected.
+        let mut manifest = skopeo(&["inspect", "--raw", NO_TLS, &img]).ok().stdout;
+        if repo == "test/multi" {
+            let idx: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+            let amd = idx["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["platform"]["architecture"] == "amd64")
+                .unwrap();
+            let instance = format!(
+                "docker://{}/{repo}@{}",
+                world().plain.host(),
+                amd["digest"].as_str().unwrap()
+            );
+            manifest = skopeo(&["inspect", "--raw", NO_TLS, &instance]).ok().stdout;
+        }
+        assert_inspect_matches(&ours, &theirs, &manifest);
+    }
+}
+
+#[test]
+fn inspect_bytes_identical_except_layers_data() {
+    let img = image("test/oci");
+    let ours = skiff(&["inspect", NO_TLS, &img]).ok().stdout_str();
+    let theirs = skopeo(&["inspect", NO_TLS, &img]).ok().stdout_str();
+    // Cut the LayersData block out of ours; the rest must be the same text,
+    // HTML escaping (\u003c) included.
+    let start = ours.find("    \"LayersData\": [").unwrap();
+    let end = start + ours[start..].find("\n    ],\n").unwrap() + "\n    ],\n".len();
+    let without = format!("{}{}", &ours[..start], &ours[end..]);
+    assert_eq!(without, theirs);
+    assert!(
+        theirs.contains("\\u003c"),
+        "fixture should exercise Go's HTML escaping"
+    );
+}
+
+#[test]
+fn raw_manifest_and_config_are_byte_identical() {
+    for repo in ["test/oci", "test/docker", "test/multi"] {
+        let img = image(repo);
+        for flags in [vec!["--raw"], vec!["--config", "--raw"], vec!["--config"]] {
+            let mut args = vec!["inspect", NO_TLS];
+            args.extend(&flags);
+            args.push(&img);
+            let ours = skiff(&args).ok();
+            let theirs = skopeo(&args).ok();
+            assert_eq!(ours.stdout_str(), theirs.stdout_str(), "{repo} {flags:?}");
+            assert!(!ours.stdout.is_empty());
+        }
+    }
+}
+
+#[test]
+fn platform_overrides_choose_the_same_instance() {
+    let img = image("test/multi");
+    for over in [
+        vec!["--override-arch", "arm64"],
+        vec!["--override-arch", "arm", "--override-variant", "v7"],
+        vec!["--override-arch", "amd64"],
+    ] {
+        let mut args = over.clone();
+        args.extend(["inspect", NO_TLS, "--config", "--raw", img.as_str()]);
+        let ours = skiff(&args).ok();
+        let theirs = skopeo(&args).ok();
+        assert_eq!(ours.stdout, theirs.stdout, "{over:?}");
+        let cfg: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+        assert_eq!(cfg["architecture"], over[1]);
+    }
+    let ours = skiff(&["--override-arch", "s390x", "inspect", NO_TLS, img.as_str()]);
+    assert_eq!(ours.code, 2, "{}", ours.stderr);
+    assert!(
+        ours.stderr.contains("no image found in manifest list"),
+        "{}",
+        ours.stderr
+    );
+}
+
+#[test]
+fn digest_names_the_index_not_the_instance() {
+    let ours = skiff(&["inspect", NO_TLS, &image("test/multi")])
+        .ok()
+        .json();
+    assert_eq!(ours["Digest"], world().multi_index_digest.as_str());
+}
+
+#[test]
+fn format_templates_match_skopeo() {
+    let img = image("test/oci");
+    for f in [
+        "{{.Name}}",
+        "{{.Digest}} {{.Architecture}}/{{.Os}}",
+        "{{range .Layers}}{{.}}\n{{end}}",
+        "{{index .Labels \"org.opencontainers.image.title\"}}",
+        "{{.Labels}}",
+        "{{.Env}}",
+        "{{.RepoTags}}",
+        "{{.Created}}",
+        "{{if .Tag}}tagged{{else}}untagged{{end}}",
+    ] {
+        let ours = skiff(&["inspect", NO_TLS, "--format", f, &img]).ok();
+        let theirs = skopeo(&["inspect", NO_TLS, "--format", f, &img]).ok();
+        assert_eq!(ours.stdout_str(), theirs.stdout_str(), "format {f:?}");
+    }
+    // `json` and `{{json .}}` mean the default JSON output.
+    for f in ["json", "{{ json . }}"] {
+        let mut ours = skiff(&["inspect", NO_TLS, "--format", f, &img]).ok().json();
+        ours.as_object_mut().unwrap().remove("LayersData");
+        assert_eq!(
+            ours,
+            skopeo(&["inspect", NO_TLS, "--format", f, &img])
+                .ok()
+                .json(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn json_template_function_as_upstream() {
+    // skopeo 1.9.3 has no `json` template function; upstream (containers/common
+    // report) prints compact JSON without HTML escaping.
+    let img = image("test/oci");
+    let full = skiff(&["inspect", NO_TLS, &img]).ok().json();
+    let labels = skiff(&["inspect", NO_TLS, "--format", "{{json .Labels}}", &img])
+        .ok()
+        .stdout_str();
+    assert_eq!(
+        labels,
+        "{\"com.example.html\":\"<b>&</b>\",\"org.opencontainers.image.title\":\"skiff test\"}\n"
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&labels).unwrap(),
+        full["Labels"]
+    );
+    let layers = skiff(&["inspect", NO_TLS, "--format", "{{json .LayersData}}", &img])
+        .ok()
+        .stdout_str();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&layers).unwrap(),
+        full["LayersData"]
+    );
+}
+
+#[test]
+fn no_tags_and_created_time() {
+    let img = image("test/docker");
+    let ours = skiff(&["inspect", NO_TLS, "-n", &img]).ok().json();
+    let theirs = skopeo(&["inspect", NO_TLS, "-n", &img]).ok().json();
+    assert_eq!(ours["RepoTags"], serde_json::json!([]));
+    assert_eq!(ours["RepoTags"], theirs["RepoTags"]);
+    // Go re-prints the timestamp: trailing zeros of the fraction go.
+    assert_eq!(ours["Created"], "2024-03-04T05:06:07.123456789Z");
+    assert_eq!(ours["Created"], theirs["Created"]);
+}
+
+#[test]
+fn manifest_digest_matches_skopeo() {
+    let dir = tempfile::tempdir().unwrap();
+    for repo in ["test/oci", "test/docker", "test/multi"] {
+        let raw = skopeo(&["inspect", "--raw", NO_TLS, &image(repo)])
+            .ok()
+            .stdout;
+        let f = dir.path().join("m.json");
+        std::fs::write(&f, &raw).unwrap();
+        let ours = skiff(&["manifest-digest", f.to_str().unwrap()])
+            .ok()
+            .stdout_str();
+        let theirs = skopeo(&["manifest-digest", f.to_str().unwrap()])
+            .ok()
+            .stdout_str();
+        assert_eq!(ours, theirs, "{repo}");
+        assert!(ours.starts_with("sha256:") && ours.ends_with('\n'));
+    }
+}
