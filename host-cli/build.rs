@@ -9,13 +9,7 @@ use std::process::Command;
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
-    for p in [
-        "core/src",
-        "core/Cargo.toml",
-        "wit",
-        "Cargo.toml",
-        "Cargo.lock",
-    ] {
+    for p in ["core/src", "core/Cargo.toml", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=SKIFF_CORE_WASM");
@@ -27,18 +21,13 @@ fn main() {
         Ok(path) => PathBuf::from(path),
         Err(_) => build_component(&root),
     };
-    println!(
-        "cargo:rustc-env=SKIFF_WASMTIME_VERSION={}",
-        locked_version(&root, "wasmtime")
-    );
+    println!("cargo:rustc-env=SKIFF_WASMTIME_VERSION={}", locked_version(&root, "wasmtime"));
     std::fs::copy(&wasm, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", wasm.display()));
 }
 
 fn build_component(root: &std::path::Path) -> PathBuf {
-    let target_dir = env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target"))
-        .join("core-component");
+    let target_dir =
+        env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target")).join("core-component");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -67,12 +56,10 @@ fn build_component(root: &std::path::Path) -> PathBuf {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd
-        .status()
-        .expect("running cargo to build the core component");
+    let status = cmd.status().expect("running cargo to build the core component");
     assert!(
         status.success(),
-        "building the skiff-core component failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+        "building the skiff-core component failed (see the errors above; the target is added with `rustup target add wasm32-wasip2`)"
     );
     target_dir.join("wasm32-wasip2/release/skiff_core.wasm")
 }

@@ -28,9 +28,7 @@ impl Guest for Component {
     }
 
     fn manifest_digest(manifest: Vec<u8>) -> Result<String, wit::Failure> {
-        crate::manifest::manifest_digest(&manifest)
-            .map(|d| d.to_string())
-            .map_err(failure)
+        crate::manifest::manifest_digest(&manifest).map(|d| d.to_string()).map_err(failure)
     }
 }
 
@@ -50,20 +48,16 @@ impl GuestOperation for OperationResource {
             }),
             wit::Reply::Data(d) => Reply::Data(d),
             wit::Reply::Elapsed => Reply::Elapsed,
-            wit::Reply::Failed(e) => Reply::Failed(IoError {
-                kind: io_kind(e.kind),
-                message: e.message,
-            }),
+            wit::Reply::Failed(e) => Reply::Failed(IoError { kind: io_kind(e.kind), message: e.message }),
         };
         self.0.borrow_mut().handle(now_ms, id, reply);
     }
 
     fn poll(&self, now_ms: u64) -> wit::Action {
         match self.0.borrow_mut().poll(now_ms) {
-            Action::Perform { id, request } => wit::Action::Perform(wit::Perform {
-                id,
-                request: request_to_wit(request),
-            }),
+            Action::Perform { id, request } => {
+                wit::Action::Perform(wit::Perform { id, request: request_to_wit(request) })
+            }
             Action::Done(out) => wit::Action::Done(out),
             Action::Failed(e) => wit::Action::Failed(failure(e)),
             Action::Idle => wit::Action::Idle,
@@ -76,17 +70,11 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::Http(h) => wit::Request::Http(wit::HttpRequest {
             method: h.method,
             url: h.url,
-            headers: h
-                .headers
-                .into_iter()
-                .map(|(name, value)| wit::Header { name, value })
-                .collect(),
+            headers: h.headers.into_iter().map(|(name, value)| wit::Header { name, value }).collect(),
             body: h.body,
             max_body: h.max_body,
         }),
-        Request::ReadFile { path, max_bytes } => {
-            wit::Request::ReadFile(wit::FileRead { path, max_bytes })
-        }
+        Request::ReadFile { path, max_bytes } => wit::Request::ReadFile(wit::FileRead { path, max_bytes }),
         Request::Wait { millis } => wit::Request::Wait(millis),
         Request::Warn { message } => wit::Request::Warn(message),
     }
@@ -113,8 +101,5 @@ fn failure(e: Error) -> wit::Failure {
         ErrorKind::Unsupported => wit::ErrorKind::Unsupported,
         ErrorKind::Other => wit::ErrorKind::Other,
     };
-    wit::Failure {
-        kind,
-        message: e.message,
-    }
+    wit::Failure { kind, message: e.message }
 }

@@ -21,9 +21,7 @@ pub async fn run(io: Io, job: DeleteJob) -> Result<Vec<u8>> {
     let digest: Digest = match &r.digest {
         Some(d) => d.clone(),
         None => {
-            let (bytes, _) = client
-                .get_manifest(&r.repository, &r.manifest_reference())
-                .await?;
+            let (bytes, _) = client.get_manifest(&r.repository, &r.manifest_reference()).await?;
             manifest::manifest_digest(&bytes)?
         }
     };

@@ -33,9 +33,7 @@ impl Algorithm {
         match name {
             "sha256" => Ok(Algorithm::Sha256),
             "sha512" => Ok(Algorithm::Sha512),
-            other => Err(Error::invalid(format!(
-                "unsupported digest algorithm {other:?}"
-            ))),
+            other => Err(Error::invalid(format!("unsupported digest algorithm {other:?}"))),
         }
     }
 }
@@ -51,11 +49,9 @@ impl Digest {
     /// Parses `algorithm:hex`, refusing anything that is not exactly a known
     /// algorithm followed by the right number of lowercase hex digits.
     pub fn parse(s: &str) -> Result<Self> {
-        let (alg, hex) = s
-            .split_once(':')
-            .ok_or_else(|| Error::invalid(format!("invalid digest {s:?}: missing algorithm")))?;
-        let algorithm =
-            Algorithm::parse(alg).map_err(|e| e.context(format!("invalid digest {s:?}")))?;
+        let (alg, hex) =
+            s.split_once(':').ok_or_else(|| Error::invalid(format!("invalid digest {s:?}: missing algorithm")))?;
+        let algorithm = Algorithm::parse(alg).map_err(|e| e.context(format!("invalid digest {s:?}")))?;
         if hex.len() != algorithm.hex_len() {
             return Err(Error::invalid(format!(
                 "invalid digest {s:?}: {} needs {} hex digits",
@@ -63,18 +59,10 @@ impl Digest {
                 algorithm.hex_len()
             )));
         }
-        if !hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(Error::invalid(format!(
-                "invalid digest {s:?}: not lowercase hex"
-            )));
+        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(Error::invalid(format!("invalid digest {s:?}: not lowercase hex")));
         }
-        Ok(Digest {
-            algorithm,
-            hex: hex.to_owned(),
-        })
+        Ok(Digest { algorithm, hex: hex.to_owned() })
     }
 
     /// The digest of `bytes` with `algorithm`.
@@ -99,9 +87,7 @@ impl Digest {
     pub fn verify(&self, bytes: &[u8], what: &str) -> Result<()> {
         let actual = Digest::of(self.algorithm, bytes);
         if &actual != self {
-            return Err(Error::integrity(format!(
-                "digest mismatch for {what}: expected {self}, got {actual}"
-            )));
+            return Err(Error::integrity(format!("digest mismatch for {what}: expected {self}, got {actual}")));
         }
         Ok(())
     }
@@ -161,10 +147,7 @@ impl Digester {
             State::Sha256(h) => (Algorithm::Sha256, h.finalize().to_vec()),
             State::Sha512(h) => (Algorithm::Sha512, h.finalize().to_vec()),
         };
-        Digest {
-            algorithm,
-            hex: to_hex(&bytes),
-        }
+        Digest { algorithm, hex: to_hex(&bytes) }
     }
 }
 

@@ -29,6 +29,9 @@ pub struct InspectJob {
     pub format: Option<String>,
     #[serde(default)]
     pub no_tags: bool,
+    /// `--shared-blob-dir`: blobs of an `oci:` layout live here instead of `blobs/`.
+    #[serde(default)]
+    pub shared_blob_dir: Option<String>,
     #[serde(default)]
     pub platform: WantedPlatform,
     #[serde(default)]

@@ -20,24 +20,16 @@ struct Output {
 /// Parses `docker://repo`, refusing a tag or digest as skopeo does.
 pub fn parse_repository(s: &str) -> Result<DockerReference> {
     let Some(name) = s.strip_prefix("docker://") else {
-        let transport = ImageReference::parse(s)
-            .map(|r| r.transport_name())
-            .unwrap_or("");
+        let transport = ImageReference::parse(s).map(|r| r.transport_name()).unwrap_or("");
         return Err(Error::invalid(format!(
             "Invalid {s:?}: list-tags supports the docker:// transport only{}",
-            if transport.is_empty() {
-                String::new()
-            } else {
-                format!(" (not {transport})")
-            }
+            if transport.is_empty() { String::new() } else { format!(" (not {transport})") }
         )));
     };
-    let r = DockerReference::parse_normalized(name)
-        .map_err(|e| e.context(format!("Error parsing image name {s:?}")))?;
+    let r =
+        DockerReference::parse_normalized(name).map_err(|e| e.context(format!("Error parsing image name {s:?}")))?;
     if r.tag.is_some() || r.digest.is_some() {
-        return Err(Error::invalid(format!(
-            "No tag or digest allowed in reference {name:?}"
-        )));
+        return Err(Error::invalid(format!("No tag or digest allowed in reference {name:?}")));
     }
     Ok(r)
 }
@@ -46,10 +38,7 @@ pub async fn run(io: Io, job: ListTagsJob) -> Result<Vec<u8>> {
     let r = parse_repository(&job.repository)?;
     let mut client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
     let tags = client.list_tags(&r.repository).await?;
-    go_json::to_indented(&Output {
-        repository: r.name(),
-        tags,
-    })
+    go_json::to_indented(&Output { repository: r.name(), tags })
 }
 
 #[cfg(test)]
@@ -58,17 +47,9 @@ mod tests {
 
     #[test]
     fn repository_only() {
-        assert_eq!(
-            parse_repository("docker://busybox").unwrap().name(),
-            "docker.io/library/busybox"
-        );
+        assert_eq!(parse_repository("docker://busybox").unwrap().name(), "docker.io/library/busybox");
         assert!(parse_repository("docker://busybox:1").is_err());
-        assert!(
-            parse_repository("oci:/x")
-                .unwrap_err()
-                .message
-                .contains("docker://")
-        );
+        assert!(parse_repository("oci:/x").unwrap_err().message.contains("docker://"));
         assert!(parse_repository("docker://UP").is_err());
     }
 }

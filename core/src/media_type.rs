@@ -16,14 +16,8 @@ pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.ta
 
 /// The `Accept` list for manifest requests: every format we can read, in
 /// containers/image's order of preference.
-pub const MANIFEST_ACCEPT: [&str; 6] = [
-    DOCKER_V2S2,
-    DOCKER_LIST,
-    OCI_MANIFEST,
-    OCI_INDEX,
-    DOCKER_V2S1_SIGNED,
-    DOCKER_V2S1,
-];
+pub const MANIFEST_ACCEPT: [&str; 6] =
+    [DOCKER_V2S2, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX, DOCKER_V2S1_SIGNED, DOCKER_V2S1];
 
 /// The manifest formats we understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

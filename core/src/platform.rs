@@ -10,11 +10,7 @@ pub struct Platform {
     pub architecture: String,
     #[serde(default)]
     pub os: String,
-    #[serde(
-        rename = "os.version",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "os.version", default, skip_serializing_if = "String::is_empty")]
     pub os_version: String,
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
     pub os_features: Vec<String>,
@@ -58,10 +54,7 @@ impl WantedPlatform {
     }
 
     /// The index of the best entry among `platforms`, or None.
-    pub fn choose<'a>(
-        &self,
-        platforms: impl IntoIterator<Item = Option<&'a Platform>> + Clone,
-    ) -> Option<usize> {
+    pub fn choose<'a>(&self, platforms: impl IntoIterator<Item = Option<&'a Platform>> + Clone) -> Option<usize> {
         let (os, arch) = (self.os(), self.architecture());
         let matches_base = |p: &Platform| p.os == os && p.architecture == arch;
         let variants = self.variants();
@@ -69,15 +62,13 @@ impl WantedPlatform {
             // No compatibility chain: the exact variant if one was asked for,
             // otherwise the first entry of the right os and architecture.
             let want = self.variant.clone().unwrap_or_default();
-            return platforms.into_iter().position(|p| {
-                p.is_some_and(|p| matches_base(p) && (want.is_empty() || p.variant == want))
-            });
+            return platforms
+                .into_iter()
+                .position(|p| p.is_some_and(|p| matches_base(p) && (want.is_empty() || p.variant == want)));
         }
         for v in variants {
             let found = platforms.clone().into_iter().position(|p| {
-                p.is_some_and(|p| {
-                    matches_base(p) && (p.variant == v || (v.is_empty() && p.variant.is_empty()))
-                })
+                p.is_some_and(|p| matches_base(p) && (p.variant == v || (v.is_empty() && p.variant.is_empty())))
             });
             if found.is_some() {
                 return found;
@@ -121,49 +112,24 @@ mod tests {
     use super::*;
 
     fn p(os: &str, arch: &str, variant: &str) -> Platform {
-        Platform {
-            os: os.into(),
-            architecture: arch.into(),
-            variant: variant.into(),
-            ..Default::default()
-        }
+        Platform { os: os.into(), architecture: arch.into(), variant: variant.into(), ..Default::default() }
     }
 
     #[test]
     fn chooses_host_and_overrides() {
-        let list = [
-            p("linux", "arm", "v6"),
-            p("linux", "arm64", "v8"),
-            p("linux", "amd64", ""),
-            p("windows", "amd64", ""),
-        ];
+        let list =
+            [p("linux", "arm", "v6"), p("linux", "arm64", "v8"), p("linux", "amd64", ""), p("windows", "amd64", "")];
         let opts = list.iter().map(Some);
-        let host = WantedPlatform {
-            os: Some("linux".into()),
-            architecture: Some("x86_64".into()),
-            variant: None,
-        };
+        let host = WantedPlatform { os: Some("linux".into()), architecture: Some("x86_64".into()), variant: None };
         assert_eq!(host.choose(opts.clone()), Some(2));
-        let arm7 = WantedPlatform {
-            architecture: Some("arm".into()),
-            variant: Some("v7".into()),
-            ..Default::default()
-        };
+        let arm7 =
+            WantedPlatform { architecture: Some("arm".into()), variant: Some("v7".into()), ..Default::default() };
         assert_eq!(arm7.choose(opts.clone()), Some(0));
-        let arm64 = WantedPlatform {
-            architecture: Some("aarch64".into()),
-            ..Default::default()
-        };
+        let arm64 = WantedPlatform { architecture: Some("aarch64".into()), ..Default::default() };
         assert_eq!(arm64.choose(opts.clone()), Some(1));
-        let win = WantedPlatform {
-            os: Some("windows".into()),
-            ..Default::default()
-        };
+        let win = WantedPlatform { os: Some("windows".into()), ..Default::default() };
         assert_eq!(win.choose(opts.clone()), Some(3));
-        let s390 = WantedPlatform {
-            architecture: Some("s390x".into()),
-            ..Default::default()
-        };
+        let s390 = WantedPlatform { architecture: Some("s390x".into()), ..Default::default() };
         assert_eq!(s390.choose(opts), None);
     }
 

@@ -177,11 +177,7 @@ pub fn parse() -> Result<Cli, ExitCode> {
         }
         Err(e) => {
             let _ = e.print();
-            Err(if e.use_stderr() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Err(if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
     }
 }
@@ -198,14 +194,10 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
         let value: f64 = rest[..num_end].parse().map_err(|_| bad())?;
         rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let scale = match &rest[..unit_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -228,39 +220,21 @@ mod tests {
     #[test]
     fn go_durations() {
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_go_duration("250ms").unwrap(),
-            Duration::from_millis(250)
-        );
-        assert_eq!(
-            parse_go_duration("1.5h").unwrap(),
-            Duration::from_secs(5400)
-        );
+        assert_eq!(parse_go_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_go_duration("1.5h").unwrap(), Duration::from_secs(5400));
         assert!(parse_go_duration("10").is_err());
         assert!(parse_go_duration("x").is_err());
     }
 
     #[test]
     fn go_style_bools() {
-        let cli =
-            Cli::try_parse_from(["skiff", "inspect", "--tls-verify=false", "docker://x"]).unwrap();
-        let Some(Command::Inspect(a)) = cli.command else {
-            panic!()
-        };
+        let cli = Cli::try_parse_from(["skiff", "inspect", "--tls-verify=false", "docker://x"]).unwrap();
+        let Some(Command::Inspect(a)) = cli.command else { panic!() };
         assert_eq!(a.registry.tls_verify, Some(false));
-        let cli = Cli::try_parse_from([
-            "skiff",
-            "--override-arch",
-            "arm64",
-            "inspect",
-            "--tls-verify",
-            "docker://x",
-        ])
-        .unwrap();
+        let cli = Cli::try_parse_from(["skiff", "--override-arch", "arm64", "inspect", "--tls-verify", "docker://x"])
+            .unwrap();
         assert_eq!(cli.global.override_arch.as_deref(), Some("arm64"));
-        let Some(Command::Inspect(a)) = cli.command else {
-            panic!()
-        };
+        let Some(Command::Inspect(a)) = cli.command else { panic!() };
         assert_eq!(a.registry.tls_verify, Some(true));
     }
 }

@@ -34,15 +34,9 @@ impl ImageSpec {
             variant,
             layers: vec![
                 vec![("etc/hostname".into(), format!("{seed}\n").into_bytes())],
-                vec![(
-                    "app/data.txt".into(),
-                    format!("payload of {seed} <&>\n").repeat(50).into_bytes(),
-                )],
+                vec![("app/data.txt".into(), format!("payload of {seed} <&>\n").repeat(50).into_bytes())],
             ],
-            labels: vec![
-                ("org.opencontainers.image.title", "skiff test"),
-                ("com.example.html", "<b>&</b>"),
-            ],
+            labels: vec![("org.opencontainers.image.title", "skiff test"), ("com.example.html", "<b>&</b>")],
             env: vec!["PATH=/usr/bin:/bin", "GREETING=hello <world> & co"],
             created: Some("2024-03-04T05:06:07.123456789Z"),
             layer_annotations: true,
@@ -52,10 +46,7 @@ impl ImageSpec {
 
 pub fn sha256(bytes: &[u8]) -> String {
     let h = Sha256::digest(bytes);
-    format!(
-        "sha256:{}",
-        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("sha256:{}", h.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// An OCI image layout directory being built.
@@ -68,10 +59,7 @@ impl Layout {
     pub fn create(dir: &Path) -> Layout {
         std::fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
         std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        let l = Layout {
-            dir: dir.to_owned(),
-            index: vec![],
-        };
+        let l = Layout { dir: dir.to_owned(), index: vec![] };
         l.write_index();
         l
     }
@@ -97,11 +85,8 @@ impl Layout {
             }
             layers.push(desc);
         }
-        let labels: serde_json::Map<String, Value> = spec
-            .labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect();
+        let labels: serde_json::Map<String, Value> =
+            spec.labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
         let mut config = json!({
             "architecture": spec.arch,
             "os": spec.os,
@@ -152,11 +137,7 @@ impl Layout {
 
     fn write_index(&self) {
         let index = json!({"schemaVersion": 2, "manifests": self.index});
-        std::fs::write(
-            self.dir.join("index.json"),
-            serde_json::to_vec(&index).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
     }
 }
 
@@ -176,9 +157,7 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::default());
+    let mut e = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
 }

@@ -8,15 +8,12 @@ pub mod images;
 pub mod process;
 pub mod proxy;
 pub mod registry;
+pub mod token;
 pub mod tools;
 
 use std::net::TcpListener;
 
 /// A free loopback port (the OS picks it; the listener is closed at once).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("binding a loopback port")
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").expect("binding a loopback port").local_addr().unwrap().port()
 }

@@ -32,19 +32,14 @@ impl Service {
             .stderr(log_file)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {name} ({program}): {e}"));
-        Service {
-            child,
-            name: name.to_owned(),
-        }
+        Service { child, name: name.to_owned() }
     }
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
         // SIGTERM to the watchdog shell makes it kill the service.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
         let _ = self.child.wait();
     }
 }

@@ -50,10 +50,7 @@ struct Message {
 
 impl Message {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -74,19 +71,12 @@ fn read_message(r: &mut impl BufRead, until_eof: bool) -> std::io::Result<Option
             headers.push((k.trim().to_owned(), v.trim().to_owned()));
         }
     }
-    let mut m = Message {
-        head: head.trim_end().to_owned(),
-        headers,
-        body: vec![],
-    };
-    if m.header("transfer-encoding")
-        .is_some_and(|t| t.eq_ignore_ascii_case("chunked"))
-    {
+    let mut m = Message { head: head.trim_end().to_owned(), headers, body: vec![] };
+    if m.header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
         loop {
             let mut size = String::new();
             r.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
-                .unwrap_or(0);
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
             let mut chunk = vec![0; n + 2];
             r.read_exact(&mut chunk)?;
             if n == 0 {
@@ -94,10 +84,7 @@ fn read_message(r: &mut impl BufRead, until_eof: bool) -> std::io::Result<Option
             }
             m.body.extend_from_slice(&chunk[..n]);
         }
-    } else if let Some(len) = m
-        .header("content-length")
-        .and_then(|l| l.parse::<usize>().ok())
-    {
+    } else if let Some(len) = m.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
         m.body = vec![0; len];
         r.read_exact(&mut m.body)?;
     } else if until_eof {
@@ -109,18 +96,12 @@ fn read_message(r: &mut impl BufRead, until_eof: bool) -> std::io::Result<Option
 fn write_message(w: &mut impl Write, m: &Message) -> std::io::Result<()> {
     let mut out = format!("{}\r\n", m.head);
     for (k, v) in &m.headers {
-        if ["content-length", "transfer-encoding", "connection"]
-            .iter()
-            .any(|h| k.eq_ignore_ascii_case(h))
-        {
+        if ["content-length", "transfer-encoding", "connection"].iter().any(|h| k.eq_ignore_ascii_case(h)) {
             continue;
         }
         out.push_str(&format!("{k}: {v}\r\n"));
     }
-    out.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        m.body.len()
-    ));
+    out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", m.body.len()));
     w.write_all(out.as_bytes())?;
     w.write_all(&m.body)?;
     w.flush()
@@ -135,33 +116,20 @@ fn serve(client: TcpStream, upstream_port: u16, mode: Mode) -> std::io::Result<(
     let is_get = req.head.starts_with("GET ");
     let tags_path = path.split('?').next().unwrap_or("").ends_with("/tags/list");
     if let (Mode::OversizeManifests, true) = (mode, is_get && path.contains("/manifests/")) {
-        let body = [
-            b"{\"schemaVersion\":2,\"x\":\"".as_slice(),
-            &vec![b'a'; 5 * 1024 * 1024],
-            b"\"}",
-        ]
-        .concat();
+        let body = [b"{\"schemaVersion\":2,\"x\":\"".as_slice(), &vec![b'a'; 5 * 1024 * 1024], b"\"}"].concat();
         let m = Message {
             head: "HTTP/1.1 200 OK".into(),
-            headers: vec![(
-                "Content-Type".into(),
-                "application/vnd.oci.image.manifest.v1+json".into(),
-            )],
+            headers: vec![("Content-Type".into(), "application/vnd.oci.image.manifest.v1+json".into())],
             body,
         };
         return write_message(&mut &client, &m);
     }
     // Paginated requests go upstream without their query: it returns everything.
-    let upstream_path = if tags_path {
-        path.split('?').next().unwrap().to_owned()
-    } else {
-        path.clone()
-    };
+    let upstream_path = if tags_path { path.split('?').next().unwrap().to_owned() } else { path.clone() };
     let method = req.head.split(' ').next().unwrap_or("GET").to_owned();
     req.head = format!("{method} {upstream_path} HTTP/1.1");
     req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("host"));
-    req.headers
-        .push(("Host".into(), format!("127.0.0.1:{upstream_port}")));
+    req.headers.push(("Host".into(), format!("127.0.0.1:{upstream_port}")));
     let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
     write_message(&mut upstream, &req)?;
     let mut resp = read_message(&mut BufReader::new(upstream), true)?.expect("upstream answered");
@@ -182,19 +150,10 @@ fn paginate(resp: &mut Message, path: &str, default_page: usize) {
     let mut tags: Vec<String> = serde_json::from_value(v["tags"].take()).unwrap_or_default();
     tags.sort();
     let query = path.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let param = |name: &str| {
-        query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
-    };
-    let n = param("n")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default_page);
+    let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned));
+    let n = param("n").and_then(|n| n.parse().ok()).unwrap_or(default_page);
     let last = param("last");
-    let rest: Vec<String> = tags
-        .into_iter()
-        .filter(|t| last.as_ref().is_none_or(|l| t > l))
-        .collect();
+    let rest: Vec<String> = tags.into_iter().filter(|t| last.as_ref().is_none_or(|l| t > l)).collect();
     let page: Vec<String> = rest.iter().take(n).cloned().collect();
     if rest.len() > n {
         let base = path.split('?').next().unwrap();

@@ -21,11 +21,13 @@ pub struct Registry {
     pub cert_dir: Option<PathBuf>,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 pub struct Options {
     pub tls_and_htpasswd: bool,
     /// Serve `Access-Control-Allow-*` headers (for browser tests).
     pub cors: bool,
+    /// An `auth:` block delegating to a token issuer (see `token.rs`).
+    pub token_auth: Option<String>,
 }
 
 impl Registry {
@@ -49,16 +51,13 @@ impl Registry {
                 dir.join("server.key").display()
             ));
             let htpasswd = dir.join("htpasswd");
-            run(
-                "htpasswd",
-                &["-Bbc", htpasswd.to_str().unwrap(), USER, PASSWORD],
-            );
-            config.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n",
-                htpasswd.display()
-            ));
+            run("htpasswd", &["-Bbc", htpasswd.to_str().unwrap(), USER, PASSWORD]);
+            config.push_str(&format!("auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n", htpasswd.display()));
             ca = Some(ca_path);
             cert_dir = Some(dir_with_ca);
+        }
+        if let Some(auth) = &opts.token_auth {
+            config.push_str(auth);
         }
         if opts.cors {
             config.push_str("  headers:\n    Access-Control-Allow-Origin: ['*']\n    Access-Control-Allow-Methods: ['GET', 'HEAD', 'OPTIONS']\n    Access-Control-Allow-Headers: ['Authorization', 'Accept']\n    Access-Control-Expose-Headers: ['Docker-Content-Digest', 'Link', 'WWW-Authenticate']\n");
@@ -72,13 +71,7 @@ impl Registry {
             &["serve", cfg.to_str().unwrap()],
             &dir.join("registry.log"),
         );
-        let r = Registry {
-            _service: service,
-            port,
-            dir: dir.to_owned(),
-            ca,
-            cert_dir,
-        };
+        let r = Registry { _service: service, port, dir: dir.to_owned(), ca, cert_dir };
         r.wait_ready();
         r
     }
@@ -152,11 +145,8 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
             &p("server.csr"),
         ],
     );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
+        .unwrap();
     run(
         "openssl",
         &[
@@ -184,13 +174,6 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }

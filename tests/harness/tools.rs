@@ -16,13 +16,8 @@ impl Run {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}\nstderr: {}",
-                self.stdout_str(),
-                self.stderr
-            )
-        })
+        serde_json::from_slice(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout_str(), self.stderr))
     }
     #[track_caller]
     pub fn ok(self) -> Run {
@@ -39,11 +34,7 @@ pub fn skiff_path() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(Path::parent).unwrap();
     let p = profile_dir.join("skiff");
-    assert!(
-        p.exists(),
-        "{} not found: build it first (cargo build --release -p skiff)",
-        p.display()
-    );
+    assert!(p.exists(), "{} not found: build it first (cargo build --release -p skiff)", p.display());
     p
 }
 
@@ -83,9 +74,7 @@ pub fn skopeo(args: &[&str]) -> Run {
 
 /// Runs a prepared command (for extra environment).
 pub fn run(mut cmd: Command) -> Run {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: out.stdout,

@@ -12,13 +12,7 @@ fn image() -> String {
 }
 
 fn cert_dir() -> String {
-    world()
-        .secure
-        .cert_dir
-        .as_ref()
-        .unwrap()
-        .display()
-        .to_string()
+    world().secure.cert_dir.as_ref().unwrap().display().to_string()
 }
 
 fn creds() -> String {
@@ -27,27 +21,10 @@ fn creds() -> String {
 
 #[test]
 fn creds_and_cert_dir_match_skopeo() {
-    let args = [
-        "inspect",
-        "--creds",
-        &creds(),
-        "--cert-dir",
-        &cert_dir(),
-        &image(),
-    ];
+    let args = ["inspect", "--creds", &creds(), "--cert-dir", &cert_dir(), &image()];
     let ours = skiff(&args).ok().json();
     let theirs = skopeo(&args).ok().json();
-    let raw = skopeo(&[
-        "inspect",
-        "--raw",
-        "--creds",
-        &creds(),
-        "--cert-dir",
-        &cert_dir(),
-        &image(),
-    ])
-    .ok()
-    .stdout;
+    let raw = skopeo(&["inspect", "--raw", "--creds", &creds(), "--cert-dir", &cert_dir(), &image()]).ok().stdout;
     assert_inspect_matches(&ours, &theirs, &raw);
     let ours_tags = skiff(&[
         "list-tags",
@@ -63,33 +40,13 @@ fn creds_and_cert_dir_match_skopeo() {
 
 #[test]
 fn username_password_flags() {
-    let r = skiff(&[
-        "inspect",
-        "--raw",
-        "--username",
-        USER,
-        "--password",
-        PASSWORD,
-        "--cert-dir",
-        &cert_dir(),
-        &image(),
-    ])
-    .ok();
+    let r =
+        skiff(&["inspect", "--raw", "--username", USER, "--password", PASSWORD, "--cert-dir", &cert_dir(), &image()])
+            .ok();
     assert!(r.stdout_str().contains("schemaVersion"));
-    let half = skiff(&[
-        "inspect",
-        "--username",
-        USER,
-        "--cert-dir",
-        &cert_dir(),
-        &image(),
-    ]);
+    let half = skiff(&["inspect", "--username", USER, "--cert-dir", &cert_dir(), &image()]);
     assert_eq!(half.code, 1);
-    assert!(
-        half.stderr.contains("--username and --password"),
-        "{}",
-        half.stderr
-    );
+    assert!(half.stderr.contains("--username and --password"), "{}", half.stderr);
 }
 
 #[test]
@@ -97,53 +54,22 @@ fn auth_file_from_flag_and_environment() {
     let dir = tempfile::tempdir().unwrap();
     let auth = base64::engine::general_purpose::STANDARD.encode(creds());
     let file = dir.path().join("auth.json");
-    std::fs::write(
-        &file,
-        format!(
-            r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
-            world().secure.host()
-        ),
-    )
-    .unwrap();
-    let ours = skiff(&[
-        "inspect",
-        "--raw",
-        "--authfile",
-        file.to_str().unwrap(),
-        "--cert-dir",
-        &cert_dir(),
-        &image(),
-    ])
-    .ok();
+    std::fs::write(&file, format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, world().secure.host())).unwrap();
+    let ours =
+        skiff(&["inspect", "--raw", "--authfile", file.to_str().unwrap(), "--cert-dir", &cert_dir(), &image()]).ok();
     assert!(ours.stdout_str().contains("schemaVersion"));
     let mut cmd = skiff_cmd();
-    cmd.env("REGISTRY_AUTH_FILE", &file).args([
-        "inspect",
-        "--raw",
-        "--cert-dir",
-        &cert_dir(),
-        &image(),
-    ]);
+    cmd.env("REGISTRY_AUTH_FILE", &file).args(["inspect", "--raw", "--cert-dir", &cert_dir(), &image()]);
     assert_eq!(run(cmd).ok().stdout, ours.stdout);
     // --no-creds ignores the file, so the registry refuses us.
-    let anon = skiff(&[
-        "inspect",
-        "--no-creds",
-        "--authfile",
-        file.to_str().unwrap(),
-        "--cert-dir",
-        &cert_dir(),
-        &image(),
-    ]);
+    let anon =
+        skiff(&["inspect", "--no-creds", "--authfile", file.to_str().unwrap(), "--cert-dir", &cert_dir(), &image()]);
     assert_eq!(anon.code, 1, "{}", anon.stderr);
 }
 
 #[test]
 fn wrong_or_missing_credentials_fail_cleanly() {
-    for args in [
-        vec!["inspect", "--creds", "skiffuser:wrong", "--cert-dir"],
-        vec!["inspect", "--cert-dir"],
-    ] {
+    for args in [vec!["inspect", "--creds", "skiffuser:wrong", "--cert-dir"], vec!["inspect", "--cert-dir"]] {
         let mut a = args.clone();
         let cd = cert_dir();
         let img = image();
@@ -152,16 +78,12 @@ fn wrong_or_missing_credentials_fail_cleanly() {
         let r = skiff(&a);
         assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
         assert!(
-            r.stderr.to_lowercase().contains("authentication required")
-                || r.stderr.contains("unauthorized"),
+            r.stderr.to_lowercase().contains("authentication required") || r.stderr.contains("unauthorized"),
             "{}",
             r.stderr
         );
         assert!(r.stdout.is_empty());
-        assert!(
-            !r.stderr.contains("wrong"),
-            "the password must not be echoed"
-        );
+        assert!(!r.stderr.contains("wrong"), "the password must not be echoed");
     }
 }
 
@@ -170,19 +92,7 @@ fn tls_is_verified_unless_disabled() {
     // The private CA is unknown without --cert-dir.
     let r = skiff(&["inspect", "--creds", &creds(), &image()]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr.to_lowercase().contains("certificate"),
-        "{}",
-        r.stderr
-    );
-    let r = skiff(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        "--creds",
-        &creds(),
-        &image(),
-    ])
-    .ok();
+    assert!(r.stderr.to_lowercase().contains("certificate"), "{}", r.stderr);
+    let r = skiff(&["inspect", "--raw", "--tls-verify=false", "--creds", &creds(), &image()]).ok();
     assert!(r.stdout_str().contains("schemaVersion"));
 }

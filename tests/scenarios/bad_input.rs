@@ -12,11 +12,7 @@ use skiff_tests::harness::tools::skiff;
 fn assert_clean_failure(r: &skiff_tests::harness::tools::Run, code: i32, needle: &str) {
     assert_eq!(r.code, code, "stderr: {}", r.stderr);
     assert!(r.stdout.is_empty(), "nothing on stdout on failure");
-    assert!(
-        r.stderr.contains(needle),
-        "expected {needle:?} in: {}",
-        r.stderr
-    );
+    assert!(r.stderr.contains(needle), "expected {needle:?} in: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
 
@@ -29,10 +25,7 @@ fn malformed_references_fail_before_any_network() {
         ("docker://127.0.0.1:9/Upper/Case", "must be lowercase"),
         ("docker://127.0.0.1:9/a:b:c", "invalid"),
         ("docker://127.0.0.1:9/app@sha256:1234", "invalid digest"),
-        (
-            "docker://127.0.0.1:9/app@sha256:../../../etc/passwd",
-            "invalid digest",
-        ),
+        ("docker://127.0.0.1:9/app@sha256:../../../etc/passwd", "invalid digest"),
         (long.as_str(), "255"),
         ("nosuch://x", "unknown transport"),
         ("busybox", "expected colon-separated transport:reference"),
@@ -41,11 +34,7 @@ fn malformed_references_fail_before_any_network() {
         let started = Instant::now();
         let r = skiff(&["inspect", reference]);
         assert_clean_failure(&r, 1, needle);
-        assert!(
-            !r.stderr.contains("pinging"),
-            "no network for {reference:?}: {}",
-            r.stderr
-        );
+        assert!(!r.stderr.contains("pinging"), "no network for {reference:?}: {}", r.stderr);
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
@@ -54,30 +43,18 @@ fn malformed_references_fail_before_any_network() {
 fn missing_image_exits_2() {
     let host = world().plain.host();
     assert_clean_failure(
-        &skiff(&[
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{host}/test/oci:nosuchtag"),
-        ]),
+        &skiff(&["inspect", "--tls-verify=false", &format!("docker://{host}/test/oci:nosuchtag")]),
         2,
         "manifest unknown",
     );
     assert_clean_failure(
-        &skiff(&[
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{host}/no/such/repo:v1"),
-        ]),
+        &skiff(&["inspect", "--tls-verify=false", &format!("docker://{host}/no/such/repo:v1")]),
         2,
         "reading manifest",
     );
     let d = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
     assert_clean_failure(
-        &skiff(&[
-            "inspect",
-            "--tls-verify=false",
-            &format!("docker://{host}/test/oci@{d}"),
-        ]),
+        &skiff(&["inspect", "--tls-verify=false", &format!("docker://{host}/test/oci@{d}")]),
         2,
         "manifest unknown",
     );
@@ -86,11 +63,7 @@ fn missing_image_exits_2() {
 #[test]
 fn unreachable_and_hanging_registries() {
     let port = skiff_tests::harness::free_port();
-    let r = skiff(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://127.0.0.1:{port}/a:b"),
-    ]);
+    let r = skiff(&["inspect", "--tls-verify=false", &format!("docker://127.0.0.1:{port}/a:b")]);
     assert_clean_failure(&r, 1, "pinging container registry");
 
     let hang = Proxy::start(world().plain.port, Mode::Hang);
@@ -103,48 +76,27 @@ fn unreachable_and_hanging_registries() {
         &format!("docker://127.0.0.1:{}/test/oci:v1", hang.port),
     ]);
     assert_clean_failure(&r, 1, "timed out");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
 
 #[test]
 fn lying_registry_is_caught() {
     let lying = Proxy::start(world().plain.port, Mode::CorruptManifests);
     let host = format!("127.0.0.1:{}", lying.port);
-    let r = skiff(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{host}/test/oci:v1"),
-    ]);
+    let r = skiff(&["inspect", "--tls-verify=false", &format!("docker://{host}/test/oci:v1")]);
     assert_clean_failure(&r, 1, "does not match");
     // By digest: the bytes must hash to the digest asked for.
-    let digest = skiff(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://{}/test/oci:v1", world().plain.host()),
-    ])
-    .ok()
-    .json()["Digest"]
+    let digest = skiff(&["inspect", "--tls-verify=false", &format!("docker://{}/test/oci:v1", world().plain.host())])
+        .ok()
+        .json()["Digest"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r = skiff(&[
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://{host}/test/oci@{digest}"),
-    ]);
+    let r = skiff(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{host}/test/oci@{digest}")]);
     assert_clean_failure(&r, 1, "digest mismatch");
 
     let huge = Proxy::start(world().plain.port, Mode::OversizeManifests);
-    let r = skiff(&[
-        "inspect",
-        "--tls-verify=false",
-        &format!("docker://127.0.0.1:{}/test/oci:v1", huge.port),
-    ]);
+    let r = skiff(&["inspect", "--tls-verify=false", &format!("docker://127.0.0.1:{}/test/oci:v1", huge.port)]);
     assert_clean_failure(&r, 1, "too large");
 }
 
@@ -159,29 +111,19 @@ fn hostile_layouts() {
         json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:../../../../etc/passwd", "size": 10}]}).to_string(),
     )
     .unwrap();
-    assert_clean_failure(
-        &skiff(&["inspect", &format!("oci:{}", evil.display())]),
-        1,
-        "invalid digest",
-    );
+    assert_clean_failure(&skiff(&["inspect", &format!("oci:{}", evil.display())]), 1, "invalid digest");
 
     // A manifest whose bytes do not match the digest that names it.
     let tampered = tmp.path().join("tampered");
     let mut l = Layout::create(&tampered);
-    let (d, size) = l.add_blob(
-        br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#,
-    );
+    let (d, size) = l.add_blob(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#);
     std::fs::write(
         tampered.join("blobs/sha256").join(&d[7..]),
         br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","x":1}"#,
     )
     .unwrap();
     l.tag(&json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": size}), "v1");
-    assert_clean_failure(
-        &skiff(&["inspect", &format!("oci:{}:v1", tampered.display())]),
-        1,
-        "digest mismatch",
-    );
+    assert_clean_failure(&skiff(&["inspect", &format!("oci:{}:v1", tampered.display())]), 1, "digest mismatch");
 
     // Nested indexes, unknown media types, and an oversized manifest.
     let nested = tmp.path().join("nested");
@@ -191,39 +133,21 @@ fn hostile_layouts() {
     entry["platform"] = json!({"architecture": "amd64", "os": "linux"});
     let outer = l.add_index(vec![entry]);
     l.tag(&outer, "v1");
-    assert_clean_failure(
-        &skiff(&["inspect", &format!("oci:{}:v1", nested.display())]),
-        1,
-        "nested",
-    );
+    assert_clean_failure(&skiff(&["inspect", &format!("oci:{}:v1", nested.display())]), 1, "nested");
 
     let unknown = tmp.path().join("unknown");
     let mut l = Layout::create(&unknown);
     let (d, size) = l.add_blob(br#"{"schemaVersion":2,"mediaType":"application/x-evil"}"#);
-    l.tag(
-        &json!({"mediaType": "application/x-evil", "digest": d, "size": size}),
-        "v1",
-    );
-    assert_clean_failure(
-        &skiff(&["inspect", &format!("oci:{}:v1", unknown.display())]),
-        1,
-        "unsupported",
-    );
+    l.tag(&json!({"mediaType": "application/x-evil", "digest": d, "size": size}), "v1");
+    assert_clean_failure(&skiff(&["inspect", &format!("oci:{}:v1", unknown.display())]), 1, "unsupported");
 
     let big = tmp.path().join("big");
     let mut l = Layout::create(&big);
-    let body = format!(
-        r#"{{"schemaVersion":2,"pad":"{}"}}"#,
-        "x".repeat(5 * 1024 * 1024)
-    );
+    let body = format!(r#"{{"schemaVersion":2,"pad":"{}"}}"#, "x".repeat(5 * 1024 * 1024));
     let (d, size) = l.add_blob(body.as_bytes());
     assert_eq!(d, sha256(body.as_bytes()));
     l.tag(&json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": size}), "v1");
-    assert_clean_failure(
-        &skiff(&["inspect", &format!("oci:{}:v1", big.display())]),
-        1,
-        "larger than",
-    );
+    assert_clean_failure(&skiff(&["inspect", &format!("oci:{}:v1", big.display())]), 1, "larger than");
 }
 
 #[test]
@@ -234,9 +158,5 @@ fn manifest_digest_of_junk() {
     // skopeo hashes any bytes it is given; so do we.
     let r = skiff(&["manifest-digest", f.to_str().unwrap()]).ok();
     assert_eq!(r.stdout_str().trim(), sha256(b"not a manifest"));
-    assert_clean_failure(
-        &skiff(&["manifest-digest", "/nonexistent/m.json"]),
-        1,
-        "Error reading manifest",
-    );
+    assert_clean_failure(&skiff(&["manifest-digest", "/nonexistent/m.json"]), 1, "Error reading manifest");
 }

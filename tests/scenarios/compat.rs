@@ -22,17 +22,9 @@ fn inspect_json_matches_skopeo_for_oci_docker_and_index() {
         let mut manifest = skopeo(&["inspect", "--raw", NO_TLS, &img]).ok().stdout;
         if repo == "test/multi" {
             let idx: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
-            let amd = idx["manifests"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|m| m["platform"]["architecture"] == "amd64")
-                .unwrap();
-            let instance = format!(
-                "docker://{}/{repo}@{}",
-                world().plain.host(),
-                amd["digest"].as_str().unwrap()
-            );
+            let amd =
+                idx["manifests"].as_array().unwrap().iter().find(|m| m["platform"]["architecture"] == "amd64").unwrap();
+            let instance = format!("docker://{}/{repo}@{}", world().plain.host(), amd["digest"].as_str().unwrap());
             manifest = skopeo(&["inspect", "--raw", NO_TLS, &instance]).ok().stdout;
         }
         assert_inspect_matches(&ours, &theirs, &manifest);
@@ -50,10 +42,7 @@ fn inspect_bytes_identical_except_layers_data() {
     let end = start + ours[start..].find("\n    ],\n").unwrap() + "\n    ],\n".len();
     let without = format!("{}{}", &ours[..start], &ours[end..]);
     assert_eq!(without, theirs);
-    assert!(
-        theirs.contains("\\u003c"),
-        "fixture should exercise Go's HTML escaping"
-    );
+    assert!(theirs.contains("\\u003c"), "fixture should exercise Go's HTML escaping");
 }
 
 #[test]
@@ -90,18 +79,12 @@ fn platform_overrides_choose_the_same_instance() {
     }
     let ours = skiff(&["--override-arch", "s390x", "inspect", NO_TLS, img.as_str()]);
     assert_eq!(ours.code, 2, "{}", ours.stderr);
-    assert!(
-        ours.stderr.contains("no image found in manifest list"),
-        "{}",
-        ours.stderr
-    );
+    assert!(ours.stderr.contains("no image found in manifest list"), "{}", ours.stderr);
 }
 
 #[test]
 fn digest_names_the_index_not_the_instance() {
-    let ours = skiff(&["inspect", NO_TLS, &image("test/multi")])
-        .ok()
-        .json();
+    let ours = skiff(&["inspect", NO_TLS, &image("test/multi")]).ok().json();
     assert_eq!(ours["Digest"], world().multi_index_digest.as_str());
 }
 
@@ -127,13 +110,7 @@ fn format_templates_match_skopeo() {
     for f in ["json", "{{ json . }}"] {
         let mut ours = skiff(&["inspect", NO_TLS, "--format", f, &img]).ok().json();
         ours.as_object_mut().unwrap().remove("LayersData");
-        assert_eq!(
-            ours,
-            skopeo(&["inspect", NO_TLS, "--format", f, &img])
-                .ok()
-                .json(),
-            "{f}"
-        );
+        assert_eq!(ours, skopeo(&["inspect", NO_TLS, "--format", f, &img]).ok().json(), "{f}");
     }
 }
 
@@ -143,24 +120,11 @@ fn json_template_function_as_upstream() {
     // report) prints compact JSON without HTML escaping.
     let img = image("test/oci");
     let full = skiff(&["inspect", NO_TLS, &img]).ok().json();
-    let labels = skiff(&["inspect", NO_TLS, "--format", "{{json .Labels}}", &img])
-        .ok()
-        .stdout_str();
-    assert_eq!(
-        labels,
-        "{\"com.example.html\":\"<b>&</b>\",\"org.opencontainers.image.title\":\"skiff test\"}\n"
-    );
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&labels).unwrap(),
-        full["Labels"]
-    );
-    let layers = skiff(&["inspect", NO_TLS, "--format", "{{json .LayersData}}", &img])
-        .ok()
-        .stdout_str();
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&layers).unwrap(),
-        full["LayersData"]
-    );
+    let labels = skiff(&["inspect", NO_TLS, "--format", "{{json .Labels}}", &img]).ok().stdout_str();
+    assert_eq!(labels, "{\"com.example.html\":\"<b>&</b>\",\"org.opencontainers.image.title\":\"skiff test\"}\n");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&labels).unwrap(), full["Labels"]);
+    let layers = skiff(&["inspect", NO_TLS, "--format", "{{json .LayersData}}", &img]).ok().stdout_str();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&layers).unwrap(), full["LayersData"]);
 }
 
 #[test]
@@ -179,17 +143,11 @@ fn no_tags_and_created_time() {
 fn manifest_digest_matches_skopeo() {
     let dir = tempfile::tempdir().unwrap();
     for repo in ["test/oci", "test/docker", "test/multi"] {
-        let raw = skopeo(&["inspect", "--raw", NO_TLS, &image(repo)])
-            .ok()
-            .stdout;
+        let raw = skopeo(&["inspect", "--raw", NO_TLS, &image(repo)]).ok().stdout;
         let f = dir.path().join("m.json");
         std::fs::write(&f, &raw).unwrap();
-        let ours = skiff(&["manifest-digest", f.to_str().unwrap()])
-            .ok()
-            .stdout_str();
-        let theirs = skopeo(&["manifest-digest", f.to_str().unwrap()])
-            .ok()
-            .stdout_str();
+        let ours = skiff(&["manifest-digest", f.to_str().unwrap()]).ok().stdout_str();
+        let theirs = skopeo(&["manifest-digest", f.to_str().unwrap()]).ok().stdout_str();
         assert_eq!(ours, theirs, "{repo}");
         assert!(ours.starts_with("sha256:") && ours.ends_with('\n'));
     }

@@ -13,18 +13,11 @@ fn list_tags_matches_skopeo() {
         let theirs = skopeo(&["list-tags", "--tls-verify=false", &r]).ok();
         assert_eq!(ours.stdout_str(), theirs.stdout_str(), "{repo}");
     }
-    let all = skiff(&[
-        "list-tags",
-        "--tls-verify=false",
-        &format!("docker://{}/test/tags", world().plain.host()),
-    ])
-    .ok()
-    .json();
+    let all = skiff(&["list-tags", "--tls-verify=false", &format!("docker://{}/test/tags", world().plain.host())])
+        .ok()
+        .json();
     assert_eq!(all["Tags"].as_array().unwrap().len(), MANY_TAGS);
-    assert_eq!(
-        all["Repository"],
-        format!("{}/test/tags", world().plain.host())
-    );
+    assert_eq!(all["Repository"], format!("{}/test/tags", world().plain.host()));
 }
 
 #[test]
@@ -35,12 +28,7 @@ fn follows_link_pagination() {
     let theirs = skopeo(&["list-tags", "--tls-verify=false", &r]).ok();
     assert_eq!(ours.stdout_str(), theirs.stdout_str());
     let tags = ours.json()["Tags"].as_array().unwrap().clone();
-    assert_eq!(
-        tags.len(),
-        MANY_TAGS,
-        "all {} pages followed",
-        MANY_TAGS.div_ceil(7)
-    );
+    assert_eq!(tags.len(), MANY_TAGS, "all {} pages followed", MANY_TAGS.div_ceil(7));
     assert_eq!(tags[0], "t000");
     assert_eq!(tags[MANY_TAGS - 1], format!("t{:03}", MANY_TAGS - 1));
 }
@@ -48,11 +36,7 @@ fn follows_link_pagination() {
 #[test]
 fn refuses_tag_or_digest_and_other_transports() {
     let host = world().plain.host();
-    for bad in [
-        format!("docker://{host}/test/tags:t000"),
-        "oci:/tmp/x".to_owned(),
-        "docker://UPPER".to_owned(),
-    ] {
+    for bad in [format!("docker://{host}/test/tags:t000"), "oci:/tmp/x".to_owned(), "docker://UPPER".to_owned()] {
         let r = skiff(&["list-tags", "--tls-verify=false", &bad]);
         assert_eq!(r.code, 1, "{bad}: {}", r.stderr);
         assert!(r.stdout.is_empty());

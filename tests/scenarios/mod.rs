@@ -1,5 +1,6 @@
 mod auth;
 mod bad_input;
+mod bearer;
 mod compat;
 mod delete;
 mod list_tags;
@@ -11,24 +12,11 @@ use serde_json::Value;
 /// that `LayersData` agrees with `Layers` and with the manifest.
 pub fn assert_inspect_matches(skiff: &Value, skopeo: &Value, raw_manifest: &[u8]) {
     let mut ours = skiff.clone();
-    let layers_data = ours
-        .as_object_mut()
-        .unwrap()
-        .remove("LayersData")
-        .expect("LayersData present");
+    let layers_data = ours.as_object_mut().unwrap().remove("LayersData").expect("LayersData present");
     assert_eq!(&ours, skopeo, "inspect output differs from skopeo's");
-    let layers: Vec<&str> = skiff["Layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
-    let data_digests: Vec<&str> = layers_data
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["Digest"].as_str().unwrap())
-        .collect();
+    let layers: Vec<&str> = skiff["Layers"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let data_digests: Vec<&str> =
+        layers_data.as_array().unwrap().iter().map(|l| l["Digest"].as_str().unwrap()).collect();
     assert_eq!(layers, data_digests);
     let manifest: Value = serde_json::from_slice(raw_manifest).unwrap();
     if let Some(ml) = manifest["layers"].as_array() {

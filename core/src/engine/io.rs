@@ -30,17 +30,11 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     /// Every header named `name`.
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -131,11 +125,7 @@ impl Io {
 
     /// Asks the host to carry out `request`.
     pub fn perform(&self, request: Request) -> Pending {
-        Pending {
-            io: self.clone(),
-            request: Some(request),
-            id: None,
-        }
+        Pending { io: self.clone(), request: Some(request), id: None }
     }
 
     pub async fn http(&self, request: HttpRequest) -> Result<HttpResponse, IoError> {
@@ -168,10 +158,7 @@ impl Io {
 }
 
 fn unexpected(reply: Reply) -> IoError {
-    IoError {
-        kind: IoErrorKind::Other,
-        message: format!("host answered with the wrong kind of reply: {reply:?}"),
-    }
+    IoError { kind: IoErrorKind::Other, message: format!("host answered with the wrong kind of reply: {reply:?}") }
 }
 
 /// A request in flight; resolves to the host's reply.

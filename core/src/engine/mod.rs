@@ -45,9 +45,7 @@ pub struct Operation {
 
 impl std::fmt::Debug for Operation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Operation")
-            .field("finished", &self.finished)
-            .finish()
+        f.debug_struct("Operation").field("finished", &self.finished).finish()
     }
 }
 
@@ -60,24 +58,12 @@ impl Operation {
     {
         let io = Io::default();
         let task: Task = Box::pin(command(io.clone()));
-        Operation {
-            io,
-            task: Some(task),
-            runnable: true,
-            outcome: None,
-            finished: false,
-        }
+        Operation { io, task: Some(task), runnable: true, outcome: None, finished: false }
     }
 
     /// An operation that fails at once (for a job that could not be read).
     pub fn failed(error: Error) -> Self {
-        Operation {
-            io: Io::default(),
-            task: None,
-            runnable: false,
-            outcome: Some(Err(error)),
-            finished: false,
-        }
+        Operation { io: Io::default(), task: None, runnable: false, outcome: Some(Err(error)), finished: false }
     }
 
     /// Reports the completion of request `id`. `now_ms` is the host's clock.
@@ -138,10 +124,7 @@ mod tests {
         let mut ids = vec![];
         loop {
             match op.poll(0) {
-                Action::Perform {
-                    id,
-                    request: Request::ReadFile { path, .. },
-                } => ids.push((id, path)),
+                Action::Perform { id, request: Request::ReadFile { path, .. } } => ids.push((id, path)),
                 Action::Idle => break,
                 other => panic!("{other:?}"),
             }
@@ -169,11 +152,7 @@ mod tests {
                     rb = Some(v);
                 }
             }
-            if ra.is_some() && rb.is_some() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
+            if ra.is_some() && rb.is_some() { Poll::Ready(()) } else { Poll::Pending }
         })
         .await;
         (ra.unwrap(), rb.unwrap())

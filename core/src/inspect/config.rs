@@ -39,9 +39,7 @@ pub struct Timestamp(pub GoTime);
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        GoTime::parse(&s)
-            .map(Timestamp)
-            .ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp {s:?}")))
+        GoTime::parse(&s).map(Timestamp).ok_or_else(|| serde::de::Error::custom(format!("invalid timestamp {s:?}")))
     }
 }
 
@@ -79,27 +77,18 @@ pub struct ImageConfig {
     pub docker_version: Option<String>,
 }
 
-fn string_or_empty<S: Serializer>(
-    v: &Option<String>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
+fn string_or_empty<S: Serializer>(v: &Option<String>, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(v.as_deref().unwrap_or(""))
 }
 
-fn config_or_empty<S: Serializer>(
-    v: &Option<ContainerConfig>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
+fn config_or_empty<S: Serializer>(v: &Option<ContainerConfig>, s: S) -> std::result::Result<S::Ok, S::Error> {
     match v {
         Some(c) => c.serialize(s),
         None => ContainerConfig::default().serialize(s),
     }
 }
 
-fn rootfs_or_empty<S: Serializer>(
-    v: &Option<RootFs>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
+fn rootfs_or_empty<S: Serializer>(v: &Option<RootFs>, s: S) -> std::result::Result<S::Ok, S::Error> {
     match v {
         Some(r) => r.serialize(s),
         None => RootFs::default().serialize(s),
@@ -111,11 +100,7 @@ fn rootfs_or_empty<S: Serializer>(
 pub struct ContainerConfig {
     #[serde(rename = "User", default, skip_serializing_if = "str_empty")]
     pub user: Option<String>,
-    #[serde(
-        rename = "ExposedPorts",
-        default,
-        skip_serializing_if = "map_none_or_empty"
-    )]
+    #[serde(rename = "ExposedPorts", default, skip_serializing_if = "map_none_or_empty")]
     pub exposed_ports: Option<KeySet>,
     #[serde(rename = "Env", default, skip_serializing_if = "none_or_empty")]
     pub env: Option<Vec<String>>,
@@ -161,8 +146,7 @@ pub struct History {
 
 impl ImageConfig {
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid(format!("invalid image config: {e}")))
+        serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("invalid image config: {e}")))
     }
 }
 
@@ -183,10 +167,7 @@ mod tests {
             r#"{"created":"2020-01-01T00:00:00Z","architecture":"amd64","os":"linux","config":{"Env":["A=1"]},"rootfs":{"type":"layers","diff_ids":["sha256:aa"]},"history":[{"created":"2020-01-01T00:00:00Z","empty_layer":true}]}"#
         );
         let empty = serde_json::to_string(&ImageConfig::parse(b"{}").unwrap()).unwrap();
-        assert_eq!(
-            empty,
-            r#"{"architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null}}"#
-        );
+        assert_eq!(empty, r#"{"architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null}}"#);
         assert!(ImageConfig::parse(br#"{"created":"yesterday"}"#).is_err());
     }
 }

@@ -11,8 +11,7 @@ pub fn to_indented<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    v.serialize(&mut ser)
-        .map_err(|e| Error::other(format!("encoding JSON: {e}")))?;
+    v.serialize(&mut ser).map_err(|e| Error::other(format!("encoding JSON: {e}")))?;
     let mut s = html_escape(&String::from_utf8(out).map_err(|e| Error::other(e.to_string()))?);
     s.push('\n');
     Ok(s.into_bytes())
@@ -50,12 +49,7 @@ mod tests {
             #[serde(rename = "C")]
             c: &'static str,
         }
-        let out = to_indented(&T {
-            a: vec![],
-            b: None,
-            c: "<a&b>",
-        })
-        .unwrap();
+        let out = to_indented(&T { a: vec![], b: None, c: "<a&b>" }).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\n    \"A\": [],\n    \"B\": null,\n    \"C\": \"\\u003ca\\u0026b\\u003e\"\n}\n"

@@ -26,22 +26,20 @@ use time::GoTime;
 pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;
     let format = OutputFormat::parse(job.format.as_deref())?;
-    let mut source = ImageSource::open(&io, &image, &job.registry)?;
+    let mut source = ImageSource::open(&io, &image, &job.registry, job.shared_blob_dir.as_deref())?;
     let (top, top_type) = source.manifest(None).await?;
     if job.raw && !job.config {
         return Ok(top);
     }
-    let (_, top_manifest) = Manifest::parse(&top, top_type.as_deref())
-        .map_err(|e| e.context("Error parsing manifest for image"))?;
+    let (_, top_manifest) =
+        Manifest::parse(&top, top_type.as_deref()).map_err(|e| e.context("Error parsing manifest for image"))?;
     let manifest = match top_manifest {
         Manifest::List(list) => {
             let d = list.choose(&job.platform)?;
             let (bytes, _) = source.manifest(Some(&d.digest)).await?;
             match Manifest::parse(&bytes, Some(&d.media_type))? {
                 (_, Manifest::List(_)) => {
-                    return Err(Error::unsupported(
-                        "nested manifest lists are not supported",
-                    ));
+                    return Err(Error::unsupported("nested manifest lists are not supported"));
                 }
                 (_, m) => m,
             }
@@ -51,8 +49,7 @@ pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
 
     let (config, layers_data) = match &manifest {
         Manifest::Image(m) => {
-            if m.kind == ManifestKind::OciManifest && m.config.media_type != media_type::OCI_CONFIG
-            {
+            if m.kind == ManifestKind::OciManifest && m.config.media_type != media_type::OCI_CONFIG {
                 return Err(Error::unsupported(format!(
                     "unsupported image-specific operation on artifact with type {:?}",
                     m.config.media_type
@@ -66,14 +63,9 @@ pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
         }
         Manifest::Schema1(s) => {
             if job.config {
-                return Err(Error::unsupported(
-                    "--config is not supported for schema 1 manifests",
-                ));
+                return Err(Error::unsupported("--config is not supported for schema 1 manifests"));
             }
-            (
-                ImageConfig::parse(s.top_v1_compatibility.as_bytes())?,
-                schema1_layers(s),
-            )
+            (ImageConfig::parse(s.top_v1_compatibility.as_bytes())?, schema1_layers(s))
         }
         Manifest::List(_) => unreachable!("lists were resolved above"),
     };
@@ -88,10 +80,7 @@ pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
     };
     let container = config.config.clone().unwrap_or_default();
     let mut out = Output {
-        name: image
-            .docker_reference()
-            .map(|r| r.name())
-            .unwrap_or_default(),
+        name: image.docker_reference().map(|r| r.name()).unwrap_or_default(),
         tag: match &manifest {
             Manifest::Schema1(s) => s.tag.clone(),
             _ => String::new(),
@@ -130,11 +119,7 @@ fn image_layers(m: &ImageManifest) -> Vec<LayerData> {
             digest: l.digest.to_string(),
             size: l.size,
             // Docker's schema 2 descriptors have no annotations field.
-            annotations: if m.kind == ManifestKind::OciManifest {
-                l.annotations.clone()
-            } else {
-                None
-            },
+            annotations: if m.kind == ManifestKind::OciManifest { l.annotations.clone() } else { None },
         })
         .collect()
 }
@@ -142,12 +127,7 @@ fn image_layers(m: &ImageManifest) -> Vec<LayerData> {
 fn schema1_layers(s: &Schema1Manifest) -> Vec<LayerData> {
     s.layers
         .iter()
-        .map(|d| LayerData {
-            mime_type: String::new(),
-            digest: d.to_string(),
-            size: -1,
-            annotations: None,
-        })
+        .map(|d| LayerData { mime_type: String::new(), digest: d.to_string(), size: -1, annotations: None })
         .collect()
 }
 
@@ -168,10 +148,7 @@ impl OutputFormat {
         if f.trim() == "json" || compact == "{{json.}}" {
             return Ok(OutputFormat::Json);
         }
-        Ok(OutputFormat::Template(
-            Template::parse(f)?,
-            !f.ends_with('\n'),
-        ))
+        Ok(OutputFormat::Template(Template::parse(f)?, !f.ends_with('\n')))
     }
 
     fn write(&self, out: &Output) -> Result<Vec<u8>> {
@@ -190,9 +167,7 @@ impl OutputFormat {
     fn write_json_only(&self, config: &ImageConfig) -> Result<Vec<u8>> {
         match self {
             OutputFormat::Json => go_json::to_indented(config),
-            OutputFormat::Template(..) => Err(Error::unsupported(
-                "--format templates are not supported with --config",
-            )),
+            OutputFormat::Template(..) => Err(Error::unsupported("--format templates are not supported with --config")),
         }
     }
 }

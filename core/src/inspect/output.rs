@@ -59,11 +59,7 @@ fn strings(v: &Option<Vec<String>>) -> Value {
 
 fn string_map(m: &Option<BTreeMap<String, String>>) -> Value {
     match m {
-        Some(m) => Value::Map(
-            m.iter()
-                .map(|(k, v)| (k.clone(), Value::Str(v.clone())))
-                .collect(),
-        ),
+        Some(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::Str(v.clone()))).collect()),
         None => Value::NilMap,
     }
 }
@@ -88,31 +84,12 @@ impl Output {
             ("Tag".into(), Value::Str(self.tag.clone()), true),
             ("Digest".into(), Value::Str(self.digest.clone()), false),
             ("RepoTags".into(), strings(&self.repo_tags), false),
-            (
-                "Created".into(),
-                self.created
-                    .as_ref()
-                    .map(|t| Value::Time(t.0.clone()))
-                    .unwrap_or(Value::Nil),
-                false,
-            ),
-            (
-                "DockerVersion".into(),
-                Value::Str(self.docker_version.clone()),
-                false,
-            ),
+            ("Created".into(), self.created.as_ref().map(|t| Value::Time(t.0.clone())).unwrap_or(Value::Nil), false),
+            ("DockerVersion".into(), Value::Str(self.docker_version.clone()), false),
             ("Labels".into(), string_map(&self.labels), false),
-            (
-                "Architecture".into(),
-                Value::Str(self.architecture.clone()),
-                false,
-            ),
+            ("Architecture".into(), Value::Str(self.architecture.clone()), false),
             ("Os".into(), Value::Str(self.os.clone()), false),
-            (
-                "Layers".into(),
-                Value::List(self.layers.iter().cloned().map(Value::Str).collect()),
-                false,
-            ),
+            ("Layers".into(), Value::List(self.layers.iter().cloned().map(Value::Str).collect()), false),
             ("LayersData".into(), Value::List(layers_data), false),
             ("Env".into(), strings(&self.env), false),
         ])

@@ -44,26 +44,13 @@ impl Value {
             Value::Str(s) => s.clone(),
             Value::Int(i) => i.to_string(),
             Value::Bool(b) => b.to_string(),
-            Value::List(l) => format!(
-                "[{}]",
-                l.iter().map(Value::print).collect::<Vec<_>>().join(" ")
-            ),
+            Value::List(l) => format!("[{}]", l.iter().map(Value::print).collect::<Vec<_>>().join(" ")),
             Value::NilList => "[]".into(),
-            Value::Map(m) => format!(
-                "map[{}]",
-                m.iter()
-                    .map(|(k, v)| format!("{k}:{}", v.print()))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
+            Value::Map(m) => {
+                format!("map[{}]", m.iter().map(|(k, v)| format!("{k}:{}", v.print())).collect::<Vec<_>>().join(" "))
+            }
             Value::NilMap => "map[]".into(),
-            Value::Struct(f) => format!(
-                "{{{}}}",
-                f.iter()
-                    .map(|(_, v, _)| v.print())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            ),
+            Value::Struct(f) => format!("{{{}}}", f.iter().map(|(_, v, _)| v.print()).collect::<Vec<_>>().join(" ")),
             Value::Time(t) => t.go_string(),
             Value::Nil => "<nil>".into(),
         }
@@ -220,9 +207,7 @@ fn parse_nodes(tokens: &mut Tokens, depth: usize) -> Result<(Vec<Node>, Option<S
         if action == "end" || action == "else" {
             return Ok((nodes, Some(action)));
         }
-        let (keyword, rest) = action
-            .split_once(char::is_whitespace)
-            .unwrap_or((action.as_str(), ""));
+        let (keyword, rest) = action.split_once(char::is_whitespace).unwrap_or((action.as_str(), ""));
         match keyword {
             "range" | "if" => {
                 let pipe = parse_pipeline(rest)?;
@@ -302,9 +287,7 @@ fn parse_pipeline(s: &str) -> Result<Pipeline> {
                     Arg::Dot
                 } else if let Some(path) = word.strip_prefix('.') {
                     let parts: Vec<String> = path.split('.').map(str::to_owned).collect();
-                    if parts.iter().any(|p| {
-                        p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_')
-                    }) {
+                    if parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_')) {
                         return Err(bad(&format!("bad field {word:?}")));
                     }
                     Arg::Field(parts)
@@ -330,15 +313,7 @@ fn exec(nodes: &[Node], dot: &Value, out: &mut String) -> Result<()> {
         match n {
             Node::Text(t) => out.push_str(t),
             Node::Print(p) => out.push_str(&eval_pipeline(p, dot)?.print()),
-            Node::If(p, body, els) => exec(
-                if eval_pipeline(p, dot)?.truthy() {
-                    body
-                } else {
-                    els
-                },
-                dot,
-                out,
-            )?,
+            Node::If(p, body, els) => exec(if eval_pipeline(p, dot)?.truthy() { body } else { els }, dot, out)?,
             Node::Range(p, body, els) => {
                 let items: Vec<Value> = match eval_pipeline(p, dot)? {
                     Value::List(l) => l,
@@ -385,10 +360,7 @@ fn eval_arg(a: &Arg, dot: &Value) -> Result<Value> {
                     Value::Map(mut m) => m.remove(name).unwrap_or(Value::Str("<no value>".into())),
                     Value::NilMap => Value::Str("<no value>".into()),
                     other => {
-                        return Err(bad(&format!(
-                            "can't evaluate field {name} in {}",
-                            other.print()
-                        )));
+                        return Err(bad(&format!("can't evaluate field {name} in {}", other.print())));
                     }
                 };
             }
@@ -405,27 +377,19 @@ fn eval_command(cmd: &[Arg], dot: &Value, piped: Option<Value>) -> Result<Value>
         }
         return eval_arg(&cmd[0], dot);
     };
-    let mut args = cmd[1..]
-        .iter()
-        .map(|a| eval_arg(a, dot))
-        .collect::<Result<Vec<_>>>()?;
+    let mut args = cmd[1..].iter().map(|a| eval_arg(a, dot)).collect::<Result<Vec<_>>>()?;
     args.extend(piped);
     let want = |n: usize| {
         if args.len() == n {
             Ok(())
         } else {
-            Err(bad(&format!(
-                "wrong number of args for {name}: want {n} got {}",
-                args.len()
-            )))
+            Err(bad(&format!("wrong number of args for {name}: want {n} got {}", args.len())))
         }
     };
     match name.as_str() {
         "json" => {
             want(1)?;
-            Ok(Value::Str(
-                serde_json::to_string(&args[0].to_json()).map_err(|e| bad(&e.to_string()))?,
-            ))
+            Ok(Value::Str(serde_json::to_string(&args[0].to_json()).map_err(|e| bad(&e.to_string()))?))
         }
         "len" => {
             want(1)?;
@@ -440,19 +404,13 @@ fn eval_command(cmd: &[Arg], dot: &Value, piped: Option<Value>) -> Result<Value>
         "upper" | "lower" => {
             want(1)?;
             let s = args[0].print();
-            Ok(Value::Str(if name == "upper" {
-                s.to_uppercase()
-            } else {
-                s.to_lowercase()
-            }))
+            Ok(Value::Str(if name == "upper" { s.to_uppercase() } else { s.to_lowercase() }))
         }
         "join" => {
             want(2)?;
             let sep = args[1].print();
             match &args[0] {
-                Value::List(l) => Ok(Value::Str(
-                    l.iter().map(Value::print).collect::<Vec<_>>().join(&sep),
-                )),
+                Value::List(l) => Ok(Value::Str(l.iter().map(Value::print).collect::<Vec<_>>().join(&sep))),
                 Value::NilList => Ok(Value::Str(String::new())),
                 other => Err(bad(&format!("join of {}", other.print()))),
             }
@@ -464,9 +422,7 @@ fn eval_command(cmd: &[Arg], dot: &Value, piped: Option<Value>) -> Result<Value>
             let mut v = args[0].clone();
             for key in &args[1..] {
                 v = match (v, key) {
-                    (Value::Map(mut m), Value::Str(k)) => {
-                        m.remove(k).unwrap_or(Value::Str(String::new()))
-                    }
+                    (Value::Map(mut m), Value::Str(k)) => m.remove(k).unwrap_or(Value::Str(String::new())),
                     (Value::NilMap, Value::Str(_)) => Value::Str(String::new()),
                     (Value::List(l), Value::Int(i)) => l
                         .get(usize::try_from(*i).map_err(|_| bad("negative index"))?)
@@ -480,9 +436,7 @@ fn eval_command(cmd: &[Arg], dot: &Value, piped: Option<Value>) -> Result<Value>
             }
             Ok(v)
         }
-        "print" => Ok(Value::Str(
-            args.iter().map(Value::print).collect::<Vec<_>>().join(" "),
-        )),
+        "print" => Ok(Value::Str(args.iter().map(Value::print).collect::<Vec<_>>().join(" "))),
         other => Err(bad(&format!("function {other:?} not defined"))),
     }
 }
@@ -495,22 +449,10 @@ mod tests {
         Value::Struct(vec![
             ("Name".into(), Value::Str("r/a".into()), true),
             ("Tag".into(), Value::Str(String::new()), true),
-            (
-                "Layers".into(),
-                Value::List(vec![Value::Str("l1".into()), Value::Str("l2".into())]),
-                false,
-            ),
-            (
-                "Labels".into(),
-                Value::Map([("k".to_owned(), Value::Str("v".into()))].into()),
-                false,
-            ),
+            ("Layers".into(), Value::List(vec![Value::Str("l1".into()), Value::Str("l2".into())]), false),
+            ("Labels".into(), Value::Map([("k".to_owned(), Value::Str("v".into()))].into()), false),
             ("Env".into(), Value::NilList, false),
-            (
-                "Created".into(),
-                Value::Time(GoTime::parse("2024-05-06T07:08:09Z").unwrap()),
-                false,
-            ),
+            ("Created".into(), Value::Time(GoTime::parse("2024-05-06T07:08:09Z").unwrap()), false),
             ("Size".into(), Value::Int(3), false),
         ])
     }
@@ -524,22 +466,13 @@ mod tests {
         assert_eq!(run("{{.Name}} {{.Size}}"), "r/a 3");
         assert_eq!(run("{{json .Layers}}"), r#"["l1","l2"]"#);
         assert_eq!(run("{{json .Env}}"), "null");
-        assert_eq!(
-            run("{{.Env}} {{.Labels}} {{.Layers}}"),
-            "[] map[k:v] [l1 l2]"
-        );
-        assert_eq!(
-            run(r#"{{index .Labels "k"}}|{{index .Labels "x"}}|{{.Labels.k}}"#),
-            "v||v"
-        );
+        assert_eq!(run("{{.Env}} {{.Labels}} {{.Layers}}"), "[] map[k:v] [l1 l2]");
+        assert_eq!(run(r#"{{index .Labels "k"}}|{{index .Labels "x"}}|{{.Labels.k}}"#), "v||v");
         assert_eq!(run("{{range .Layers}}<{{.}}>{{end}}"), "<l1><l2>");
         assert_eq!(run("{{range .Env}}x{{else}}none{{end}}"), "none");
         assert_eq!(run("{{if .Tag}}t{{else}}no tag{{end}}"), "no tag");
         assert_eq!(run("{{.Created}}"), "2024-05-06 07:08:09 +0000 UTC");
-        assert_eq!(
-            run("{{.Name | upper}} {{len .Layers}} {{join .Layers \",\"}}"),
-            "R/A 2 l1,l2"
-        );
+        assert_eq!(run("{{.Name | upper}} {{len .Layers}} {{join .Layers \",\"}}"), "R/A 2 l1,l2");
         assert_eq!(
             run("{{json .}}"),
             r#"{"Name":"r/a","Layers":["l1","l2"],"Labels":{"k":"v"},"Env":null,"Created":"2024-05-06T07:08:09Z","Size":3}"#

@@ -35,13 +35,7 @@ impl GoTime {
             return None;
         }
         let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
-        let (mo, d, h, mi, se) = (
-            num(5..7)?,
-            num(8..10)?,
-            num(11..13)?,
-            num(14..16)?,
-            num(17..19)?,
-        );
+        let (mo, d, h, mi, se) = (num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
         if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 59 {
             return None;
         }
@@ -60,10 +54,7 @@ impl GoTime {
         }
         let offset_min = match &s[i..] {
             "Z" => 0,
-            tz if tz.len() == 6
-                && (tz.starts_with('+') || tz.starts_with('-'))
-                && &tz[3..4] == ":" =>
-            {
+            tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
                 let hh: i32 = tz[1..3].parse().ok()?;
                 let mm: i32 = tz[4..6].parse().ok()?;
                 if hh > 23 || mm > 59 {
@@ -74,63 +65,34 @@ impl GoTime {
             }
             _ => return None,
         };
-        Some(GoTime {
-            date_time: s[..19].to_owned(),
-            fraction,
-            offset_min,
-        })
+        Some(GoTime { date_time: s[..19].to_owned(), fraction, offset_min })
     }
 
     /// The zero `time.Time`, which Docker configs without `created` decode to.
     pub fn zero() -> Self {
-        GoTime {
-            date_time: "0001-01-01T00:00:00".to_owned(),
-            fraction: String::new(),
-            offset_min: 0,
-        }
+        GoTime { date_time: "0001-01-01T00:00:00".to_owned(), fraction: String::new(), offset_min: 0 }
     }
 
     fn offset(&self, colon: bool) -> String {
         let sign = if self.offset_min < 0 { '-' } else { '+' };
         let m = self.offset_min.abs();
-        if colon {
-            format!("{sign}{:02}:{:02}", m / 60, m % 60)
-        } else {
-            format!("{sign}{:02}{:02}", m / 60, m % 60)
-        }
+        if colon { format!("{sign}{:02}:{:02}", m / 60, m % 60) } else { format!("{sign}{:02}{:02}", m / 60, m % 60) }
     }
 
     fn frac(&self) -> String {
-        if self.fraction.is_empty() {
-            String::new()
-        } else {
-            format!(".{}", self.fraction)
-        }
+        if self.fraction.is_empty() { String::new() } else { format!(".{}", self.fraction) }
     }
 
     /// `time.RFC3339Nano`, as `MarshalJSON` writes it.
     pub fn rfc3339(&self) -> String {
-        let zone = if self.offset_min == 0 {
-            "Z".to_owned()
-        } else {
-            self.offset(true)
-        };
+        let zone = if self.offset_min == 0 { "Z".to_owned() } else { self.offset(true) };
         format!("{}{}{zone}", self.date_time, self.frac())
     }
 
     /// `time.Time.String()`: `2006-01-02 15:04:05.999999999 -0700 MST`.
     pub fn go_string(&self) -> String {
-        let zone = if self.offset_min == 0 {
-            "UTC".to_owned()
-        } else {
-            self.offset(false)
-        };
-        format!(
-            "{}{} {} {zone}",
-            self.date_time.replace('T', " "),
-            self.frac(),
-            self.offset(false)
-        )
+        let zone = if self.offset_min == 0 { "UTC".to_owned() } else { self.offset(false) };
+        format!("{}{} {} {zone}", self.date_time.replace('T', " "), self.frac(), self.offset(false))
     }
 }
 
@@ -143,27 +105,15 @@ mod tests {
         let cases = [
             ("2023-01-01T00:00:00Z", "2023-01-01T00:00:00Z"),
             ("2023-01-01T00:00:00.000000000Z", "2023-01-01T00:00:00Z"),
-            (
-                "2023-06-14T20:41:59.0797951Z",
-                "2023-06-14T20:41:59.0797951Z",
-            ),
+            ("2023-06-14T20:41:59.0797951Z", "2023-06-14T20:41:59.0797951Z"),
             ("2023-06-14T20:41:59.50+00:00", "2023-06-14T20:41:59.5Z"),
             ("2023-06-14T20:41:59+02:00", "2023-06-14T20:41:59+02:00"),
         ];
         for (i, want) in cases {
             assert_eq!(GoTime::parse(i).unwrap().rfc3339(), want, "{i}");
         }
-        assert_eq!(
-            GoTime::parse("2023-01-01T00:00:00.5Z").unwrap().go_string(),
-            "2023-01-01 00:00:00.5 +0000 UTC"
-        );
-        for bad in [
-            "",
-            "2023-01-01",
-            "2023-13-01T00:00:00Z",
-            "2023-01-01T00:00:00",
-            "2023-01-01T00:00:00.Z",
-        ] {
+        assert_eq!(GoTime::parse("2023-01-01T00:00:00.5Z").unwrap().go_string(), "2023-01-01 00:00:00.5 +0000 UTC");
+        for bad in ["", "2023-01-01", "2023-13-01T00:00:00Z", "2023-01-01T00:00:00", "2023-01-01T00:00:00.Z"] {
             assert!(GoTime::parse(bad).is_none(), "{bad}");
         }
     }

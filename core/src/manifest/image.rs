@@ -37,21 +37,11 @@ impl ImageManifest {
         let w: Wire = serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid(format!("invalid {} manifest: {e}", kind.media_type())))?;
         if w.schema_version != 2 {
-            return Err(Error::invalid(format!(
-                "unsupported schemaVersion {} in an image manifest",
-                w.schema_version
-            )));
+            return Err(Error::invalid(format!("unsupported schemaVersion {} in an image manifest", w.schema_version)));
         }
         if w.manifests.is_some() {
-            return Err(Error::integrity(
-                "ambiguous manifest: an image manifest with a \"manifests\" field",
-            ));
+            return Err(Error::integrity("ambiguous manifest: an image manifest with a \"manifests\" field"));
         }
-        Ok(ImageManifest {
-            kind,
-            config: w.config,
-            layers: w.layers,
-            annotations: w.annotations,
-        })
+        Ok(ImageManifest { kind, config: w.config, layers: w.layers, annotations: w.annotations })
     }
 }

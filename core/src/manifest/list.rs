@@ -35,21 +35,12 @@ impl ManifestList {
         let w: Wire = serde_json::from_slice(bytes)
             .map_err(|e| Error::invalid(format!("invalid {} manifest: {e}", kind.media_type())))?;
         if w.schema_version != 2 {
-            return Err(Error::invalid(format!(
-                "unsupported schemaVersion {} in a manifest list",
-                w.schema_version
-            )));
+            return Err(Error::invalid(format!("unsupported schemaVersion {} in a manifest list", w.schema_version)));
         }
         if w.config.is_some() || w.layers.is_some() {
-            return Err(Error::integrity(
-                "ambiguous manifest: an index with \"config\" or \"layers\"",
-            ));
+            return Err(Error::integrity("ambiguous manifest: an index with \"config\" or \"layers\""));
         }
-        Ok(ManifestList {
-            kind,
-            manifests: w.manifests,
-            annotations: w.annotations,
-        })
+        Ok(ManifestList { kind, manifests: w.manifests, annotations: w.annotations })
     }
 
     /// The entry for `wanted`, refusing entries that are themselves lists
@@ -57,12 +48,7 @@ impl ManifestList {
     pub fn choose(&self, wanted: &WantedPlatform) -> Result<&Descriptor> {
         let i = wanted
             .choose(self.manifests.iter().map(|d| d.platform.as_ref()))
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "no image found in manifest list for {}",
-                    wanted.describe()
-                ))
-            })?;
+            .ok_or_else(|| Error::not_found(format!("no image found in manifest list for {}", wanted.describe())))?;
         let d = &self.manifests[i];
         match ManifestKind::from_media_type(&d.media_type) {
             Some(k) if !k.is_list() => Ok(d),

@@ -34,18 +34,12 @@ impl Manifest {
     /// than one kind, or whose declared type disagrees, are refused.
     pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<(ManifestKind, Manifest)> {
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-            return Err(Error::integrity(format!(
-                "manifest is larger than {MAX_MANIFEST_SIZE} bytes"
-            )));
+            return Err(Error::integrity(format!("manifest is larger than {MAX_MANIFEST_SIZE} bytes")));
         }
         let kind = detect_kind(bytes, content_type)?;
         let manifest = match kind {
-            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
-                Manifest::Image(ImageManifest::parse(bytes, kind)?)
-            }
-            ManifestKind::OciIndex | ManifestKind::DockerList => {
-                Manifest::List(ManifestList::parse(bytes, kind)?)
-            }
+            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => Manifest::Image(ImageManifest::parse(bytes, kind)?),
+            ManifestKind::OciIndex | ManifestKind::DockerList => Manifest::List(ManifestList::parse(bytes, kind)?),
             ManifestKind::DockerV2S1 | ManifestKind::DockerV2S1Signed => {
                 Manifest::Schema1(Schema1Manifest::parse(bytes)?)
             }
@@ -77,19 +71,15 @@ struct ConfigMeta {
 /// Works out the manifest kind, as containers/image's GuessMIMEType does when
 /// the header is no help, and cross-checks the header against the body.
 pub fn detect_kind(bytes: &[u8], content_type: Option<&str>) -> Result<ManifestKind> {
-    let meta: Meta = serde_json::from_slice(bytes)
-        .map_err(|e| Error::invalid(format!("manifest is not valid JSON: {e}")))?;
+    let meta: Meta =
+        serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("manifest is not valid JSON: {e}")))?;
     let declared = meta.media_type.as_deref().filter(|m| !m.is_empty());
-    let from_header = content_type
-        .map(media_type::simplify_content_type)
-        .and_then(ManifestKind::from_media_type);
+    let from_header = content_type.map(media_type::simplify_content_type).and_then(ManifestKind::from_media_type);
     let from_body = match declared {
         Some(mt) => match ManifestKind::from_media_type(mt) {
             Some(k) => Some(k),
             None if meta.schema_version == Some(2) => {
-                return Err(Error::unsupported(format!(
-                    "unsupported manifest media type {mt:?}"
-                )));
+                return Err(Error::unsupported(format!("unsupported manifest media type {mt:?}")));
             }
             None => None,
         },
@@ -115,19 +105,13 @@ pub fn detect_kind(bytes: &[u8], content_type: Option<&str>) -> Result<ManifestK
             match config_type {
                 Some(media_type::OCI_CONFIG) => Ok(ManifestKind::OciManifest),
                 Some(media_type::DOCKER_CONFIG) => Ok(ManifestKind::DockerV2S2),
-                _ if meta.manifests.is_some() && meta.config.is_none() => {
-                    Ok(ManifestKind::OciIndex)
-                }
+                _ if meta.manifests.is_some() && meta.config.is_none() => Ok(ManifestKind::OciIndex),
                 // An OCI artifact with a custom config type: an OCI manifest.
                 Some(_) => Ok(ManifestKind::OciManifest),
-                None => Err(Error::unsupported(
-                    "cannot tell what kind of manifest this is",
-                )),
+                None => Err(Error::unsupported("cannot tell what kind of manifest this is")),
             }
         }
-        _ => Err(Error::unsupported(
-            "unsupported manifest: unknown schemaVersion and media type",
-        )),
+        _ => Err(Error::unsupported("unsupported manifest: unknown schemaVersion and media type")),
     }
 }
 
@@ -149,9 +133,7 @@ pub fn manifest_digest_with(bytes: &[u8], algorithm: Algorithm) -> Result<Digest
 pub fn verify_manifest_digest(bytes: &[u8], expected: &Digest) -> Result<()> {
     let actual = manifest_digest_with(bytes, expected.algorithm())?;
     if &actual != expected {
-        return Err(Error::integrity(format!(
-            "manifest digest mismatch: expected {expected}, got {actual}"
-        )));
+        return Err(Error::integrity(format!("manifest digest mismatch: expected {expected}, got {actual}")));
     }
     Ok(())
 }
@@ -163,11 +145,8 @@ mod tests {
     const CFG: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     fn oci_manifest(with_media_type: bool) -> String {
-        let mt = if with_media_type {
-            format!(r#""mediaType":"{}","#, media_type::OCI_MANIFEST)
-        } else {
-            String::new()
-        };
+        let mt =
+            if with_media_type { format!(r#""mediaType":"{}","#, media_type::OCI_MANIFEST) } else { String::new() };
         format!(
             r#"{{"schemaVersion":2,{mt}"config":{{"mediaType":"{}","digest":"{CFG}","size":2}},"layers":[]}}"#,
             media_type::OCI_CONFIG
@@ -177,52 +156,28 @@ mod tests {
     #[test]
     fn detects_from_header_and_body() {
         let m = oci_manifest(true);
+        assert_eq!(detect_kind(m.as_bytes(), None).unwrap(), ManifestKind::OciManifest);
         assert_eq!(
-            detect_kind(m.as_bytes(), None).unwrap(),
-            ManifestKind::OciManifest
-        );
-        assert_eq!(
-            detect_kind(
-                m.as_bytes(),
-                Some("application/vnd.oci.image.manifest.v1+json; x=y")
-            )
-            .unwrap(),
+            detect_kind(m.as_bytes(), Some("application/vnd.oci.image.manifest.v1+json; x=y")).unwrap(),
             ManifestKind::OciManifest
         );
         // No mediaType field (image-spec < 1.0.2): the config type decides.
-        assert_eq!(
-            detect_kind(oci_manifest(false).as_bytes(), Some("text/plain")).unwrap(),
-            ManifestKind::OciManifest
-        );
+        assert_eq!(detect_kind(oci_manifest(false).as_bytes(), Some("text/plain")).unwrap(), ManifestKind::OciManifest);
         let idx = r#"{"schemaVersion":2,"manifests":[]}"#;
-        assert_eq!(
-            detect_kind(idx.as_bytes(), None).unwrap(),
-            ManifestKind::OciIndex
-        );
+        assert_eq!(detect_kind(idx.as_bytes(), None).unwrap(), ManifestKind::OciIndex);
         let s1 = r#"{"schemaVersion":1,"fsLayers":[],"history":[]}"#;
-        assert_eq!(
-            detect_kind(s1.as_bytes(), None).unwrap(),
-            ManifestKind::DockerV2S1
-        );
+        assert_eq!(detect_kind(s1.as_bytes(), None).unwrap(), ManifestKind::DockerV2S1);
     }
 
     #[test]
     fn refuses_disagreement_and_junk() {
         let m = oci_manifest(true);
         assert_eq!(
-            detect_kind(m.as_bytes(), Some(media_type::DOCKER_V2S2))
-                .unwrap_err()
-                .kind,
+            detect_kind(m.as_bytes(), Some(media_type::DOCKER_V2S2)).unwrap_err().kind,
             crate::error::ErrorKind::Integrity
         );
         assert!(detect_kind(b"not json", None).is_err());
-        assert!(
-            detect_kind(
-                br#"{"schemaVersion":2,"mediaType":"application/x-evil"}"#,
-                None
-            )
-            .is_err()
-        );
+        assert!(detect_kind(br#"{"schemaVersion":2,"mediaType":"application/x-evil"}"#, None).is_err());
         assert!(detect_kind(br#"{"schemaVersion":3}"#, None).is_err());
         let big = vec![b' '; MAX_MANIFEST_SIZE as usize + 1];
         assert!(Manifest::parse(&big, None).is_err());
@@ -236,10 +191,8 @@ mod tests {
             media_type::OCI_CONFIG
         );
         assert!(Manifest::parse(both.as_bytes(), None).is_err());
-        let idx = format!(
-            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[],"layers":[]}}"#,
-            media_type::OCI_INDEX
-        );
+        let idx =
+            format!(r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[],"layers":[]}}"#, media_type::OCI_INDEX);
         assert!(Manifest::parse(idx.as_bytes(), None).is_err());
     }
 

@@ -48,8 +48,8 @@ struct History {
 
 impl Schema1Manifest {
     pub(super) fn parse(bytes: &[u8]) -> Result<Self> {
-        let w: Wire = serde_json::from_slice(bytes)
-            .map_err(|e| Error::invalid(format!("invalid schema 1 manifest: {e}")))?;
+        let w: Wire =
+            serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("invalid schema 1 manifest: {e}")))?;
         if w.schema_version != 1 {
             return Err(Error::invalid("schema 1 manifest without schemaVersion 1"));
         }
@@ -63,12 +63,7 @@ impl Schema1Manifest {
             tag: w.tag,
             architecture: w.architecture,
             layers: w.fs_layers.into_iter().rev().map(|l| l.blob_sum).collect(),
-            top_v1_compatibility: w
-                .history
-                .into_iter()
-                .next()
-                .map(|h| h.v1_compatibility)
-                .unwrap_or_default(),
+            top_v1_compatibility: w.history.into_iter().next().map(|h| h.v1_compatibility).unwrap_or_default(),
         })
     }
 }
@@ -96,17 +91,13 @@ struct Protected {
 pub(super) fn jws_payload(bytes: &[u8]) -> Result<Vec<u8>> {
     let bad = |why: &str| Error::integrity(format!("invalid schema 1 signature: {why}"));
     let signed: Signed = serde_json::from_slice(bytes).map_err(|_| bad("no signatures"))?;
-    let first = signed
-        .signatures
-        .first()
-        .ok_or_else(|| bad("empty signatures"))?;
+    let first = signed.signatures.first().ok_or_else(|| bad("empty signatures"))?;
     let header = URL_SAFE_NO_PAD
         .decode(first.protected.trim_end_matches('='))
         .map_err(|_| bad("protected header is not base64url"))?;
     let p: Protected = serde_json::from_slice(&header).map_err(|_| bad("protected header"))?;
-    let tail = URL_SAFE_NO_PAD
-        .decode(p.format_tail.trim_end_matches('='))
-        .map_err(|_| bad("formatTail is not base64url"))?;
+    let tail =
+        URL_SAFE_NO_PAD.decode(p.format_tail.trim_end_matches('=')).map_err(|_| bad("formatTail is not base64url"))?;
     if p.format_length > bytes.len() {
         return Err(bad("formatLength is past the end of the manifest"));
     }
@@ -128,8 +119,7 @@ mod tests {
             body.len(),
             URL_SAFE_NO_PAD.encode(tail)
         ));
-        let signed =
-            format!(r#"{body},"signatures":[{{"protected":"{protected}","signature":"x"}}]}}"#);
+        let signed = format!(r#"{body},"signatures":[{{"protected":"{protected}","signature":"x"}}]}}"#);
         let payload = jws_payload(signed.as_bytes()).unwrap();
         assert_eq!(String::from_utf8(payload).unwrap(), format!("{body}{tail}"));
         let d = super::super::manifest_digest(signed.as_bytes()).unwrap();

@@ -59,16 +59,9 @@ impl DockerReference {
         validate_domain(&registry).map_err(|e| bad(&e))?;
         validate_path(&repository, s)?;
         if registry.len() + 1 + repository.len() > NAME_TOTAL_LENGTH_MAX {
-            return Err(bad(&format!(
-                "repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
-            )));
+            return Err(bad(&format!("repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")));
         }
-        Ok(DockerReference {
-            registry,
-            repository,
-            tag: tag.map(str::to_owned),
-            digest,
-        })
+        Ok(DockerReference { registry, repository, tag: tag.map(str::to_owned), digest })
     }
 
     /// `registry/repository`, e.g. `docker.io/library/busybox`.
@@ -121,27 +114,16 @@ fn split_domain(name: &str) -> (String, String) {
         }
         _ => (DEFAULT_DOMAIN.to_owned(), name.to_owned()),
     };
-    let domain = if domain == LEGACY_DEFAULT_DOMAIN {
-        DEFAULT_DOMAIN.to_owned()
-    } else {
-        domain
-    };
-    let path = if domain == DEFAULT_DOMAIN && !path.contains('/') {
-        format!("{OFFICIAL_REPO_PREFIX}{path}")
-    } else {
-        path
-    };
+    let domain = if domain == LEGACY_DEFAULT_DOMAIN { DEFAULT_DOMAIN.to_owned() } else { domain };
+    let path =
+        if domain == DEFAULT_DOMAIN && !path.contains('/') { format!("{OFFICIAL_REPO_PREFIX}{path}") } else { path };
     (domain, path)
 }
 
 fn validate_tag(tag: &str) -> std::result::Result<(), String> {
     let b = tag.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    if b.is_empty()
-        || b.len() > 128
-        || !word(b[0])
-        || !b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
-    {
+    if b.is_empty() || b.len() > 128 || !word(b[0]) || !b.iter().all(|&c| word(c) || c == b'.' || c == b'-') {
         return Err(format!("invalid tag {tag:?}"));
     }
     Ok(())
@@ -152,21 +134,13 @@ fn validate_domain(domain: &str) -> std::result::Result<(), String> {
     let (host, port) = if let Some(rest) = domain.strip_prefix('[') {
         // IPv6 literal: [addr] or [addr]:port
         let (addr, after) = rest.split_once(']').ok_or_else(bad)?;
-        if addr.is_empty()
-            || !addr
-                .bytes()
-                .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
-        {
+        if addr.is_empty() || !addr.bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.') {
             return Err(bad());
         }
         match after {
             "" => return Ok(()),
             p => {
-                return p
-                    .strip_prefix(':')
-                    .filter(|p| valid_port(p))
-                    .map(|_| ())
-                    .ok_or_else(bad);
+                return p.strip_prefix(':').filter(|p| valid_port(p)).map(|_| ()).ok_or_else(bad);
             }
         }
     } else {
@@ -187,11 +161,7 @@ fn validate_domain(domain: &str) -> std::result::Result<(), String> {
             && b[b.len() - 1].is_ascii_alphanumeric()
             && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
     };
-    if host.split('.').all(label_ok) {
-        Ok(())
-    } else {
-        Err(bad())
-    }
+    if host.split('.').all(label_ok) { Ok(()) } else { Err(bad()) }
 }
 
 fn valid_port(p: &str) -> bool {
@@ -200,9 +170,7 @@ fn valid_port(p: &str) -> bool {
 
 fn validate_path(path: &str, whole: &str) -> Result<()> {
     if path.is_empty() {
-        return Err(Error::invalid(format!(
-            "invalid reference format {whole:?}: empty repository name"
-        )));
+        return Err(Error::invalid(format!("invalid reference format {whole:?}: empty repository name")));
     }
     for component in path.split('/') {
         if !valid_component(component) {
@@ -211,9 +179,7 @@ fn validate_path(path: &str, whole: &str) -> Result<()> {
             } else {
                 format!("invalid repository path component {component:?}")
             };
-            return Err(Error::invalid(format!(
-                "invalid reference format {whole:?}: {why}"
-            )));
+            return Err(Error::invalid(format!("invalid reference format {whole:?}: {why}")));
         }
     }
     Ok(())
@@ -240,11 +206,7 @@ fn valid_component(c: &str) -> bool {
             i += 1;
         }
         let sep = &c[sep_start..i];
-        if !(sep == "."
-            || sep == "_"
-            || sep == "__"
-            || (!sep.is_empty() && sep.bytes().all(|x| x == b'-')))
-        {
+        if !(sep == "." || sep == "_" || sep == "__" || (!sep.is_empty() && sep.bytes().all(|x| x == b'-'))) {
             return false;
         }
     }
@@ -309,10 +271,7 @@ mod tests {
             "a:b c",
             "[::g]/x",
         ] {
-            assert!(
-                DockerReference::parse_normalized(bad).is_err(),
-                "{bad:?} accepted"
-            );
+            assert!(DockerReference::parse_normalized(bad).is_err(), "{bad:?} accepted");
         }
         let e = DockerReference::parse_normalized("docker.io/Foo").unwrap_err();
         assert!(e.message.contains("lowercase"), "{e}");

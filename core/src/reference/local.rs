@@ -33,22 +33,13 @@ impl LayoutReference {
             None => (details, None),
         };
         let path = non_empty_path(path)?.to_owned();
-        let mut r = LayoutReference {
-            path,
-            ref_name: None,
-            selector: ArchiveSelector::Only,
-        };
+        let mut r = LayoutReference { path, ref_name: None, selector: ArchiveSelector::Only };
         match rest {
             None | Some("") => {}
             Some(s) if s.starts_with('@') => r.selector = ArchiveSelector::Index(parse_index(s)?),
             Some(name) => {
-                if !name
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
-                {
-                    return Err(Error::invalid(format!(
-                        "Invalid image {name:?}: only [A-Za-z0-9._-] are allowed"
-                    )));
+                if !name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-')) {
+                    return Err(Error::invalid(format!("Invalid image {name:?}: only [A-Za-z0-9._-] are allowed")));
                 }
                 r.ref_name = Some(name.to_owned());
             }
@@ -65,11 +56,9 @@ pub(super) fn non_empty_path(path: &str) -> Result<&str> {
 }
 
 fn parse_index(s: &str) -> Result<usize> {
-    s[1..].parse::<usize>().map_err(|_| {
-        Error::invalid(format!(
-            "Invalid source index {s:?}: expected @ and a non-negative number"
-        ))
-    })
+    s[1..]
+        .parse::<usize>()
+        .map_err(|_| Error::invalid(format!("Invalid source index {s:?}: expected @ and a non-negative number")))
 }
 
 /// `path[:docker-reference|:@index]`; the reference may not carry a digest.
@@ -85,9 +74,7 @@ pub(super) fn parse_docker_archive(details: &str) -> Result<(String, ArchiveSele
         Some(name) => {
             let r = DockerReference::parse_normalized(name)?;
             if r.digest.is_some() {
-                return Err(Error::invalid(
-                    "docker-archive doesn't support digest references",
-                ));
+                return Err(Error::invalid("docker-archive doesn't support digest references"));
             }
             ArchiveSelector::Named(r.with_default_tag())
         }
@@ -102,17 +89,8 @@ mod tests {
     #[test]
     fn layout_forms() {
         assert_eq!(LayoutReference::parse("/a").unwrap().ref_name, None);
-        assert_eq!(
-            LayoutReference::parse("/a:v1.0")
-                .unwrap()
-                .ref_name
-                .as_deref(),
-            Some("v1.0")
-        );
-        assert_eq!(
-            LayoutReference::parse("/a:@3").unwrap().selector,
-            ArchiveSelector::Index(3)
-        );
+        assert_eq!(LayoutReference::parse("/a:v1.0").unwrap().ref_name.as_deref(), Some("v1.0"));
+        assert_eq!(LayoutReference::parse("/a:@3").unwrap().selector, ArchiveSelector::Index(3));
         for bad in ["", ":x", "/a:@x", "/a:b/c", "/a:@-1"] {
             assert!(LayoutReference::parse(bad).is_err(), "{bad:?}");
         }
@@ -127,10 +105,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(
-            parse_docker_archive(
-                "/x.tar:app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-            )
-            .is_err()
+            parse_docker_archive("/x.tar:app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+                .is_err()
         );
     }
 }

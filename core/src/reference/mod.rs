@@ -26,10 +26,7 @@ pub enum ImageReference {
     /// `oci-archive:path[:ref|:@index]`: a tarball of an OCI layout.
     OciArchive(LayoutReference),
     /// `docker-archive:path[:name:tag|:@index]`: a `docker save` tarball.
-    DockerArchive {
-        path: String,
-        selector: ArchiveSelector,
-    },
+    DockerArchive { path: String, selector: ArchiveSelector },
     /// `docker-daemon:name:tag` or `docker-daemon:sha256:<id>`.
     DockerDaemon(DaemonReference),
     /// `containers-storage:[driver@root+runroot:opts]name-or-id`.
@@ -47,46 +44,28 @@ impl ImageReference {
     /// Parses `transport:details`.
     pub fn parse(s: &str) -> Result<Self> {
         let (transport, details) = s.split_once(':').ok_or_else(|| {
-            Error::invalid(format!(
-                "Invalid image name {s:?}, expected colon-separated transport:reference"
-            ))
+            Error::invalid(format!("Invalid image name {s:?}, expected colon-separated transport:reference"))
         })?;
         let ctx = |e: Error| e.context(format!("Error parsing image name {s:?}"));
         match transport {
             "docker" => {
-                let name = details.strip_prefix("//").ok_or_else(|| {
-                    ctx(Error::invalid(
-                        "docker: image reference must begin with \"//\"",
-                    ))
-                })?;
-                Ok(ImageReference::Docker(
-                    DockerReference::parse_normalized(name)
-                        .map_err(ctx)?
-                        .with_default_tag(),
-                ))
+                let name = details
+                    .strip_prefix("//")
+                    .ok_or_else(|| ctx(Error::invalid("docker: image reference must begin with \"//\"")))?;
+                Ok(ImageReference::Docker(DockerReference::parse_normalized(name).map_err(ctx)?.with_default_tag()))
             }
-            "dir" => Ok(ImageReference::Dir {
-                path: local::non_empty_path(details).map_err(ctx)?.to_owned(),
-            }),
-            "oci" => Ok(ImageReference::Oci(
-                LayoutReference::parse(details).map_err(ctx)?,
-            )),
-            "oci-archive" => Ok(ImageReference::OciArchive(
-                LayoutReference::parse(details).map_err(ctx)?,
-            )),
+            "dir" => Ok(ImageReference::Dir { path: local::non_empty_path(details).map_err(ctx)?.to_owned() }),
+            "oci" => Ok(ImageReference::Oci(LayoutReference::parse(details).map_err(ctx)?)),
+            "oci-archive" => Ok(ImageReference::OciArchive(LayoutReference::parse(details).map_err(ctx)?)),
             "docker-archive" => {
                 let (path, selector) = local::parse_docker_archive(details).map_err(ctx)?;
                 Ok(ImageReference::DockerArchive { path, selector })
             }
-            "docker-daemon" => Ok(ImageReference::DockerDaemon(
-                parse_daemon(details).map_err(ctx)?,
-            )),
-            "containers-storage" => Ok(ImageReference::ContainersStorage(
-                StorageReference::parse(details).map_err(ctx)?,
-            )),
-            other => Err(Error::invalid(format!(
-                "Invalid image name {s:?}, unknown transport {other:?}"
-            ))),
+            "docker-daemon" => Ok(ImageReference::DockerDaemon(parse_daemon(details).map_err(ctx)?)),
+            "containers-storage" => {
+                Ok(ImageReference::ContainersStorage(StorageReference::parse(details).map_err(ctx)?))
+            }
+            other => Err(Error::invalid(format!("Invalid image name {s:?}, unknown transport {other:?}"))),
         }
     }
 
@@ -107,10 +86,7 @@ impl ImageReference {
     pub fn docker_reference(&self) -> Option<&DockerReference> {
         match self {
             ImageReference::Docker(r) => Some(r),
-            ImageReference::DockerArchive {
-                selector: ArchiveSelector::Named(r),
-                ..
-            } => Some(r),
+            ImageReference::DockerArchive { selector: ArchiveSelector::Named(r), .. } => Some(r),
             ImageReference::DockerDaemon(DaemonReference::Named(r)) => Some(r),
             ImageReference::ContainersStorage(s) => s.named.as_ref(),
             _ => None,
@@ -119,10 +95,7 @@ impl ImageReference {
 
     /// A JSON-friendly description, for `parse-reference` in the component API.
     pub fn describe(&self) -> ReferenceDescription {
-        let mut d = ReferenceDescription {
-            transport: self.transport_name(),
-            ..Default::default()
-        };
+        let mut d = ReferenceDescription { transport: self.transport_name(), ..Default::default() };
         if let Some(r) = self.docker_reference() {
             d.registry = Some(r.registry.clone());
             d.repository = Some(r.repository.clone());
@@ -144,9 +117,7 @@ impl ImageReference {
                 }
                 d.tag = l.ref_name.clone();
             }
-            ImageReference::DockerDaemon(DaemonReference::Id(id)) => {
-                d.digest = Some(id.to_string())
-            }
+            ImageReference::DockerDaemon(DaemonReference::Id(id)) => d.digest = Some(id.to_string()),
             _ => {}
         }
         d
@@ -204,41 +175,24 @@ mod tests {
             ("docker-archive:/tmp/a.tar:busybox:1", "docker-archive"),
             ("docker-archive:/tmp/a.tar:@2", "docker-archive"),
             ("docker-daemon:busybox:latest", "docker-daemon"),
-            (
-                "containers-storage:[overlay@/var/lib/c+/run/c]busybox",
-                "containers-storage",
-            ),
+            ("containers-storage:[overlay@/var/lib/c+/run/c]busybox", "containers-storage"),
         ];
         for (s, t) in ok {
             assert_eq!(ImageReference::parse(s).unwrap().transport_name(), t, "{s}");
         }
         let r = ImageReference::parse(&format!("docker-daemon:{id}")).unwrap();
-        assert_eq!(
-            r,
-            ImageReference::DockerDaemon(DaemonReference::Id(Digest::parse(id).unwrap()))
-        );
+        assert_eq!(r, ImageReference::DockerDaemon(DaemonReference::Id(Digest::parse(id).unwrap())));
     }
 
     #[test]
     fn docker_gets_latest_by_default() {
         let r = ImageReference::parse("docker://localhost:5000/app").unwrap();
-        assert_eq!(
-            r.docker_reference().unwrap().to_string(),
-            "localhost:5000/app:latest"
-        );
+        assert_eq!(r.docker_reference().unwrap().to_string(), "localhost:5000/app:latest");
     }
 
     #[test]
     fn rejects_bad_transports() {
-        for bad in [
-            "",
-            "busybox",
-            "nope:x",
-            "docker:busybox",
-            "docker://",
-            "dir:",
-            "docker-daemon:x@sha256:00",
-        ] {
+        for bad in ["", "busybox", "nope:x", "docker:busybox", "docker://", "dir:", "docker-daemon:x@sha256:00"] {
             assert!(ImageReference::parse(bad).is_err(), "{bad:?} accepted");
         }
         let e = ImageReference::parse("foo:bar").unwrap_err();
@@ -247,17 +201,12 @@ mod tests {
 
     #[test]
     fn describe_reports_parts() {
-        let d = ImageReference::parse("docker://quay.io/a/b:c")
-            .unwrap()
-            .describe();
+        let d = ImageReference::parse("docker://quay.io/a/b:c").unwrap().describe();
         assert_eq!(
             serde_json::to_string(&d).unwrap(),
             r#"{"transport":"docker","registry":"quay.io","repository":"a/b","tag":"c"}"#
         );
         let d = ImageReference::parse("oci:/l:v2").unwrap().describe();
-        assert_eq!(
-            serde_json::to_string(&d).unwrap(),
-            r#"{"transport":"oci","tag":"v2","path":"/l"}"#
-        );
+        assert_eq!(serde_json::to_string(&d).unwrap(), r#"{"transport":"oci","tag":"v2","path":"/l"}"#);
     }
 }

@@ -20,20 +20,16 @@ impl StorageReference {
         let mut r = StorageReference::default();
         let mut rest = details;
         if let Some(spec) = rest.strip_prefix('[') {
-            let (spec, after) = spec.split_once(']').ok_or_else(|| {
-                Error::invalid("containers-storage: store specifier is missing ']'")
-            })?;
+            let (spec, after) = spec
+                .split_once(']')
+                .ok_or_else(|| Error::invalid("containers-storage: store specifier is missing ']'"))?;
             rest = after;
             let (spec, opts) = match spec.split_once(':') {
                 Some((s, o)) => (s, Some(o)),
                 None => (spec, None),
             };
             if let Some(o) = opts {
-                r.options = o
-                    .split(',')
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_owned)
-                    .collect();
+                r.options = o.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect();
             }
             let (driver, roots) = match spec.split_once('@') {
                 Some((d, roots)) => (Some(d), roots),
@@ -48,15 +44,9 @@ impl StorageReference {
             r.run_root = run.filter(|x| !x.is_empty()).map(str::to_owned);
         }
         if rest.is_empty() {
-            return Err(Error::invalid(
-                "containers-storage: no image name or ID given",
-            ));
+            return Err(Error::invalid("containers-storage: no image name or ID given"));
         }
-        let is_id = |s: &str| {
-            s.len() == 64
-                && s.bytes()
-                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        };
+        let is_id = |s: &str| s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
         let candidate = rest.strip_prefix("sha256:").unwrap_or(rest);
         if is_id(candidate) {
             r.id = Some(candidate.to_owned());
@@ -86,10 +76,7 @@ mod tests {
         assert_eq!(r.run_root.as_deref(), Some("/r"));
         assert_eq!(r.options, vec!["a=b", "c"]);
         assert_eq!(r.id.as_deref(), Some(id));
-        assert_eq!(
-            r.named.unwrap().to_string(),
-            "docker.io/library/busybox:latest"
-        );
+        assert_eq!(r.named.unwrap().to_string(), "docker.io/library/busybox:latest");
         assert_eq!(StorageReference::parse(id).unwrap().id.as_deref(), Some(id));
         assert!(StorageReference::parse("[x").is_err());
         assert!(StorageReference::parse("").is_err());

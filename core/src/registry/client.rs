@@ -43,10 +43,7 @@ pub struct RegistryClient {
 
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryClient")
-            .field("registry", &self.registry)
-            .field("base", &self.base)
-            .finish()
+        f.debug_struct("RegistryClient").field("registry", &self.registry).field("base", &self.base).finish()
     }
 }
 
@@ -77,11 +74,7 @@ impl RegistryClient {
 
     /// The host that serves the registry's API (Docker Hub's differs from its name).
     fn api_host(&self) -> &str {
-        if self.registry == "docker.io" {
-            "registry-1.docker.io"
-        } else {
-            &self.registry
-        }
+        if self.registry == "docker.io" { "registry-1.docker.io" } else { &self.registry }
     }
 
     /// Pings `/v2/` over HTTPS, and over plain HTTP when `--tls-verify=false`
@@ -90,19 +83,14 @@ impl RegistryClient {
         if let Some(b) = &self.base {
             return Ok(b.clone());
         }
-        let schemes: &[&str] = if self.opts.tls_verify == Some(false) {
-            &["https", "http"]
-        } else {
-            &["https"]
-        };
+        let schemes: &[&str] = if self.opts.tls_verify == Some(false) { &["https", "http"] } else { &["https"] };
         let mut last = None;
         for scheme in schemes {
             let base = format!("{scheme}://{}", self.api_host());
             let req = get(format!("{base}/v2/"), vec![], MAX_SMALL_BODY);
             match self.with_retries(req).await {
                 Ok(resp) if resp.status == 200 || resp.status == 401 => {
-                    self.challenges =
-                        auth::parse_challenges(resp.headers_named("www-authenticate"));
+                    self.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
                     self.base = Some(base.clone());
                     return Ok(base);
                 }
@@ -114,12 +102,7 @@ impl RegistryClient {
                         describe_body(&resp)
                     )))
                 }
-                Err(e) => {
-                    last = Some(
-                        io_error(e)
-                            .context(format!("pinging container registry {}", self.registry)),
-                    )
-                }
+                Err(e) => last = Some(io_error(e).context(format!("pinging container registry {}", self.registry))),
             }
         }
         Err(last.unwrap_or_else(|| Error::other("no scheme to try")))
@@ -127,32 +110,23 @@ impl RegistryClient {
 
     /// Sends `req` again after transient failures, as `--retry-times` allows
     /// (and 429 a few times regardless), waiting as the registry asks.
-    async fn with_retries(
-        &mut self,
-        req: HttpRequest,
-    ) -> std::result::Result<HttpResponse, IoError> {
+    async fn with_retries(&mut self, req: HttpRequest) -> std::result::Result<HttpResponse, IoError> {
         let mut attempt = 0u32;
         loop {
             let result = self.io.http(req.clone()).await;
             let (retryable, retry_after) = match &result {
-                Ok(r) if r.status == 429 => (
-                    attempt + 1 < TOO_MANY_REQUESTS_TRIES.max(self.opts.retry_times + 1),
-                    retry_after_ms(r),
-                ),
+                Ok(r) if r.status == 429 => {
+                    (attempt + 1 < TOO_MANY_REQUESTS_TRIES.max(self.opts.retry_times + 1), retry_after_ms(r))
+                }
                 Ok(r) if matches!(r.status, 502..=504) => (attempt < self.opts.retry_times, None),
                 Ok(_) => (false, None),
-                Err(e) => (
-                    e.kind != IoErrorKind::TooLarge && attempt < self.opts.retry_times,
-                    None,
-                ),
+                Err(e) => (e.kind != IoErrorKind::TooLarge && attempt < self.opts.retry_times, None),
             };
             if !retryable {
                 return result;
             }
-            let delay = retry_after
-                .or(self.opts.retry_delay_ms)
-                .unwrap_or(1000u64 << attempt.min(6))
-                .min(MAX_BACKOFF_MS);
+            let delay =
+                retry_after.or(self.opts.retry_delay_ms).unwrap_or(1000u64 << attempt.min(6)).min(MAX_BACKOFF_MS);
             self.io.sleep(delay).await;
             attempt += 1;
         }
@@ -160,16 +134,9 @@ impl RegistryClient {
 
     /// The `Authorization` header for `scope`, if the registry asks for one.
     async fn authorization(&mut self, scope: &str) -> Result<Option<String>> {
-        let bearer = self
-            .challenges
-            .iter()
-            .find(|c| c.scheme == "bearer")
-            .cloned();
+        let bearer = self.challenges.iter().find(|c| c.scheme == "bearer").cloned();
         if let Some(ch) = bearer {
-            return Ok(Some(format!(
-                "Bearer {}",
-                self.bearer_token(&ch, scope).await?
-            )));
+            return Ok(Some(format!("Bearer {}", self.bearer_token(&ch, scope).await?)));
         }
         if self.challenges.iter().any(|c| c.scheme == "basic") {
             return Ok(self.credentials.as_ref().map(basic));
@@ -186,11 +153,7 @@ impl RegistryClient {
         }
         let realm = ch.params.get("realm").cloned().unwrap_or_default();
         let realm_origin = url::origin(&realm).ok_or_else(|| {
-            Error::other(format!(
-                "registry {} gave an invalid token realm {:?}",
-                self.registry,
-                sanitize(&realm)
-            ))
+            Error::other(format!("registry {} gave an invalid token realm {:?}", self.registry, sanitize(&realm)))
         })?;
         let mut query = Vec::new();
         if let Some(service) = ch.params.get("service") {
@@ -199,9 +162,9 @@ impl RegistryClient {
         query.push(format!("scope={}", url::encode(scope)));
         let mut headers = Vec::new();
         if let Some(c) = &self.credentials {
-            // Credentials go to the realm only over HTTPS or to the registry itself.
-            let same_origin = self.base.as_deref() == Some(realm_origin.as_str());
-            if !realm_origin.starts_with("https://") && !same_origin {
+            // Credentials go to the realm only over HTTPS or to the registry's own host.
+            let registry_host = self.base.as_deref().and_then(url::host);
+            if !realm_origin.starts_with("https://") && url::host(&realm_origin) != registry_host {
                 return Err(Error::new(
                     ErrorKind::Unauthorized,
                     format!(
@@ -218,18 +181,13 @@ impl RegistryClient {
         let resp = self
             .with_retries(get(token_url, headers, MAX_SMALL_BODY))
             .await
-            .map_err(|e| {
-                io_error(e).context(format!("requesting bearer token from {realm_origin}"))
-            })?;
+            .map_err(|e| io_error(e).context(format!("requesting bearer token from {realm_origin}")))?;
         match resp.status {
             200 => {}
             401 | 403 => {
                 return Err(Error::new(
                     ErrorKind::Unauthorized,
-                    format!(
-                        "unable to retrieve auth token: invalid username/password{}",
-                        describe_body(&resp)
-                    ),
+                    format!("unable to retrieve auth token: invalid username/password{}", describe_body(&resp)),
                 ));
             }
             s => {
@@ -266,13 +224,8 @@ impl RegistryClient {
                         h.push(("Authorization".to_owned(), a.clone()));
                     }
                 }
-                let req = HttpRequest {
-                    method: method.to_owned(),
-                    url: target.clone(),
-                    headers: h,
-                    body: None,
-                    max_body,
-                };
+                let req =
+                    HttpRequest { method: method.to_owned(), url: target.clone(), headers: h, body: None, max_body };
                 let resp = self
                     .with_retries(req)
                     .await
@@ -280,10 +233,7 @@ impl RegistryClient {
                 if matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
                     let loc = resp.header("location").unwrap_or("");
                     target = url::resolve(&target, loc).ok_or_else(|| {
-                        Error::other(format!(
-                            "registry redirected to an invalid location {:?}",
-                            sanitize(loc)
-                        ))
+                        Error::other(format!("registry redirected to an invalid location {:?}", sanitize(loc)))
                     })?;
                     continue;
                 }
@@ -307,40 +257,22 @@ impl RegistryClient {
 
     /// The raw manifest and its `Content-Type`. A manifest fetched by digest
     /// is checked against it; one fetched by tag against `Docker-Content-Digest`.
-    pub async fn get_manifest(
-        &mut self,
-        repository: &str,
-        reference: &str,
-    ) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn get_manifest(&mut self, repository: &str, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
         let accept = media_type::MANIFEST_ACCEPT.join(", ");
         let path = format!("/v2/{repository}/manifests/{reference}");
         let resp = self
-            .send(
-                "GET",
-                &path,
-                vec![("Accept".to_owned(), accept)],
-                &pull_scope(repository),
-                MAX_MANIFEST_SIZE,
-            )
+            .send("GET", &path, vec![("Accept".to_owned(), accept)], &pull_scope(repository), MAX_MANIFEST_SIZE)
             .await
             .map_err(|e| too_large(e, "manifest"))?;
-        let what = format!(
-            "reading manifest {reference} in {}/{repository}",
-            self.registry
-        );
+        let what = format!("reading manifest {reference} in {}/{repository}", self.registry);
         if resp.status != 200 {
             return Err(status_error(&what, &resp));
         }
         if let Ok(d) = Digest::parse(reference) {
             manifest::verify_manifest_digest(&resp.body, &d).map_err(|e| e.context(&what))?;
-        } else if let Some(d) = resp
-            .header("docker-content-digest")
-            .and_then(|h| Digest::parse(h.trim()).ok())
-        {
+        } else if let Some(d) = resp.header("docker-content-digest").and_then(|h| Digest::parse(h.trim()).ok()) {
             manifest::verify_manifest_digest(&resp.body, &d).map_err(|e| {
-                e.context(format!(
-                    "{what}: registry's Docker-Content-Digest does not match the manifest"
-                ))
+                e.context(format!("{what}: registry's Docker-Content-Digest does not match the manifest"))
             })?;
         }
         let ct = resp.header("content-type").map(str::to_owned);
@@ -348,17 +280,10 @@ impl RegistryClient {
     }
 
     /// A small blob (a config), verified against its digest.
-    pub async fn get_blob(
-        &mut self,
-        repository: &str,
-        digest: &Digest,
-        max: u64,
-    ) -> Result<Vec<u8>> {
+    pub async fn get_blob(&mut self, repository: &str, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         let path = format!("/v2/{repository}/blobs/{digest}");
-        let resp = self
-            .send("GET", &path, vec![], &pull_scope(repository), max)
-            .await
-            .map_err(|e| too_large(e, "blob"))?;
+        let resp =
+            self.send("GET", &path, vec![], &pull_scope(repository), max).await.map_err(|e| too_large(e, "blob"))?;
         let what = format!("fetching blob {digest} from {}/{repository}", self.registry);
         if resp.status != 200 {
             return Err(status_error(&what, &resp));
@@ -379,9 +304,7 @@ impl RegistryClient {
         let mut tags = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_TAG_PAGES {
-            let resp = self
-                .send("GET", &path, vec![], &pull_scope(repository), MAX_TAGS_PAGE)
-                .await?;
+            let resp = self.send("GET", &path, vec![], &pull_scope(repository), MAX_TAGS_PAGE).await?;
             let what = format!("fetching tags list for {}/{repository}", self.registry);
             if resp.status != 200 {
                 return Err(status_error(&what, &resp));
@@ -395,29 +318,21 @@ impl RegistryClient {
             let next = url::resolve(&format!("{base}{path}"), &next)
                 .filter(|u| url::origin(u).as_deref() == Some(base.as_str()))
                 .ok_or_else(|| {
-                    Error::other(format!(
-                        "{what}: pagination link leaves the registry: {:?}",
-                        sanitize(&next)
-                    ))
+                    Error::other(format!("{what}: pagination link leaves the registry: {:?}", sanitize(&next)))
                 })?;
             path = next[base.len()..].to_owned();
             if !seen.insert(path.clone()) {
                 return Err(Error::other(format!("{what}: pagination links loop")));
             }
         }
-        Err(Error::other(format!(
-            "tag list of {}/{repository} has more than {MAX_TAG_PAGES} pages",
-            self.registry
-        )))
+        Err(Error::other(format!("tag list of {}/{repository} has more than {MAX_TAG_PAGES} pages", self.registry)))
     }
 
     /// Deletes the manifest `digest` (and so every tag pointing at it).
     pub async fn delete_manifest(&mut self, repository: &str, digest: &Digest) -> Result<()> {
         let path = format!("/v2/{repository}/manifests/{digest}");
         let scope = format!("repository:{repository}:*");
-        let resp = self
-            .send("DELETE", &path, vec![], &scope, MAX_SMALL_BODY)
-            .await?;
+        let resp = self.send("DELETE", &path, vec![], &scope, MAX_SMALL_BODY).await?;
         match resp.status {
             200 | 202 => Ok(()),
             405 => Err(Error::unsupported(format!(
@@ -425,37 +340,21 @@ impl RegistryClient {
                 self.registry,
                 describe_body(&resp)
             ))),
-            _ => Err(status_error(
-                &format!("deleting {digest} from {}/{repository}", self.registry),
-                &resp,
-            )),
+            _ => Err(status_error(&format!("deleting {digest} from {}/{repository}", self.registry), &resp)),
         }
     }
 }
 
 fn get(url: String, headers: Vec<(String, String)>, max_body: u64) -> HttpRequest {
-    HttpRequest {
-        method: "GET".to_owned(),
-        url,
-        headers,
-        body: None,
-        max_body,
-    }
+    HttpRequest { method: "GET".to_owned(), url, headers, body: None, max_body }
 }
 
 fn basic(c: &Credentials) -> String {
-    format!(
-        "Basic {}",
-        STANDARD.encode(format!("{}:{}", c.username, c.password))
-    )
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", c.username, c.password)))
 }
 
 fn retry_after_ms(r: &HttpResponse) -> Option<u64> {
-    r.header("retry-after")?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(|s| s.saturating_mul(1000))
+    r.header("retry-after")?.trim().parse::<u64>().ok().map(|s| s.saturating_mul(1000))
 }
 
 /// Drops the query (it may carry signed tokens) from a URL shown to people.
@@ -472,18 +371,11 @@ fn io_error(e: IoError) -> Error {
 }
 
 fn too_large(e: Error, what: &str) -> Error {
-    if e.kind == ErrorKind::Integrity {
-        e.context(format!("{what} is too large"))
-    } else {
-        e
-    }
+    if e.kind == ErrorKind::Integrity { e.context(format!("{what} is too large")) } else { e }
 }
 
 fn describe_body(resp: &HttpResponse) -> String {
-    RegistryErrors::parse(&resp.body)
-        .describe()
-        .map(|d| format!(": {d}"))
-        .unwrap_or_default()
+    RegistryErrors::parse(&resp.body).describe().map(|d| format!(": {d}")).unwrap_or_default()
 }
 
 /// Turns a non-success status into an error of the right kind.
@@ -499,9 +391,7 @@ fn status_error(what: &str, resp: &HttpResponse) -> Error {
         401 => ErrorKind::Unauthorized,
         403 => ErrorKind::Unauthorized,
         404 => ErrorKind::NotFound,
-        _ if errors.has_code("DENIED") || errors.has_code("UNAUTHORIZED") => {
-            ErrorKind::Unauthorized
-        }
+        _ if errors.has_code("DENIED") || errors.has_code("UNAUTHORIZED") => ErrorKind::Unauthorized,
         _ => ErrorKind::Other,
     };
     Error::new(kind, format!("{what}: {detail}"))

@@ -51,15 +51,8 @@ impl RegistryErrors {
 
 /// Keeps a registry's message printable and short: it ends up on a terminal.
 pub fn sanitize(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if clean.chars().count() > 512 {
-        clean.chars().take(512).chain("…".chars()).collect()
-    } else {
-        clean
-    }
+    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if clean.chars().count() > 512 { clean.chars().take(512).chain("…".chars()).collect() } else { clean }
 }
 
 #[cfg(test)]
@@ -68,12 +61,13 @@ mod tests {
 
     #[test]
     fn describes_envelope() {
-        let e = RegistryErrors::parse(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#);
+        let e = RegistryErrors::parse(
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#,
+        );
         assert!(e.has_code("MANIFEST_UNKNOWN"));
         assert_eq!(e.describe().unwrap(), "manifest unknown: manifest unknown");
         assert!(RegistryErrors::parse(b"<html>").describe().is_none());
-        let hostile =
-            RegistryErrors::parse(br#"{"errors":[{"code":"X","message":"a\u001b[31mb"}]}"#);
+        let hostile = RegistryErrors::parse(br#"{"errors":[{"code":"X","message":"a\u001b[31mb"}]}"#);
         assert_eq!(hostile.describe().unwrap(), "x: a [31mb");
     }
 }

@@ -15,8 +15,7 @@ pub fn next_link<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
             let is_next = params.split(';').any(|p| {
                 let p = p.trim();
                 p.split_once('=').is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("rel")
-                        && v.trim().trim_matches('"').split(' ').any(|r| r == "next")
+                    k.trim().eq_ignore_ascii_case("rel") && v.trim().trim_matches('"').split(' ').any(|r| r == "next")
                 })
             });
             if is_next {
@@ -37,10 +36,7 @@ mod tests {
             next_link(["</v2/a/tags/list?n=2&last=b>; rel=\"next\""].into_iter()).as_deref(),
             Some("/v2/a/tags/list?n=2&last=b")
         );
-        assert_eq!(
-            next_link(["<x>; rel=\"prev\", <y>; rel=next"].into_iter()).as_deref(),
-            Some("y")
-        );
+        assert_eq!(next_link(["<x>; rel=\"prev\", <y>; rel=next"].into_iter()).as_deref(), Some("y"));
         assert_eq!(next_link(["garbage"].into_iter()), None);
         assert_eq!(next_link(std::iter::empty()), None);
     }

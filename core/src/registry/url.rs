@@ -14,11 +14,18 @@ pub fn origin(url: &str) -> Option<String> {
     }
     let authority = authority.to_ascii_lowercase();
     let default_port = if scheme == "https" { ":443" } else { ":80" };
-    let authority = authority
-        .strip_suffix(default_port)
-        .unwrap_or(&authority)
-        .to_owned();
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority).to_owned();
     Some(format!("{scheme}://{authority}"))
+}
+
+/// The host name of an absolute http(s) URL, without scheme or port.
+pub fn host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next();
+    }
+    authority.split(':').next()
 }
 
 /// Resolves `target` (absolute, host-relative `/path`, or path-relative) against `base`.
@@ -62,37 +69,21 @@ mod tests {
 
     #[test]
     fn origins() {
-        assert_eq!(
-            origin("https://Reg.io:443/v2/").as_deref(),
-            Some("https://reg.io")
-        );
-        assert_eq!(
-            origin("http://127.0.0.1:5000/v2/x?y").as_deref(),
-            Some("http://127.0.0.1:5000")
-        );
+        assert_eq!(origin("https://Reg.io:443/v2/").as_deref(), Some("https://reg.io"));
+        assert_eq!(origin("http://127.0.0.1:5000/v2/x?y").as_deref(), Some("http://127.0.0.1:5000"));
         assert_eq!(origin("ftp://x/"), None);
         assert_eq!(origin("https://user@evil/"), None);
+        assert_eq!(host("http://127.0.0.1:5000/v2/"), Some("127.0.0.1"));
+        assert_eq!(host("https://[::1]:5000/x"), Some("::1"));
     }
 
     #[test]
     fn resolves_relative_targets() {
         let base = "http://r:5000/v2/a/tags/list?n=2";
-        assert_eq!(
-            resolve(base, "/v2/a/tags/list?last=b").as_deref(),
-            Some("http://r:5000/v2/a/tags/list?last=b")
-        );
-        assert_eq!(
-            resolve(base, "https://cdn/x").as_deref(),
-            Some("https://cdn/x")
-        );
-        assert_eq!(
-            resolve(base, "list?n=3").as_deref(),
-            Some("http://r:5000/v2/a/tags/list?n=3")
-        );
-        assert_eq!(
-            resolve(base, "//other/p").as_deref(),
-            Some("http://other/p")
-        );
+        assert_eq!(resolve(base, "/v2/a/tags/list?last=b").as_deref(), Some("http://r:5000/v2/a/tags/list?last=b"));
+        assert_eq!(resolve(base, "https://cdn/x").as_deref(), Some("https://cdn/x"));
+        assert_eq!(resolve(base, "list?n=3").as_deref(), Some("http://r:5000/v2/a/tags/list?n=3"));
+        assert_eq!(resolve(base, "//other/p").as_deref(), Some("http://other/p"));
     }
 
     #[test]

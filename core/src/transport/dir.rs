@@ -23,16 +23,10 @@ pub fn blob_name(d: &Digest) -> String {
 
 impl DirSource {
     pub fn new(io: &Io, root: String) -> Self {
-        DirSource {
-            io: io.clone(),
-            root,
-        }
+        DirSource { io: io.clone(), root }
     }
 
-    pub async fn manifest(
-        &mut self,
-        instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn manifest(&mut self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         let name = match instance {
             Some(d) => format!("{}.manifest.json", blob_name(d)),
             None => "manifest.json".to_owned(),

@@ -25,14 +25,18 @@ pub enum ImageSource {
 }
 
 impl ImageSource {
-    pub fn open(io: &Io, image: &ImageReference, opts: &RegistryOptions) -> Result<Self> {
+    /// Opens `image`; `shared_blob_dir` applies to `oci:` layouts only.
+    pub fn open(
+        io: &Io,
+        image: &ImageReference,
+        opts: &RegistryOptions,
+        shared_blob_dir: Option<&str>,
+    ) -> Result<Self> {
         match image {
-            ImageReference::Docker(r) => Ok(ImageSource::Registry(RegistrySource::new(
-                io,
-                r.clone(),
-                opts.clone(),
-            )?)),
-            ImageReference::Oci(l) => Ok(ImageSource::Layout(LayoutSource::new(io, l.clone()))),
+            ImageReference::Docker(r) => Ok(ImageSource::Registry(RegistrySource::new(io, r.clone(), opts.clone())?)),
+            ImageReference::Oci(l) => {
+                Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), shared_blob_dir.map(str::to_owned))))
+            }
             ImageReference::Dir { path } => Ok(ImageSource::Dir(DirSource::new(io, path.clone()))),
             other => Err(Error::unsupported(format!(
                 "reading images from the {} transport is not supported by this command yet",
@@ -43,10 +47,7 @@ impl ImageSource {
 
     /// The top-level manifest (`instance` None) or one instance of a list,
     /// with its media type when the transport knows it.
-    pub async fn manifest(
-        &mut self,
-        instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn manifest(&mut self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         match self {
             ImageSource::Registry(s) => s.manifest(instance).await,
             ImageSource::Layout(s) => s.manifest(instance).await,
@@ -69,12 +70,7 @@ impl ImageSource {
         };
         d.digest.verify(&bytes, &format!("blob {}", d.digest))?;
         if d.size >= 0 && bytes.len() as i64 != d.size {
-            return Err(Error::integrity(format!(
-                "blob {} is {} bytes, expected {}",
-                d.digest,
-                bytes.len(),
-                d.size
-            )));
+            return Err(Error::integrity(format!("blob {} is {} bytes, expected {}", d.digest, bytes.len(), d.size)));
         }
         Ok(bytes)
     }
@@ -90,9 +86,7 @@ impl ImageSource {
 
 /// Reads a local file through the host, mapping failures to errors.
 pub(crate) async fn read_local(io: &Io, path: String, max: u64) -> Result<Vec<u8>> {
-    io.read_file(path.clone(), max)
-        .await
-        .map_err(|e| file_error(&path, e))
+    io.read_file(path.clone(), max).await.map_err(|e| file_error(&path, e))
 }
 
 fn file_error(path: &str, e: IoError) -> Error {
@@ -105,9 +99,5 @@ fn file_error(path: &str, e: IoError) -> Error {
 
 /// `root/name`, without doubling a trailing slash.
 pub(crate) fn join(root: &str, name: &str) -> String {
-    if root.ends_with('/') {
-        format!("{root}{name}")
-    } else {
-        format!("{root}/{name}")
-    }
+    if root.ends_with('/') { format!("{root}{name}") } else { format!("{root}/{name}") }
 }

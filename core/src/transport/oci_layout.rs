@@ -15,41 +15,37 @@ pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 pub struct LayoutSource {
     io: Io,
     reference: LayoutReference,
+    /// `--shared-blob-dir`: where `<alg>/<hex>` blobs live instead of `blobs/`.
+    shared_blobs: Option<String>,
 }
 
 impl LayoutSource {
-    pub fn new(io: &Io, reference: LayoutReference) -> Self {
-        LayoutSource {
-            io: io.clone(),
-            reference,
-        }
+    pub fn new(io: &Io, reference: LayoutReference, shared_blobs: Option<String>) -> Self {
+        LayoutSource { io: io.clone(), reference, shared_blobs }
     }
 
     fn blob_path(&self, d: &Digest) -> String {
-        join(
-            &self.reference.path,
-            &format!("blobs/{}/{}", d.algorithm().name(), d.hex()),
-        )
+        let name = format!("{}/{}", d.algorithm().name(), d.hex());
+        match &self.shared_blobs {
+            Some(dir) => join(dir, &name),
+            None => join(&self.reference.path, &format!("blobs/{name}")),
+        }
     }
 
     /// The descriptor in `index.json` that the reference selects.
     async fn top_descriptor(&self) -> Result<Descriptor> {
         let path = join(&self.reference.path, "index.json");
         let bytes = read_local(&self.io, path.clone(), MAX_MANIFEST_SIZE).await?;
-        let index = match Manifest::parse(&bytes, Some(media_type::OCI_INDEX))
-            .map_err(|e| e.context(&path))?
-        {
+        let index = match Manifest::parse(&bytes, Some(media_type::OCI_INDEX)).map_err(|e| e.context(&path))? {
             (_, Manifest::List(l)) => l,
             _ => return Err(Error::invalid(format!("{path} is not an image index"))),
         };
         let r = &self.reference;
         let found = match (&r.ref_name, &r.selector) {
-            (Some(name), _) => index.manifests.iter().find(|d| {
-                d.annotations
-                    .as_ref()
-                    .and_then(|a| a.get(REF_NAME_ANNOTATION))
-                    .is_some_and(|n| n == name)
-            }),
+            (Some(name), _) => index
+                .manifests
+                .iter()
+                .find(|d| d.annotations.as_ref().and_then(|a| a.get(REF_NAME_ANNOTATION)).is_some_and(|n| n == name)),
             (None, ArchiveSelector::Index(i)) => index.manifests.get(*i),
             (None, _) if index.manifests.len() == 1 => index.manifests.first(),
             (None, _) if index.manifests.is_empty() => None,
@@ -70,10 +66,7 @@ impl LayoutSource {
         })
     }
 
-    pub async fn manifest(
-        &mut self,
-        instance: Option<&Digest>,
-    ) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn manifest(&mut self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         let (digest, media) = match instance {
             Some(d) => (d.clone(), None),
             None => {

@@ -14,6 +14,7 @@ pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
         "config": a.config,
         "format": a.format,
         "no_tags": a.no_tags,
+        "shared_blob_dir": a.shared_blob_dir,
         "platform": platform(g),
         "registry": registry_options(&a.registry, &a.retry)?,
     });

@@ -9,22 +9,17 @@ use crate::runtime::{Core, CoreFailure};
 const MAX_MANIFEST_FILE: u64 = 4 * 1024 * 1024;
 
 pub fn run(a: ManifestDigestArgs) -> Result<()> {
-    let len = std::fs::metadata(&a.manifest)
-        .with_context(|| format!("Error reading manifest from {}", a.manifest))?
-        .len();
+    let len =
+        std::fs::metadata(&a.manifest).with_context(|| format!("Error reading manifest from {}", a.manifest))?.len();
     anyhow::ensure!(
         len <= MAX_MANIFEST_FILE,
         "Error reading manifest from {}: larger than {MAX_MANIFEST_FILE} bytes",
         a.manifest
     );
-    let bytes = std::fs::read(&a.manifest)
-        .with_context(|| format!("Error reading manifest from {}", a.manifest))?;
+    let bytes = std::fs::read(&a.manifest).with_context(|| format!("Error reading manifest from {}", a.manifest))?;
     let digest = Core::load()?
         .manifest_digest(&bytes)?
-        .map_err(|f| CoreFailure {
-            kind: f.kind,
-            message: format!("Error computing digest: {}", f.message),
-        })?;
+        .map_err(|f| CoreFailure { kind: f.kind, message: format!("Error computing digest: {}", f.message) })?;
     println!("{digest}");
     Ok(())
 }

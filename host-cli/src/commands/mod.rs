@@ -57,7 +57,9 @@ fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<Value> {
     }
     let credentials = match (&f.creds, &f.username, &f.password) {
         (Some(c), _, _) => {
-            let (u, p) = c.split_once(':').ok_or_else(|| anyhow!("--creds: expected USERNAME:PASSWORD (interactive password prompts are not supported)"))?;
+            let (u, p) = c.split_once(':').ok_or_else(|| {
+                anyhow!("--creds: expected USERNAME:PASSWORD (interactive password prompts are not supported)")
+            })?;
             if u.is_empty() {
                 bail!("--creds: the username must not be empty");
             }
@@ -67,11 +69,7 @@ fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<Value> {
         (None, None, None) => None,
         _ => bail!("--username and --password must be used together"),
     };
-    let auth_files = if f.no_creds || credentials.is_some() {
-        vec![]
-    } else {
-        auth_file::read(f.authfile.as_deref())?
-    };
+    let auth_files = if f.no_creds || credentials.is_some() { vec![] } else { auth_file::read(f.authfile.as_deref())? };
     Ok(json!({
         "tls_verify": f.tls_verify,
         "credentials": credentials,
@@ -84,20 +82,15 @@ fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<Value> {
 }
 
 fn tls_options(f: &RegistryFlags) -> TlsOptions {
-    TlsOptions {
-        insecure: f.tls_verify == Some(false),
-        cert_dir: f.cert_dir.clone(),
-    }
+    TlsOptions { insecure: f.tls_verify == Some(false), cert_dir: f.cert_dir.clone() }
 }
 
 /// Runs `job` in the core, within `--command-timeout`, and writes its output.
 fn run_job(g: &GlobalOptions, job: Value, tls: TlsOptions) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let out = rt.block_on(async {
         let mut core = Core::load()?;
-        let io = HostIo::new(tls);
+        let io = HostIo::new(tls, g.debug);
         let work = core.run(&job, &io);
         match g.command_timeout.filter(|d| !d.is_zero()) {
             Some(limit) => tokio::time::timeout(limit, work)

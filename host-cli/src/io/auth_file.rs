@@ -43,9 +43,7 @@ pub fn read(authfile: Option<&str>) -> anyhow::Result<Vec<serde_json::Value>> {
     let mut out = Vec::new();
     for path in chain(authfile) {
         match std::fs::read_to_string(&path) {
-            Ok(contents) => {
-                out.push(json!({ "path": path.display().to_string(), "contents": contents }))
-            }
+            Ok(contents) => out.push(json!({ "path": path.display().to_string(), "contents": contents })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => anyhow::bail!("reading auth file {}: {e}", path.display()),
         }

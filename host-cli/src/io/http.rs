@@ -31,10 +31,7 @@ pub struct Http {
 
 impl Http {
     pub fn new(tls: TlsOptions) -> Self {
-        Http {
-            tls,
-            clients: Mutex::new(HashMap::new()),
-        }
+        Http { tls, clients: Mutex::new(HashMap::new()) }
     }
 
     /// The client for `url`'s origin, built on first use: plain HTTP needs no
@@ -57,9 +54,7 @@ impl Http {
             .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")));
         if url.scheme() == "https" {
             if self.tls.insecure {
-                b = b
-                    .danger_accept_invalid_certs(true)
-                    .tls_built_in_root_certs(false);
+                b = b.danger_accept_invalid_certs(true).tls_built_in_root_certs(false);
             }
             b = certs::configure(b, self.tls.cert_dir.as_deref(), &host_port)?;
         } else {
@@ -105,10 +100,7 @@ impl Http {
             })
             .collect();
         if resp.content_length().is_some_and(|n| n > r.max_body) {
-            return failed(
-                IoErrorKind::TooLarge,
-                format!("{what}: response body is larger than {} bytes", r.max_body),
-            );
+            return failed(IoErrorKind::TooLarge, format!("{what}: response body is larger than {} bytes", r.max_body));
         }
         let mut body = Vec::new();
         loop {
@@ -128,11 +120,7 @@ impl Http {
                 }
             }
         }
-        Reply::Http(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        Reply::Http(HttpResponse { status, headers, body })
     }
 }
 

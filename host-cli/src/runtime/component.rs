@@ -21,10 +21,7 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -56,11 +53,7 @@ fn cache_path() -> PathBuf {
     let mut h = std::hash::DefaultHasher::new();
     std::hash::Hasher::write(&mut h, CORE_WASM);
     let hash = std::hash::Hasher::finish(&h);
-    dir.join(format!(
-        "core-{}-wasmtime{}-{hash:016x}.cwasm",
-        env!("CARGO_PKG_VERSION"),
-        env!("SKIFF_WASMTIME_VERSION")
-    ))
+    dir.join(format!("core-{}-wasmtime{}-{hash:016x}.cwasm", env!("CARGO_PKG_VERSION"), env!("SKIFF_WASMTIME_VERSION")))
 }
 
 /// Maps the cached compiled component, compiling and caching it when it is
@@ -77,10 +70,7 @@ fn load_component(engine: &Engine) -> Result<Component> {
             return Ok(c);
         }
     }
-    let compiled = engine
-        .precompile_component(CORE_WASM)
-        .map_err(wt)
-        .context("compiling the core component")?;
+    let compiled = engine.precompile_component(CORE_WASM).map_err(wt).context("compiling the core component")?;
     if let Some(dir) = path.parent() {
         // Caching is an optimisation: failing to write it is not an error.
         let _ = std::fs::create_dir_all(dir);
@@ -104,13 +94,7 @@ impl Core {
         // read); std links the interfaces anyway, so they are provided empty.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt)?;
         let wasi = WasiCtx::builder().inherit_stderr().build();
-        let mut store = Store::new(
-            &engine,
-            HostState {
-                wasi,
-                table: ResourceTable::new(),
-            },
-        );
+        let mut store = Store::new(&engine, HostState { wasi, table: ResourceTable::new() });
         let bindings = Bindings::instantiate(&mut store, &component, &linker).map_err(wt)?;
         Ok(Core { store, bindings })
     }
@@ -121,20 +105,11 @@ impl Core {
         let engine = engine()?;
         let component = load_component(&engine)?;
         let ty = component.component_type();
-        Ok(ty
-            .imports(&engine)
-            .map(|(name, _)| name.to_owned())
-            .collect())
+        Ok(ty.imports(&engine).map(|(name, _)| name.to_owned()).collect())
     }
 
-    pub fn manifest_digest(
-        &mut self,
-        manifest: &[u8],
-    ) -> Result<std::result::Result<String, super::wit::Failure>> {
-        self.bindings
-            .skiff_core_engine()
-            .call_manifest_digest(&mut self.store, manifest)
-            .map_err(wt)
+    pub fn manifest_digest(&mut self, manifest: &[u8]) -> Result<std::result::Result<String, super::wit::Failure>> {
+        self.bindings.skiff_core_engine().call_manifest_digest(&mut self.store, manifest).map_err(wt)
     }
 }
 
@@ -145,19 +120,10 @@ mod tests {
     #[test]
     fn component_imports_are_allowlisted() {
         let allow = include_str!("../../../wit/imports.allowlist");
-        let allowed: std::collections::BTreeSet<&str> = allow
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect();
+        let allowed: std::collections::BTreeSet<&str> =
+            allow.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
         let imports = super::Core::imports().unwrap();
-        let extra: Vec<&String> = imports
-            .iter()
-            .filter(|i| !allowed.contains(i.as_str()))
-            .collect();
-        assert!(
-            extra.is_empty(),
-            "the core component imports more than wit/imports.allowlist allows: {extra:?}"
-        );
+        let extra: Vec<&String> = imports.iter().filter(|i| !allowed.contains(i.as_str())).collect();
+        assert!(extra.is_empty(), "the core component imports more than wit/imports.allowlist allows: {extra:?}");
     }
 }

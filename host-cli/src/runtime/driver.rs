@@ -26,10 +26,7 @@ impl std::fmt::Display for CoreFailure {
 impl std::error::Error for CoreFailure {}
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn wt(e: wasmtime::Error) -> anyhow::Error {
@@ -40,16 +37,10 @@ impl Core {
     /// Runs the command `job` describes to completion; returns its stdout bytes.
     pub async fn run(&mut self, job: &serde_json::Value, io: &HostIo) -> Result<Vec<u8>> {
         let engine = self.bindings.skiff_core_engine();
-        let op = engine
-            .operation()
-            .call_constructor(&mut self.store, &job.to_string())
-            .map_err(wt)?;
+        let op = engine.operation().call_constructor(&mut self.store, &job.to_string()).map_err(wt)?;
         let mut pending: JoinSet<(u64, Reply)> = JoinSet::new();
         let outcome = loop {
-            let action = engine
-                .operation()
-                .call_poll(&mut self.store, op, now_ms())
-                .map_err(wt)?;
+            let action = engine.operation().call_poll(&mut self.store, op, now_ms()).map_err(wt)?;
             match action {
                 Action::Perform(p) => match p.request {
                     Request::Warn(message) => eprintln!("WARN[0000] {message}"),
@@ -60,20 +51,14 @@ impl Core {
                 },
                 Action::Done(out) => break Ok(out),
                 Action::Failed(f) => {
-                    break Err(anyhow::Error::new(CoreFailure {
-                        kind: f.kind,
-                        message: f.message,
-                    }));
+                    break Err(anyhow::Error::new(CoreFailure { kind: f.kind, message: f.message }));
                 }
                 Action::Idle => {
                     let Some(done) = pending.join_next().await else {
                         bail!("internal error: the core is waiting but no request is in flight");
                     };
                     let (id, reply) = done.map_err(|e| anyhow!("IO task failed: {e}"))?;
-                    engine
-                        .operation()
-                        .call_handle(&mut self.store, op, now_ms(), id, &reply)
-                        .map_err(wt)?;
+                    engine.operation().call_handle(&mut self.store, op, now_ms(), id, &reply).map_err(wt)?;
                 }
             }
         };

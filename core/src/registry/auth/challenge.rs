@@ -21,17 +21,11 @@ pub fn parse_challenges<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Challe
 }
 
 fn parse_one_header(v: &str, out: &mut Vec<Challenge>) {
-    let mut p = Parser {
-        s: v.as_bytes(),
-        i: 0,
-    };
+    let mut p = Parser { s: v.as_bytes(), i: 0 };
     loop {
         p.skip_separators();
         let Some(scheme) = p.token() else { return };
-        let mut ch = Challenge {
-            scheme: scheme.to_ascii_lowercase(),
-            params: BTreeMap::new(),
-        };
+        let mut ch = Challenge { scheme: scheme.to_ascii_lowercase(), params: BTreeMap::new() };
         loop {
             p.skip_separators();
             let save = p.i;
@@ -43,11 +37,7 @@ fn parse_one_header(v: &str, out: &mut Vec<Challenge>) {
                 break;
             }
             p.skip_spaces();
-            let value = if p.peek() == Some(b'"') {
-                p.quoted()
-            } else {
-                p.token()
-            };
+            let value = if p.peek() == Some(b'"') { p.quoted() } else { p.token() };
             match value {
                 Some(val) => {
                     ch.params.insert(name.to_ascii_lowercase(), val);
@@ -121,23 +111,15 @@ mod tests {
 
     #[test]
     fn parses_bearer_and_basic() {
-        let v = r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#;
+        let v =
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#;
         let c = parse_challenges([v].into_iter());
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].scheme, "bearer");
         assert_eq!(c[0].params["realm"], "https://auth.example/token");
         assert_eq!(c[0].params["scope"], "repository:a/b:pull,push");
-        let c = parse_challenges(
-            [
-                r#"Basic realm="Registry Realm""#,
-                "Bearer realm=\"x\", Basic realm=y",
-            ]
-            .into_iter(),
-        );
-        assert_eq!(
-            c.iter().map(|c| c.scheme.as_str()).collect::<Vec<_>>(),
-            ["basic", "bearer", "basic"]
-        );
+        let c = parse_challenges([r#"Basic realm="Registry Realm""#, "Bearer realm=\"x\", Basic realm=y"].into_iter());
+        assert_eq!(c.iter().map(|c| c.scheme.as_str()).collect::<Vec<_>>(), ["basic", "bearer", "basic"]);
         assert_eq!(c[2].params["realm"], "y");
     }
 

@@ -18,9 +18,7 @@ pub struct Credentials {
 impl std::fmt::Debug for Credentials {
     // Never print a password, even in a debug log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+        f.debug_struct("Credentials").field("username", &self.username).finish_non_exhaustive()
     }
 }
 
@@ -48,11 +46,7 @@ struct Entry {
 }
 
 /// Finds credentials for `registry`/`repository` in `files`, in order.
-pub fn lookup_credentials(
-    files: &[AuthFile],
-    registry: &str,
-    repository: &str,
-) -> Result<Option<Credentials>> {
+pub fn lookup_credentials(files: &[AuthFile], registry: &str, repository: &str) -> Result<Option<Credentials>> {
     let mut keys = Vec::new();
     let mut scope = format!("{registry}/{repository}");
     loop {
@@ -66,11 +60,7 @@ pub fn lookup_credentials(
         let wire: Wire = serde_json::from_str(&file.contents)
             .map_err(|e| Error::invalid(format!("reading JSON file {:?}: {e}", file.path)))?;
         // Docker's config.json keys may be URLs (https://index.docker.io/v1/).
-        let normalized: BTreeMap<String, &Entry> = wire
-            .auths
-            .iter()
-            .map(|(k, v)| (normalize_key(k), v))
-            .collect();
+        let normalized: BTreeMap<String, &Entry> = wire.auths.iter().map(|(k, v)| (normalize_key(k), v)).collect();
         for key in &keys {
             if let Some(entry) = normalized.get(key) {
                 return decode(entry, &file.path).map(Some);
@@ -81,9 +71,7 @@ pub fn lookup_credentials(
 }
 
 fn normalize_key(key: &str) -> String {
-    let stripped = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"));
+    let stripped = key.strip_prefix("https://").or_else(|| key.strip_prefix("http://"));
     let k = match stripped {
         // A URL-shaped key names only a host.
         Some(rest) => rest.split('/').next().unwrap_or(rest),
@@ -100,17 +88,12 @@ fn decode(entry: &Entry, path: &str) -> Result<Credentials> {
         let raw = STANDARD
             .decode(auth.trim())
             .map_err(|_| Error::invalid(format!("invalid auth entry in {path:?}: not base64")))?;
-        let s = String::from_utf8(raw)
-            .map_err(|_| Error::invalid(format!("invalid auth entry in {path:?}: not UTF-8")))?;
-        let (u, p) = s.split_once(':').ok_or_else(|| {
-            Error::invalid(format!(
-                "invalid auth entry in {path:?}: expected user:password"
-            ))
-        })?;
-        return Ok(Credentials {
-            username: u.to_owned(),
-            password: p.to_owned(),
-        });
+        let s =
+            String::from_utf8(raw).map_err(|_| Error::invalid(format!("invalid auth entry in {path:?}: not UTF-8")))?;
+        let (u, p) = s
+            .split_once(':')
+            .ok_or_else(|| Error::invalid(format!("invalid auth entry in {path:?}: expected user:password")))?;
+        return Ok(Credentials { username: u.to_owned(), password: p.to_owned() });
     }
     Ok(Credentials {
         username: entry.username.clone().unwrap_or_default(),
@@ -123,10 +106,7 @@ mod tests {
     use super::*;
 
     fn file(json: &str) -> AuthFile {
-        AuthFile {
-            path: "auth.json".into(),
-            contents: json.into(),
-        }
+        AuthFile { path: "auth.json".into(), contents: json.into() }
     }
 
     #[test]
@@ -134,52 +114,21 @@ mod tests {
         let a = STANDARD.encode("alice:pw1");
         let b = STANDARD.encode("bob:pw2");
         let files = [
-            file(&format!(
-                r#"{{"auths":{{"r.io":{{"auth":"{a}"}},"r.io/team":{{"auth":"{b}"}}}}}}"#
-            )),
+            file(&format!(r#"{{"auths":{{"r.io":{{"auth":"{a}"}},"r.io/team":{{"auth":"{b}"}}}}}}"#)),
             file(&format!(r#"{{"auths":{{"other.io":{{"auth":"{a}"}}}}}}"#)),
         ];
-        assert_eq!(
-            lookup_credentials(&files, "r.io", "team/app")
-                .unwrap()
-                .unwrap()
-                .username,
-            "bob"
-        );
-        assert_eq!(
-            lookup_credentials(&files, "r.io", "solo")
-                .unwrap()
-                .unwrap()
-                .username,
-            "alice"
-        );
-        assert_eq!(
-            lookup_credentials(&files, "other.io", "x")
-                .unwrap()
-                .unwrap()
-                .password,
-            "pw1"
-        );
-        assert!(
-            lookup_credentials(&files, "none.io", "x")
-                .unwrap()
-                .is_none()
-        );
+        assert_eq!(lookup_credentials(&files, "r.io", "team/app").unwrap().unwrap().username, "bob");
+        assert_eq!(lookup_credentials(&files, "r.io", "solo").unwrap().unwrap().username, "alice");
+        assert_eq!(lookup_credentials(&files, "other.io", "x").unwrap().unwrap().password, "pw1");
+        assert!(lookup_credentials(&files, "none.io", "x").unwrap().is_none());
     }
 
     #[test]
     fn docker_config_url_keys() {
         let a = STANDARD.encode("u:p:with:colons");
-        let files = [file(&format!(
-            r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{a}"}}}}}}"#
-        ))];
-        let c = lookup_credentials(&files, "docker.io", "library/x")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (c.username.as_str(), c.password.as_str()),
-            ("u", "p:with:colons")
-        );
+        let files = [file(&format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{a}"}}}}}}"#))];
+        let c = lookup_credentials(&files, "docker.io", "library/x").unwrap().unwrap();
+        assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p:with:colons"));
     }
 
     #[test]

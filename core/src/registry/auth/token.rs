@@ -14,8 +14,7 @@ struct Wire {
 
 /// The token in a token endpoint's answer (`token`, or OAuth2's `access_token`).
 pub fn parse_token_response(body: &[u8]) -> Result<String> {
-    let w: Wire = serde_json::from_slice(body)
-        .map_err(|e| Error::other(format!("invalid token response: {e}")))?;
+    let w: Wire = serde_json::from_slice(body).map_err(|e| Error::other(format!("invalid token response: {e}")))?;
     w.token
         .filter(|t| !t.is_empty())
         .or(w.access_token.filter(|t| !t.is_empty()))
@@ -28,14 +27,8 @@ mod tests {
 
     #[test]
     fn reads_either_field() {
-        assert_eq!(
-            parse_token_response(br#"{"token":"a","expires_in":60}"#).unwrap(),
-            "a"
-        );
-        assert_eq!(
-            parse_token_response(br#"{"access_token":"b"}"#).unwrap(),
-            "b"
-        );
+        assert_eq!(parse_token_response(br#"{"token":"a","expires_in":60}"#).unwrap(), "a");
+        assert_eq!(parse_token_response(br#"{"access_token":"b"}"#).unwrap(), "b");
         assert!(parse_token_response(br#"{"token":""}"#).is_err());
         assert!(parse_token_response(b"nope").is_err());
     }

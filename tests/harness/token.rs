@@ -1,0 +1,166 @@
+//! A token issuer for the registry's bearer-token auth (the docker token
+//! spec): Distribution does token *verification* itself, so the only
+//! stand-in here is the small service that signs tokens. Tokens are ES256
+//! JWTs carrying their certificate in `x5c`, which the registry checks
+//! against the `rootcertbundle` it is configured with.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use serde_json::json;
+
+use super::registry::{PASSWORD, USER};
+
+pub const SERVICE: &str = "skiff-registry";
+pub const ISSUER: &str = "skiff-issuer";
+
+/// What one token request looked like, for assertions about credentials.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub query: String,
+    pub authorization: Option<String>,
+}
+
+pub struct TokenIssuer {
+    pub port: u16,
+    /// The certificate the registry must trust (`rootcertbundle`).
+    pub cert: PathBuf,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl TokenIssuer {
+    pub fn start(dir: &Path) -> TokenIssuer {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+        openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &p("issuer.pem")]);
+        openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", &p("issuer.pem"), "-outform", "DER", "-out", &p("issuer.p8")]);
+        openssl(&[
+            "req",
+            "-x509",
+            "-key",
+            &p("issuer.pem"),
+            "-subj",
+            "/CN=skiff token issuer",
+            "-days",
+            "2",
+            "-out",
+            &p("issuer.crt"),
+        ]);
+        openssl(&["x509", "-in", &p("issuer.crt"), "-outform", "DER", "-out", &p("issuer.der")]);
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &std::fs::read(dir.join("issuer.p8")).unwrap(),
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        let x5c = STANDARD.encode(std::fs::read(dir.join("issuer.der")).unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let key = Arc::new(key);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (key, x5c, log) = (key.clone(), x5c.clone(), log.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let target = line.split(' ').nth(1).unwrap_or("").to_owned();
+                    let mut authorization = None;
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            if k.eq_ignore_ascii_case("authorization") {
+                                authorization = Some(v.trim().to_owned());
+                            }
+                        }
+                    }
+                    let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+                    log.lock().unwrap().push(Seen { query: query.clone(), authorization: authorization.clone() });
+                    let (status, body) = answer(&key, &x5c, &query, authorization.as_deref());
+                    let mut s = stream;
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        TokenIssuer { port, cert: dir.join("issuer.crt"), seen }
+    }
+
+    /// The registry config block that delegates auth to this issuer.
+    pub fn registry_config(&self) -> String {
+        format!(
+            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+            self.port,
+            self.cert.display()
+        )
+    }
+}
+
+fn answer(key: &EcdsaKeyPair, x5c: &str, query: &str, authorization: Option<&str>) -> (&'static str, String) {
+    let expected = format!("Basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}")));
+    let (subject, full) = match authorization {
+        None => ("", false),
+        Some(a) if a == expected => (USER, true),
+        Some(_) => return ("401 Unauthorized", r#"{"details":"invalid username or password"}"#.to_owned()),
+    };
+    let mut access = vec![];
+    for kv in query.split('&') {
+        if let Some(scope) = kv.strip_prefix("scope=") {
+            let scope = percent_decode(scope);
+            let mut parts = scope.splitn(3, ':');
+            let (Some(kind), Some(name), Some(actions)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            // Anonymous users may pull; the test user may do anything asked.
+            let granted: Vec<&str> = actions.split(',').filter(|a| full || *a == "pull").collect();
+            access.push(json!({"type": kind, "name": name, "actions": granted}));
+        }
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let header = json!({"typ": "JWT", "alg": "ES256", "x5c": [x5c]});
+    let claims = json!({"iss": ISSUER, "sub": subject, "aud": SERVICE, "exp": now + 600, "nbf": now - 60, "iat": now, "jti": format!("{now}-{}", access.len()), "access": access});
+    let signing_input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let sig = key.sign(&SystemRandom::new(), signing_input.as_bytes()).unwrap();
+    let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()));
+    ("200 OK", json!({"token": token, "expires_in": 600}).to_string())
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().expect("running openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}

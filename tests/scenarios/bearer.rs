@@ -1,0 +1,83 @@
+//! Bearer-token auth: the real registry verifies tokens from the harness's
+//! issuer; skiff must do the challenge and token exchange itself.
+
+use std::sync::OnceLock;
+
+use skiff_tests::harness::fixtures::{push, world};
+use skiff_tests::harness::registry::{Options, PASSWORD, Registry, USER};
+use skiff_tests::harness::token::TokenIssuer;
+use skiff_tests::harness::tools::{skiff, skopeo};
+
+use super::assert_inspect_matches;
+
+struct TokenWorld {
+    issuer: TokenIssuer,
+    registry: Registry,
+}
+
+fn token_world() -> &'static TokenWorld {
+    static W: OnceLock<TokenWorld> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = world().root.join("token");
+        let issuer = TokenIssuer::start(&dir.join("issuer"));
+        let registry = Registry::start(
+            &dir.join("registry"),
+            Options { token_auth: Some(issuer.registry_config()), ..Options::default() },
+        );
+        let creds = format!("{USER}:{PASSWORD}");
+        push(&world().single, "v1", &format!("docker://{}/test/oci:v1", registry.host()), &["--dest-creds", &creds]);
+        TokenWorld { issuer, registry }
+    })
+}
+
+fn image(host: &str) -> String {
+    format!("docker://{host}/test/oci:v1")
+}
+
+#[test]
+fn anonymous_bearer_token_matches_skopeo() {
+    let w = token_world();
+    let img = image(&w.registry.host());
+    let ours = skiff(&["inspect", "--tls-verify=false", &img]).ok().json();
+    let theirs = skopeo(&["inspect", "--tls-verify=false", &img]).ok().json();
+    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &img]).ok().stdout;
+    assert_inspect_matches(&ours, &theirs, &raw);
+    let repo = format!("docker://{}/test/oci", w.registry.host());
+    assert_eq!(
+        skiff(&["list-tags", "--tls-verify=false", &repo]).ok().stdout,
+        skopeo(&["list-tags", "--tls-verify=false", &repo]).ok().stdout
+    );
+}
+
+#[test]
+fn credentials_go_to_the_token_endpoint() {
+    let w = token_world();
+    let img = image(&w.registry.host());
+    let before = w.issuer.seen.lock().unwrap().len();
+    let r = skiff(&["inspect", "--raw", "--tls-verify=false", "--creds", &format!("{USER}:{PASSWORD}"), &img]).ok();
+    assert!(r.stdout_str().contains("schemaVersion"));
+    let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
+    assert!(
+        seen.iter().any(|s| s.authorization.as_deref().is_some_and(|a| a.starts_with("Basic "))
+            && s.query.contains(&format!("account={USER}"))),
+        "{seen:?}"
+    );
+    assert!(seen.iter().all(|s| s.query.contains("scope=repository%3Atest%2Foci%3Apull")), "{seen:?}");
+
+    let wrong = skiff(&["inspect", "--tls-verify=false", "--creds", &format!("{USER}:nope"), &img]);
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("unable to retrieve auth token"), "{}", wrong.stderr);
+}
+
+#[test]
+fn credentials_never_go_to_a_plain_http_realm_on_another_host() {
+    let w = token_world();
+    // Named `localhost`, the registry's realm (127.0.0.1, plain HTTP) is another host.
+    let img = image(&format!("localhost:{}", w.registry.port));
+    let before = w.issuer.seen.lock().unwrap().len();
+    let r = skiff(&["inspect", "--tls-verify=false", "--creds", &format!("{USER}:{PASSWORD}"), &img]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("refusing to send credentials"), "{}", r.stderr);
+    let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
+    assert!(seen.iter().all(|s| s.authorization.is_none()), "credentials leaked: {seen:?}");
+}
