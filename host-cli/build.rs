@@ -69,10 +69,10 @@ fn locked_version(root: &std::path::Path, package: &str) -> String {
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).unwrap_or_default();
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == format!("name = \"{package}\"") {
-            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return v.trim_end_matches('"').to_owned();
-            }
+        if line == format!("name = \"{package}\"")
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return v.trim_end_matches('"').to_owned();
         }
     }
     "unknown".to_owned()

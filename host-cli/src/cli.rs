@@ -94,6 +94,19 @@ pub struct RegistryFlags {
     pub no_creds: bool,
 }
 
+/// skopeo's "image flags": registry access plus the local-transport options.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ImageFlags {
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+    /// use a shared directory for blobs (oci: only)
+    #[arg(long, value_name = "DIRECTORY")]
+    pub shared_blob_dir: Option<String>,
+    /// use docker daemon host at HOST (docker-daemon: only)
+    #[arg(long, value_name = "HOST")]
+    pub daemon_host: Option<String>,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct RetryFlags {
     /// the number of times to possibly retry
@@ -109,15 +122,9 @@ pub struct InspectArgs {
     /// IMAGE-NAME
     pub image: String,
     #[command(flatten)]
-    pub registry: RegistryFlags,
+    pub image_flags: ImageFlags,
     #[command(flatten)]
     pub retry: RetryFlags,
-    /// use a shared directory for blobs (oci: only)
-    #[arg(long, value_name = "DIRECTORY")]
-    pub shared_blob_dir: Option<String>,
-    /// use docker daemon host at HOST (docker-daemon: only)
-    #[arg(long, value_name = "HOST")]
-    pub daemon_host: Option<String>,
     /// output raw manifest or configuration
     #[arg(long)]
     pub raw: bool,
@@ -153,15 +160,9 @@ pub struct DeleteArgs {
     /// IMAGE-NAME
     pub image: String,
     #[command(flatten)]
-    pub registry: RegistryFlags,
+    pub image_flags: ImageFlags,
     #[command(flatten)]
     pub retry: RetryFlags,
-    /// use a shared directory for blobs (oci: only)
-    #[arg(long, value_name = "DIRECTORY")]
-    pub shared_blob_dir: Option<String>,
-    /// use docker daemon host at HOST (docker-daemon: only)
-    #[arg(long, value_name = "HOST")]
-    pub daemon_host: Option<String>,
 }
 
 /// Parses the command line; usage errors exit 1 as skopeo's do, help and
@@ -230,11 +231,11 @@ mod tests {
     fn go_style_bools() {
         let cli = Cli::try_parse_from(["skiff", "inspect", "--tls-verify=false", "docker://x"]).unwrap();
         let Some(Command::Inspect(a)) = cli.command else { panic!() };
-        assert_eq!(a.registry.tls_verify, Some(false));
+        assert_eq!(a.image_flags.registry.tls_verify, Some(false));
         let cli = Cli::try_parse_from(["skiff", "--override-arch", "arm64", "inspect", "--tls-verify", "docker://x"])
             .unwrap();
         assert_eq!(cli.global.override_arch.as_deref(), Some("arm64"));
         let Some(Command::Inspect(a)) = cli.command else { panic!() };
-        assert_eq!(a.registry.tls_verify, Some(true));
+        assert_eq!(a.image_flags.registry.tls_verify, Some(true));
     }
 }

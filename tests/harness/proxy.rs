@@ -16,6 +16,8 @@ pub enum Mode {
     OversizeManifests,
     /// Accepts connections and never answers.
     Hang,
+    /// Answers the first `n` requests with 503 Service Unavailable.
+    FailFirst(usize),
 }
 
 pub struct Proxy {
@@ -26,9 +28,22 @@ impl Proxy {
     pub fn start(upstream_port: u16, mode: Mode) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 thread::spawn(move || {
+                    if let Mode::FailFirst(k) = mode
+                        && n < k
+                    {
+                        let m = Message {
+                            head: "HTTP/1.1 503 Service Unavailable".into(),
+                            headers: vec![],
+                            body: b"busy".to_vec(),
+                        };
+                        let _ = write_message(&mut &stream, &m);
+                        return;
+                    }
                     if let Mode::Hang = mode {
                         thread::sleep(std::time::Duration::from_secs(600));
                         drop(stream);

@@ -83,10 +83,10 @@ impl TokenIssuer {
                         if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
                             break;
                         }
-                        if let Some((k, v)) = h.split_once(':') {
-                            if k.eq_ignore_ascii_case("authorization") {
-                                authorization = Some(v.trim().to_owned());
-                            }
+                        if let Some((k, v)) = h.split_once(':')
+                            && k.eq_ignore_ascii_case("authorization")
+                        {
+                            authorization = Some(v.trim().to_owned());
                         }
                     }
                     let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
@@ -147,12 +147,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;

@@ -160,3 +160,28 @@ fn manifest_digest_of_junk() {
     assert_eq!(r.stdout_str().trim(), sha256(b"not a manifest"));
     assert_clean_failure(&skiff(&["manifest-digest", "/nonexistent/m.json"]), 1, "Error reading manifest");
 }
+
+#[test]
+fn transient_failures_are_retried_when_asked() {
+    let img = |port: u16| format!("docker://127.0.0.1:{port}/test/oci:v1");
+    // Connection 0 is the https:// attempt (refused by TLS, not retried),
+    // then the plain-HTTP requests meet two 503s.
+    let flaky = Proxy::start(world().plain.port, Mode::FailFirst(3));
+    let r = skiff(&["inspect", "--tls-verify=false", &img(flaky.port)]);
+    assert_clean_failure(&r, 1, "503");
+    let flaky = Proxy::start(world().plain.port, Mode::FailFirst(3));
+    let started = Instant::now();
+    let r = skiff(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--retry-times",
+        "3",
+        "--retry-delay",
+        "100ms",
+        &img(flaky.port),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout_str().contains("schemaVersion"));
+    assert!(started.elapsed() >= Duration::from_millis(200), "two retries waited the delay");
+}

@@ -93,14 +93,14 @@ impl Operation {
                 return Action::Perform { id, request };
             }
         }
-        if !self.finished {
-            if let Some(outcome) = self.outcome.take() {
-                self.finished = true;
-                return match outcome {
-                    Ok(out) => Action::Done(out),
-                    Err(e) => Action::Failed(e),
-                };
-            }
+        if !self.finished
+            && let Some(outcome) = self.outcome.take()
+        {
+            self.finished = true;
+            return match outcome {
+                Ok(out) => Action::Done(out),
+                Err(e) => Action::Failed(e),
+            };
         }
         Action::Idle
     }
@@ -142,15 +142,15 @@ mod tests {
         let (mut a, mut b) = (Box::pin(a), Box::pin(b));
         let (mut ra, mut rb) = (None, None);
         std::future::poll_fn(|cx| {
-            if ra.is_none() {
-                if let Poll::Ready(v) = a.as_mut().poll(cx) {
-                    ra = Some(v);
-                }
+            if ra.is_none()
+                && let Poll::Ready(v) = a.as_mut().poll(cx)
+            {
+                ra = Some(v);
             }
-            if rb.is_none() {
-                if let Poll::Ready(v) = b.as_mut().poll(cx) {
-                    rb = Some(v);
-                }
+            if rb.is_none()
+                && let Poll::Ready(v) = b.as_mut().poll(cx)
+            {
+                rb = Some(v);
             }
             if ra.is_some() && rb.is_some() { Poll::Ready(()) } else { Poll::Pending }
         })

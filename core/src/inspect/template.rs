@@ -67,7 +67,7 @@ impl Value {
             Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
             Value::Struct(f) => J::Object(
                 f.iter()
-                    .filter(|(_, v, omit)| !(*omit && !v.truthy()))
+                    .filter(|(_, v, omit)| !*omit || v.truthy())
                     .map(|(k, v, _)| (k.clone(), v.to_json()))
                     .collect(),
             ),

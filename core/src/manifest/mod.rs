@@ -85,14 +85,14 @@ pub fn detect_kind(bytes: &[u8], content_type: Option<&str>) -> Result<ManifestK
         },
         None => None,
     };
-    if let (Some(h), Some(b)) = (from_header, from_body) {
-        if h != b {
-            return Err(Error::integrity(format!(
-                "manifest declares media type {} but was served as {}",
-                b.media_type(),
-                h.media_type()
-            )));
-        }
+    if let (Some(h), Some(b)) = (from_header, from_body)
+        && h != b
+    {
+        return Err(Error::integrity(format!(
+            "manifest declares media type {} but was served as {}",
+            b.media_type(),
+            h.media_type()
+        )));
     }
     if let Some(k) = from_header.or(from_body) {
         return Ok(k);

@@ -149,10 +149,10 @@ fn validate_domain(domain: &str) -> std::result::Result<(), String> {
             None => (domain, None),
         }
     };
-    if let Some(p) = port {
-        if !valid_port(p) {
-            return Err(bad());
-        }
+    if let Some(p) = port
+        && !valid_port(p)
+    {
+        return Err(bad());
     }
     let label_ok = |l: &str| {
         let b = l.as_bytes();

@@ -144,10 +144,10 @@ pub struct ReferenceDescription {
 
 fn parse_daemon(details: &str) -> Result<DaemonReference> {
     // `algo:hex` is an image ID; anything else is a docker reference.
-    if let Some((alg, _)) = details.split_once(':') {
-        if alg == "sha256" || alg == "sha512" {
-            return Ok(DaemonReference::Id(Digest::parse(details)?));
-        }
+    if let Some((alg, _)) = details.split_once(':')
+        && (alg == "sha256" || alg == "sha512")
+    {
+        return Ok(DaemonReference::Id(Digest::parse(details)?));
     }
     let r = DockerReference::parse_normalized(details)?;
     if r.digest.is_some() {

@@ -120,7 +120,11 @@ impl RegistryClient {
                 }
                 Ok(r) if matches!(r.status, 502..=504) => (attempt < self.opts.retry_times, None),
                 Ok(_) => (false, None),
-                Err(e) => (e.kind != IoErrorKind::TooLarge && attempt < self.opts.retry_times, None),
+                // A TLS failure or an oversized body will not go away by asking again.
+                Err(e) => (
+                    !matches!(e.kind, IoErrorKind::TooLarge | IoErrorKind::Tls) && attempt < self.opts.retry_times,
+                    None,
+                ),
             };
             if !retryable {
                 return result;
@@ -219,10 +223,10 @@ impl RegistryClient {
             let mut target = format!("{base}{path}");
             for _ in 0..=MAX_REDIRECTS {
                 let mut h = headers.clone();
-                if url::origin(&target).as_deref() == Some(base.as_str()) {
-                    if let Some(a) = &authz {
-                        h.push(("Authorization".to_owned(), a.clone()));
-                    }
+                if url::origin(&target).as_deref() == Some(base.as_str())
+                    && let Some(a) = &authz
+                {
+                    h.push(("Authorization".to_owned(), a.clone()));
                 }
                 let req =
                     HttpRequest { method: method.to_owned(), url: target.clone(), headers: h, body: None, max_body };

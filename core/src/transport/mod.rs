@@ -19,7 +19,7 @@ use crate::registry::RegistryOptions;
 /// A readable image of any supported transport.
 #[derive(Debug)]
 pub enum ImageSource {
-    Registry(RegistrySource),
+    Registry(Box<RegistrySource>),
     Layout(LayoutSource),
     Dir(DirSource),
 }
@@ -33,7 +33,9 @@ impl ImageSource {
         shared_blob_dir: Option<&str>,
     ) -> Result<Self> {
         match image {
-            ImageReference::Docker(r) => Ok(ImageSource::Registry(RegistrySource::new(io, r.clone(), opts.clone())?)),
+            ImageReference::Docker(r) => {
+                Ok(ImageSource::Registry(Box::new(RegistrySource::new(io, r.clone(), opts.clone())?)))
+            }
             ImageReference::Oci(l) => {
                 Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), shared_blob_dir.map(str::to_owned))))
             }

@@ -10,7 +10,7 @@ pub fn run(g: &GlobalOptions, a: DeleteArgs) -> Result<()> {
     let job = json!({
         "command": "delete",
         "image": a.image,
-        "registry": registry_options(&a.registry, &a.retry)?,
+        "registry": registry_options(&a.image_flags.registry, &a.retry)?,
     });
-    run_job(g, job, tls_options(&a.registry))
+    run_job(g, job, tls_options(&a.image_flags.registry))
 }

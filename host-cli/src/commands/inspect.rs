@@ -14,9 +14,9 @@ pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
         "config": a.config,
         "format": a.format,
         "no_tags": a.no_tags,
-        "shared_blob_dir": a.shared_blob_dir,
+        "shared_blob_dir": a.image_flags.shared_blob_dir,
         "platform": platform(g),
-        "registry": registry_options(&a.registry, &a.retry)?,
+        "registry": registry_options(&a.image_flags.registry, &a.retry)?,
     });
-    run_job(g, job, tls_options(&a.registry))
+    run_job(g, job, tls_options(&a.image_flags.registry))
 }
