@@ -18,6 +18,8 @@ pub enum Mode {
     Hang,
     /// Answers the first `n` requests with 503 Service Unavailable.
     FailFirst(usize),
+    /// Refuses tag listing with 401, as Harbor does for some users.
+    DenyTags,
 }
 
 pub struct Proxy {
@@ -36,6 +38,7 @@ impl Proxy {
                     if let Mode::FailFirst(k) = mode
                         && n < k
                     {
+                        drain_request(&stream);
                         let m = Message {
                             head: "HTTP/1.1 503 Service Unavailable".into(),
                             headers: vec![],
@@ -139,6 +142,14 @@ fn serve(client: TcpStream, upstream_port: u16, mode: Mode) -> std::io::Result<(
         };
         return write_message(&mut &client, &m);
     }
+    if let (Mode::DenyTags, true) = (mode, tags_path) {
+        let m = Message {
+            head: "HTTP/1.1 401 Unauthorized".into(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: br#"{"errors":[{"code":"UNAUTHORIZED","message":"listing tags is not allowed"}]}"#.to_vec(),
+        };
+        return write_message(&mut &client, &m);
+    }
     // Paginated requests go upstream without their query: it returns everything.
     let upstream_path = if tags_path { path.split('?').next().unwrap().to_owned() } else { path.clone() };
     let method = req.head.split(' ').next().unwrap_or("GET").to_owned();
@@ -177,4 +188,22 @@ fn paginate(resp: &mut Message, path: &str, default_page: usize) {
     }
     v["tags"] = serde_json::json!(page);
     resp.body = serde_json::to_vec(&v).unwrap();
+}
+
+/// Reads what the client sent (up to the end of an HTTP head, or until it
+/// pauses) so that closing the socket does not reset the connection.
+fn drain_request(stream: &TcpStream) {
+    use std::io::Read;
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(300)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = (&*stream).read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
 }

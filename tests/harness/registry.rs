@@ -19,6 +19,8 @@ pub struct Registry {
     pub ca: Option<PathBuf>,
     /// A `--cert-dir` holding the CA, for the TLS registry.
     pub cert_dir: Option<PathBuf>,
+    /// A `--cert-dir` holding the CA and a client `.cert`/`.key` pair.
+    pub client_cert_dir: Option<PathBuf>,
 }
 
 #[derive(Default, Clone)]
@@ -28,6 +30,10 @@ pub struct Options {
     pub cors: bool,
     /// An `auth:` block delegating to a token issuer (see `token.rs`).
     pub token_auth: Option<String>,
+    /// Accept (signed) schema 1 manifests, which Distribution refuses by default.
+    pub schema1: bool,
+    /// With `tls_and_htpasswd`: also demand a client certificate signed by the CA.
+    pub client_certs: bool,
 }
 
 impl Registry {
@@ -38,40 +44,48 @@ impl Registry {
     pub fn start(dir: &Path, opts: Options) -> Registry {
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
-        let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        // Top-level sections and the `http:` section are built apart, then joined.
+        let mut top = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n",
             dir.join("data").display()
         );
-        let (mut ca, mut cert_dir) = (None, None);
+        let mut http = format!("http:\n  addr: 127.0.0.1:{port}\n");
+        let (mut ca, mut cert_dir, mut client_cert_dir) = (None, None, None);
+        if opts.schema1 {
+            top.push_str("compatibility:\n  schema1:\n    enabled: true\n");
+        }
         if opts.tls_and_htpasswd {
             let (ca_path, dir_with_ca) = make_certs(dir);
-            config.push_str(&format!(
+            http.push_str(&format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 dir.join("server.crt").display(),
                 dir.join("server.key").display()
             ));
+            if opts.client_certs {
+                http.push_str(&format!("    clientcas:\n      - {}\n", ca_path.display()));
+                client_cert_dir = Some(make_client_certs(dir));
+            }
             let htpasswd = dir.join("htpasswd");
             run("htpasswd", &["-Bbc", htpasswd.to_str().unwrap(), USER, PASSWORD]);
-            config.push_str(&format!("auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n", htpasswd.display()));
+            top.push_str(&format!("auth:\n  htpasswd:\n    realm: skiff-test\n    path: {}\n", htpasswd.display()));
             ca = Some(ca_path);
             cert_dir = Some(dir_with_ca);
         }
         if let Some(auth) = &opts.token_auth {
-            config.push_str(auth);
+            top.push_str(auth);
         }
         if opts.cors {
-            config.push_str("  headers:\n    Access-Control-Allow-Origin: ['*']\n    Access-Control-Allow-Methods: ['GET', 'HEAD', 'OPTIONS']\n    Access-Control-Allow-Headers: ['Authorization', 'Accept']\n    Access-Control-Expose-Headers: ['Docker-Content-Digest', 'Link', 'WWW-Authenticate']\n");
+            http.push_str("  headers:\n    Access-Control-Allow-Origin: ['*']\n    Access-Control-Allow-Methods: ['GET', 'HEAD', 'OPTIONS']\n    Access-Control-Allow-Headers: ['Authorization', 'Accept']\n    Access-Control-Expose-Headers: ['Docker-Content-Digest', 'Link', 'WWW-Authenticate']\n");
         }
-        // `headers` must sit under `http:`; keep the http block last for that reason.
         let cfg = dir.join("config.yml");
-        std::fs::write(&cfg, reorder_http_last(&config)).unwrap();
+        std::fs::write(&cfg, top + &http).unwrap();
         let service = Service::start(
             "docker-registry",
             "docker-registry",
             &["serve", cfg.to_str().unwrap()],
             &dir.join("registry.log"),
         );
-        let r = Registry { _service: service, port, dir: dir.to_owned(), ca, cert_dir };
+        let r = Registry { _service: service, port, dir: dir.to_owned(), ca, cert_dir, client_cert_dir };
         r.wait_ready();
         r
     }
@@ -87,26 +101,6 @@ impl Registry {
         let log = std::fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default();
         panic!("registry on port {} did not start:\n{log}", self.port);
     }
-}
-
-/// Moves the `http:` block (with any `tls`/`headers` lines) after `auth:`.
-fn reorder_http_last(config: &str) -> String {
-    let mut head = String::new();
-    let mut http = String::new();
-    let mut in_http = false;
-    for line in config.lines() {
-        if !line.starts_with(' ') {
-            in_http = line.starts_with("http:");
-        }
-        if in_http {
-            http.push_str(line);
-            http.push('\n');
-        } else {
-            head.push_str(line);
-            head.push('\n');
-        }
-    }
-    head + &http
 }
 
 /// A CA and a server certificate for 127.0.0.1, made with openssl.
@@ -171,6 +165,52 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::copy(dir.join("ca.crt"), certs.join("ca.crt")).unwrap();
     (dir.join("ca.crt"), certs)
+}
+
+/// A client key and certificate signed by the test CA, in a certs.d-style directory.
+fn make_client_certs(dir: &Path) -> PathBuf {
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let out = dir.join("client-certs");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = |n: &str| out.join(n).to_str().unwrap().to_owned();
+    run(
+        "openssl",
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=skiff client",
+            "-keyout",
+            &o("client.key"),
+            "-out",
+            &p("client.csr"),
+        ],
+    );
+    std::fs::write(dir.join("client-ext.cnf"), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &p("client.csr"),
+            "-CA",
+            &p("ca.crt"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            &p("client-ext.cnf"),
+            "-out",
+            &o("client.cert"),
+        ],
+    );
+    std::fs::copy(dir.join("ca.crt"), out.join("ca.crt")).unwrap();
+    out
 }
 
 fn run(program: &str, args: &[&str]) {

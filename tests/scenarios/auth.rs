@@ -96,3 +96,28 @@ fn tls_is_verified_unless_disabled() {
     let r = skiff(&["inspect", "--raw", "--tls-verify=false", "--creds", &creds(), &image()]).ok();
     assert!(r.stdout_str().contains("schemaVersion"));
 }
+
+#[test]
+fn client_certificate_pairs_from_cert_dir() {
+    use skiff_tests::harness::registry::{Options, Registry};
+    let w = world();
+    let r = Registry::start(
+        &w.root.join("mtls"),
+        Options { tls_and_htpasswd: true, client_certs: true, ..Options::default() },
+    );
+    let certs = r.client_cert_dir.as_ref().unwrap().to_str().unwrap().to_owned();
+    skiff_tests::harness::fixtures::push(
+        &w.single,
+        "v1",
+        &format!("docker://{}/test/oci:v1", r.host()),
+        &["--dest-creds", &creds(), "--dest-cert-dir", &certs],
+    );
+    let img = format!("docker://{}/test/oci:v1", r.host());
+    let args = ["inspect", "--config", "--creds", &creds(), "--cert-dir", &certs, &img];
+    assert_eq!(skiff(&args).ok().stdout, skopeo(&args).ok().stdout);
+    // Only the CA, no client pair: the server refuses the handshake.
+    let ca_only = r.cert_dir.as_ref().unwrap().to_str().unwrap().to_owned();
+    let refused = skiff(&["inspect", "--creds", &creds(), "--cert-dir", &ca_only, &img]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stdout.is_empty());
+}

@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use base64::Engine as _;
+
 use skiff_tests::harness::fixtures::{push, world};
 use skiff_tests::harness::registry::{Options, PASSWORD, Registry, USER};
 use skiff_tests::harness::token::TokenIssuer;
@@ -80,4 +82,26 @@ fn credentials_never_go_to_a_plain_http_realm_on_another_host() {
     assert!(r.stderr.contains("refusing to send credentials"), "{}", r.stderr);
     let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
     assert!(seen.iter().all(|s| s.authorization.is_none()), "credentials leaked: {seen:?}");
+}
+
+#[test]
+fn registry_token_is_used_as_given() {
+    let w = token_world();
+    let img = image(&w.registry.host());
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let (status, body) = skiff_tests::harness::fixtures::http(
+        &format!("127.0.0.1:{}", w.issuer.port),
+        "GET",
+        "/token?service=skiff-registry&scope=repository%3Atest%2Foci%3Apull",
+        &[("Authorization", &format!("Basic {basic}"))],
+        b"",
+    );
+    assert_eq!(status, 200);
+    let token = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["token"].as_str().unwrap().to_owned();
+    let before = w.issuer.seen.lock().unwrap().len();
+    let r = skiff(&["inspect", "--raw", "--tls-verify=false", "--registry-token", &token, &img]).ok();
+    assert!(r.stdout_str().contains("schemaVersion"));
+    assert_eq!(w.issuer.seen.lock().unwrap().len(), before, "no token request when a token is given");
+    let bad = skiff(&["inspect", "--tls-verify=false", "--registry-token", "not-a-token", &img]);
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
 }

@@ -152,3 +152,45 @@ fn manifest_digest_matches_skopeo() {
         assert!(ours.starts_with("sha256:") && ours.ends_with('\n'));
     }
 }
+
+#[test]
+fn schema1_images_match_skopeo() {
+    use skiff_tests::harness::fixtures::push;
+    use skiff_tests::harness::registry::{Options, Registry};
+    let w = world();
+    let r = Registry::start(&w.root.join("schema1"), Options { schema1: true, ..Options::default() });
+    let img = format!("docker://{}/test/s1:v1", r.host());
+    push(&w.single, "v1", &img, &["--format", "v2s1"]);
+    let ours = skiff(&["inspect", NO_TLS, &img]).ok().json();
+    let theirs = skopeo(&["inspect", NO_TLS, &img]).ok().json();
+    let raw = skiff(&["inspect", "--raw", NO_TLS, &img]).ok().stdout;
+    assert!(String::from_utf8_lossy(&raw).contains("\"signatures\""), "a signed schema 1 manifest");
+    super::assert_inspect_matches(&ours, &theirs, &raw);
+    assert_eq!(ours["Tag"], "v1", "schema 1 carries its tag");
+    assert_eq!(ours["LayersData"][0]["Size"], -1);
+    // The digest is of the payload without the JWS signature, as the registry computes it.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("m.json");
+    std::fs::write(&f, &raw).unwrap();
+    let d = skiff(&["manifest-digest", f.to_str().unwrap()]).ok().stdout_str();
+    assert_eq!(d.trim(), ours["Digest"].as_str().unwrap());
+    assert_eq!(d, skopeo(&["manifest-digest", f.to_str().unwrap()]).ok().stdout_str());
+    assert_ne!(d.trim(), skiff_tests::harness::images::sha256(&raw), "signature stripped before hashing");
+}
+
+#[test]
+fn registry_refusing_tag_list_is_tolerated() {
+    use skiff_tests::harness::proxy::{Mode, Proxy};
+    let proxy = Proxy::start(world().plain.port, Mode::DenyTags);
+    let img = format!("docker://127.0.0.1:{}/test/oci:v1", proxy.port);
+    let ours = skiff(&["inspect", NO_TLS, &img]).ok();
+    assert!(ours.stderr.contains("Registry disallows tag list retrieval; skipping"), "{}", ours.stderr);
+    let json = ours.json();
+    // skopeo leaves RepoTags nil after the failed listing: JSON null.
+    assert_eq!(json["RepoTags"], serde_json::Value::Null);
+    let direct = skiff(&["inspect", NO_TLS, &image("test/oci")]).ok().json();
+    assert_eq!(json["Digest"], direct["Digest"]);
+    let list = skiff(&["list-tags", NO_TLS, &format!("docker://127.0.0.1:{}/test/oci", proxy.port)]);
+    assert_eq!(list.code, 1);
+    assert!(list.stderr.contains("listing tags is not allowed"), "{}", list.stderr);
+}
