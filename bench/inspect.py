@@ -5,13 +5,17 @@ process from start to exit, skiff and Debian's skopeo side by side.
 Each round runs both tools once, alternating which goes first, so machine
 noise hits both alike; the figures are medians and their ratio.
 
-usage: bench/inspect.py [ROUNDS]   (build first: cargo build --release -p skiff)
+usage: bench/inspect.py [ROUNDS] [--with-node]
+  (build first: cargo build --release -p skiff; for --with-node also
+   `npm run build` in host-js: adds skiff-js in a fresh Node process)
 """
 import os, socket, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
-ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
+ROUNDS = int(ARGS[0]) if ARGS else 40
+WITH_NODE = "--with-node" in sys.argv
 
 
 def free_port():
@@ -43,12 +47,14 @@ def main():
             "skiff": [SKIFF, "inspect", "--raw", "--tls-verify=false", image],
             "skopeo": ["skopeo", "inspect", "--raw", "--tls-verify=false", image],
         }
+        if WITH_NODE:
+            tools["node"] = ["node", f"{ROOT}/bench/node-inspect.mjs", image]
         for cmd in tools.values():  # warm-up (skiff also fills its compiled-component cache)
             for _ in range(3):
                 timed(cmd)
         times = {k: [] for k in tools}
         for i in range(ROUNDS):
-            order = list(tools) if i % 2 == 0 else list(reversed(tools))
+            order = list(tools)[i % len(tools):] + list(tools)[:i % len(tools)]
             for name in order:
                 times[name].append(timed(tools[name]))
         med = {k: statistics.median(v) for k, v in times.items()}
@@ -56,6 +62,10 @@ def main():
         for k in tools:
             print(f"  {k:7s} median {med[k] * 1000:7.2f} ms  (min {min(times[k]) * 1000:.2f}, max {max(times[k]) * 1000:.2f})")
         print(f"  ratio skiff/skopeo = {med['skiff'] / med['skopeo']:.3f}")
+        if WITH_NODE:
+            print(f"  ratio node(skiff-js)/skiff = {med['node'] / med['skiff']:.3f}")
+            warm = subprocess.run(["node", f"{ROOT}/bench/node-inspect.mjs", image, "200"], check=True, capture_output=True, text=True)
+            print(f"  skiff-js {warm.stdout.strip()}")
     finally:
         reg.terminate(); reg.wait()
 

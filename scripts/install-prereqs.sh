@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Installs what building and testing skiff needs on a fresh Debian machine:
-# the Distribution registry, Debian's skopeo (the reference), openssl and
-# htpasswd for the TLS/auth registry, hyperfine for benchmarks, and the
-# wasm32-wasip2 target the core component is built for.
+# - Debian packages: the Distribution registry, skopeo (the reference the
+#   compatibility tests compare against), openssl and htpasswd for the
+#   TLS/auth registries, hyperfine, and Chromium for the browser test;
+# - Rust targets wasm32-wasip2 (the core component) and
+#   wasm32-unknown-unknown (skiff-js), and wasm-bindgen-cli matching the
+#   wasm-bindgen crate;
+# - npm packages of host-js (jco, preview2-shim, playwright-core) and the
+#   `wasmtime` package from PyPI for the Python example.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
 need=()
-for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl hyperfine:hyperfine python3:python3; do
+for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl \
+            hyperfine:hyperfine python3:python3 chromium:chromium node:nodejs; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -15,4 +23,18 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+for target in wasm32-wasip2 wasm32-unknown-unknown; do
+  rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
+
+# wasm-bindgen-cli must be exactly the version of the wasm-bindgen crate.
+WB_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+  # Without --locked: its lockfile pins a crate version the registry no longer serves.
+  cargo install -q wasm-bindgen-cli --version "$WB_VERSION"
+fi
+
+python3 -c 'import wasmtime' 2>/dev/null || python3 -m pip install -q wasmtime==50.0.1
+
+(cd host-js && npm ci --no-audit --no-fund --loglevel=error)

@@ -87,22 +87,23 @@ impl WantedPlatform {
     }
 }
 
-/// Rust's `std::env::consts::ARCH` names to Go's GOARCH names.
+/// Rust's `std::env::consts::ARCH` (and Node's `process.arch`) names to Go's GOARCH names.
 pub fn go_arch(a: &str) -> &str {
     match a {
-        "x86_64" => "amd64",
+        "x86_64" | "x64" => "amd64",
         "aarch64" => "arm64",
-        "x86" | "i686" | "i386" => "386",
+        "x86" | "i686" | "i386" | "ia32" => "386",
         "powerpc64" => "ppc64",
         "loongarch64" => "loong64",
         other => other,
     }
 }
 
-/// Rust's `std::env::consts::OS` names to Go's GOOS names.
+/// Rust's `std::env::consts::OS` (and Node's `process.platform`) names to Go's GOOS names.
 pub fn go_os(o: &str) -> &str {
     match o {
         "macos" => "darwin",
+        "win32" => "windows",
         other => other,
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod fixtures;
 pub mod images;
+pub mod node;
 pub mod process;
 pub mod proxy;
 pub mod registry;

@@ -12,12 +12,13 @@ use skiff_tests::harness::tools::{skiff, skopeo};
 
 use super::assert_inspect_matches;
 
-struct TokenWorld {
-    issuer: TokenIssuer,
-    registry: Registry,
+pub struct TokenWorld {
+    pub issuer: TokenIssuer,
+    pub registry: Registry,
 }
 
-fn token_world() -> &'static TokenWorld {
+/// A registry using token auth, with `test/oci:v1` pushed; shared with the JavaScript tests.
+pub fn token_world() -> &'static TokenWorld {
     static W: OnceLock<TokenWorld> = OnceLock::new();
     W.get_or_init(|| {
         let dir = world().root.join("token");

@@ -3,6 +3,7 @@ mod bad_input;
 mod bearer;
 mod compat;
 mod delete;
+mod host_js;
 mod list_tags;
 mod local;
 
