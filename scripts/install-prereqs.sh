@@ -37,4 +37,6 @@ fi
 
 python3 -c 'import wasmtime' 2>/dev/null || python3 -m pip install -q wasmtime==50.0.1
 
-(cd host-js && npm ci --no-audit --no-fund --loglevel=error)
+# `npm ci` trips over the optional per-platform packages of jco's dependencies
+# (npm 11 leaves them out of the lock file); `npm install` keeps to the lock.
+(cd host-js && npm install --no-audit --no-fund --loglevel=error)

@@ -26,7 +26,7 @@ pub fn require_js_package() -> PathBuf {
     let js = repo_root().join("host-js");
     assert!(
         js.join("pkg/skiff_js_bg.wasm").exists() && js.join("node_modules").exists(),
-        "host-js is not built: run `npm ci && npm run build` in host-js (scripts/test.sh does)"
+        "host-js is not built: run `npm install && npm run build` in host-js (scripts/test.sh does)"
     );
     js
 }
