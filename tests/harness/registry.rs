@@ -105,7 +105,8 @@ impl Registry {
 
 /// A CA and a server certificate for 127.0.0.1, made with openssl.
 fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
-    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let ca_key = dir.join("ca.key");
+    let ca = dir.join("ca.crt");
     run(
         "openssl",
         &[
@@ -119,98 +120,64 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
             "-subj",
             "/CN=skiff test CA",
             "-keyout",
-            &p("ca.key"),
+            s(&ca_key),
             "-out",
-            &p("ca.crt"),
+            s(&ca),
         ],
     );
-    run(
-        "openssl",
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            &p("server.key"),
-            "-out",
-            &p("server.csr"),
-        ],
-    );
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
-        .unwrap();
-    run(
-        "openssl",
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &p("server.csr"),
-            "-CA",
-            &p("ca.crt"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &p("ext.cnf"),
-            "-out",
-            &p("server.crt"),
-        ],
+    issue(
+        dir,
+        "/CN=127.0.0.1",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        &dir.join("server.key"),
+        &dir.join("server.crt"),
     );
     let certs = dir.join("certs");
     std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(dir.join("ca.crt"), certs.join("ca.crt")).unwrap();
-    (dir.join("ca.crt"), certs)
+    std::fs::copy(&ca, certs.join("ca.crt")).unwrap();
+    (ca, certs)
 }
 
 /// A client key and certificate signed by the test CA, in a certs.d-style directory.
 fn make_client_certs(dir: &Path) -> PathBuf {
-    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
     let out = dir.join("client-certs");
     std::fs::create_dir_all(&out).unwrap();
-    let o = |n: &str| out.join(n).to_str().unwrap().to_owned();
-    run(
-        "openssl",
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=skiff client",
-            "-keyout",
-            &o("client.key"),
-            "-out",
-            &p("client.csr"),
-        ],
-    );
-    std::fs::write(dir.join("client-ext.cnf"), "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n").unwrap();
+    issue(dir, "/CN=skiff client", "extendedKeyUsage=clientAuth", &out.join("client.key"), &out.join("client.cert"));
+    std::fs::copy(dir.join("ca.crt"), out.join("ca.crt")).unwrap();
+    out
+}
+
+/// A new key at `key` and a certificate for it at `cert`, signed by the CA in `dir`.
+fn issue(dir: &Path, subject: &str, extension: &str, key: &Path, cert: &Path) {
+    let csr = cert.with_extension("csr");
+    let ext = cert.with_extension("ext");
+    run("openssl", &["req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", s(key), "-out", s(&csr)]);
+    std::fs::write(&ext, format!("{extension}\nbasicConstraints=CA:FALSE\n")).unwrap();
+    let (ca, ca_key) = (dir.join("ca.crt"), dir.join("ca.key"));
     run(
         "openssl",
         &[
             "x509",
             "-req",
             "-in",
-            &p("client.csr"),
+            s(&csr),
             "-CA",
-            &p("ca.crt"),
+            s(&ca),
             "-CAkey",
-            &p("ca.key"),
+            s(&ca_key),
             "-CAcreateserial",
             "-days",
             "2",
             "-extfile",
-            &p("client-ext.cnf"),
+            s(&ext),
             "-out",
-            &o("client.cert"),
+            s(cert),
         ],
     );
-    std::fs::copy(dir.join("ca.crt"), out.join("ca.crt")).unwrap();
-    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
 }
 
 fn run(program: &str, args: &[&str]) {

@@ -124,8 +124,11 @@ fn npm_pack_gives_an_installable_package() {
         "{\"transport\":\"docker\",\"registry\":\"quay.io\",\"repository\":\"a/b\",\"tag\":\"c\"}\n\
          sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\n"
     );
-    let listed = String::from_utf8_lossy(&std::process::Command::new("tar").arg("tzf").arg(&tarball).output().unwrap().stdout).into_owned();
-    for f in ["package/js/skiff.js", "package/js/skiff.d.ts", "package/pkg/skiff_js_bg.wasm", "package/pkg/skiff_js.js"] {
+    let listed =
+        String::from_utf8_lossy(&std::process::Command::new("tar").arg("tzf").arg(&tarball).output().unwrap().stdout)
+            .into_owned();
+    for f in ["package/js/skiff.js", "package/js/skiff.d.ts", "package/pkg/skiff_js_bg.wasm", "package/pkg/skiff_js.js"]
+    {
         assert!(listed.contains(f), "{f} missing from the package:\n{listed}");
     }
 }
