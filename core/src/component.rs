@@ -12,7 +12,10 @@ wit_bindgen::generate!({
 use exports::skiff::core::engine::{Guest, GuestOperation};
 use skiff::core::types as wit;
 
-use crate::engine::{self, Action, HttpResponse, IoError, IoErrorKind, Reply, Request};
+use crate::digest::Algorithm;
+use crate::engine::{
+    self, Action, BlobSink, BlobSource, HttpRequest, HttpResponse, IoError, IoErrorKind, Reply, Request,
+};
 use crate::error::{Error, ErrorKind};
 
 struct Component;
@@ -41,13 +44,14 @@ impl GuestOperation for OperationResource {
 
     fn handle(&self, now_ms: u64, id: u64, reply: wit::Reply) {
         let reply = match reply {
-            wit::Reply::Http(r) => Reply::Http(HttpResponse {
-                status: r.status,
-                headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(),
-                body: r.body,
-            }),
+            wit::Reply::Http(r) => Reply::Http(response_from_wit(r)),
             wit::Reply::Data(d) => Reply::Data(d),
             wit::Reply::Elapsed => Reply::Elapsed,
+            wit::Reply::Done => Reply::Done,
+            wit::Reply::Entries(e) => Reply::Entries(e),
+            wit::Reply::Transferred(t) => {
+                Reply::Transferred { digest: t.digest, size: t.size, response: t.response.map(response_from_wit) }
+            }
             wit::Reply::Failed(e) => Reply::Failed(IoError { kind: io_kind(e.kind), message: e.message }),
         };
         self.0.borrow_mut().handle(now_ms, id, reply);
@@ -65,18 +69,49 @@ impl GuestOperation for OperationResource {
     }
 }
 
+fn response_from_wit(r: wit::HttpResponse) -> HttpResponse {
+    HttpResponse { status: r.status, headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(), body: r.body }
+}
+
+fn http_to_wit(h: HttpRequest) -> wit::HttpRequest {
+    wit::HttpRequest {
+        method: h.method,
+        url: h.url,
+        headers: h.headers.into_iter().map(|(name, value)| wit::Header { name, value }).collect(),
+        body: h.body,
+        max_body: h.max_body,
+        tls_profile: h.tls_profile,
+    }
+}
+
 fn request_to_wit(r: Request) -> wit::Request {
     match r {
-        Request::Http(h) => wit::Request::Http(wit::HttpRequest {
-            method: h.method,
-            url: h.url,
-            headers: h.headers.into_iter().map(|(name, value)| wit::Header { name, value }).collect(),
-            body: h.body,
-            max_body: h.max_body,
-        }),
+        Request::Http(h) => wit::Request::Http(http_to_wit(h)),
         Request::ReadFile { path, max_bytes } => wit::Request::ReadFile(wit::FileRead { path, max_bytes }),
         Request::Wait { millis } => wit::Request::Wait(millis),
         Request::Warn { message } => wit::Request::Warn(message),
+        Request::Note { message } => wit::Request::Note(message),
+        Request::Transfer(t) => wit::Request::Transfer(wit::Transfer {
+            source: match t.source {
+                BlobSource::Http(h) => wit::BlobSource::Http(http_to_wit(h)),
+                BlobSource::File { path } => wit::BlobSource::File(path),
+            },
+            sink: match t.sink {
+                BlobSink::File { path } => wit::BlobSink::File(path),
+                BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
+            },
+            algorithm: match t.algorithm {
+                Algorithm::Sha256 => wit::HashAlgorithm::Sha256,
+                Algorithm::Sha512 => wit::HashAlgorithm::Sha512,
+            },
+            expected_size: t.expected_size,
+            label: t.label,
+        }),
+        Request::WriteFile { path, data } => wit::Request::WriteFile(wit::FileWrite { path, data }),
+        Request::Rename { from, to } => wit::Request::Rename(wit::Rename { from, to }),
+        Request::CreateDir { path } => wit::Request::CreateDir(path),
+        Request::RemoveFile { path } => wit::Request::RemoveFile(path),
+        Request::ListDir { path } => wit::Request::ListDir(path),
     }
 }
 

@@ -17,7 +17,7 @@ pub async fn run(io: Io, job: DeleteJob) -> Result<Vec<u8>> {
             image.transport_name()
         )));
     };
-    let mut client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
+    let client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
     let digest: Digest = match &r.digest {
         Some(d) => d.clone(),
         None => {

@@ -6,15 +6,55 @@ use serde::Deserialize;
 use crate::engine::Operation;
 use crate::error::Error;
 use crate::platform::WantedPlatform;
+use crate::policy::PolicyInput;
 use crate::registry::RegistryOptions;
-use crate::{delete, inspect, list_tags};
+use crate::{copy, delete, inspect, list_tags};
 
+// A job is parsed once per command; its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Job {
     Inspect(InspectJob),
     ListTags(ListTagsJob),
     Delete(DeleteJob),
+    Copy(CopyJob),
+}
+
+/// One side (source or destination) of a copy.
+#[derive(Debug, Default, Deserialize)]
+pub struct CopySide {
+    #[serde(default)]
+    pub registry: RegistryOptions,
+    #[serde(default)]
+    pub shared_blob_dir: Option<String>,
+}
+
+/// `skopeo copy`.
+#[derive(Debug, Deserialize)]
+pub struct CopyJob {
+    pub source: String,
+    pub destination: String,
+    #[serde(default)]
+    pub src: CopySide,
+    #[serde(default)]
+    pub dest: CopySide,
+    #[serde(default)]
+    pub policy: PolicyInput,
+    #[serde(default)]
+    pub platform: WantedPlatform,
+    /// `--all`
+    #[serde(default)]
+    pub all: bool,
+    /// `--multi-arch system|all|index-only`
+    #[serde(default)]
+    pub multi_arch: Option<String>,
+    /// `--image-parallel-copies`
+    #[serde(default)]
+    pub image_parallel_copies: Option<usize>,
+    /// `--digestfile`: where to write the digest of the manifest written.
+    #[serde(default)]
+    pub digestfile: Option<String>,
 }
 
 /// `skopeo inspect` and its flags.
@@ -61,6 +101,7 @@ impl Job {
             Ok(Job::Inspect(j)) => Operation::start(move |io| inspect::run(io, j)),
             Ok(Job::ListTags(j)) => Operation::start(move |io| list_tags::run(io, j)),
             Ok(Job::Delete(j)) => Operation::start(move |io| delete::run(io, j)),
+            Ok(Job::Copy(j)) => Operation::start(move |io| copy::run(io, j)),
             Err(e) => Operation::failed(Error::invalid(format!("invalid job: {e}"))),
         }
     }

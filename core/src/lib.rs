@@ -7,6 +7,7 @@
 //! `wasm32-wasip2` with the `component` feature it is the WASI component the
 //! `skiff` CLI runs (interface in `wit/`).
 
+pub mod copy;
 pub mod delete;
 pub mod digest;
 pub mod engine;
@@ -26,3 +27,4 @@ mod component;
 
 pub use engine::{Action, Operation};
 pub use error::{Error, ErrorKind, Result};
+pub mod policy;

@@ -36,7 +36,7 @@ pub fn parse_repository(s: &str) -> Result<DockerReference> {
 
 pub async fn run(io: Io, job: ListTagsJob) -> Result<Vec<u8>> {
     let r = parse_repository(&job.repository)?;
-    let mut client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
+    let client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
     let tags = client.list_tags(&r.repository).await?;
     go_json::to_indented(&Output { repository: r.name(), tags })
 }

@@ -53,6 +53,8 @@ pub struct GlobalOptions {
     pub version: bool,
 }
 
+// Parsed once per process.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Inspect image IMAGE-NAME
@@ -63,6 +65,8 @@ pub enum Command {
     ManifestDigest(ManifestDigestArgs),
     /// Delete image IMAGE-NAME
     Delete(DeleteArgs),
+    /// Copy an IMAGE-NAME from one location to another
+    Copy(CopyArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -238,4 +242,98 @@ mod tests {
         let Some(Command::Inspect(a)) = cli.command else { panic!() };
         assert_eq!(a.image_flags.registry.tls_verify, Some(true));
     }
+}
+
+/// Generates a `--src-*` or `--dest-*` flag group: clap's derive has no
+/// prefixes, so each side is spelled out once here.
+macro_rules! side_flags {
+    ($name:ident, $p:literal, $side:literal) => {
+        #[derive(Debug, Args, Clone, Default)]
+        pub struct $name {
+            #[doc = concat!("path of the authentication file for the ", $side)]
+            #[arg(id = concat!($p, "authfile"), long = concat!($p, "authfile"), value_name = "string")]
+            pub authfile: Option<String>,
+            #[doc = concat!("Use `USERNAME[:PASSWORD]` for accessing the ", $side, " registry")]
+            #[arg(id = concat!($p, "creds"), long = concat!($p, "creds"), value_name = "USERNAME[:PASSWORD]")]
+            pub creds: Option<String>,
+            #[doc = concat!("Username for accessing the ", $side, " registry")]
+            #[arg(id = concat!($p, "username"), long = concat!($p, "username"), value_name = "string")]
+            pub username: Option<String>,
+            #[doc = concat!("Password for accessing the ", $side, " registry")]
+            #[arg(id = concat!($p, "password"), long = concat!($p, "password"), value_name = "string")]
+            pub password: Option<String>,
+            #[doc = concat!("Provide a Bearer token for accessing the ", $side, " registry")]
+            #[arg(id = concat!($p, "registry-token"), long = concat!($p, "registry-token"), value_name = "string")]
+            pub registry_token: Option<String>,
+            #[doc = concat!("use certificates at PATH (*.crt, *.cert, *.key) to connect to the ", $side, " registry")]
+            #[arg(id = concat!($p, "cert-dir"), long = concat!($p, "cert-dir"), value_name = "PATH")]
+            pub cert_dir: Option<String>,
+            #[doc = concat!("require HTTPS and verify certificates when talking to the ", $side, " registry")]
+            #[arg(id = concat!($p, "tls-verify"), long = concat!($p, "tls-verify"), value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+            pub tls_verify: Option<bool>,
+            #[doc = concat!("Access the ", $side, " registry anonymously")]
+            #[arg(id = concat!($p, "no-creds"), long = concat!($p, "no-creds"))]
+            pub no_creds: bool,
+            #[doc = concat!("use a shared directory for blobs of the ", $side, " (oci: only)")]
+            #[arg(id = concat!($p, "shared-blob-dir"), long = concat!($p, "shared-blob-dir"), value_name = "DIRECTORY")]
+            pub shared_blob_dir: Option<String>,
+        }
+
+        impl $name {
+            /// The side's registry flags, with `--authfile` as the fallback auth file.
+            pub fn registry(&self, shared_authfile: Option<&String>) -> RegistryFlags {
+                RegistryFlags {
+                    authfile: self.authfile.clone().or_else(|| shared_authfile.cloned()),
+                    creds: self.creds.clone(),
+                    username: self.username.clone(),
+                    password: self.password.clone(),
+                    registry_token: self.registry_token.clone(),
+                    cert_dir: self.cert_dir.clone(),
+                    tls_verify: self.tls_verify,
+                    no_creds: self.no_creds,
+                }
+            }
+        }
+    };
+}
+
+side_flags!(SrcFlags, "src-", "source");
+side_flags!(DestFlags, "dest-", "destination");
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// SOURCE-IMAGE
+    pub source: String,
+    /// DESTINATION-IMAGE
+    pub destination: String,
+    /// path of the authentication file (both sides). Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+    #[arg(long, value_name = "string", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<String>,
+    #[command(flatten)]
+    pub src: SrcFlags,
+    #[command(flatten)]
+    pub dest: DestFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    /// Copy all images if SOURCE-IMAGE is a list
+    #[arg(short, long)]
+    pub all: bool,
+    /// How to handle multi-architecture images (system, all)
+    #[arg(long, value_name = "LIST")]
+    pub multi_arch: Option<String>,
+    /// Suppress output information when copying images
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Write the digest of the pushed image to the specified file
+    #[arg(long, value_name = "PATH")]
+    pub digestfile: Option<String>,
+    /// Maximum number of blobs copied in parallel for one image (default 6)
+    #[arg(long, value_name = "uint")]
+    pub image_parallel_copies: Option<usize>,
+    /// Preserve digests of images and lists (skiff never rewrites manifests, so always true)
+    #[arg(long)]
+    pub preserve_digests: bool,
+    /// Do not copy signatures from SOURCE-IMAGE (skiff does not copy signatures, so always true)
+    #[arg(long)]
+    pub remove_signatures: bool,
 }

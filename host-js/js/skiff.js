@@ -122,6 +122,7 @@ async function run(job, opts) {
             console.warn(`skiff: ${request.message}`);
             break;
           }
+          if (request.kind === 'note') break;
           pending.set(id, perform(request, doFetch).then((reply) => [id, reply]));
           break;
         }
@@ -176,6 +177,7 @@ async function httpRequest(r, doFetch) {
     return failed(classify(e), `${r.method} ${r.url.split('?')[0]}: ${describe(e)}`);
   }
   const headers = [...resp.headers.entries()];
+  if (r.method === 'HEAD') return { kind: 'http', status: resp.status, headers, body: new Uint8Array() };
   const declared = Number(resp.headers.get('content-length') ?? -1);
   if (declared > r.maxBody) {
     await resp.body?.cancel();

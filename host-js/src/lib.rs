@@ -138,6 +138,17 @@ fn request_to_js(r: Request) -> JsValue {
             set(&o, "kind", "warn");
             set(&o, "message", message);
         }
+        Request::Note { message } => {
+            set(&o, "kind", "note");
+            set(&o, "message", message);
+        }
+        // Copying is a CLI feature: the driver answers these with a failure.
+        Request::Transfer(_) => set(&o, "kind", "transfer"),
+        Request::WriteFile { .. } => set(&o, "kind", "write-file"),
+        Request::Rename { .. } => set(&o, "kind", "rename"),
+        Request::CreateDir { .. } => set(&o, "kind", "create-dir"),
+        Request::RemoveFile { .. } => set(&o, "kind", "remove-file"),
+        Request::ListDir { .. } => set(&o, "kind", "list-dir"),
     }
     o.into()
 }

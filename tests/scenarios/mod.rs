@@ -2,6 +2,7 @@ mod auth;
 mod bad_input;
 mod bearer;
 mod compat;
+mod copy;
 mod delete;
 mod host_js;
 mod list_tags;

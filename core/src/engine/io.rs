@@ -18,6 +18,9 @@ pub struct HttpRequest {
     pub body: Option<Vec<u8>>,
     /// Refuse (with [`IoErrorKind::TooLarge`]) a response body longer than this.
     pub max_body: u64,
+    /// Which of the host's TLS settings apply: 0 for a copy's source (and
+    /// every other command), 1 for its destination (`--src-*`/`--dest-*`).
+    pub tls_profile: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +41,41 @@ impl HttpResponse {
     }
 }
 
+/// Where a blob's bytes come from in a [`Transfer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobSource {
+    /// The body of this GET, if it answers 200; any other answer is replied
+    /// as [`Reply::Http`] (body bounded by `max_body`) and nothing moves.
+    Http(HttpRequest),
+    File {
+        path: String,
+    },
+}
+
+/// Where a blob's bytes go in a [`Transfer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobSink {
+    /// Create or truncate this file.
+    File { path: String },
+    /// Send the bytes as this request's body; its `body` field is ignored.
+    Http(HttpRequest),
+}
+
+/// Stream a blob from `source` to `sink` without holding it in memory,
+/// hashing it with `algorithm` on the way. The core compares the digest the
+/// host reports before it commits anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub source: BlobSource,
+    pub sink: BlobSink,
+    pub algorithm: crate::digest::Algorithm,
+    /// The size the manifest declares (-1 if unknown): for progress, and the
+    /// host stops reading past it.
+    pub expected_size: i64,
+    /// A short name for progress display (`blob sha256:…`).
+    pub label: String,
+}
+
 /// Something for the host to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -54,6 +92,33 @@ pub enum Request {
     /// Show a warning to the user; no reply is expected.
     Warn {
         message: String,
+    },
+    /// Show a progress line on stderr (unless quiet); no reply is expected.
+    Note {
+        message: String,
+    },
+    Transfer(Transfer),
+    /// Create or truncate `path` with `data`.
+    WriteFile {
+        path: String,
+        data: Vec<u8>,
+    },
+    /// Rename `from` to `to`, replacing `to` (the atomic commit of a write).
+    Rename {
+        from: String,
+        to: String,
+    },
+    /// Create a directory and its parents.
+    CreateDir {
+        path: String,
+    },
+    /// Remove a file (a leftover temporary, or an old image's file).
+    RemoveFile {
+        path: String,
+    },
+    /// The names in a directory.
+    ListDir {
+        path: String,
     },
 }
 
@@ -86,6 +151,17 @@ pub enum Reply {
     Data(Vec<u8>),
     /// A `Wait` has elapsed.
     Elapsed,
+    /// A file-system request succeeded.
+    Done,
+    /// A `ListDir`'s names.
+    Entries(Vec<String>),
+    /// A `Transfer` moved `size` bytes hashing to `digest`; for an HTTP sink,
+    /// the server's answer.
+    Transferred {
+        digest: String,
+        size: u64,
+        response: Option<HttpResponse>,
+    },
     Failed(IoError),
 }
 
@@ -144,17 +220,67 @@ impl Io {
         }
     }
 
-    /// Queues a warning for the user (skopeo's `logrus.Warnf`); nothing to await.
-    pub fn warn(&self, message: String) {
+    /// Queues a request that expects no reply.
+    fn notify(&self, request: Request) {
         let mut state = self.0.borrow_mut();
         let id = state.next_id;
         state.next_id += 1;
-        state.outbox.push_back((id, Request::Warn { message }));
+        state.outbox.push_back((id, request));
+    }
+
+    /// Queues a warning for the user (skopeo's `logrus.Warnf`); nothing to await.
+    pub fn warn(&self, message: String) {
+        self.notify(Request::Warn { message });
+    }
+
+    /// Queues a progress line (`Copying blob …`); nothing to await.
+    pub fn note(&self, message: String) {
+        self.notify(Request::Note { message });
+    }
+
+    /// Streams a blob; returns the digest and size the host measured.
+    pub async fn transfer(&self, t: Transfer) -> Result<Transferred, IoError> {
+        match self.perform(Request::Transfer(t)).await {
+            Reply::Transferred { digest, size, response } => Ok(Transferred::Moved { digest, size, response }),
+            Reply::Http(r) => Ok(Transferred::Refused(r)),
+            Reply::Failed(e) => Err(e),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Carries out a file-system request that answers with `Done`.
+    pub async fn fs(&self, request: Request) -> Result<(), IoError> {
+        match self.perform(request).await {
+            Reply::Done => Ok(()),
+            Reply::Failed(e) => Err(e),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The names in a directory.
+    pub async fn list_dir(&self, path: String) -> Result<Vec<String>, IoError> {
+        match self.perform(Request::ListDir { path }).await {
+            Reply::Entries(e) => Ok(e),
+            Reply::Failed(e) => Err(e),
+            other => Err(unexpected(other)),
+        }
     }
 
     pub async fn sleep(&self, millis: u64) {
         let _ = self.perform(Request::Wait { millis }).await;
     }
+}
+
+/// What became of a [`Transfer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transferred {
+    Moved {
+        digest: String,
+        size: u64,
+        response: Option<HttpResponse>,
+    },
+    /// The HTTP source did not answer 200; nothing was moved.
+    Refused(HttpResponse),
 }
 
 fn unexpected(reply: Reply) -> IoError {

@@ -10,7 +10,9 @@
 
 mod io;
 
-pub use io::{HttpRequest, HttpResponse, Io, IoError, IoErrorKind, Reply, Request};
+pub use io::{
+    BlobSink, BlobSource, HttpRequest, HttpResponse, Io, IoError, IoErrorKind, Reply, Request, Transfer, Transferred,
+};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +21,8 @@ use std::task::{Context, Poll, Waker};
 use crate::error::{Error, Result};
 
 /// What the host should do next.
+// One action exists at a time and is moved out at once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, PartialEq)]
 pub enum Action {
     /// Carry out `request` and report the result with the same `id`.
@@ -32,6 +36,27 @@ pub enum Action {
 }
 
 type Task = Pin<Box<dyn Future<Output = Result<Vec<u8>>>>>;
+
+/// Runs `futures` concurrently (their requests are all outstanding at once)
+/// and returns their outputs in order.
+pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+}
 
 /// One running command.
 pub struct Operation {
@@ -116,9 +141,10 @@ mod tests {
             let a = io.read_file("a".into(), 10);
             let b = io.read_file("b".into(), 10);
             // Issue both before awaiting either, so both are outstanding at once.
-            let (a, b) = join(a, b).await;
-            let mut out = a.map_err(|e| Error::other(e.message))?;
-            out.extend(b.map_err(|e| Error::other(e.message))?);
+            let mut out = Vec::new();
+            for r in join_all(vec![a, b]).await {
+                out.extend(r.map_err(|e| Error::other(e.message))?);
+            }
             Ok(out)
         });
         let mut ids = vec![];
@@ -136,26 +162,6 @@ mod tests {
         op.handle(2, ids[0].0, Reply::Data(b"A".to_vec()));
         assert_eq!(op.poll(2), Action::Done(b"AB".to_vec()));
         assert_eq!(op.poll(3), Action::Idle);
-    }
-
-    async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
-        let (mut a, mut b) = (Box::pin(a), Box::pin(b));
-        let (mut ra, mut rb) = (None, None);
-        std::future::poll_fn(|cx| {
-            if ra.is_none()
-                && let Poll::Ready(v) = a.as_mut().poll(cx)
-            {
-                ra = Some(v);
-            }
-            if rb.is_none()
-                && let Poll::Ready(v) = b.as_mut().poll(cx)
-            {
-                rb = Some(v);
-            }
-            if ra.is_some() && rb.is_some() { Poll::Ready(()) } else { Poll::Pending }
-        })
-        .await;
-        (ra.unwrap(), rb.unwrap())
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! whether credentials may follow them, retries, pagination, digest checks)
 //! is made here; the host only moves bytes.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use base64::Engine as _;
@@ -12,8 +13,9 @@ use super::auth::{self, Challenge, Credentials};
 use super::error_body::{RegistryErrors, sanitize};
 use super::{RegistryOptions, link, url};
 use crate::digest::Digest;
-use crate::engine::{HttpRequest, HttpResponse, Io, IoError, IoErrorKind};
+use crate::engine::{BlobSink, BlobSource, HttpRequest, HttpResponse, Io, IoError, IoErrorKind, Transfer, Transferred};
 use crate::error::{Error, ErrorKind, Result};
+use crate::manifest::Descriptor;
 use crate::manifest::{self, MAX_MANIFEST_SIZE};
 use crate::media_type;
 
@@ -29,12 +31,20 @@ const TOO_MANY_REQUESTS_TRIES: u32 = 5;
 const MAX_BACKOFF_MS: u64 = 60_000;
 
 /// A client for one registry, with the credentials chosen for one repository.
+/// Its methods take `&self` so that several transfers can share it; the
+/// session state is borrowed only between awaits.
 pub struct RegistryClient {
     io: Io,
     /// The registry as named in references (`docker.io`, `localhost:5000`).
     registry: String,
     opts: RegistryOptions,
     credentials: Option<Credentials>,
+    session: RefCell<Session>,
+}
+
+/// What the client learns while talking to the registry.
+#[derive(Default)]
+struct Session {
     /// `scheme://host[:port]` once the `/v2/` ping has succeeded.
     base: Option<String>,
     challenges: Vec<Challenge>,
@@ -43,7 +53,7 @@ pub struct RegistryClient {
 
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RegistryClient").field("registry", &self.registry).field("base", &self.base).finish()
+        f.debug_struct("RegistryClient").field("registry", &self.registry).finish()
     }
 }
 
@@ -53,6 +63,10 @@ pub fn pull_scope(repository: &str) -> String {
 }
 
 impl RegistryClient {
+    fn get(&self, url: String, headers: Vec<(String, String)>, max_body: u64) -> HttpRequest {
+        HttpRequest { method: "GET".to_owned(), url, headers, body: None, max_body, tls_profile: self.opts.tls_profile }
+    }
+
     pub fn new(io: Io, registry: &str, repository: &str, opts: RegistryOptions) -> Result<Self> {
         let credentials = if opts.no_creds {
             None
@@ -61,15 +75,7 @@ impl RegistryClient {
         } else {
             auth::lookup_credentials(&opts.auth_files, registry, repository)?
         };
-        Ok(RegistryClient {
-            io,
-            registry: registry.to_owned(),
-            opts,
-            credentials,
-            base: None,
-            challenges: Vec::new(),
-            tokens: HashMap::new(),
-        })
+        Ok(RegistryClient { io, registry: registry.to_owned(), opts, credentials, session: RefCell::default() })
     }
 
     /// The host that serves the registry's API (Docker Hub's differs from its name).
@@ -79,19 +85,20 @@ impl RegistryClient {
 
     /// Pings `/v2/` over HTTPS, and over plain HTTP when `--tls-verify=false`
     /// allows it, remembering the scheme and the auth challenges.
-    async fn ensure_base(&mut self) -> Result<String> {
-        if let Some(b) = &self.base {
-            return Ok(b.clone());
+    async fn ensure_base(&self) -> Result<String> {
+        if let Some(b) = self.session.borrow().base.clone() {
+            return Ok(b);
         }
         let schemes: &[&str] = if self.opts.tls_verify == Some(false) { &["https", "http"] } else { &["https"] };
         let mut last = None;
         for scheme in schemes {
             let base = format!("{scheme}://{}", self.api_host());
-            let req = get(format!("{base}/v2/"), vec![], MAX_SMALL_BODY);
+            let req = self.get(format!("{base}/v2/"), vec![], MAX_SMALL_BODY);
             match self.with_retries(req).await {
                 Ok(resp) if resp.status == 200 || resp.status == 401 => {
-                    self.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
-                    self.base = Some(base.clone());
+                    let mut session = self.session.borrow_mut();
+                    session.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
+                    session.base = Some(base.clone());
                     return Ok(base);
                 }
                 Ok(resp) => {
@@ -110,7 +117,7 @@ impl RegistryClient {
 
     /// Sends `req` again after transient failures, as `--retry-times` allows
     /// (and 429 a few times regardless), waiting as the registry asks.
-    async fn with_retries(&mut self, req: HttpRequest) -> std::result::Result<HttpResponse, IoError> {
+    async fn with_retries(&self, req: HttpRequest) -> std::result::Result<HttpResponse, IoError> {
         let mut attempt = 0u32;
         loop {
             let result = self.io.http(req.clone()).await;
@@ -137,23 +144,27 @@ impl RegistryClient {
     }
 
     /// The `Authorization` header for `scope`, if the registry asks for one.
-    async fn authorization(&mut self, scope: &str) -> Result<Option<String>> {
-        let bearer = self.challenges.iter().find(|c| c.scheme == "bearer").cloned();
+    async fn authorization(&self, scope: &str) -> Result<Option<String>> {
+        let (bearer, basic_challenge) = {
+            let session = self.session.borrow();
+            let bearer = session.challenges.iter().find(|c| c.scheme == "bearer").cloned();
+            (bearer, session.challenges.iter().any(|c| c.scheme == "basic"))
+        };
         if let Some(ch) = bearer {
             return Ok(Some(format!("Bearer {}", self.bearer_token(&ch, scope).await?)));
         }
-        if self.challenges.iter().any(|c| c.scheme == "basic") {
+        if basic_challenge {
             return Ok(self.credentials.as_ref().map(basic));
         }
         Ok(None)
     }
 
-    async fn bearer_token(&mut self, ch: &Challenge, scope: &str) -> Result<String> {
+    async fn bearer_token(&self, ch: &Challenge, scope: &str) -> Result<String> {
         if let Some(t) = &self.opts.registry_token {
             return Ok(t.clone());
         }
-        if let Some(t) = self.tokens.get(scope) {
-            return Ok(t.clone());
+        if let Some(t) = self.session.borrow().tokens.get(scope).cloned() {
+            return Ok(t);
         }
         let realm = ch.params.get("realm").cloned().unwrap_or_default();
         let realm_origin = url::origin(&realm).ok_or_else(|| {
@@ -167,8 +178,9 @@ impl RegistryClient {
         let mut headers = Vec::new();
         if let Some(c) = &self.credentials {
             // Credentials go to the realm only over HTTPS or to the registry's own host.
-            let registry_host = self.base.as_deref().and_then(url::host);
-            if !realm_origin.starts_with("https://") && url::host(&realm_origin) != registry_host {
+            let base = self.session.borrow().base.clone();
+            if !realm_origin.starts_with("https://") && url::host(&realm_origin) != base.as_deref().and_then(url::host)
+            {
                 return Err(Error::new(
                     ErrorKind::Unauthorized,
                     format!(
@@ -183,7 +195,7 @@ impl RegistryClient {
         let sep = if realm.contains('?') { '&' } else { '?' };
         let token_url = format!("{realm}{sep}{}", query.join("&"));
         let resp = self
-            .with_retries(get(token_url, headers, MAX_SMALL_BODY))
+            .with_retries(self.get(token_url, headers, MAX_SMALL_BODY))
             .await
             .map_err(|e| io_error(e).context(format!("requesting bearer token from {realm_origin}")))?;
         match resp.status {
@@ -202,14 +214,14 @@ impl RegistryClient {
             }
         }
         let token = auth::parse_token_response(&resp.body)?;
-        self.tokens.insert(scope.to_owned(), token.clone());
+        self.session.borrow_mut().tokens.insert(scope.to_owned(), token.clone());
         Ok(token)
     }
 
     /// Sends a request to the registry with authentication, following
     /// redirects (credentials only ever go to the registry's own origin).
     async fn send(
-        &mut self,
+        &self,
         method: &str,
         path: &str,
         mut headers: Vec<(String, String)>,
@@ -228,12 +240,16 @@ impl RegistryClient {
                 {
                     h.push(("Authorization".to_owned(), a.clone()));
                 }
-                let req =
-                    HttpRequest { method: method.to_owned(), url: target.clone(), headers: h, body: None, max_body };
-                let resp = self
-                    .with_retries(req)
-                    .await
-                    .map_err(|e| io_error(e).context(format!("{method} {}", redact(&target))))?;
+                let req = HttpRequest {
+                    method: method.to_owned(),
+                    url: target.clone(),
+                    headers: h,
+                    body: None,
+                    max_body,
+                    tls_profile: self.opts.tls_profile,
+                };
+                // The host's message already names the request.
+                let resp = self.with_retries(req).await.map_err(io_error)?;
                 if matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
                     let loc = resp.header("location").unwrap_or("");
                     target = url::resolve(&target, loc).ok_or_else(|| {
@@ -244,10 +260,11 @@ impl RegistryClient {
                 if resp.status == 401 && !auth_retried && self.opts.registry_token.is_none() {
                     // A cached token may have expired: fetch a fresh one, once.
                     let challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
+                    let mut session = self.session.borrow_mut();
                     if !challenges.is_empty() {
-                        self.challenges = challenges;
+                        session.challenges = challenges;
                     }
-                    if self.tokens.remove(scope).is_some() {
+                    if session.tokens.remove(scope).is_some() {
                         auth_retried = true;
                         continue 'auth;
                     }
@@ -261,7 +278,7 @@ impl RegistryClient {
 
     /// The raw manifest and its `Content-Type`. A manifest fetched by digest
     /// is checked against it; one fetched by tag against `Docker-Content-Digest`.
-    pub async fn get_manifest(&mut self, repository: &str, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
         let accept = media_type::MANIFEST_ACCEPT.join(", ");
         let path = format!("/v2/{repository}/manifests/{reference}");
         let resp = self
@@ -284,7 +301,7 @@ impl RegistryClient {
     }
 
     /// A small blob (a config), verified against its digest.
-    pub async fn get_blob(&mut self, repository: &str, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+    pub async fn get_blob(&self, repository: &str, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         let path = format!("/v2/{repository}/blobs/{digest}");
         let resp =
             self.send("GET", &path, vec![], &pull_scope(repository), max).await.map_err(|e| too_large(e, "blob"))?;
@@ -297,7 +314,7 @@ impl RegistryClient {
     }
 
     /// Every tag, following `Link` pagination within the registry's origin.
-    pub async fn list_tags(&mut self, repository: &str) -> Result<Vec<String>> {
+    pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>> {
         #[derive(serde::Deserialize)]
         struct Page {
             #[serde(default)]
@@ -333,7 +350,7 @@ impl RegistryClient {
     }
 
     /// Deletes the manifest `digest` (and so every tag pointing at it).
-    pub async fn delete_manifest(&mut self, repository: &str, digest: &Digest) -> Result<()> {
+    pub async fn delete_manifest(&self, repository: &str, digest: &Digest) -> Result<()> {
         let path = format!("/v2/{repository}/manifests/{digest}");
         let scope = format!("repository:{repository}:*");
         let resp = self.send("DELETE", &path, vec![], &scope, MAX_SMALL_BODY).await?;
@@ -349,21 +366,12 @@ impl RegistryClient {
     }
 }
 
-fn get(url: String, headers: Vec<(String, String)>, max_body: u64) -> HttpRequest {
-    HttpRequest { method: "GET".to_owned(), url, headers, body: None, max_body }
-}
-
 fn basic(c: &Credentials) -> String {
     format!("Basic {}", STANDARD.encode(format!("{}:{}", c.username, c.password)))
 }
 
 fn retry_after_ms(r: &HttpResponse) -> Option<u64> {
     r.header("retry-after")?.trim().parse::<u64>().ok().map(|s| s.saturating_mul(1000))
-}
-
-/// Drops the query (it may carry signed tokens) from a URL shown to people.
-fn redact(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
 }
 
 fn io_error(e: IoError) -> Error {
@@ -399,4 +407,202 @@ fn status_error(what: &str, resp: &HttpResponse) -> Error {
         _ => ErrorKind::Other,
     };
     Error::new(kind, format!("{what}: {detail}"))
+}
+
+/// Scope for pushing to a repository.
+pub fn push_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull,push")
+}
+
+/// What happened to a blob on its way into a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobPush {
+    /// The registry already had it.
+    Exists,
+    /// Mounted from another repository of the same registry.
+    Mounted,
+    Uploaded,
+}
+
+impl RegistryClient {
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// Streams blob `d` of `repository` into `sink`, following redirects
+    /// (credentials only to the registry's origin) and checking the digest and
+    /// size the host measured.
+    pub async fn pull_blob(&self, repository: &str, d: &Descriptor, sink: BlobSink) -> Result<()> {
+        let base = self.ensure_base().await?;
+        let authz = self.authorization(&pull_scope(repository)).await?;
+        let mut target = format!("{base}/v2/{repository}/blobs/{}", d.digest);
+        let what = format!("fetching blob {} from {}/{repository}", d.digest, self.registry);
+        for _ in 0..=MAX_REDIRECTS {
+            let mut headers = Vec::new();
+            if let Some(a) = authz.as_ref().filter(|_| url::origin(&target).as_deref() == Some(base.as_str())) {
+                headers.push(("Authorization".to_owned(), a.clone()));
+            }
+            let transfer = Transfer {
+                source: BlobSource::Http(self.get(target.clone(), headers, MAX_SMALL_BODY)),
+                sink: sink.clone(),
+                algorithm: d.digest.algorithm(),
+                expected_size: d.size,
+                label: format!("blob {}", d.digest),
+            };
+            match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
+                Transferred::Moved { digest, size, .. } => return check_moved(d, &digest, size),
+                Transferred::Refused(resp) if matches!(resp.status, 301 | 302 | 303 | 307 | 308) => {
+                    let loc = resp.header("location").unwrap_or("");
+                    target = url::resolve(&target, loc).ok_or_else(|| {
+                        Error::other(format!("{what}: redirected to an invalid location {:?}", sanitize(loc)))
+                    })?;
+                }
+                Transferred::Refused(resp) => return Err(status_error(&what, &resp)),
+            }
+        }
+        Err(Error::other(format!("{what}: too many redirects")))
+    }
+
+    /// Puts blob `d` into `repository`: skipped if present, mounted from
+    /// `mount_from` (a repository of this registry) if possible, else
+    /// uploaded monolithically from `source`.
+    pub async fn push_blob(
+        &self,
+        repository: &str,
+        d: &Descriptor,
+        source: BlobSource,
+        mount_from: Option<&str>,
+    ) -> Result<BlobPush> {
+        let scope = push_scope(repository);
+        let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
+        let head = self.send("HEAD", &format!("/v2/{repository}/blobs/{}", d.digest), vec![], &scope, 0).await?;
+        if head.status == 200 {
+            return Ok(BlobPush::Exists);
+        }
+        let uploads = format!("/v2/{repository}/blobs/uploads/");
+        let mut start = None;
+        if let Some(from) = mount_from {
+            let path = format!("{uploads}?mount={}&from={}", url::encode(&d.digest.to_string()), url::encode(from));
+            let resp = self.send("POST", &path, vec![], &scope, MAX_SMALL_BODY).await?;
+            match resp.status {
+                201 => return Ok(BlobPush::Mounted),
+                // Not allowed to read the other repository: upload instead.
+                401 | 403 => {}
+                _ => start = Some(resp),
+            }
+        }
+        let start = match start {
+            Some(s) => s,
+            None => self.send("POST", &uploads, vec![], &scope, MAX_SMALL_BODY).await?,
+        };
+        if start.status != 202 {
+            return Err(status_error(&format!("{what}: starting upload"), &start));
+        }
+        let base = self.ensure_base().await?;
+        let loc = start.header("location").unwrap_or("");
+        let location = url::resolve(&format!("{base}/v2/{repository}/blobs/uploads/"), loc)
+            .ok_or_else(|| Error::other(format!("{what}: invalid upload location {:?}", sanitize(loc))))?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let put_url = format!("{location}{sep}digest={}", url::encode(&d.digest.to_string()));
+        let mut headers = vec![("Content-Type".to_owned(), "application/octet-stream".to_owned())];
+        if d.size >= 0 {
+            headers.push(("Content-Length".to_owned(), d.size.to_string()));
+        }
+        // Credentials never follow an upload to another origin.
+        if url::origin(&put_url).as_deref() == Some(base.as_str())
+            && let Some(a) = self.authorization(&scope).await?
+        {
+            headers.push(("Authorization".to_owned(), a));
+        }
+        let sink = BlobSink::Http(HttpRequest {
+            method: "PUT".to_owned(),
+            url: put_url,
+            headers,
+            body: None,
+            max_body: MAX_SMALL_BODY,
+            tls_profile: self.opts.tls_profile,
+        });
+        let transfer = Transfer {
+            source,
+            sink,
+            algorithm: d.digest.algorithm(),
+            expected_size: d.size,
+            label: format!("blob {}", d.digest),
+        };
+        match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
+            Transferred::Moved { digest, size, response } => {
+                check_moved(d, &digest, size)?;
+                let resp = response.ok_or_else(|| Error::other(format!("{what}: no answer to the upload")))?;
+                if resp.status != 201 {
+                    return Err(status_error(&what, &resp));
+                }
+                Ok(BlobPush::Uploaded)
+            }
+            Transferred::Refused(resp) => Err(status_error(&what, &resp)),
+        }
+    }
+
+    /// An authorized GET of a blob (the first hop; used as a transfer source).
+    pub async fn blob_request(&self, repository: &str, digest: &Digest) -> Result<HttpRequest> {
+        let base = self.ensure_base().await?;
+        let mut headers = Vec::new();
+        if let Some(a) = self.authorization(&pull_scope(repository)).await? {
+            headers.push(("Authorization".to_owned(), a));
+        }
+        Ok(self.get(format!("{base}/v2/{repository}/blobs/{digest}"), headers, MAX_SMALL_BODY))
+    }
+
+    /// Whether the registry has manifest `digest` in `repository`.
+    pub async fn has_manifest(&self, repository: &str, digest: &Digest) -> Result<bool> {
+        let accept = media_type::MANIFEST_ACCEPT.join(", ");
+        let resp = self
+            .send(
+                "HEAD",
+                &format!("/v2/{repository}/manifests/{digest}"),
+                vec![("Accept".to_owned(), accept)],
+                &push_scope(repository),
+                0,
+            )
+            .await?;
+        Ok(resp.status == 200)
+    }
+
+    /// Stores a manifest under `reference` (a tag or its digest).
+    pub async fn put_manifest(&self, repository: &str, reference: &str, bytes: &[u8], media_type: &str) -> Result<()> {
+        let base = self.ensure_base().await?;
+        let scope = push_scope(repository);
+        let what = format!("writing manifest {reference} to {}/{repository}", self.registry);
+        let mut headers = vec![("Content-Type".to_owned(), media_type.to_owned())];
+        if let Some(a) = self.authorization(&scope).await? {
+            headers.push(("Authorization".to_owned(), a));
+        }
+        let req = HttpRequest {
+            method: "PUT".to_owned(),
+            url: format!("{base}/v2/{repository}/manifests/{reference}"),
+            headers,
+            body: Some(bytes.to_vec()),
+            max_body: MAX_SMALL_BODY,
+            tls_profile: self.opts.tls_profile,
+        };
+        let resp = self.with_retries(req).await.map_err(|e| io_error(e).context(&what))?;
+        if resp.status != 201 {
+            return Err(status_error(&what, &resp));
+        }
+        if let Some(d) = resp.header("docker-content-digest").and_then(|h| Digest::parse(h.trim()).ok()) {
+            manifest::verify_manifest_digest(bytes, &d)
+                .map_err(|e| e.context(format!("{what}: the registry stored other bytes")))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks what a transfer measured against the descriptor.
+fn check_moved(d: &Descriptor, digest: &str, size: u64) -> Result<()> {
+    if digest != d.digest.to_string() {
+        return Err(Error::integrity(format!("digest mismatch for blob {}: got {digest}", d.digest)));
+    }
+    if d.size >= 0 && size != d.size as u64 {
+        return Err(Error::integrity(format!("blob {} is {size} bytes, expected {}", d.digest, d.size)));
+    }
+    Ok(())
 }

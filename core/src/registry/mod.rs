@@ -7,7 +7,7 @@ mod error_body;
 mod link;
 mod url;
 
-pub use client::RegistryClient;
+pub use client::{BlobPush, RegistryClient};
 pub use error_body::RegistryErrors;
 
 use serde::Deserialize;
@@ -37,4 +37,7 @@ pub struct RegistryOptions {
     /// `--retry-delay` in milliseconds; exponential back-off (1 s, 2 s, 4 s…) when unset.
     #[serde(default)]
     pub retry_delay_ms: Option<u64>,
+    /// Which of the host's TLS settings the requests use (see `HttpRequest::tls_profile`).
+    #[serde(default)]
+    pub tls_profile: u8,
 }

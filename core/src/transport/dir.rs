@@ -9,7 +9,7 @@ use crate::manifest::MAX_MANIFEST_SIZE;
 
 #[derive(Debug)]
 pub struct DirSource {
-    io: Io,
+    pub(super) io: Io,
     root: String,
 }
 
@@ -38,7 +38,11 @@ impl DirSource {
         Ok((bytes, None))
     }
 
+    pub(super) fn blob_path(&self, d: &Digest) -> String {
+        join(&self.root, &blob_name(d))
+    }
+
     pub async fn blob(&mut self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
-        read_local(&self.io, join(&self.root, &blob_name(digest)), max).await
+        read_local(&self.io, self.blob_path(digest), max).await
     }
 }

@@ -1,10 +1,12 @@
 //! Where images are read from. Each transport turns "the manifest" and "this
 //! blob" into requests for the host; the callers never see paths or URLs.
 
+mod dest;
 mod dir;
 mod oci_layout;
 mod registry;
 
+pub use dest::ImageDestination;
 pub use dir::DirSource;
 pub use oci_layout::LayoutSource;
 pub use registry::RegistrySource;
@@ -75,6 +77,33 @@ impl ImageSource {
             return Err(Error::integrity(format!("blob {} is {} bytes, expected {}", d.digest, bytes.len(), d.size)));
         }
         Ok(bytes)
+    }
+
+    /// Where a local blob's bytes are, for a transfer; None for a registry,
+    /// whose blobs are pulled with [`ImageSource::pull_blob`].
+    pub fn local_blob(&self, d: &Digest) -> Option<String> {
+        match self {
+            ImageSource::Registry(_) => None,
+            ImageSource::Layout(s) => Some(s.blob_path(d)),
+            ImageSource::Dir(s) => Some(s.blob_path(d)),
+        }
+    }
+
+    /// Streams blob `d` into `sink`, checking digest and size.
+    pub async fn pull_blob(&self, d: &Descriptor, sink: crate::engine::BlobSink) -> Result<()> {
+        match (self, self.local_blob(&d.digest)) {
+            (ImageSource::Registry(s), _) => s.pull_blob(d, sink).await,
+            (_, Some(path)) => dest::copy_file_blob(self.io(), d, path, sink).await,
+            _ => unreachable!("every local source has a blob path"),
+        }
+    }
+
+    fn io(&self) -> &Io {
+        match self {
+            ImageSource::Registry(s) => s.io(),
+            ImageSource::Layout(s) => &s.io,
+            ImageSource::Dir(s) => &s.io,
+        }
     }
 
     /// Tags of the image's repository, for transports that have them.

@@ -13,7 +13,7 @@ pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
 #[derive(Debug)]
 pub struct LayoutSource {
-    io: Io,
+    pub(super) io: Io,
     reference: LayoutReference,
     /// `--shared-blob-dir`: where `<alg>/<hex>` blobs live instead of `blobs/`.
     shared_blobs: Option<String>,
@@ -24,7 +24,7 @@ impl LayoutSource {
         LayoutSource { io: io.clone(), reference, shared_blobs }
     }
 
-    fn blob_path(&self, d: &Digest) -> String {
+    pub(super) fn blob_path(&self, d: &Digest) -> String {
         let name = format!("{}/{}", d.algorithm().name(), d.hex());
         match &self.shared_blobs {
             Some(dir) => join(dir, &name),

@@ -8,6 +8,7 @@ use crate::registry::{RegistryClient, RegistryOptions};
 
 #[derive(Debug)]
 pub struct RegistrySource {
+    io: Io,
     client: RegistryClient,
     reference: DockerReference,
 }
@@ -15,10 +16,10 @@ pub struct RegistrySource {
 impl RegistrySource {
     pub fn new(io: &Io, reference: DockerReference, opts: RegistryOptions) -> Result<Self> {
         let client = RegistryClient::new(io.clone(), &reference.registry, &reference.repository, opts)?;
-        Ok(RegistrySource { client, reference })
+        Ok(RegistrySource { io: io.clone(), client, reference })
     }
 
-    pub async fn manifest(&mut self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         let r = match instance {
             Some(d) => d.to_string(),
             None => self.reference.manifest_reference(),
@@ -26,11 +27,29 @@ impl RegistrySource {
         self.client.get_manifest(&self.reference.repository, &r).await
     }
 
-    pub async fn blob(&mut self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+    pub async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         self.client.get_blob(&self.reference.repository, digest, max).await
     }
 
-    pub async fn tags(&mut self) -> Result<Vec<String>> {
+    pub async fn tags(&self) -> Result<Vec<String>> {
         self.client.list_tags(&self.reference.repository).await
+    }
+
+    pub fn io(&self) -> &Io {
+        &self.io
+    }
+
+    pub fn reference(&self) -> &DockerReference {
+        &self.reference
+    }
+
+    /// An authorized GET of blob `d`, for streaming it straight to another registry.
+    pub async fn blob_request(&self, d: &crate::manifest::Descriptor) -> Result<crate::engine::HttpRequest> {
+        self.client.blob_request(&self.reference.repository, &d.digest).await
+    }
+
+    /// Streams blob `d` into `sink`, verified.
+    pub async fn pull_blob(&self, d: &crate::manifest::Descriptor, sink: crate::engine::BlobSink) -> Result<()> {
+        self.client.pull_blob(&self.reference.repository, d, sink).await
     }
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand. Each turns its flags into a job for the core (or
 //! a direct call), and this module runs it with the global options applied.
 
+mod copy;
 mod delete;
 mod inspect;
 mod list_tags;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ListTags(a) => list_tags::run(&cli.global, a),
         Command::ManifestDigest(a) => manifest_digest::run(a),
         Command::Delete(a) => delete::run(&cli.global, a),
+        Command::Copy(a) => copy::run(&cli.global, a),
     }
 }
 
@@ -87,10 +89,13 @@ fn tls_options(f: &RegistryFlags) -> TlsOptions {
 
 /// Runs `job` in the core, within `--command-timeout`, and writes its output.
 fn run_job(g: &GlobalOptions, job: Value, tls: TlsOptions) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    run_job_with(g, job, HostIo::new(vec![tls], g.debug))
+}
+
+fn run_job_with(g: &GlobalOptions, job: Value, io: HostIo) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let out = rt.block_on(async {
         let mut core = Core::load()?;
-        let io = HostIo::new(tls, g.debug);
         let work = core.run(&job, &io);
         match g.command_timeout.filter(|d| !d.is_zero()) {
             Some(limit) => tokio::time::timeout(limit, work)

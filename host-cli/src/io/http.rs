@@ -25,23 +25,25 @@ pub struct TlsOptions {
 }
 
 pub struct Http {
-    tls: TlsOptions,
-    clients: Mutex<HashMap<String, Client>>,
+    /// TLS settings by the profile number requests carry (0 source, 1 destination).
+    tls: Vec<TlsOptions>,
+    clients: Mutex<HashMap<(u8, String), Client>>,
 }
 
 impl Http {
-    pub fn new(tls: TlsOptions) -> Self {
+    pub fn new(tls: Vec<TlsOptions>) -> Self {
         Http { tls, clients: Mutex::new(HashMap::new()) }
     }
 
     /// The client for `url`'s origin, built on first use: plain HTTP needs no
     /// trust roots, so nothing is loaded for it.
-    fn client(&self, url: &reqwest::Url) -> Result<Client, String> {
+    fn client(&self, url: &reqwest::Url, profile: u8) -> Result<Client, String> {
+        let tls = self.tls.get(usize::from(profile)).or(self.tls.first()).cloned().unwrap_or_default();
         let host_port = match url.port() {
             Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
             None => url.host_str().unwrap_or("").to_owned(),
         };
-        let key = format!("{}://{host_port}", url.scheme());
+        let key = (profile, format!("{}://{host_port}", url.scheme()));
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
@@ -53,10 +55,10 @@ impl Http {
             .no_proxy()
             .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")));
         if url.scheme() == "https" {
-            if self.tls.insecure {
+            if tls.insecure {
                 b = b.danger_accept_invalid_certs(true).tls_built_in_root_certs(false);
             }
-            b = certs::configure(b, self.tls.cert_dir.as_deref(), &host_port)?;
+            b = certs::configure(b, tls.cert_dir.as_deref(), &host_port)?;
         } else {
             b = b.tls_built_in_root_certs(false);
         }
@@ -66,65 +68,70 @@ impl Http {
     }
 
     pub async fn send(&self, r: HttpRequest) -> Reply {
-        let url = match reqwest::Url::parse(&r.url) {
-            Ok(u) => u,
-            Err(e) => return failed(IoErrorKind::Other, format!("invalid URL: {e}")),
-        };
-        let client = match self.client(&url) {
-            Ok(c) => c,
-            Err(e) => return failed(IoErrorKind::Tls, e),
-        };
-        let method = match Method::from_bytes(r.method.as_bytes()) {
-            Ok(m) => m,
-            Err(_) => return failed(IoErrorKind::Other, format!("invalid method {:?}", r.method)),
-        };
-        let mut req = client.request(method.clone(), url);
+        let body = r.body.clone().map(reqwest::Body::from);
+        match self.start(&r, body).await {
+            Ok(resp) => read_bounded(resp, &r).await,
+            Err(reply) => reply,
+        }
+    }
+
+    /// Sends `r` (with `body` instead of its own) and returns the response
+    /// once its head has arrived, or the failure as a reply.
+    pub async fn start(&self, r: &HttpRequest, body: Option<reqwest::Body>) -> Result<reqwest::Response, Reply> {
+        let url = reqwest::Url::parse(&r.url).map_err(|e| failed(IoErrorKind::Other, format!("invalid URL: {e}")))?;
+        let client = self.client(&url, r.tls_profile).map_err(|e| failed(IoErrorKind::Tls, e))?;
+        let method = Method::from_bytes(r.method.as_bytes())
+            .map_err(|_| failed(IoErrorKind::Other, format!("invalid method {:?}", r.method)))?;
+        let mut req = client.request(method, url);
         for h in &r.headers {
             req = req.header(&h.name, &h.value);
         }
-        if let Some(body) = r.body {
+        if let Some(body) = body {
             req = req.body(body);
         }
-        let what = format!("{method} {}", r.url.split('?').next().unwrap_or(""));
-        let mut resp = match req.send().await {
-            Ok(resp) => resp,
-            Err(e) => return failed(classify(&e), format!("{what}: {}", chain(&e))),
-        };
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| Header {
-                name: k.as_str().to_owned(),
-                value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            })
-            .collect();
-        if resp.content_length().is_some_and(|n| n > r.max_body) {
-            return failed(IoErrorKind::TooLarge, format!("{what}: response body is larger than {} bytes", r.max_body));
-        }
-        let mut body = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if (body.len() + chunk.len()) as u64 > r.max_body {
-                        return failed(
-                            IoErrorKind::TooLarge,
-                            format!("{what}: response body is larger than {} bytes", r.max_body),
-                        );
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return failed(classify(&e), format!("{what}: reading body: {}", chain(&e)));
-                }
-            }
-        }
-        Reply::Http(HttpResponse { status, headers, body })
+        req.send().await.map_err(|e| failed(classify(&e), format!("{}: {}", describe(r), chain(&e))))
     }
 }
 
-fn classify(e: &reqwest::Error) -> IoErrorKind {
+/// `GET https://host/path` without the query (it may carry signed tokens).
+pub fn describe(r: &HttpRequest) -> String {
+    format!("{} {}", r.method, r.url.split('?').next().unwrap_or(""))
+}
+
+/// The whole response, refusing a body longer than `r.max_body`.
+pub async fn read_bounded(mut resp: reqwest::Response, r: &HttpRequest) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| Header { name: k.as_str().to_owned(), value: String::from_utf8_lossy(v.as_bytes()).into_owned() })
+        .collect();
+    let too_large =
+        || failed(IoErrorKind::TooLarge, format!("{}: response body is larger than {} bytes", describe(r), r.max_body));
+    if r.method == "HEAD" {
+        // Content-Length describes the body a GET would have; there is none.
+        return Reply::Http(HttpResponse { status, headers, body: Vec::new() });
+    }
+    if resp.content_length().is_some_and(|n| n > r.max_body) {
+        return too_large();
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if (body.len() + chunk.len()) as u64 > r.max_body {
+                    return too_large();
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return failed(classify(&e), format!("{}: reading body: {}", describe(r), chain(&e))),
+        }
+    }
+    Reply::Http(HttpResponse { status, headers, body })
+}
+
+pub fn classify(e: &reqwest::Error) -> IoErrorKind {
     let text = chain(e).to_ascii_lowercase();
     if e.is_timeout() {
         IoErrorKind::Timeout
@@ -142,7 +149,7 @@ fn classify(e: &reqwest::Error) -> IoErrorKind {
 }
 
 /// An error with its causes, `a: b: c`, as Go tools print them.
-fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -5,6 +5,7 @@ pub mod auth_file;
 mod certs;
 mod fs;
 mod http;
+mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +19,27 @@ pub struct HostIo {
     http: Arc<http::Http>,
     /// `--debug`: trace each request and its outcome on stderr.
     debug: bool,
+    /// `-q`: no progress lines.
+    quiet: bool,
 }
 
 impl HostIo {
-    pub fn new(tls: TlsOptions, debug: bool) -> Self {
-        HostIo { http: Arc::new(http::Http::new(tls)), debug }
+    /// `tls[n]` applies to requests of TLS profile n (0 source, 1 destination).
+    pub fn new(tls: Vec<TlsOptions>, debug: bool) -> Self {
+        HostIo { http: Arc::new(http::Http::new(tls)), debug, quiet: false }
+    }
+
+    /// Without progress lines (`copy -q`).
+    pub fn quiet(mut self, quiet: bool) -> Self {
+        self.quiet = quiet;
+        self
+    }
+
+    /// A progress line (`Copying blob …`) on stderr, so stdout stays clean.
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
     }
 
     pub async fn perform(&self, request: Request) -> Reply {
@@ -44,8 +61,10 @@ impl HostIo {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Reply::Elapsed
             }
-            // Warnings are printed by the driver and never reach here.
-            Request::Warn(_) => Reply::Elapsed,
+            Request::Transfer(t) => transfer::transfer(&self.http, t).await,
+            // Warnings and notes are printed by the driver and never reach here.
+            Request::Warn(_) | Request::Note(_) => Reply::Done,
+            fs_request => fs::apply(fs_request).await,
         }
     }
 }

@@ -44,6 +44,7 @@ impl Core {
             match action {
                 Action::Perform(p) => match p.request {
                     Request::Warn(message) => eprintln!("WARN[0000] {message}"),
+                    Request::Note(message) => io.note(&message),
                     request => {
                         let io = io.clone();
                         pending.spawn(async move { (p.id, io.perform(request).await) });

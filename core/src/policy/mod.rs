@@ -1,0 +1,198 @@
+//! containers-policy.json(5): which images may be used. The most specific
+//! scope for the image's transport wins, else the transport's `""` scope,
+//! else `default`; every requirement in the chosen list must hold.
+//! Evaluated before any layer is read.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::reference::{ArchiveSelector, ImageReference};
+
+/// The policy as the host found it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PolicyInput {
+    /// `--insecure-policy`: accept anything, read no file.
+    #[serde(default)]
+    pub insecure: bool,
+    /// Where the policy was looked for (for messages).
+    #[serde(default)]
+    pub path: String,
+    /// The file's contents; None when no file exists.
+    #[serde(default)]
+    pub contents: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PolicyFile {
+    default: Vec<Requirement>,
+    #[serde(default)]
+    transports: BTreeMap<String, BTreeMap<String, Vec<Requirement>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+enum Requirement {
+    #[serde(rename = "insecureAcceptAnything")]
+    InsecureAcceptAnything,
+    #[serde(rename = "reject")]
+    Reject,
+    #[serde(rename = "signedBy")]
+    SignedBy {},
+    #[serde(rename = "sigstoreSigned")]
+    SigstoreSigned {},
+}
+
+/// Refuses `image` unless the policy accepts it.
+pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result<()> {
+    if input.insecure {
+        return Ok(());
+    }
+    let contents = input.contents.as_deref().ok_or_else(|| {
+        Error::invalid(format!(
+            "Error loading trust policy: no policy.json file found at {} (use --policy, or --insecure-policy to skip the check)",
+            input.path
+        ))
+    })?;
+    let policy: PolicyFile = serde_json::from_str(contents)
+        .map_err(|e| Error::invalid(format!("Error loading trust policy {}: invalid policy: {e}", input.path)))?;
+    let requirements = choose(&policy, image);
+    if requirements.is_empty() {
+        return Err(Error::invalid(format!("Error loading trust policy {}: no requirements for {shown}", input.path)));
+    }
+    for r in requirements {
+        match r {
+            Requirement::InsecureAcceptAnything => {}
+            Requirement::Reject => {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Unauthorized,
+                    format!("Source image rejected: Running image {shown} is rejected by policy."),
+                ));
+            }
+            Requirement::SignedBy {} | Requirement::SigstoreSigned {} => {
+                return Err(Error::unsupported(format!(
+                    "Source image rejected: policy requires signatures for {shown}, and this version of skiff cannot verify them; refusing"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn choose<'a>(policy: &'a PolicyFile, image: &ImageReference) -> &'a [Requirement] {
+    if let Some(scopes) = policy.transports.get(image.transport_name()) {
+        for scope in scopes_of(image) {
+            if let Some(r) = scopes.get(&scope) {
+                return r;
+            }
+        }
+        if let Some(r) = scopes.get("") {
+            return r;
+        }
+    }
+    &policy.default
+}
+
+/// The policy scopes that name `image`, most specific first.
+fn scopes_of(image: &ImageReference) -> Vec<String> {
+    match image {
+        ImageReference::Docker(r) => {
+            let mut out = vec![r.to_string()];
+            let mut name = r.name();
+            loop {
+                out.push(name.clone());
+                match name.rfind('/') {
+                    Some(i) => name.truncate(i),
+                    None => break,
+                }
+            }
+            // `*.example.com` matches registries below example.com.
+            let host = r.registry.split(':').next().unwrap_or("");
+            let mut rest = host;
+            while let Some((_, parent)) = rest.split_once('.') {
+                out.push(format!("*.{parent}"));
+                rest = parent;
+            }
+            out
+        }
+        ImageReference::Dir { path } => path_scopes(path, None),
+        ImageReference::Oci(l) | ImageReference::OciArchive(l) => path_scopes(&l.path, l.ref_name.as_deref()),
+        ImageReference::DockerArchive { path, selector } => {
+            let tag = match selector {
+                ArchiveSelector::Named(r) => Some(r.to_string()),
+                _ => None,
+            };
+            path_scopes(path, tag.as_deref())
+        }
+        _ => vec![],
+    }
+}
+
+/// `path:ref`, `path`, then each parent directory.
+fn path_scopes(path: &str, reference: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(r) = reference {
+        out.push(format!("{path}:{r}"));
+    }
+    let mut p = path.trim_end_matches('/').to_owned();
+    while !p.is_empty() {
+        out.push(p.clone());
+        match p.rfind('/') {
+            Some(0) => {
+                out.push("/".to_owned());
+                break;
+            }
+            Some(i) => p.truncate(i),
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(json: &str) -> PolicyInput {
+        PolicyInput { insecure: false, path: "policy.json".into(), contents: Some(json.into()) }
+    }
+
+    fn img(s: &str) -> ImageReference {
+        ImageReference::parse(s).unwrap()
+    }
+
+    #[test]
+    fn most_specific_scope_wins() {
+        let p = input(
+            r#"{"default":[{"type":"reject"}],"transports":{"docker":{
+                "r.io":[{"type":"insecureAcceptAnything"}],
+                "r.io/team/bad":[{"type":"reject"}],
+                "*.example.com":[{"type":"insecureAcceptAnything"}]},
+              "dir":{"":[{"type":"insecureAcceptAnything"}]}}}"#,
+        );
+        assert!(check(&p, &img("docker://r.io/team/app:1"), "x").is_ok());
+        assert!(check(&p, &img("docker://r.io/team/bad:1"), "x").is_err());
+        assert!(check(&p, &img("docker://other.io/app"), "x").is_err());
+        assert!(check(&p, &img("docker://reg.example.com:5000/a"), "x").is_ok());
+        assert!(check(&p, &img("dir:/tmp/x"), "x").is_ok());
+        assert!(check(&p, &img("oci:/tmp/x"), "x").is_err());
+    }
+
+    #[test]
+    fn signatures_and_missing_files_are_refused() {
+        let p = input(r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]}"#);
+        let e = check(&p, &img("docker://a/b"), "docker://a/b").unwrap_err();
+        assert!(e.message.contains("cannot verify"), "{e}");
+        let none = PolicyInput { insecure: false, path: "/etc/containers/policy.json".into(), contents: None };
+        assert!(check(&none, &img("docker://a/b"), "x").unwrap_err().message.contains("--insecure-policy"));
+        assert!(check(&PolicyInput { insecure: true, ..none }, &img("docker://a/b"), "x").is_ok());
+        assert!(check(&input(r#"{"default":[{"type":"bogus"}]}"#), &img("docker://a/b"), "x").is_err());
+        assert!(check(&input("{"), &img("docker://a/b"), "x").is_err());
+    }
+
+    #[test]
+    fn path_scopes_walk_up() {
+        assert_eq!(path_scopes("/a/b", Some("t")), ["/a/b:t", "/a/b", "/a", "/"]);
+    }
+}

@@ -1,0 +1,273 @@
+//! Where images are written: a registry, an OCI layout, or a `dir:`
+//! directory. Blobs stream into a temporary name and are renamed into place
+//! only after their digest and size are checked; the manifest (and for a
+//! layout, `index.json`) is written last, so an interrupted copy never leaves
+//! something that looks complete.
+
+use serde_json::{Value, json};
+
+use super::dir::blob_name;
+use super::oci_layout::REF_NAME_ANNOTATION;
+use super::{ImageSource, join};
+use crate::digest::Digest;
+use crate::engine::{BlobSink, BlobSource, Io, IoErrorKind, Request, Transfer, Transferred};
+use crate::error::{Error, ErrorKind, Result};
+use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
+use crate::media_type::ManifestKind;
+use crate::reference::{DockerReference, ImageReference, LayoutReference};
+use crate::registry::{BlobPush, RegistryClient, RegistryOptions};
+
+/// The marker skopeo writes into a `dir:` image.
+const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
+
+#[derive(Debug)]
+pub enum ImageDestination {
+    Registry { client: RegistryClient, reference: DockerReference },
+    Layout { io: Io, reference: LayoutReference, shared_blobs: Option<String>, entry: Option<Value> },
+    Dir { io: Io, root: String },
+}
+
+fn fs_error(what: String) -> impl FnOnce(crate::engine::IoError) -> Error {
+    move |e| Error::new(ErrorKind::Io, format!("{what}: {}", e.message))
+}
+
+/// Streams the local file `path` holding blob `d` into `sink`, checking it.
+pub(super) async fn copy_file_blob(io: &Io, d: &Descriptor, path: String, sink: BlobSink) -> Result<()> {
+    let t = Transfer {
+        source: BlobSource::File { path: path.clone() },
+        sink,
+        algorithm: d.digest.algorithm(),
+        expected_size: d.size,
+        label: format!("blob {}", d.digest),
+    };
+    match io.transfer(t).await.map_err(fs_error(format!("copying {path}")))? {
+        Transferred::Moved { digest, size, .. } => check(d, &digest, size),
+        Transferred::Refused(_) => Err(Error::other(format!("copying {path}: refused"))),
+    }
+}
+
+fn check(d: &Descriptor, digest: &str, size: u64) -> Result<()> {
+    if digest != d.digest.to_string() {
+        return Err(Error::integrity(format!("digest mismatch for blob {}: got {digest}", d.digest)));
+    }
+    if d.size >= 0 && size != d.size as u64 {
+        return Err(Error::integrity(format!("blob {} is {size} bytes, expected {}", d.digest, d.size)));
+    }
+    Ok(())
+}
+
+impl ImageDestination {
+    pub fn open(
+        io: &Io,
+        image: &ImageReference,
+        opts: &RegistryOptions,
+        shared_blob_dir: Option<&str>,
+    ) -> Result<Self> {
+        match image {
+            ImageReference::Docker(r) => {
+                let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, opts.clone())?;
+                Ok(ImageDestination::Registry { client, reference: r.clone() })
+            }
+            ImageReference::Oci(l) => Ok(ImageDestination::Layout {
+                io: io.clone(),
+                reference: l.clone(),
+                shared_blobs: shared_blob_dir.map(str::to_owned),
+                entry: None,
+            }),
+            ImageReference::Dir { path } => Ok(ImageDestination::Dir { io: io.clone(), root: path.clone() }),
+            other => Err(Error::unsupported(format!(
+                "writing images to the {} transport is not supported by this version",
+                other.transport_name()
+            ))),
+        }
+    }
+
+    /// Whether manifests of `kind` can be stored here as they are.
+    pub fn accepts(&self, kind: ManifestKind) -> bool {
+        match self {
+            ImageDestination::Layout { .. } => matches!(kind, ManifestKind::OciManifest | ManifestKind::OciIndex),
+            _ => true,
+        }
+    }
+
+    /// Makes the destination ready; refuses to wipe a directory that is not an image.
+    pub async fn prepare(&mut self) -> Result<()> {
+        match self {
+            ImageDestination::Registry { .. } => Ok(()),
+            ImageDestination::Dir { io, root } => {
+                match io.list_dir(root.clone()).await {
+                    Err(e) if e.kind == IoErrorKind::NotFound => {
+                        io.fs(Request::CreateDir { path: root.clone() })
+                            .await
+                            .map_err(fs_error(format!("creating {root}")))?;
+                    }
+                    Err(e) => return Err(fs_error(format!("reading {root}"))(e)),
+                    Ok(names) if names.is_empty() => {}
+                    Ok(names) if names.iter().any(|n| n == "version") => {
+                        // An earlier dir: image: replace it.
+                        for n in names {
+                            let path = join(root, &n);
+                            io.fs(Request::RemoveFile { path: path.clone() })
+                                .await
+                                .map_err(fs_error(format!("removing {path}")))?;
+                        }
+                    }
+                    Ok(_) => {
+                        return Err(Error::invalid(format!(
+                            "Refusing to overwrite destination directory {root}: it is not empty and does not hold a dir: image"
+                        )));
+                    }
+                }
+                let path = join(root, "version");
+                io.fs(Request::WriteFile { path: path.clone(), data: DIR_VERSION.as_bytes().to_vec() })
+                    .await
+                    .map_err(fs_error(format!("writing {path}")))
+            }
+            ImageDestination::Layout { io, reference, shared_blobs, .. } => {
+                let blobs = match shared_blobs {
+                    Some(d) => join(d, "sha256"),
+                    None => join(&reference.path, "blobs/sha256"),
+                };
+                io.fs(Request::CreateDir { path: blobs.clone() })
+                    .await
+                    .map_err(fs_error(format!("creating {blobs}")))?;
+                let path = join(&reference.path, "oci-layout");
+                io.fs(Request::WriteFile { path: path.clone(), data: br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec() })
+                    .await
+                    .map_err(fs_error(format!("writing {path}")))
+            }
+        }
+    }
+
+    fn local_blob_path(&self, d: &Digest) -> Option<String> {
+        match self {
+            ImageDestination::Registry { .. } => None,
+            ImageDestination::Dir { root, .. } => Some(join(root, &blob_name(d))),
+            ImageDestination::Layout { reference, shared_blobs, .. } => {
+                let name = format!("{}/{}", d.algorithm().name(), d.hex());
+                Some(match shared_blobs {
+                    Some(dir) => join(dir, &name),
+                    None => join(&reference.path, &format!("blobs/{name}")),
+                })
+            }
+        }
+    }
+
+    fn io(&self) -> Option<&Io> {
+        match self {
+            ImageDestination::Registry { .. } => None,
+            ImageDestination::Dir { io, .. } | ImageDestination::Layout { io, .. } => Some(io),
+        }
+    }
+
+    /// Copies blob `d` from `source`.
+    pub async fn put_blob(&self, source: &ImageSource, d: &Descriptor) -> Result<BlobPush> {
+        if let ImageDestination::Registry { client, reference } = self {
+            let mount_from = match source {
+                ImageSource::Registry(s) if s.reference().registry == reference.registry => {
+                    Some(s.reference().repository.as_str())
+                }
+                _ => None,
+            };
+            let blob_source = match (source, source.local_blob(&d.digest)) {
+                (_, Some(path)) => BlobSource::File { path },
+                (ImageSource::Registry(s), None) => BlobSource::Http(s.blob_request(d).await?),
+                _ => unreachable!("every local source has a blob path"),
+            };
+            return client.push_blob(&reference.repository, d, blob_source, mount_from).await;
+        }
+        let (Some(final_path), Some(io)) = (self.local_blob_path(&d.digest), self.io()) else {
+            unreachable!("local destinations have paths")
+        };
+        let tmp = format!("{final_path}.skiff-tmp");
+        let pulled = source.pull_blob(d, BlobSink::File { path: tmp.clone() }).await;
+        if let Err(e) = pulled {
+            let _ = io.fs(Request::RemoveFile { path: tmp }).await;
+            return Err(e);
+        }
+        io.fs(Request::Rename { from: tmp, to: final_path.clone() })
+            .await
+            .map_err(fs_error(format!("writing {final_path}")))?;
+        Ok(BlobPush::Uploaded)
+    }
+
+    /// Writes a manifest: an instance of a list (by digest), or the image's
+    /// top-level manifest.
+    pub async fn put_manifest(&mut self, bytes: &[u8], kind: ManifestKind, instance: Option<&Digest>) -> Result<()> {
+        let digest = manifest::manifest_digest(bytes)?;
+        match self {
+            ImageDestination::Registry { client, reference } => {
+                let target = match (instance, &reference.digest, &reference.tag) {
+                    (Some(d), _, _) => d.to_string(),
+                    (None, Some(d), _) => {
+                        if d != &digest {
+                            return Err(Error::integrity(format!(
+                                "the destination names digest {d}, but the manifest written is {digest}"
+                            )));
+                        }
+                        d.to_string()
+                    }
+                    (None, None, Some(t)) => t.clone(),
+                    (None, None, None) => crate::reference::DEFAULT_TAG.to_owned(),
+                };
+                client.put_manifest(&reference.repository, &target, bytes, kind.media_type()).await
+            }
+            ImageDestination::Dir { io, root } => {
+                let name = match instance {
+                    Some(d) => format!("{}.manifest.json", blob_name(d)),
+                    None => "manifest.json".to_owned(),
+                };
+                write_atomically(io, &join(root, &name), bytes).await
+            }
+            ImageDestination::Layout { io, reference, shared_blobs, entry } => {
+                let name = format!("{}/{}", digest.algorithm().name(), digest.hex());
+                let path = match shared_blobs {
+                    Some(dir) => join(dir, &name),
+                    None => join(&reference.path, &format!("blobs/{name}")),
+                };
+                write_atomically(io, &path, bytes).await?;
+                if instance.is_none() {
+                    let mut e =
+                        json!({"mediaType": kind.media_type(), "digest": digest.to_string(), "size": bytes.len()});
+                    if let Some(n) = &reference.ref_name {
+                        e["annotations"] = json!({ REF_NAME_ANNOTATION: n });
+                    }
+                    *entry = Some(e);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes the image: for a layout, names it in `index.json`.
+    pub async fn commit(&mut self) -> Result<()> {
+        let ImageDestination::Layout { io, reference, entry: Some(entry), .. } = self else { return Ok(()) };
+        let path = join(&reference.path, "index.json");
+        let mut manifests: Vec<Value> = match io.read_file(path.clone(), MAX_MANIFEST_SIZE).await {
+            Ok(bytes) => {
+                let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{path}: {e}")))?;
+                v.get("manifests").and_then(Value::as_array).cloned().unwrap_or_default()
+            }
+            Err(e) if e.kind == IoErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(fs_error(format!("reading {path}"))(e)),
+        };
+        // The new image takes over its name (or replaces the same digest if unnamed).
+        let name = entry.pointer("/annotations/org.opencontainers.image.ref.name").cloned();
+        manifests.retain(|m| match &name {
+            Some(n) => m.pointer("/annotations/org.opencontainers.image.ref.name") != Some(n),
+            None => m.get("digest") != entry.get("digest") || m.get("annotations").is_some(),
+        });
+        manifests.push(entry.clone());
+        let index = json!({"schemaVersion": 2, "manifests": manifests});
+        write_atomically(io, &path, &serde_json::to_vec(&index)?).await
+    }
+}
+
+/// Writes `path` through a temporary name and a rename.
+async fn write_atomically(io: &Io, path: &str, data: &[u8]) -> Result<()> {
+    let tmp = format!("{path}.skiff-tmp");
+    io.fs(Request::WriteFile { path: tmp.clone(), data: data.to_vec() })
+        .await
+        .map_err(fs_error(format!("writing {tmp}")))?;
+    io.fs(Request::Rename { from: tmp, to: path.to_owned() }).await.map_err(fs_error(format!("writing {path}")))
+}

@@ -1,0 +1,59 @@
+//! `skiff copy SRC DEST`: the core streams every blob from source to
+//! destination; the host reads the policy file and carries out transfers.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::{platform, registry_options, run_job_with, tls_options};
+use crate::cli::{CopyArgs, GlobalOptions};
+use crate::io::HostIo;
+
+pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
+    let src = a.src.registry(a.authfile.as_ref());
+    let dest = a.dest.registry(a.authfile.as_ref());
+    let mut dest_options = registry_options(&dest, &a.retry)?;
+    dest_options["tls_profile"] = json!(1);
+    let job = json!({
+        "command": "copy",
+        "source": a.source,
+        "destination": a.destination,
+        "src": { "registry": registry_options(&src, &a.retry)?, "shared_blob_dir": a.src.shared_blob_dir },
+        "dest": { "registry": dest_options, "shared_blob_dir": a.dest.shared_blob_dir },
+        "policy": policy(g),
+        "platform": platform(g),
+        "all": a.all,
+        "multi_arch": a.multi_arch,
+        "image_parallel_copies": a.image_parallel_copies,
+        "digestfile": a.digestfile,
+    });
+    let io = HostIo::new(vec![tls_options(&src), tls_options(&dest)], g.debug).quiet(a.quiet);
+    run_job_with(g, job, io)
+}
+
+/// The trust policy: `--policy`, else `~/.config/containers/policy.json`,
+/// else `/etc/containers/policy.json` (read here; judged by the core).
+fn policy(g: &GlobalOptions) -> Value {
+    if g.insecure_policy {
+        return json!({ "insecure": true });
+    }
+    let candidates: Vec<PathBuf> = match &g.policy {
+        Some(p) => vec![PathBuf::from(p)],
+        None => {
+            let mut c = Vec::new();
+            if let Some(home) = std::env::var_os("HOME") {
+                c.push(PathBuf::from(home).join(".config/containers/policy.json"));
+            }
+            c.push(PathBuf::from("/etc/containers/policy.json"));
+            c
+        }
+    };
+    for path in &candidates {
+        if let Ok(contents) = std::fs::read_to_string(path) {
+            return json!({ "path": path.display().to_string(), "contents": contents });
+        }
+    }
+    let shown = candidates.last().map(|p| p.display().to_string()).unwrap_or_default();
+    json!({ "path": shown })
+}

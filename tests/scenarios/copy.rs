@@ -1,0 +1,338 @@
+//! `copy` between registries, `oci:` layouts and `dir:` directories, with
+//! Debian's skopeo as the reference for the bytes written.
+
+use std::path::Path;
+
+use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::images::{ImageSpec, Layout};
+use skiff_tests::harness::registry::{PASSWORD, USER};
+use skiff_tests::harness::tools::{skiff, skopeo};
+
+const INSECURE: &str = "--insecure-policy";
+
+/// Every file under `dir`, relative, with its bytes.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn plain(repo: &str) -> String {
+    format!("docker://{}/{repo}", world().plain.host())
+}
+
+#[test]
+fn registry_to_dir_and_oci_identical_to_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    for repo in ["test/oci:v1", "test/docker:v1", "test/multi:v1"] {
+        let src = plain(repo);
+        let ours = tmp.path().join(format!("ours-{}", repo.replace(['/', ':'], "-")));
+        let theirs = tmp.path().join(format!("theirs-{}", repo.replace(['/', ':'], "-")));
+        let r = skiff(&[INSECURE, "copy", "--src-tls-verify=false", &src, &format!("dir:{}", ours.display())]).ok();
+        assert!(r.stdout.is_empty(), "progress goes to stderr");
+        assert!(
+            r.stderr.contains("Getting image source signatures")
+                && r.stderr.contains("Writing manifest to image destination"),
+            "{}",
+            r.stderr
+        );
+        skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &format!("dir:{}", theirs.display())]).ok();
+        assert_eq!(tree(&ours), tree(&theirs), "dir: tree of {repo}");
+    }
+    for repo in ["test/oci:v1", "test/multi:v1"] {
+        let src = plain(repo);
+        let ours = tmp.path().join(format!("oci-ours-{}", repo.replace(['/', ':'], "-")));
+        let theirs = tmp.path().join(format!("oci-theirs-{}", repo.replace(['/', ':'], "-")));
+        skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &format!("oci:{}:v1", ours.display())]).ok();
+        skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &format!("oci:{}:v1", theirs.display())]).ok();
+        assert_eq!(tree(&ours), tree(&theirs), "oci: layout of {repo}");
+    }
+    // A Docker schema 2 image needs a converted manifest in an OCI layout.
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--src-tls-verify=false",
+        &plain("test/docker:v1"),
+        &format!("oci:{}:v1", tmp.path().join("conv").display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("OCI images only"), "{}", r.stderr);
+}
+
+#[test]
+fn round_trips_keep_digests() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = w.plain.host();
+    // oci: → registry → dir: → registry → oci:
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("docker://{p}/rt/a:v1"),
+    ])
+    .ok();
+    let d1 = tmp.path().join("d1");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &format!("docker://{p}/rt/a:v1"),
+        &format!("dir:{}", d1.display()),
+    ])
+    .ok();
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        &format!("dir:{}", d1.display()),
+        &format!("docker://{p}/rt/b:v1"),
+    ])
+    .ok();
+    let d2 = tmp.path().join("d2");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &format!("docker://{p}/rt/b:v1"),
+        &format!("dir:{}", d2.display()),
+    ])
+    .ok();
+    assert_eq!(tree(&d1), tree(&d2));
+    let o = tmp.path().join("o");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &format!("docker://{p}/rt/b:v1"),
+        &format!("oci:{}:v1", o.display()),
+    ])
+    .ok();
+    assert_eq!(tree(&o.join("blobs")), tree(&w.single.join("blobs")), "blobs back where they started");
+    let digest = |img: &str| skiff(&["inspect", "--tls-verify=false", img]).ok().json()["Digest"].clone();
+    assert_eq!(digest(&format!("docker://{p}/rt/a:v1")), digest(&format!("docker://{p}/rt/b:v1")));
+}
+
+#[test]
+fn registry_to_registry_single_and_all() {
+    let w = world();
+    let p = w.plain.host();
+    let src = format!("docker://{p}/test/multi:v1");
+    // Default: only this machine's instance, stored by tag.
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &src,
+        &format!("docker://{p}/r2r/one:v1"),
+    ])
+    .ok();
+    let one = skiff(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{p}/r2r/one:v1")]).ok();
+    assert!(one.stdout_str().contains("\"layers\""), "an image manifest, not the index");
+    // --all: the index keeps its digest, and every instance is there.
+    let digestfile = tempfile::NamedTempFile::new().unwrap();
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--all",
+        "--digestfile",
+        digestfile.path().to_str().unwrap(),
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &src,
+        &format!("docker://{p}/r2r/all:v1"),
+    ])
+    .ok();
+    assert!(r.stderr.contains("Writing manifest list to image destination"), "{}", r.stderr);
+    let raw = skiff(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{p}/r2r/all:v1")]).ok().stdout;
+    assert_eq!(raw, skopeo(&["inspect", "--raw", "--tls-verify=false", &src]).ok().stdout);
+    assert_eq!(std::fs::read_to_string(digestfile.path()).unwrap(), w.multi_index_digest);
+    let index: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let inst = format!("docker://{p}/r2r/all@{}", m["digest"].as_str().unwrap());
+        assert!(skopeo(&["inspect", "--raw", "--tls-verify=false", &inst]).code == 0, "instance {inst} copied");
+    }
+    assert_eq!(skiff(&[INSECURE, "copy", "--all", "--multi-arch", "all", &src, "dir:/tmp/x"]).code, 1);
+}
+
+#[test]
+fn plain_registry_to_tls_registry_with_per_side_flags() {
+    let w = world();
+    let certs = w.secure.cert_dir.as_ref().unwrap().display().to_string();
+    let creds = format!("{USER}:{PASSWORD}");
+    let dest = format!("docker://{}/copied/oci:v1", w.secure.host());
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--dest-cert-dir",
+        &certs,
+        "--dest-creds",
+        &creds,
+        &plain("test/oci:v1"),
+        &dest,
+    ])
+    .ok();
+    let ours = skopeo(&["inspect", "--raw", "--cert-dir", &certs, "--creds", &creds, &dest]).ok().stdout;
+    assert_eq!(ours, skopeo(&["inspect", "--raw", "--tls-verify=false", &plain("test/oci:v1")]).ok().stdout);
+    // Without the destination's credentials the push is refused.
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-cert-dir",
+        &certs,
+        &plain("test/oci:v1"),
+        &format!("docker://{}/copied/other:v1", w.secure.host()),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[test]
+fn policy_is_checked_before_anything_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reject = tmp.path().join("reject.json");
+    std::fs::write(&reject, r#"{"default":[{"type":"reject"}]}"#).unwrap();
+    let dest = tmp.path().join("out");
+    let r = skiff(&[
+        "--policy",
+        reject.to_str().unwrap(),
+        "copy",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", dest.display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("rejected by policy"), "{}", r.stderr);
+    assert!(!dest.exists(), "nothing written");
+    let signed = tmp.path().join("signed.json");
+    std::fs::write(&signed, r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k.gpg"}]}}}"#).unwrap();
+    let r = skiff(&[
+        "--policy",
+        signed.to_str().unwrap(),
+        "copy",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", dest.display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("signatures"), "{}", r.stderr);
+    let r = skiff(&[
+        "--policy",
+        "/nonexistent/policy.json",
+        "copy",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", dest.display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--insecure-policy"), "{}", r.stderr);
+    assert!(!dest.exists());
+    let accept = tmp.path().join("accept.json");
+    std::fs::write(&accept, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
+    skiff(&[
+        "--policy",
+        accept.to_str().unwrap(),
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", dest.display()),
+    ])
+    .ok();
+}
+
+#[test]
+fn tampered_layer_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let mut l = Layout::create(&layout);
+    let d = l.add_image(&ImageSpec::small("amd64", None, "tampered"));
+    l.tag(&d, "v1");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(&d["digest"].as_str().unwrap()[7..])).unwrap(),
+    )
+    .unwrap();
+    let layer = manifest["layers"][1]["digest"].as_str().unwrap();
+    let path = layout.join("blobs/sha256").join(&layer[7..]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[20] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let dest = tmp.path().join("out");
+    let r = skiff(&[INSECURE, "copy", &format!("oci:{}:v1", layout.display()), &format!("dir:{}", dest.display())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("digest mismatch"), "{}", r.stderr);
+    assert!(!dest.join("manifest.json").exists(), "no manifest: the copy does not look complete");
+    assert!(!dest.join(&layer[7..]).exists(), "the bad blob was not committed");
+    let p = world().plain.host();
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{p}/tampered/x:v1"),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        skiff(&["inspect", "--tls-verify=false", &format!("docker://{p}/tampered/x:v1")]).code,
+        2,
+        "no manifest pushed"
+    );
+}
+
+#[test]
+fn refuses_to_overwrite_a_directory_that_is_not_an_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("precious.txt"), "keep me").unwrap();
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", tmp.path().display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Refusing to overwrite"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(tmp.path().join("precious.txt")).unwrap(), "keep me");
+    // An earlier dir: image is replaced.
+    let img = tmp.path().join("img");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", img.display()),
+    ])
+    .ok();
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/docker:v1"),
+        &format!("dir:{}", img.display()),
+    ])
+    .ok();
+    let manifest = std::fs::read_to_string(img.join("manifest.json")).unwrap();
+    assert!(manifest.contains("application/vnd.docker.distribution.manifest.v2+json"));
+}
