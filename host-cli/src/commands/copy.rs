@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::{platform, registry_options, run_job_with, tls_options};
+use super::{platform, registry_options, run_job_parallel, tls_options};
 use crate::cli::{CopyArgs, GlobalOptions};
 use crate::io::HostIo;
 
@@ -29,7 +29,7 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         "digestfile": a.digestfile,
     });
     let io = HostIo::new(vec![tls_options(&src), tls_options(&dest)], g.debug).quiet(a.quiet);
-    run_job_with(g, job, io)
+    run_job_parallel(g, job, io)
 }
 
 /// The trust policy: `--policy`, else `~/.config/containers/policy.json`,

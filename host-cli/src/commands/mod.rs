@@ -89,11 +89,19 @@ fn tls_options(f: &RegistryFlags) -> TlsOptions {
 
 /// Runs `job` in the core, within `--command-timeout`, and writes its output.
 fn run_job(g: &GlobalOptions, job: Value, tls: TlsOptions) -> Result<()> {
-    run_job_with(g, job, HostIo::new(vec![tls], g.debug))
+    // A handful of small requests: one thread starts fastest.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    run_job_on(rt, g, job, HostIo::new(vec![tls], g.debug))
 }
 
-fn run_job_with(g: &GlobalOptions, job: Value, io: HostIo) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+/// Like [`run_job`], on worker threads, so that blob transfers (and their
+/// hashing) proceed on every core at once.
+fn run_job_parallel(g: &GlobalOptions, job: Value, io: HostIo) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    run_job_on(rt, g, job, io)
+}
+
+fn run_job_on(rt: tokio::runtime::Runtime, g: &GlobalOptions, job: Value, io: HostIo) -> Result<()> {
     let out = rt.block_on(async {
         let mut core = Core::load()?;
         let work = core.run(&job, &io);

@@ -5,7 +5,7 @@ process from start to exit, skiff and Debian's skopeo side by side.
 Each round runs both tools once, alternating which goes first, so machine
 noise hits both alike; the figures are medians and their ratio.
 
-usage: bench/inspect.py [ROUNDS] [--with-node]
+usage: bench/inspect_bench.py [ROUNDS] [--with-node]
   (build first: cargo build --release -p skiff; for --with-node also
    `npm run build` in host-js: adds skiff-js in a fresh Node process)
 """
