@@ -55,6 +55,12 @@ pub struct CopyJob {
     /// `--digestfile`: where to write the digest of the manifest written.
     #[serde(default)]
     pub digestfile: Option<String>,
+    /// `-f/--format oci|v2s2|v2s1`: the manifest type to write.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// `--preserve-digests`: fail rather than change a digest.
+    #[serde(default)]
+    pub preserve_digests: bool,
 }
 
 /// `skopeo inspect` and its flags.

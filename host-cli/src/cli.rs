@@ -330,7 +330,10 @@ pub struct CopyArgs {
     /// Maximum number of blobs copied in parallel for one image (default 6)
     #[arg(long, value_name = "uint")]
     pub image_parallel_copies: Option<usize>,
-    /// Preserve digests of images and lists (skiff never rewrites manifests, so always true)
+    /// MANIFEST TYPE (oci, v2s1, or v2s2) to use in the destination (default is manifest type of source, with fallbacks)
+    #[arg(short, long, value_name = "MANIFEST TYPE")]
+    pub format: Option<String>,
+    /// Preserve digests of images and lists
     #[arg(long)]
     pub preserve_digests: bool,
     /// Do not copy signatures from SOURCE-IMAGE (skiff does not copy signatures, so always true)

@@ -58,16 +58,87 @@ fn registry_to_dir_and_oci_identical_to_skopeo() {
         skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &format!("oci:{}:v1", theirs.display())]).ok();
         assert_eq!(tree(&ours), tree(&theirs), "oci: layout of {repo}");
     }
-    // A Docker schema 2 image needs a converted manifest in an OCI layout.
+    // A Docker schema 2 image is converted for an OCI layout, as skopeo does.
+    let ours = tmp.path().join("conv-ours");
+    let theirs = tmp.path().join("conv-theirs");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/docker:v1"),
+        &format!("oci:{}:v1", ours.display()),
+    ])
+    .ok();
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/docker:v1"),
+        &format!("oci:{}:v1", theirs.display()),
+    ])
+    .ok();
+    assert_eq!(tree(&ours), tree(&theirs), "converted manifest and config");
+}
+
+#[test]
+fn format_conversions_match_skopeo() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("v2s2", format!("oci:{}:v1", w.single.display())),
+        ("oci", plain("test/docker:v1")),
+        ("oci", plain("test/oci:v1")),
+    ];
+    for (i, (format, src)) in cases.iter().enumerate() {
+        let ours = tmp.path().join(format!("ours{i}"));
+        let theirs = tmp.path().join(format!("theirs{i}"));
+        skiff(&[
+            INSECURE,
+            "copy",
+            "-q",
+            "--format",
+            format,
+            "--src-tls-verify=false",
+            src,
+            &format!("dir:{}", ours.display()),
+        ])
+        .ok();
+        skopeo(&[
+            INSECURE,
+            "copy",
+            "-q",
+            "--format",
+            format,
+            "--src-tls-verify=false",
+            src,
+            &format!("dir:{}", theirs.display()),
+        ])
+        .ok();
+        assert_eq!(tree(&ours), tree(&theirs), "--format {format} from {src}");
+    }
+    // Into a registry, converted: the digest is skopeo's too.
+    let p = w.plain.host();
+    let ours = format!("docker://{p}/fmt/ours:v1");
+    let theirs = format!("docker://{p}/fmt/theirs:v1");
+    let src = format!("oci:{}:v1", w.single.display());
+    skiff(&[INSECURE, "copy", "-q", "--format", "v2s2", "--dest-tls-verify=false", &src, &ours]).ok();
+    skopeo(&[INSECURE, "copy", "-q", "--format", "v2s2", "--dest-tls-verify=false", &src, &theirs]).ok();
+    let raw = |img: &str| skopeo(&["inspect", "--raw", "--tls-verify=false", img]).ok().stdout;
+    assert_eq!(raw(&ours), raw(&theirs));
+    // --preserve-digests refuses a conversion.
     let r = skiff(&[
         INSECURE,
         "copy",
-        "--src-tls-verify=false",
-        &plain("test/docker:v1"),
-        &format!("oci:{}:v1", tmp.path().join("conv").display()),
+        "--preserve-digests",
+        "--format",
+        "v2s2",
+        &src,
+        &format!("dir:{}", tmp.path().join("p").display()),
     ]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("OCI images only"), "{}", r.stderr);
+    assert!(r.stderr.contains("--preserve-digests"), "{}", r.stderr);
 }
 
 #[test]

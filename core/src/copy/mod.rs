@@ -6,7 +6,7 @@ use crate::digest::Digest;
 use crate::engine::{Io, Request, join_all};
 use crate::error::{Error, Result};
 use crate::job::CopyJob;
-use crate::manifest::{self, Descriptor, Manifest};
+use crate::manifest::{self, Descriptor, Manifest, convert};
 use crate::media_type::ManifestKind;
 use crate::policy;
 use crate::reference::ImageReference;
@@ -38,10 +38,17 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     };
     policy::check(&job.policy, &src_ref, &job.source)?;
 
-    let mut source = ImageSource::open(&io, &src_ref, &job.src.registry, job.src.shared_blob_dir.as_deref())?;
+    let source = ImageSource::open(&io, &src_ref, &job.src.registry, job.src.shared_blob_dir.as_deref())?;
     let mut dest = ImageDestination::open(&io, &dst_ref, &job.dest.registry, job.dest.shared_blob_dir.as_deref())?;
     let parallel = job.image_parallel_copies.filter(|&n| n > 0).unwrap_or(DEFAULT_PARALLEL);
-    let copier = Copier { io: &io, parallel };
+    let format = match job.format.as_deref() {
+        None => None,
+        Some("oci") => Some(ManifestKind::OciManifest),
+        Some("v2s2") => Some(ManifestKind::DockerV2S2),
+        Some("v2s1") => return Err(Error::unsupported("--format v2s1: writing schema 1 manifests is not supported")),
+        Some(other) => return Err(Error::invalid(format!("unknown --format {other:?}: use oci, v2s2 or v2s1"))),
+    };
+    let copier = Copier { io: &io, parallel, format, preserve_digests: job.preserve_digests };
 
     io.note("Getting image source signatures".to_owned());
     let (top, top_type) = source.manifest(None).await?;
@@ -49,8 +56,11 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     dest.prepare().await?;
     let written = match (top_manifest, mode) {
         (Manifest::List(list), MultiArch::All) => {
-            if !dest.accepts(top_kind) {
-                return Err(needs_conversion(top_kind));
+            if !dest.accepts(top_kind) || copier.format.is_some() {
+                return Err(Error::unsupported(format!(
+                    "copying every image of a {} with manifest conversion is not supported; copy one platform, or to a destination that takes it as it is",
+                    top_kind.media_type()
+                )));
             }
             for d in &list.manifests {
                 let (bytes, _) = source.manifest(Some(&d.digest)).await?;
@@ -76,16 +86,12 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     Ok(Vec::new())
 }
 
-fn needs_conversion(kind: ManifestKind) -> Error {
-    Error::unsupported(format!(
-        "the destination stores OCI images only and the source is {}; manifest conversion is not part of this version",
-        kind.media_type()
-    ))
-}
-
 struct Copier<'a> {
     io: &'a Io,
     parallel: usize,
+    /// `--format`: the manifest type to write.
+    format: Option<ManifestKind>,
+    preserve_digests: bool,
 }
 
 impl Copier<'_> {
@@ -99,9 +105,37 @@ impl Copier<'_> {
         instance: Option<&Digest>,
     ) -> Result<Digest> {
         let (kind, m) = Manifest::parse(bytes, media_type)?;
-        if !dest.accepts(kind) {
-            return Err(needs_conversion(kind));
-        }
+        // The manifest type to write: as asked, or what the destination takes.
+        let target = match self.format {
+            Some(f) => f,
+            None if dest.accepts(kind) => kind,
+            None => ManifestKind::OciManifest,
+        };
+        let converted = if target == kind {
+            None
+        } else {
+            if self.preserve_digests {
+                return Err(Error::invalid(format!(
+                    "--preserve-digests: writing {} as {} would change its digest",
+                    kind.media_type(),
+                    target.media_type()
+                )));
+            }
+            let Manifest::Image(image) = &m else {
+                return Err(Error::unsupported(format!(
+                    "cannot convert {} to {}",
+                    kind.media_type(),
+                    target.media_type()
+                )));
+            };
+            Some(match target {
+                ManifestKind::OciManifest => {
+                    let config = source.small_blob(&image.config, manifest::MAX_MANIFEST_SIZE).await?;
+                    convert::docker_to_oci(image, &config)?
+                }
+                _ => convert::oci_to_docker(image)?,
+            })
+        };
         let (layers, config) = match &m {
             Manifest::Image(i) => (i.layers.clone(), Some(i.config.clone())),
             Manifest::Schema1(s) => (
@@ -132,9 +166,18 @@ impl Copier<'_> {
             let results = join_all(batch.iter().map(|l| self.blob(source, dest_ref, l, "blob")).collect()).await;
             results.into_iter().collect::<Result<Vec<()>>>()?;
         }
-        if let Some(c) = &config {
-            self.blob(source, dest_ref, c, "config").await?;
+        match (converted.as_ref().and_then(|c| c.config.as_ref()), &config) {
+            (Some((d, bytes)), _) => {
+                let outcome = dest_ref.put_blob_bytes(d, bytes).await?;
+                self.note_blob("config", d, outcome);
+            }
+            (None, Some(c)) => self.blob(source, dest_ref, c, "config").await?,
+            (None, None) => {}
         }
+        let (bytes, kind) = match &converted {
+            Some(c) => (c.manifest.as_slice(), c.kind),
+            None => (bytes, kind),
+        };
         self.io.note("Writing manifest to image destination".to_owned());
         dest.put_manifest(bytes, kind, instance).await?;
         manifest::manifest_digest(bytes)
@@ -148,8 +191,12 @@ impl Copier<'_> {
             )));
         }
         let outcome = dest.put_blob(source, d).await?;
+        self.note_blob(what, d, outcome);
+        Ok(())
+    }
+
+    fn note_blob(&self, what: &str, d: &Descriptor, outcome: BlobPush) {
         let skipped = if outcome == BlobPush::Exists { " skipped: already exists" } else { "" };
         self.io.note(format!("Copying {what} {}{skipped}", d.digest));
-        Ok(())
     }
 }

@@ -26,7 +26,7 @@ use time::GoTime;
 pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;
     let format = OutputFormat::parse(job.format.as_deref())?;
-    let mut source = ImageSource::open(&io, &image, &job.registry, job.shared_blob_dir.as_deref())?;
+    let source = ImageSource::open(&io, &image, &job.registry, job.shared_blob_dir.as_deref())?;
     let (top, top_type) = source.manifest(None).await?;
     if job.raw && !job.config {
         return Ok(top);

@@ -1,6 +1,7 @@
 //! Manifests in every format a registry may serve: OCI image manifest and
 //! index, Docker v2 schema 2 and manifest list, Docker v2 schema 1 (read only).
 
+pub mod convert;
 mod descriptor;
 mod image;
 mod list;

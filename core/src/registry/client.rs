@@ -552,6 +552,46 @@ impl RegistryClient {
         Ok(self.get(format!("{base}/v2/{repository}/blobs/{digest}"), headers, MAX_SMALL_BODY))
     }
 
+    /// Puts a small blob the core made (a converted config) into `repository`.
+    pub async fn push_blob_bytes(&self, repository: &str, d: &Descriptor, bytes: &[u8]) -> Result<BlobPush> {
+        let scope = push_scope(repository);
+        let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
+        let head = self.send("HEAD", &format!("/v2/{repository}/blobs/{}", d.digest), vec![], &scope, 0).await?;
+        if head.status == 200 {
+            return Ok(BlobPush::Exists);
+        }
+        let start =
+            self.send("POST", &format!("/v2/{repository}/blobs/uploads/"), vec![], &scope, MAX_SMALL_BODY).await?;
+        if start.status != 202 {
+            return Err(status_error(&format!("{what}: starting upload"), &start));
+        }
+        let base = self.ensure_base().await?;
+        let loc = start.header("location").unwrap_or("");
+        let location = url::resolve(&format!("{base}/v2/{repository}/blobs/uploads/"), loc)
+            .filter(|l| url::origin(l).as_deref() == Some(base.as_str()))
+            .ok_or_else(|| {
+                Error::other(format!("{what}: upload location {:?} is not on the registry", sanitize(loc)))
+            })?;
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let mut headers = vec![("Content-Type".to_owned(), "application/octet-stream".to_owned())];
+        if let Some(a) = self.authorization(&scope).await? {
+            headers.push(("Authorization".to_owned(), a));
+        }
+        let req = HttpRequest {
+            method: "PUT".to_owned(),
+            url: format!("{location}{sep}digest={}", url::encode(&d.digest.to_string())),
+            headers,
+            body: Some(bytes.to_vec()),
+            max_body: MAX_SMALL_BODY,
+            tls_profile: self.opts.tls_profile,
+        };
+        let resp = self.with_retries(req).await.map_err(|e| io_error(e).context(&what))?;
+        if resp.status != 201 {
+            return Err(status_error(&what, &resp));
+        }
+        Ok(BlobPush::Uploaded)
+    }
+
     /// Whether the registry has manifest `digest` in `repository`.
     pub async fn has_manifest(&self, repository: &str, digest: &Digest) -> Result<bool> {
         let accept = media_type::MANIFEST_ACCEPT.join(", ");

@@ -191,6 +191,23 @@ impl ImageDestination {
         Ok(BlobPush::Uploaded)
     }
 
+    /// Stores bytes the core made (a converted config) as blob `d`.
+    pub async fn put_blob_bytes(&self, d: &Descriptor, bytes: &[u8]) -> Result<BlobPush> {
+        d.digest.verify(bytes, "converted blob")?;
+        match self {
+            ImageDestination::Registry { client, reference } => {
+                client.push_blob_bytes(&reference.repository, d, bytes).await
+            }
+            _ => {
+                let (Some(path), Some(io)) = (self.local_blob_path(&d.digest), self.io()) else {
+                    unreachable!("local destinations have paths")
+                };
+                write_atomically(io, &path, bytes).await?;
+                Ok(BlobPush::Uploaded)
+            }
+        }
+    }
+
     /// Writes a manifest: an instance of a list (by digest), or the image's
     /// top-level manifest.
     pub async fn put_manifest(&mut self, bytes: &[u8], kind: ManifestKind, instance: Option<&Digest>) -> Result<()> {

@@ -26,7 +26,7 @@ impl DirSource {
         DirSource { io: io.clone(), root }
     }
 
-    pub async fn manifest(&mut self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         let name = match instance {
             Some(d) => format!("{}.manifest.json", blob_name(d)),
             None => "manifest.json".to_owned(),
@@ -42,7 +42,7 @@ impl DirSource {
         join(&self.root, &blob_name(d))
     }
 
-    pub async fn blob(&mut self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+    pub async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         read_local(&self.io, self.blob_path(digest), max).await
     }
 }

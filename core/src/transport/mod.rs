@@ -51,7 +51,7 @@ impl ImageSource {
 
     /// The top-level manifest (`instance` None) or one instance of a list,
     /// with its media type when the transport knows it.
-    pub async fn manifest(&mut self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         match self {
             ImageSource::Registry(s) => s.manifest(instance).await,
             ImageSource::Layout(s) => s.manifest(instance).await,
@@ -60,7 +60,7 @@ impl ImageSource {
     }
 
     /// A small blob (an image config), verified against its descriptor.
-    pub async fn small_blob(&mut self, d: &Descriptor, max: u64) -> Result<Vec<u8>> {
+    pub async fn small_blob(&self, d: &Descriptor, max: u64) -> Result<Vec<u8>> {
         if d.size > max as i64 {
             return Err(Error::integrity(format!(
                 "blob {} declares {} bytes, more than the {max} allowed",
@@ -107,7 +107,7 @@ impl ImageSource {
     }
 
     /// Tags of the image's repository, for transports that have them.
-    pub async fn repository_tags(&mut self) -> Option<Result<Vec<String>>> {
+    pub async fn repository_tags(&self) -> Option<Result<Vec<String>>> {
         match self {
             ImageSource::Registry(s) => Some(s.tags().await),
             _ => None,

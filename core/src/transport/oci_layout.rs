@@ -66,7 +66,7 @@ impl LayoutSource {
         })
     }
 
-    pub async fn manifest(&mut self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
+    pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         let (digest, media) = match instance {
             Some(d) => (d.clone(), None),
             None => {
@@ -85,7 +85,7 @@ impl LayoutSource {
         Ok((bytes, media))
     }
 
-    pub async fn blob(&mut self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+    pub async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         read_local(&self.io, self.blob_path(digest), max).await
     }
 }

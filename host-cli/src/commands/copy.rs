@@ -27,6 +27,8 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         "multi_arch": a.multi_arch,
         "image_parallel_copies": a.image_parallel_copies,
         "digestfile": a.digestfile,
+        "format": a.format,
+        "preserve_digests": a.preserve_digests,
     });
     let io = HostIo::new(vec![tls_options(&src), tls_options(&dest)], g.debug).quiet(a.quiet);
     run_job_parallel(g, job, io)
