@@ -15,7 +15,7 @@ SUDO=""
 
 need=()
 for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl \
-            hyperfine:hyperfine python3:python3 chromium:chromium node:nodejs; do
+            hyperfine:hyperfine python3:python3 chromium:chromium node:nodejs script:bsdutils; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -407,3 +407,52 @@ fn refuses_to_overwrite_a_directory_that_is_not_an_image() {
     let manifest = std::fs::read_to_string(img.join("manifest.json")).unwrap();
     assert!(manifest.contains("application/vnd.docker.distribution.manifest.v2+json"));
 }
+
+#[test]
+fn progress_bars_on_a_terminal_lines_otherwise() {
+    let tmp = tempfile::tempdir().unwrap();
+    let skiff_bin = skiff_tests::harness::tools::skiff_path();
+    let dest = tmp.path().join("tty");
+    // `script` gives skiff a pseudo-terminal, as a person at a shell would.
+    let command = format!(
+        "{} --insecure-policy copy --src-tls-verify=false {} dir:{}",
+        skiff_bin.display(),
+        plain("test/oci:v1"),
+        dest.display()
+    );
+    let log = tmp.path().join("typescript");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &command]).arg(&log).env("HOME", skiff_tests::harness::tools::test_home());
+    skiff_tests::harness::tools::run(cmd).ok();
+    let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    assert!(screen.contains("Copying blob sha256:"), "{screen}");
+    assert!(screen.contains("\u{1b}[") && screen.contains(" B/"), "live bars with byte counts: {screen}");
+    // Piped stderr: skopeo's plain lines, no terminal codes.
+    let piped = skiff(&[
+        INSECURE,
+        "copy",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", tmp.path().join("pipe").display()),
+    ])
+    .ok();
+    assert!(!piped.stderr.contains('\u{1b}'), "{}", piped.stderr);
+    assert!(
+        piped
+            .stderr
+            .lines()
+            .all(|l| l.starts_with("Getting image") || l.starts_with("Copying ") || l.starts_with("Writing manifest")),
+        "{}",
+        piped.stderr
+    );
+    let quiet = skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", tmp.path().join("quiet").display()),
+    ])
+    .ok();
+    assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty());
+}

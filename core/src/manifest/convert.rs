@@ -106,7 +106,9 @@ pub fn docker_to_oci(m: &ImageManifest, config: &[u8]) -> Result<Converted> {
                     "application/vnd.oci.image.layer.nondistributable.v1.tar"
                 }
                 other => {
-                    return Err(Error::unsupported(format!("unknown media type during manifest conversion: {other:?}")));
+                    return Err(Error::unsupported(format!(
+                        "unknown media type during manifest conversion: {other:?}"
+                    )));
                 }
             };
             Ok(OciDescriptor { media_type, digest: l.digest.to_string(), size: l.size, urls: urls(l) })
@@ -152,7 +154,9 @@ pub fn oci_to_docker(m: &ImageManifest) -> Result<Converted> {
                     return Err(Error::unsupported("Docker schema 2 manifests cannot carry zstd layers"));
                 }
                 other => {
-                    return Err(Error::unsupported(format!("unknown media type during manifest conversion: {other:?}")));
+                    return Err(Error::unsupported(format!(
+                        "unknown media type during manifest conversion: {other:?}"
+                    )));
                 }
             };
             Ok(DockerDescriptor { media_type, size: l.size, digest: l.digest.to_string(), urls: urls(l) })

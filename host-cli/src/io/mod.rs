@@ -5,6 +5,7 @@ pub mod auth_file;
 mod certs;
 mod fs;
 mod http;
+mod progress;
 mod transfer;
 
 use std::sync::Arc;
@@ -19,27 +20,25 @@ pub struct HostIo {
     http: Arc<http::Http>,
     /// `--debug`: trace each request and its outcome on stderr.
     debug: bool,
-    /// `-q`: no progress lines.
-    quiet: bool,
+    /// Progress lines or bars on stderr.
+    progress: progress::Progress,
 }
 
 impl HostIo {
     /// `tls[n]` applies to requests of TLS profile n (0 source, 1 destination).
     pub fn new(tls: Vec<TlsOptions>, debug: bool) -> Self {
-        HostIo { http: Arc::new(http::Http::new(tls)), debug, quiet: false }
+        HostIo { http: Arc::new(http::Http::new(tls)), debug, progress: progress::Progress::new(false) }
     }
 
-    /// Without progress lines (`copy -q`).
+    /// Without progress lines or bars (`copy -q`).
     pub fn quiet(mut self, quiet: bool) -> Self {
-        self.quiet = quiet;
+        self.progress = progress::Progress::new(quiet);
         self
     }
 
     /// A progress line (`Copying blob …`) on stderr, so stdout stays clean.
     pub fn note(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("{message}");
-        }
+        self.progress.line(message);
     }
 
     pub async fn perform(&self, request: Request) -> Reply {
@@ -61,7 +60,14 @@ impl HostIo {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Reply::Elapsed
             }
-            Request::Transfer(t) => transfer::transfer(&self.http, t).await,
+            Request::Transfer(t) => {
+                let bar = self.progress.bar(&t.label, t.expected_size);
+                let reply = transfer::transfer(&self.http, t, bar.as_ref()).await;
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                reply
+            }
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,

@@ -51,6 +51,8 @@ struct Meter {
     algorithm: &'static str,
     size: u64,
     limit: Option<u64>,
+    /// A terminal progress bar, advanced as bytes pass.
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl Meter {
@@ -59,7 +61,7 @@ impl Meter {
             HashAlgorithm::Sha256 => (Context::new(&SHA256), "sha256"),
             HashAlgorithm::Sha512 => (Context::new(&SHA512), "sha512"),
         };
-        Meter { hash, algorithm, size: 0, limit: u64::try_from(expected).ok() }
+        Meter { hash, algorithm, size: 0, limit: u64::try_from(expected).ok(), bar: None }
     }
 
     fn update(&mut self, chunk: &[u8]) -> Result<(), String> {
@@ -68,6 +70,9 @@ impl Meter {
             return Err(format!("more bytes than the {} declared", self.limit.unwrap_or(0)));
         }
         self.hash.update(chunk);
+        if let Some(b) = &self.bar {
+            b.inc(chunk.len() as u64);
+        }
         Ok(())
     }
 
@@ -78,7 +83,7 @@ impl Meter {
     }
 }
 
-pub async fn transfer(http: &Http, t: Transfer) -> Reply {
+pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::ProgressBar>) -> Reply {
     let mut chunks = match t.source {
         BlobSource::Http(r) => {
             let req = crate::runtime::wit::HttpRequest { max_body: MAX_ANSWER, ..r };
@@ -97,6 +102,7 @@ pub async fn transfer(http: &Http, t: Transfer) -> Reply {
         },
     };
     let mut meter = Meter::new(t.algorithm, t.expected_size);
+    meter.bar = bar.cloned();
     match t.sink {
         BlobSink::File(path) => {
             let mut file = match tokio::fs::File::create(&path).await {
