@@ -49,6 +49,9 @@ impl GuestOperation for OperationResource {
             wit::Reply::Elapsed => Reply::Elapsed,
             wit::Reply::Done => Reply::Done,
             wit::Reply::Entries(e) => Reply::Entries(e),
+            wit::Reply::Members(m) => Reply::Members(
+                m.into_iter().map(|m| engine::TarMember { name: m.name, offset: m.offset, size: m.size }).collect(),
+            ),
             wit::Reply::Transferred(t) => {
                 Reply::Transferred { digest: t.digest, size: t.size, response: t.response.map(response_from_wit) }
             }
@@ -95,6 +98,9 @@ fn request_to_wit(r: Request) -> wit::Request {
             source: match t.source {
                 BlobSource::Http(h) => wit::BlobSource::Http(http_to_wit(h)),
                 BlobSource::File { path } => wit::BlobSource::File(path),
+                BlobSource::FileRange { path, offset, length } => {
+                    wit::BlobSource::FileRange(wit::FileRange { path, offset, length })
+                }
             },
             sink: match t.sink {
                 BlobSink::File { path } => wit::BlobSink::File(path),
@@ -112,6 +118,10 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::CreateDir { path } => wit::Request::CreateDir(path),
         Request::RemoveFile { path } => wit::Request::RemoveFile(path),
         Request::ListDir { path } => wit::Request::ListDir(path),
+        Request::ReadRange { path, offset, length } => wit::Request::ReadRange(wit::FileRange { path, offset, length }),
+        Request::TarIndex { path } => wit::Request::TarIndex(path),
+        Request::PackTar { dir, archive } => wit::Request::PackTar(wit::PackTar { dir, archive }),
+        Request::RemoveDir { path } => wit::Request::RemoveDir(path),
     }
 }
 

@@ -149,6 +149,10 @@ fn request_to_js(r: Request) -> JsValue {
         Request::CreateDir { .. } => set(&o, "kind", "create-dir"),
         Request::RemoveFile { .. } => set(&o, "kind", "remove-file"),
         Request::ListDir { .. } => set(&o, "kind", "list-dir"),
+        Request::ReadRange { .. } => set(&o, "kind", "read-range"),
+        Request::TarIndex { .. } => set(&o, "kind", "tar-index"),
+        Request::PackTar { .. } => set(&o, "kind", "pack-tar"),
+        Request::RemoveDir { .. } => set(&o, "kind", "remove-dir"),
     }
     o.into()
 }

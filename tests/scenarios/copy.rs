@@ -456,3 +456,82 @@ fn progress_bars_on_a_terminal_lines_otherwise() {
     .ok();
     assert!(quiet.stderr.is_empty() && quiet.stdout.is_empty());
 }
+
+#[test]
+fn oci_archive_round_trip_with_skopeo() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = tmp.path().join("ours.tar");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("oci-archive:{}:v1", ours.display()),
+    ])
+    .ok();
+    let names: Vec<_> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["ours.tar"], "no staging area or temporary file left");
+    // skopeo reads ours; we read skopeo's.
+    let a = format!("oci-archive:{}:v1", ours.display());
+    let mut mine = skiff(&["inspect", &a]).ok().json();
+    mine.as_object_mut().unwrap().remove("LayersData");
+    assert_eq!(mine, skopeo(&["inspect", &a]).ok().json());
+    let theirs = tmp.path().join("theirs.tar");
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &plain("test/docker:v1"),
+        "--src-tls-verify=false",
+        &format!("oci-archive:{}:v1", theirs.display()),
+    ])
+    .ok();
+    let (d1, d2) = (tmp.path().join("d1"), tmp.path().join("d2"));
+    let b = format!("oci-archive:{}:v1", theirs.display());
+    skiff(&[INSECURE, "copy", "-q", &b, &format!("dir:{}", d1.display())]).ok();
+    skopeo(&[INSECURE, "copy", "-q", &b, &format!("dir:{}", d2.display())]).ok();
+    assert_eq!(tree(&d1), tree(&d2));
+}
+
+#[test]
+fn hostile_archives_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A layout whose index.json is a symlink out of the archive, plus members
+    // named with `..` and absolute paths: none of them is ever read.
+    let evil = tmp.path().join("evil.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&evil).unwrap());
+    let mut add = |name: &str, data: &[u8], kind: tar::EntryType, link: Option<&str>| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        if let Some(l) = link {
+            h.set_link_name(l).unwrap();
+        }
+        // Written raw so that hostile names are kept as they are.
+        let name_field = &mut h.as_old_mut().name;
+        name_field[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, data).unwrap();
+    };
+    add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#, tar::EntryType::Regular, None);
+    add("index.json", b"", tar::EntryType::Symlink, Some("/etc/passwd"));
+    add("../index.json", br#"{"schemaVersion":2,"manifests":[]}"#, tar::EntryType::Regular, None);
+    add("/index.json", br#"{"schemaVersion":2,"manifests":[]}"#, tar::EntryType::Regular, None);
+    b.finish().unwrap();
+    drop(b);
+    let r = skiff(&["inspect", &format!("oci-archive:{}", evil.display())]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("index.json not found"), "{}", r.stderr);
+    // A compressed archive is named as such.
+    let gz = tmp.path().join("layout.tar.gz");
+    std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0]).unwrap();
+    let r = skiff(&["inspect", &format!("oci-archive:{}", gz.display())]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("gzip"), "{}", r.stderr);
+    // Nothing is extracted next to the archive.
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2);
+}

@@ -50,6 +50,12 @@ pub enum BlobSource {
     File {
         path: String,
     },
+    /// `length` bytes at `offset` in a file (a member of an archive).
+    FileRange {
+        path: String,
+        offset: u64,
+        length: u64,
+    },
 }
 
 /// Where a blob's bytes go in a [`Transfer`].
@@ -120,6 +126,34 @@ pub enum Request {
     ListDir {
         path: String,
     },
+    /// `length` bytes at `offset` of a file.
+    ReadRange {
+        path: String,
+        offset: u64,
+        length: u64,
+    },
+    /// The regular files of an (uncompressed) tar archive and where their
+    /// bytes are; links and other entries are not listed.
+    TarIndex {
+        path: String,
+    },
+    /// Write a tar of the files below `dir` (names relative to it) to `archive`.
+    PackTar {
+        dir: String,
+        archive: String,
+    },
+    /// Remove a directory and everything in it (a staging area of ours).
+    RemoveDir {
+        path: String,
+    },
+}
+
+/// A regular file inside a tar archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarMember {
+    pub name: String,
+    pub offset: u64,
+    pub size: u64,
 }
 
 /// Why the host could not carry out a request.
@@ -155,6 +189,8 @@ pub enum Reply {
     Done,
     /// A `ListDir`'s names.
     Entries(Vec<String>),
+    /// A `TarIndex`'s members.
+    Members(Vec<TarMember>),
     /// A `Transfer` moved `size` bytes hashing to `digest`; for an HTTP sink,
     /// the server's answer.
     Transferred {
@@ -252,6 +288,24 @@ impl Io {
     pub async fn fs(&self, request: Request) -> Result<(), IoError> {
         match self.perform(request).await {
             Reply::Done => Ok(()),
+            Reply::Failed(e) => Err(e),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The regular files of a tar archive.
+    pub async fn tar_index(&self, path: String) -> Result<Vec<TarMember>, IoError> {
+        match self.perform(Request::TarIndex { path }).await {
+            Reply::Members(m) => Ok(m),
+            Reply::Failed(e) => Err(e),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// `length` bytes at `offset` of a file.
+    pub async fn read_range(&self, path: String, offset: u64, length: u64) -> Result<Vec<u8>, IoError> {
+        match self.perform(Request::ReadRange { path, offset, length }).await {
+            Reply::Data(d) => Ok(d),
             Reply::Failed(e) => Err(e),
             other => Err(unexpected(other)),
         }

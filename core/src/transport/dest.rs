@@ -22,19 +22,37 @@ const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
 
 #[derive(Debug)]
 pub enum ImageDestination {
-    Registry { client: RegistryClient, reference: DockerReference },
-    Layout { io: Io, reference: LayoutReference, shared_blobs: Option<String>, entry: Option<Value> },
-    Dir { io: Io, root: String },
+    Registry {
+        client: RegistryClient,
+        reference: DockerReference,
+    },
+    /// An OCI layout; for `oci-archive:`, a staging layout next to the
+    /// archive, packed and renamed into place on commit.
+    Layout {
+        io: Io,
+        reference: LayoutReference,
+        shared_blobs: Option<String>,
+        entry: Option<Value>,
+        archive: Option<String>,
+    },
+    Dir {
+        io: Io,
+        root: String,
+    },
 }
 
 fn fs_error(what: String) -> impl FnOnce(crate::engine::IoError) -> Error {
     move |e| Error::new(ErrorKind::Io, format!("{what}: {}", e.message))
 }
 
-/// Streams the local file `path` holding blob `d` into `sink`, checking it.
-pub(super) async fn copy_file_blob(io: &Io, d: &Descriptor, path: String, sink: BlobSink) -> Result<()> {
+/// Streams blob `d` from a local `source` (a file, or part of one) into `sink`, checking it.
+pub(super) async fn copy_local_blob(io: &Io, d: &Descriptor, source: BlobSource, sink: BlobSink) -> Result<()> {
+    let path = match &source {
+        BlobSource::File { path } | BlobSource::FileRange { path, .. } => path.clone(),
+        BlobSource::Http(r) => r.url.clone(),
+    };
     let t = Transfer {
-        source: BlobSource::File { path: path.clone() },
+        source,
         sink,
         algorithm: d.digest.algorithm(),
         expected_size: d.size,
@@ -73,6 +91,14 @@ impl ImageDestination {
                 reference: l.clone(),
                 shared_blobs: shared_blob_dir.map(str::to_owned),
                 entry: None,
+                archive: None,
+            }),
+            ImageReference::OciArchive(l) => Ok(ImageDestination::Layout {
+                io: io.clone(),
+                reference: LayoutReference { path: format!("{}.skiff-tmp.d", l.path), ..l.clone() },
+                shared_blobs: None,
+                entry: None,
+                archive: Some(l.path.clone()),
             }),
             ImageReference::Dir { path } => Ok(ImageDestination::Dir { io: io.clone(), root: path.clone() }),
             other => Err(Error::unsupported(format!(
@@ -123,7 +149,16 @@ impl ImageDestination {
                     .await
                     .map_err(fs_error(format!("writing {path}")))
             }
-            ImageDestination::Layout { io, reference, shared_blobs, .. } => {
+            ImageDestination::Layout { io, reference, shared_blobs, archive, .. } => {
+                if archive.is_some() {
+                    // A staging area left by an interrupted run.
+                    match io.fs(Request::RemoveDir { path: reference.path.clone() }).await {
+                        Err(e) if e.kind != IoErrorKind::NotFound => {
+                            return Err(fs_error(format!("removing {}", reference.path))(e));
+                        }
+                        _ => {}
+                    }
+                }
                 let blobs = match shared_blobs {
                     Some(d) => join(d, "sha256"),
                     None => join(&reference.path, "blobs/sha256"),
@@ -169,10 +204,10 @@ impl ImageDestination {
                 }
                 _ => None,
             };
-            let blob_source = match (source, source.local_blob(&d.digest)) {
-                (_, Some(path)) => BlobSource::File { path },
+            let blob_source = match (source, source.local_blob(&d.digest).await?) {
+                (_, Some(local)) => local,
                 (ImageSource::Registry(s), None) => BlobSource::Http(s.blob_request(d).await?),
-                _ => unreachable!("every local source has a blob path"),
+                _ => unreachable!("every local source has a blob location"),
             };
             return client.push_blob(&reference.repository, d, blob_source, mount_from).await;
         }
@@ -236,7 +271,7 @@ impl ImageDestination {
                 };
                 write_atomically(io, &join(root, &name), bytes).await
             }
-            ImageDestination::Layout { io, reference, shared_blobs, entry } => {
+            ImageDestination::Layout { io, reference, shared_blobs, entry, .. } => {
                 let name = format!("{}/{}", digest.algorithm().name(), digest.hex());
                 let path = match shared_blobs {
                     Some(dir) => join(dir, &name),
@@ -256,9 +291,10 @@ impl ImageDestination {
         }
     }
 
-    /// Finishes the image: for a layout, names it in `index.json`.
+    /// Finishes the image: for a layout, names it in `index.json`; for an
+    /// archive, then packs the layout and renames the archive into place.
     pub async fn commit(&mut self) -> Result<()> {
-        let ImageDestination::Layout { io, reference, entry: Some(entry), .. } = self else { return Ok(()) };
+        let ImageDestination::Layout { io, reference, entry: Some(entry), archive, .. } = self else { return Ok(()) };
         let path = join(&reference.path, "index.json");
         let mut manifests: Vec<Value> = match io.read_file(path.clone(), MAX_MANIFEST_SIZE).await {
             Ok(bytes) => {
@@ -276,7 +312,20 @@ impl ImageDestination {
         });
         manifests.push(entry.clone());
         let index = json!({"schemaVersion": 2, "manifests": manifests});
-        write_atomically(io, &path, &serde_json::to_vec(&index)?).await
+        write_atomically(io, &path, &serde_json::to_vec(&index)?).await?;
+        if let Some(archive) = archive {
+            let tmp = format!("{archive}.skiff-tmp");
+            io.fs(Request::PackTar { dir: reference.path.clone(), archive: tmp.clone() })
+                .await
+                .map_err(fs_error(format!("writing {tmp}")))?;
+            io.fs(Request::Rename { from: tmp, to: archive.clone() })
+                .await
+                .map_err(fs_error(format!("writing {archive}")))?;
+            io.fs(Request::RemoveDir { path: reference.path.clone() })
+                .await
+                .map_err(fs_error(format!("removing {}", reference.path)))?;
+        }
+        Ok(())
     }
 }
 

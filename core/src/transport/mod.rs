@@ -41,6 +41,7 @@ impl ImageSource {
             ImageReference::Oci(l) => {
                 Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), shared_blob_dir.map(str::to_owned))))
             }
+            ImageReference::OciArchive(l) => Ok(ImageSource::Layout(LayoutSource::archive(io, l.clone()))),
             ImageReference::Dir { path } => Ok(ImageSource::Dir(DirSource::new(io, path.clone()))),
             other => Err(Error::unsupported(format!(
                 "reading images from the {} transport is not supported by this command yet",
@@ -81,20 +82,20 @@ impl ImageSource {
 
     /// Where a local blob's bytes are, for a transfer; None for a registry,
     /// whose blobs are pulled with [`ImageSource::pull_blob`].
-    pub fn local_blob(&self, d: &Digest) -> Option<String> {
-        match self {
+    pub async fn local_blob(&self, d: &Digest) -> Result<Option<crate::engine::BlobSource>> {
+        Ok(match self {
             ImageSource::Registry(_) => None,
-            ImageSource::Layout(s) => Some(s.blob_path(d)),
-            ImageSource::Dir(s) => Some(s.blob_path(d)),
-        }
+            ImageSource::Layout(s) => Some(s.blob_source(d).await?),
+            ImageSource::Dir(s) => Some(crate::engine::BlobSource::File { path: s.blob_path(d) }),
+        })
     }
 
     /// Streams blob `d` into `sink`, checking digest and size.
     pub async fn pull_blob(&self, d: &Descriptor, sink: crate::engine::BlobSink) -> Result<()> {
-        match (self, self.local_blob(&d.digest)) {
+        match (self, self.local_blob(&d.digest).await?) {
             (ImageSource::Registry(s), _) => s.pull_blob(d, sink).await,
-            (_, Some(path)) => dest::copy_file_blob(self.io(), d, path, sink).await,
-            _ => unreachable!("every local source has a blob path"),
+            (_, Some(source)) => dest::copy_local_blob(self.io(), d, source, sink).await,
+            _ => unreachable!("every local source has a blob location"),
         }
     }
 
@@ -120,7 +121,7 @@ pub(crate) async fn read_local(io: &Io, path: String, max: u64) -> Result<Vec<u8
     io.read_file(path.clone(), max).await.map_err(|e| file_error(&path, e))
 }
 
-fn file_error(path: &str, e: IoError) -> Error {
+pub(crate) fn file_error(path: &str, e: IoError) -> Error {
     let kind = match e.kind {
         IoErrorKind::TooLarge => ErrorKind::Integrity,
         _ => ErrorKind::Io,

@@ -29,6 +29,7 @@ pub async fn apply(request: Request) -> Reply {
         Request::Rename(r) => (format!("rename {} to {}", r.from, r.to), tokio::fs::rename(&r.from, &r.to).await),
         Request::CreateDir(p) => (format!("create directory {p}"), tokio::fs::create_dir_all(&p).await),
         Request::RemoveFile(p) => (format!("remove {p}"), tokio::fs::remove_file(&p).await),
+        Request::RemoveDir(p) => (format!("remove {p}"), tokio::fs::remove_dir_all(&p).await),
         Request::ListDir(p) => return list_dir(&p).await,
         other => return failed(IoErrorKind::Other, format!("not a file-system request: {other:?}")),
     };

@@ -1,6 +1,7 @@
 //! The host's IO: it carries out exactly the requests the core makes and
 //! reports what happened, deciding nothing about the protocol.
 
+mod archive;
 pub mod auth_file;
 mod certs;
 mod fs;
@@ -68,6 +69,9 @@ impl HostIo {
                 }
                 reply
             }
+            Request::TarIndex(path) => archive::index(path).await,
+            Request::ReadRange(r) => archive::read_range(r).await,
+            Request::PackTar(p) => archive::pack(p).await,
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,

@@ -6,7 +6,7 @@
 use bytes_stream::Chunks;
 use futures_util::stream;
 use ring::digest::{Context, SHA256, SHA512};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::failed;
 use super::http::{Http, read_bounded};
@@ -26,6 +26,15 @@ mod bytes_stream {
     pub enum Chunks {
         Http(reqwest::Response),
         File(tokio::fs::File),
+        /// A member of an archive: a window of a file.
+        Range(tokio::io::Take<tokio::fs::File>),
+    }
+
+    async fn read_chunk(f: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<Option<Vec<u8>>, String> {
+        let mut buf = vec![0; FILE_CHUNK];
+        let n = f.read(&mut buf).await.map_err(|e| e.to_string())?;
+        buf.truncate(n);
+        Ok((n > 0).then_some(buf))
     }
 
     impl Chunks {
@@ -34,12 +43,8 @@ mod bytes_stream {
                 Chunks::Http(r) => {
                     r.chunk().await.map(|c| c.map(|b| b.to_vec())).map_err(|e| super::super::http::chain(&e))
                 }
-                Chunks::File(f) => {
-                    let mut buf = vec![0; FILE_CHUNK];
-                    let n = f.read(&mut buf).await.map_err(|e| e.to_string())?;
-                    buf.truncate(n);
-                    Ok((n > 0).then_some(buf))
-                }
+                Chunks::File(f) => read_chunk(f).await,
+                Chunks::Range(f) => read_chunk(f).await,
             }
         }
     }
@@ -83,6 +88,13 @@ impl Meter {
     }
 }
 
+async fn open_range(path: &str, offset: u64) -> std::io::Result<tokio::fs::File> {
+    use tokio::io::AsyncSeekExt;
+    let mut f = tokio::fs::File::open(path).await?;
+    f.seek(std::io::SeekFrom::Start(offset)).await?;
+    Ok(f)
+}
+
 pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::ProgressBar>) -> Reply {
     let mut chunks = match t.source {
         BlobSource::Http(r) => {
@@ -93,6 +105,10 @@ pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::Progress
                 Err(reply) => return reply,
             }
         }
+        BlobSource::FileRange(r) => match open_range(&r.path, r.offset).await {
+            Ok(f) => Chunks::Range(f.take(r.length)),
+            Err(e) => return failed(IoErrorKind::Other, format!("open {}: {e}", r.path)),
+        },
         BlobSource::File(path) => match tokio::fs::File::open(&path).await {
             Ok(f) => Chunks::File(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
