@@ -20,6 +20,10 @@ pub enum Mode {
     FailFirst(usize),
     /// Refuses tag listing with 401, as Harbor does for some users.
     DenyTags,
+    /// Flips a byte in every blob body.
+    CorruptBlobs,
+    /// Sends half of each blob body, then closes the connection.
+    TruncateBlobs,
 }
 
 pub struct Proxy {
@@ -165,6 +169,26 @@ fn serve(client: TcpStream, upstream_port: u16, mode: Mode) -> std::io::Result<(
         Mode::CorruptManifests if is_get && ok && path.contains("/manifests/") => {
             // Still valid JSON, different bytes: the digest no longer matches.
             resp.body.insert(0, b' ');
+        }
+        Mode::CorruptBlobs if is_get && ok && path.contains("/blobs/") && !resp.body.is_empty() => {
+            let mid = resp.body.len() / 2;
+            resp.body[mid] ^= 0xff;
+        }
+        Mode::TruncateBlobs if is_get && ok && path.contains("/blobs/") => {
+            // Announce the whole length, send half, hang up.
+            let full = resp.body.len();
+            resp.body.truncate(full / 2);
+            let mut head = format!("{}\r\n", resp.head);
+            for (k, v) in &resp.headers {
+                if !["content-length", "transfer-encoding", "connection"].iter().any(|h| k.eq_ignore_ascii_case(h)) {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+            }
+            head.push_str(&format!("Content-Length: {full}\r\nConnection: close\r\n\r\n"));
+            let mut c = &client;
+            c.write_all(head.as_bytes())?;
+            c.write_all(&resp.body)?;
+            return c.flush();
         }
         _ => {}
     }

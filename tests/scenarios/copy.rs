@@ -535,3 +535,33 @@ fn hostile_archives_are_refused() {
     let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 2);
 }
+
+#[test]
+fn lying_or_truncating_registry_commits_nothing() {
+    use skiff_tests::harness::proxy::{Mode, Proxy};
+    let tmp = tempfile::tempdir().unwrap();
+    for (mode, needle) in [(Mode::CorruptBlobs, "digest mismatch"), (Mode::TruncateBlobs, "blob")] {
+        let proxy = Proxy::start(world().plain.port, mode);
+        let dest = tmp.path().join(format!("{mode:?}"));
+        let r = skiff(&[
+            INSECURE,
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://127.0.0.1:{}/test/oci:v1", proxy.port),
+            &format!("dir:{}", dest.display()),
+        ]);
+        assert_eq!(r.code, 1, "{mode:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{mode:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"));
+        assert!(!dest.join("manifest.json").exists(), "{mode:?}: nothing looks complete");
+        let blobs: Vec<_> = std::fs::read_dir(&dest)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        assert!(blobs.iter().all(|n| n == "version" || n.ends_with(".skiff-tmp") || n.len() == 64), "{blobs:?}");
+        // No blob whose bytes are wrong was committed under its digest.
+        for n in blobs.iter().filter(|n| n.len() == 64) {
+            let bytes = std::fs::read(dest.join(n)).unwrap();
+            assert_eq!(skiff_tests::harness::images::sha256(&bytes), format!("sha256:{n}"));
+        }
+    }
+}
