@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-prereqs.sh
-cargo build --release --locked -p skiff
+# Build the whole workspace once: `cargo test --workspace` unifies features
+# over every member, and a `-p skiff` build would differ and be redone.
+cargo build --release --locked --workspace
 (cd host-js && npm run build --silent)
 cargo test --release --locked --workspace
