@@ -282,54 +282,29 @@ fn plain_registry_to_tls_registry_with_per_side_flags() {
 #[test]
 fn policy_is_checked_before_anything_is_read() {
     let tmp = tempfile::tempdir().unwrap();
-    let reject = tmp.path().join("reject.json");
-    std::fs::write(&reject, r#"{"default":[{"type":"reject"}]}"#).unwrap();
     let dest = tmp.path().join("out");
-    let r = skiff(&[
-        "--policy",
-        reject.to_str().unwrap(),
-        "copy",
-        "--src-tls-verify=false",
-        &plain("test/oci:v1"),
-        &format!("dir:{}", dest.display()),
-    ]);
+    let with_policy = |name: &str, contents: Option<&str>| {
+        let path = tmp.path().join(name);
+        if let Some(c) = contents {
+            std::fs::write(&path, c).unwrap();
+        }
+        let to = format!("dir:{}", dest.display());
+        skiff(&["--policy", path.to_str().unwrap(), "copy", "-q", "--src-tls-verify=false", &plain("test/oci:v1"), &to])
+    };
+    let r = with_policy("reject.json", Some(r#"{"default":[{"type":"reject"}]}"#));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("rejected by policy"), "{}", r.stderr);
     assert!(!dest.exists(), "nothing written");
-    let signed = tmp.path().join("signed.json");
-    std::fs::write(&signed, r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k.gpg"}]}}}"#).unwrap();
-    let r = skiff(&[
-        "--policy",
-        signed.to_str().unwrap(),
-        "copy",
-        "--src-tls-verify=false",
-        &plain("test/oci:v1"),
-        &format!("dir:{}", dest.display()),
-    ]);
+    let signed = r#"{"default":[{"type":"insecureAcceptAnything"}],"transports":{"docker":{"":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k.gpg"}]}}}"#;
+    let r = with_policy("signed.json", Some(signed));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("signatures"), "{}", r.stderr);
-    let r = skiff(&[
-        "--policy",
-        "/nonexistent/policy.json",
-        "copy",
-        &plain("test/oci:v1"),
-        &format!("dir:{}", dest.display()),
-    ]);
+    let r = with_policy("missing.json", None);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("--insecure-policy"), "{}", r.stderr);
     assert!(!dest.exists());
-    let accept = tmp.path().join("accept.json");
-    std::fs::write(&accept, r#"{"default":[{"type":"insecureAcceptAnything"}]}"#).unwrap();
-    skiff(&[
-        "--policy",
-        accept.to_str().unwrap(),
-        "copy",
-        "-q",
-        "--src-tls-verify=false",
-        &plain("test/oci:v1"),
-        &format!("dir:{}", dest.display()),
-    ])
-    .ok();
+    with_policy("accept.json", Some(r#"{"default":[{"type":"insecureAcceptAnything"}]}"#)).ok();
+    assert!(dest.join("manifest.json").exists());
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
+use crate::error::{Error, Result};
 use crate::platform::Platform;
 
 /// A reference to content by digest. The digest is validated on parsing, so
@@ -23,4 +24,17 @@ pub struct Descriptor {
     pub annotations: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+}
+
+impl Descriptor {
+    /// Checks the digest and size a host measured while moving this blob.
+    pub fn check_transfer(&self, digest: &str, size: u64) -> Result<()> {
+        if digest != self.digest.to_string() {
+            return Err(Error::integrity(format!("digest mismatch for blob {}: got {digest}", self.digest)));
+        }
+        if self.size >= 0 && size != self.size as u64 {
+            return Err(Error::integrity(format!("blob {} is {size} bytes, expected {}", self.digest, self.size)));
+        }
+        Ok(())
+    }
 }

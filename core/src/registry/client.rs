@@ -450,7 +450,7 @@ impl RegistryClient {
                 label: format!("blob {}", d.digest),
             };
             match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
-                Transferred::Moved { digest, size, .. } => return check_moved(d, &digest, size),
+                Transferred::Moved { digest, size, .. } => return d.check_transfer(&digest, size),
                 Transferred::Refused(resp) if matches!(resp.status, 301 | 302 | 303 | 307 | 308) => {
                     let loc = resp.header("location").unwrap_or("");
                     target = url::resolve(&target, loc).ok_or_else(|| {
@@ -463,21 +463,15 @@ impl RegistryClient {
         Err(Error::other(format!("{what}: too many redirects")))
     }
 
-    /// Puts blob `d` into `repository`: skipped if present, mounted from
-    /// `mount_from` (a repository of this registry) if possible, else
-    /// uploaded monolithically from `source`.
-    pub async fn push_blob(
-        &self,
-        repository: &str,
-        d: &Descriptor,
-        source: BlobSource,
-        mount_from: Option<&str>,
-    ) -> Result<BlobPush> {
+    /// Checks for blob `d` in `repository`, tries to mount it from
+    /// `mount_from`, else starts an upload; returns the PUT that completes it
+    /// (`?digest=` added; credentials only if it stays on the registry's origin).
+    async fn start_upload(&self, repository: &str, d: &Descriptor, mount_from: Option<&str>) -> Result<UploadStart> {
         let scope = push_scope(repository);
         let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
         let head = self.send("HEAD", &format!("/v2/{repository}/blobs/{}", d.digest), vec![], &scope, 0).await?;
         if head.status == 200 {
-            return Ok(BlobPush::Exists);
+            return Ok(UploadStart::Done(BlobPush::Exists));
         }
         let uploads = format!("/v2/{repository}/blobs/uploads/");
         let mut start = None;
@@ -485,7 +479,7 @@ impl RegistryClient {
             let path = format!("{uploads}?mount={}&from={}", url::encode(&d.digest.to_string()), url::encode(from));
             let resp = self.send("POST", &path, vec![], &scope, MAX_SMALL_BODY).await?;
             match resp.status {
-                201 => return Ok(BlobPush::Mounted),
+                201 => return Ok(UploadStart::Done(BlobPush::Mounted)),
                 // Not allowed to read the other repository: upload instead.
                 401 | 403 => {}
                 _ => start = Some(resp),
@@ -500,38 +494,65 @@ impl RegistryClient {
         }
         let base = self.ensure_base().await?;
         let loc = start.header("location").unwrap_or("");
-        let location = url::resolve(&format!("{base}/v2/{repository}/blobs/uploads/"), loc)
+        let location = url::resolve(&format!("{base}{uploads}"), loc)
             .ok_or_else(|| Error::other(format!("{what}: invalid upload location {:?}", sanitize(loc))))?;
         let sep = if location.contains('?') { '&' } else { '?' };
-        let put_url = format!("{location}{sep}digest={}", url::encode(&d.digest.to_string()));
+        let url = format!("{location}{sep}digest={}", url::encode(&d.digest.to_string()));
         let mut headers = vec![("Content-Type".to_owned(), "application/octet-stream".to_owned())];
-        if d.size >= 0 {
-            headers.push(("Content-Length".to_owned(), d.size.to_string()));
-        }
         // Credentials never follow an upload to another origin.
-        if url::origin(&put_url).as_deref() == Some(base.as_str())
+        if url::origin(&url).as_deref() == Some(base.as_str())
             && let Some(a) = self.authorization(&scope).await?
         {
             headers.push(("Authorization".to_owned(), a));
         }
-        let sink = BlobSink::Http(HttpRequest {
+        let put = HttpRequest {
             method: "PUT".to_owned(),
-            url: put_url,
+            url,
             headers,
             body: None,
             max_body: MAX_SMALL_BODY,
             tls_profile: self.opts.tls_profile,
-        });
+        };
+        Ok(UploadStart::Put(put))
+    }
+
+    /// Sends a PUT that must answer 201 Created.
+    async fn put_created(&self, req: HttpRequest, what: &str) -> Result<HttpResponse> {
+        let resp = self.with_retries(req).await.map_err(|e| io_error(e).context(what))?;
+        if resp.status != 201 {
+            return Err(status_error(what, &resp));
+        }
+        Ok(resp)
+    }
+
+    /// Puts blob `d` into `repository`: skipped if present, mounted from
+    /// `mount_from` (a repository of this registry) if possible, else
+    /// uploaded monolithically, streamed from `source`.
+    pub async fn push_blob(
+        &self,
+        repository: &str,
+        d: &Descriptor,
+        source: BlobSource,
+        mount_from: Option<&str>,
+    ) -> Result<BlobPush> {
+        let mut put = match self.start_upload(repository, d, mount_from).await? {
+            UploadStart::Done(outcome) => return Ok(outcome),
+            UploadStart::Put(put) => put,
+        };
+        if d.size >= 0 {
+            put.headers.push(("Content-Length".to_owned(), d.size.to_string()));
+        }
+        let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
         let transfer = Transfer {
             source,
-            sink,
+            sink: BlobSink::Http(put),
             algorithm: d.digest.algorithm(),
             expected_size: d.size,
             label: format!("blob {}", d.digest),
         };
         match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
             Transferred::Moved { digest, size, response } => {
-                check_moved(d, &digest, size)?;
+                d.check_transfer(&digest, size)?;
                 let resp = response.ok_or_else(|| Error::other(format!("{what}: no answer to the upload")))?;
                 if resp.status != 201 {
                     return Err(status_error(&what, &resp));
@@ -554,57 +575,13 @@ impl RegistryClient {
 
     /// Puts a small blob the core made (a converted config) into `repository`.
     pub async fn push_blob_bytes(&self, repository: &str, d: &Descriptor, bytes: &[u8]) -> Result<BlobPush> {
-        let scope = push_scope(repository);
-        let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
-        let head = self.send("HEAD", &format!("/v2/{repository}/blobs/{}", d.digest), vec![], &scope, 0).await?;
-        if head.status == 200 {
-            return Ok(BlobPush::Exists);
-        }
-        let start =
-            self.send("POST", &format!("/v2/{repository}/blobs/uploads/"), vec![], &scope, MAX_SMALL_BODY).await?;
-        if start.status != 202 {
-            return Err(status_error(&format!("{what}: starting upload"), &start));
-        }
-        let base = self.ensure_base().await?;
-        let loc = start.header("location").unwrap_or("");
-        let location = url::resolve(&format!("{base}/v2/{repository}/blobs/uploads/"), loc)
-            .filter(|l| url::origin(l).as_deref() == Some(base.as_str()))
-            .ok_or_else(|| {
-                Error::other(format!("{what}: upload location {:?} is not on the registry", sanitize(loc)))
-            })?;
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let mut headers = vec![("Content-Type".to_owned(), "application/octet-stream".to_owned())];
-        if let Some(a) = self.authorization(&scope).await? {
-            headers.push(("Authorization".to_owned(), a));
-        }
-        let req = HttpRequest {
-            method: "PUT".to_owned(),
-            url: format!("{location}{sep}digest={}", url::encode(&d.digest.to_string())),
-            headers,
-            body: Some(bytes.to_vec()),
-            max_body: MAX_SMALL_BODY,
-            tls_profile: self.opts.tls_profile,
+        let mut put = match self.start_upload(repository, d, None).await? {
+            UploadStart::Done(outcome) => return Ok(outcome),
+            UploadStart::Put(put) => put,
         };
-        let resp = self.with_retries(req).await.map_err(|e| io_error(e).context(&what))?;
-        if resp.status != 201 {
-            return Err(status_error(&what, &resp));
-        }
+        put.body = Some(bytes.to_vec());
+        self.put_created(put, &format!("writing blob {} to {}/{repository}", d.digest, self.registry)).await?;
         Ok(BlobPush::Uploaded)
-    }
-
-    /// Whether the registry has manifest `digest` in `repository`.
-    pub async fn has_manifest(&self, repository: &str, digest: &Digest) -> Result<bool> {
-        let accept = media_type::MANIFEST_ACCEPT.join(", ");
-        let resp = self
-            .send(
-                "HEAD",
-                &format!("/v2/{repository}/manifests/{digest}"),
-                vec![("Accept".to_owned(), accept)],
-                &push_scope(repository),
-                0,
-            )
-            .await?;
-        Ok(resp.status == 200)
     }
 
     /// Stores a manifest under `reference` (a tag or its digest).
@@ -624,10 +601,7 @@ impl RegistryClient {
             max_body: MAX_SMALL_BODY,
             tls_profile: self.opts.tls_profile,
         };
-        let resp = self.with_retries(req).await.map_err(|e| io_error(e).context(&what))?;
-        if resp.status != 201 {
-            return Err(status_error(&what, &resp));
-        }
+        let resp = self.put_created(req, &what).await?;
         if let Some(d) = resp.header("docker-content-digest").and_then(|h| Digest::parse(h.trim()).ok()) {
             manifest::verify_manifest_digest(bytes, &d)
                 .map_err(|e| e.context(format!("{what}: the registry stored other bytes")))?;
@@ -636,13 +610,10 @@ impl RegistryClient {
     }
 }
 
-/// Checks what a transfer measured against the descriptor.
-fn check_moved(d: &Descriptor, digest: &str, size: u64) -> Result<()> {
-    if digest != d.digest.to_string() {
-        return Err(Error::integrity(format!("digest mismatch for blob {}: got {digest}", d.digest)));
-    }
-    if d.size >= 0 && size != d.size as u64 {
-        return Err(Error::integrity(format!("blob {} is {size} bytes, expected {}", d.digest, d.size)));
-    }
-    Ok(())
+/// How an upload begins.
+enum UploadStart {
+    /// Nothing to send: the blob is there already, or was mounted.
+    Done(BlobPush),
+    /// Send the bytes with this PUT.
+    Put(HttpRequest),
 }

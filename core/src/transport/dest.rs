@@ -59,19 +59,9 @@ pub(super) async fn copy_local_blob(io: &Io, d: &Descriptor, source: BlobSource,
         label: format!("blob {}", d.digest),
     };
     match io.transfer(t).await.map_err(fs_error(format!("copying {path}")))? {
-        Transferred::Moved { digest, size, .. } => check(d, &digest, size),
+        Transferred::Moved { digest, size, .. } => d.check_transfer(&digest, size),
         Transferred::Refused(_) => Err(Error::other(format!("copying {path}: refused"))),
     }
-}
-
-fn check(d: &Descriptor, digest: &str, size: u64) -> Result<()> {
-    if digest != d.digest.to_string() {
-        return Err(Error::integrity(format!("digest mismatch for blob {}: got {digest}", d.digest)));
-    }
-    if d.size >= 0 && size != d.size as u64 {
-        return Err(Error::integrity(format!("blob {} is {size} bytes, expected {}", d.digest, d.size)));
-    }
-    Ok(())
 }
 
 impl ImageDestination {
