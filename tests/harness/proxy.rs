@@ -24,6 +24,10 @@ pub enum Mode {
     CorruptBlobs,
     /// Sends half of each blob body, then closes the connection.
     TruncateBlobs,
+    /// Answers the first `n` blob GETs with 503 Service Unavailable.
+    FlakyBlobs(usize),
+    /// Sends blob bodies slowly: 64 KiB every 20 ms (about 3 MiB/s).
+    SlowBlobs,
 }
 
 pub struct Proxy {
@@ -35,9 +39,11 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let blob_gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let blob_gets = blob_gets.clone();
                 thread::spawn(move || {
                     if let Mode::FailFirst(k) = mode
                         && n < k
@@ -56,7 +62,7 @@ impl Proxy {
                         drop(stream);
                         return;
                     }
-                    let _ = serve(stream, upstream_port, mode);
+                    let _ = serve(stream, upstream_port, mode, &blob_gets);
                 });
             }
         });
@@ -129,7 +135,12 @@ fn write_message(w: &mut impl Write, m: &Message) -> std::io::Result<()> {
     w.flush()
 }
 
-fn serve(client: TcpStream, upstream_port: u16, mode: Mode) -> std::io::Result<()> {
+fn serve(
+    client: TcpStream,
+    upstream_port: u16,
+    mode: Mode,
+    blob_gets: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(mut req) = read_message(&mut reader, false)? else {
         return Ok(());
@@ -154,6 +165,13 @@ fn serve(client: TcpStream, upstream_port: u16, mode: Mode) -> std::io::Result<(
         };
         return write_message(&mut &client, &m);
     }
+    let blob_get = is_get && path.contains("/blobs/") && !path.contains("/uploads/");
+    if let (Mode::FlakyBlobs(k), true) = (mode, blob_get)
+        && blob_gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < k
+    {
+        let m = Message { head: "HTTP/1.1 503 Service Unavailable".into(), headers: vec![], body: b"busy".to_vec() };
+        return write_message(&mut &client, &m);
+    }
     // Paginated requests go upstream without their query: it returns everything.
     let upstream_path = if tags_path { path.split('?').next().unwrap().to_owned() } else { path.clone() };
     let method = req.head.split(' ').next().unwrap_or("GET").to_owned();
@@ -174,25 +192,40 @@ fn serve(client: TcpStream, upstream_port: u16, mode: Mode) -> std::io::Result<(
             let mid = resp.body.len() / 2;
             resp.body[mid] ^= 0xff;
         }
+        Mode::SlowBlobs if blob_get && ok => {
+            let mut c = &client;
+            c.write_all(raw_head(&resp, resp.body.len()).as_bytes())?;
+            for chunk in resp.body.chunks(64 * 1024) {
+                c.write_all(chunk)?;
+                c.flush()?;
+                thread::sleep(std::time::Duration::from_millis(20));
+            }
+            return Ok(());
+        }
         Mode::TruncateBlobs if is_get && ok && path.contains("/blobs/") => {
             // Announce the whole length, send half, hang up.
             let full = resp.body.len();
             resp.body.truncate(full / 2);
-            let mut head = format!("{}\r\n", resp.head);
-            for (k, v) in &resp.headers {
-                if !["content-length", "transfer-encoding", "connection"].iter().any(|h| k.eq_ignore_ascii_case(h)) {
-                    head.push_str(&format!("{k}: {v}\r\n"));
-                }
-            }
-            head.push_str(&format!("Content-Length: {full}\r\nConnection: close\r\n\r\n"));
             let mut c = &client;
-            c.write_all(head.as_bytes())?;
+            c.write_all(raw_head(&resp, full).as_bytes())?;
             c.write_all(&resp.body)?;
             return c.flush();
         }
         _ => {}
     }
     write_message(&mut &client, &resp)
+}
+
+/// A response head announcing `content_length` bytes, for bodies sent by hand.
+fn raw_head(resp: &Message, content_length: usize) -> String {
+    let mut head = format!("{}\r\n", resp.head);
+    for (k, v) in &resp.headers {
+        if !["content-length", "transfer-encoding", "connection"].iter().any(|h| k.eq_ignore_ascii_case(h)) {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    head.push_str(&format!("Content-Length: {content_length}\r\nConnection: close\r\n\r\n"));
+    head
 }
 
 fn paginate(resp: &mut Message, path: &str, default_page: usize) {

@@ -540,3 +540,85 @@ fn lying_or_truncating_registry_commits_nothing() {
         }
     }
 }
+
+#[test]
+fn blob_transfers_are_retried_when_asked() {
+    use skiff_tests::harness::proxy::{Mode, Proxy};
+    let tmp = tempfile::tempdir().unwrap();
+    let flaky = Proxy::start(world().plain.port, Mode::FlakyBlobs(2));
+    let src = format!("docker://127.0.0.1:{}/test/oci:v1", flaky.port);
+    let r =
+        skiff(&[INSECURE, "copy", "--src-tls-verify=false", &src, &format!("dir:{}", tmp.path().join("a").display())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("503"), "{}", r.stderr);
+    let flaky = Proxy::start(world().plain.port, Mode::FlakyBlobs(2));
+    let src = format!("docker://127.0.0.1:{}/test/oci:v1", flaky.port);
+    let out = tmp.path().join("b");
+    let args = ["--retry-times", "3", "--retry-delay", "50ms", "--src-tls-verify=false"];
+    let mut all = vec![INSECURE, "copy", "-q"];
+    all.extend(args);
+    let dest = format!("dir:{}", out.display());
+    all.extend([src.as_str(), dest.as_str()]);
+    skiff(&all).ok();
+    let direct = tmp.path().join("direct");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &format!("dir:{}", direct.display()),
+    ])
+    .ok();
+    assert_eq!(tree(&out), tree(&direct));
+}
+
+#[test]
+fn killed_copy_leaves_nothing_that_looks_complete() {
+    use skiff_tests::harness::fixtures::push;
+    use skiff_tests::harness::proxy::{Mode, Proxy};
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    // An image with a 6 MiB incompressible layer, served at about 3 MiB/s.
+    let layout = tmp.path().join("layout");
+    let mut l = Layout::create(&layout);
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    let noise: Vec<u8> = (0..6 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut spec = ImageSpec::small("amd64", None, "big");
+    spec.layers.push(vec![("noise.bin".into(), noise)]);
+    let d = l.add_image(&spec);
+    l.tag(&d, "v1");
+    push(&layout, "v1", &format!("docker://{}/kill/big:v1", w.plain.host()), &[]);
+    let slow = Proxy::start(w.plain.port, Mode::SlowBlobs);
+    let src = format!("docker://127.0.0.1:{}/kill/big:v1", slow.port);
+    for dest in
+        [format!("dir:{}", tmp.path().join("dir").display()), format!("oci:{}:v1", tmp.path().join("oci").display())]
+    {
+        let mut child = skiff_tests::harness::tools::skiff_cmd()
+            .args([INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &dest])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        assert!(child.try_wait().unwrap().is_none(), "the copy was still running when killed");
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let path = Path::new(dest.split_once(':').unwrap().1.trim_end_matches(":v1"));
+        assert!(!path.join("manifest.json").exists(), "{dest}: no manifest after a kill");
+        assert!(!path.join("index.json").exists(), "{dest}: no index after a kill");
+        // A re-run completes, and the result is what skopeo makes.
+        skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("kill/big:v1"), &dest]).ok();
+        let theirs = tmp.path().join(format!("theirs-{}", path.file_name().unwrap().to_string_lossy()));
+        let theirs_dest = dest.replace(path.to_str().unwrap(), theirs.to_str().unwrap());
+        skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("kill/big:v1"), &theirs_dest]).ok();
+        let mut ours = tree(path);
+        ours.retain(|(n, _)| !n.ends_with(".skiff-tmp"));
+        assert_eq!(ours, tree(&theirs), "{dest}");
+    }
+}

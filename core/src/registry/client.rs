@@ -121,26 +121,33 @@ impl RegistryClient {
         let mut attempt = 0u32;
         loop {
             let result = self.io.http(req.clone()).await;
-            let (retryable, retry_after) = match &result {
-                Ok(r) if r.status == 429 => {
-                    (attempt + 1 < TOO_MANY_REQUESTS_TRIES.max(self.opts.retry_times + 1), retry_after_ms(r))
-                }
-                Ok(r) if matches!(r.status, 502..=504) => (attempt < self.opts.retry_times, None),
-                Ok(_) => (false, None),
-                // A TLS failure or an oversized body will not go away by asking again.
-                Err(e) => (
-                    !matches!(e.kind, IoErrorKind::TooLarge | IoErrorKind::Tls) && attempt < self.opts.retry_times,
-                    None,
-                ),
+            let outcome = match &result {
+                Ok(r) => Attempt::Answer(r),
+                Err(e) => Attempt::Failed(e),
             };
-            if !retryable {
-                return result;
-            }
-            let delay =
-                retry_after.or(self.opts.retry_delay_ms).unwrap_or(1000u64 << attempt.min(6)).min(MAX_BACKOFF_MS);
+            let Some(delay) = self.retry_delay(attempt, outcome) else { return result };
             self.io.sleep(delay).await;
             attempt += 1;
         }
+    }
+
+    /// How long to wait before trying again after `outcome`, if at all:
+    /// `--retry-times` for transient failures (connection errors, 502–504),
+    /// 429 a few times regardless, as the registry's Retry-After asks.
+    fn retry_delay(&self, attempt: u32, outcome: Attempt<'_>) -> Option<u64> {
+        let (retryable, retry_after) = match outcome {
+            Attempt::Answer(r) if r.status == 429 => {
+                (attempt + 1 < TOO_MANY_REQUESTS_TRIES.max(self.opts.retry_times + 1), retry_after_ms(r))
+            }
+            Attempt::Answer(r) if matches!(r.status, 502..=504) => (attempt < self.opts.retry_times, None),
+            Attempt::Answer(_) => (false, None),
+            // A TLS failure or an oversized body will not go away by asking again.
+            Attempt::Failed(e) => {
+                (!matches!(e.kind, IoErrorKind::TooLarge | IoErrorKind::Tls) && attempt < self.opts.retry_times, None)
+            }
+        };
+        retryable
+            .then(|| retry_after.or(self.opts.retry_delay_ms).unwrap_or(1000u64 << attempt.min(6)).min(MAX_BACKOFF_MS))
     }
 
     /// The `Authorization` header for `scope`, if the registry asks for one.
@@ -449,7 +456,19 @@ impl RegistryClient {
                 expected_size: d.size,
                 label: format!("blob {}", d.digest),
             };
-            match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
+            let mut attempt = 0;
+            let result = loop {
+                let result = self.io.transfer(transfer.clone()).await;
+                let outcome = match &result {
+                    Ok(Transferred::Refused(r)) => Attempt::Answer(r),
+                    Ok(Transferred::Moved { .. }) => break result,
+                    Err(e) => Attempt::Failed(e),
+                };
+                let Some(delay) = self.retry_delay(attempt, outcome) else { break result };
+                self.io.sleep(delay).await;
+                attempt += 1;
+            };
+            match result.map_err(|e| io_error(e).context(&what))? {
                 Transferred::Moved { digest, size, .. } => return d.check_transfer(&digest, size),
                 Transferred::Refused(resp) if matches!(resp.status, 301 | 302 | 303 | 307 | 308) => {
                     let loc = resp.header("location").unwrap_or("");
@@ -535,6 +554,28 @@ impl RegistryClient {
         source: BlobSource,
         mount_from: Option<&str>,
     ) -> Result<BlobPush> {
+        // An upload session does not survive a failure: retry from the start.
+        let mut attempt = 0;
+        loop {
+            let result = self.push_blob_once(repository, d, source.clone(), mount_from).await;
+            match &result {
+                Err(e) if e.kind == ErrorKind::Io && attempt < self.opts.retry_times => {
+                    let delay = self.opts.retry_delay_ms.unwrap_or(1000u64 << attempt.min(6)).min(MAX_BACKOFF_MS);
+                    self.io.sleep(delay).await;
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    async fn push_blob_once(
+        &self,
+        repository: &str,
+        d: &Descriptor,
+        source: BlobSource,
+        mount_from: Option<&str>,
+    ) -> Result<BlobPush> {
         let mut put = match self.start_upload(repository, d, mount_from).await? {
             UploadStart::Done(outcome) => return Ok(outcome),
             UploadStart::Put(put) => put,
@@ -608,6 +649,12 @@ impl RegistryClient {
         }
         Ok(())
     }
+}
+
+/// What a request attempt came to, for the retry decision.
+enum Attempt<'a> {
+    Answer(&'a HttpResponse),
+    Failed(&'a IoError),
 }
 
 /// How an upload begins.
