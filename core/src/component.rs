@@ -106,10 +106,7 @@ fn request_to_wit(r: Request) -> wit::Request {
                 BlobSink::File { path } => wit::BlobSink::File(path),
                 BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
             },
-            algorithm: match t.algorithm {
-                Algorithm::Sha256 => wit::HashAlgorithm::Sha256,
-                Algorithm::Sha512 => wit::HashAlgorithm::Sha512,
-            },
+            algorithm: hash_to_wit(t.algorithm),
             expected_size: t.expected_size,
             label: t.label,
         }),
@@ -122,6 +119,23 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::TarIndex { path } => wit::Request::TarIndex(path),
         Request::PackTar { dir, archive } => wit::Request::PackTar(wit::PackTar { dir, archive }),
         Request::RemoveDir { path } => wit::Request::RemoveDir(path),
+        Request::Recompress { input, output, from, to, level, algorithm } => {
+            wit::Request::Recompress(wit::Recompress {
+                input,
+                output,
+                from,
+                to,
+                level,
+                algorithm: hash_to_wit(algorithm),
+            })
+        }
+    }
+}
+
+fn hash_to_wit(a: Algorithm) -> wit::HashAlgorithm {
+    match a {
+        Algorithm::Sha256 => wit::HashAlgorithm::Sha256,
+        Algorithm::Sha512 => wit::HashAlgorithm::Sha512,
     }
 }
 

@@ -61,6 +61,21 @@ pub struct CopyJob {
     /// `--preserve-digests`: fail rather than change a digest.
     #[serde(default)]
     pub preserve_digests: bool,
+    /// `--dest-compress-format gzip|zstd`
+    #[serde(default)]
+    pub dest_compress_format: Option<String>,
+    /// `--dest-compress-level`
+    #[serde(default)]
+    pub dest_compress_level: Option<i32>,
+    /// `--dest-compress` (dir: only)
+    #[serde(default)]
+    pub dest_compress: bool,
+    /// `--dest-decompress` (dir: only)
+    #[serde(default)]
+    pub dest_decompress: bool,
+    /// `--tmpdir`: scratch space for recompressed layers bound for a registry.
+    #[serde(default)]
+    pub tmpdir: Option<String>,
 }
 
 /// `skopeo inspect` and its flags.

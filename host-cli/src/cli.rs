@@ -330,6 +330,18 @@ pub struct CopyArgs {
     /// Maximum number of blobs copied in parallel for one image (default 6)
     #[arg(long, value_name = "uint")]
     pub image_parallel_copies: Option<usize>,
+    /// Compress layers with this format (gzip, zstd)
+    #[arg(long, value_name = "FORMAT")]
+    pub dest_compress_format: Option<String>,
+    /// Use LEVEL with the compression format
+    #[arg(long, value_name = "LEVEL")]
+    pub dest_compress_level: Option<i32>,
+    /// Compress tarball image layers when saving to directory using the 'dir' transport
+    #[arg(long)]
+    pub dest_compress: bool,
+    /// Decompress tarball image layers when saving to directory using the 'dir' transport
+    #[arg(long)]
+    pub dest_decompress: bool,
     /// MANIFEST TYPE (oci, v2s1, or v2s2) to use in the destination (default is manifest type of source, with fallbacks)
     #[arg(short, long, value_name = "MANIFEST TYPE")]
     pub format: Option<String>,

@@ -153,6 +153,7 @@ fn request_to_js(r: Request) -> JsValue {
         Request::TarIndex { .. } => set(&o, "kind", "tar-index"),
         Request::PackTar { .. } => set(&o, "kind", "pack-tar"),
         Request::RemoveDir { .. } => set(&o, "kind", "remove-dir"),
+        Request::Recompress { .. } => set(&o, "kind", "recompress"),
     }
     o.into()
 }

@@ -622,3 +622,121 @@ fn killed_copy_leaves_nothing_that_looks_complete() {
         assert_eq!(ours, tree(&theirs), "{dest}");
     }
 }
+
+#[test]
+fn layer_compression_changes() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |n: &str| format!("dir:{}", tmp.path().join(n).display());
+    // --dest-decompress: the same bytes as skopeo (the tar inside is unchanged).
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-decompress",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &dir("de-ours"),
+    ])
+    .ok();
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-decompress",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &dir("de-theirs"),
+    ])
+    .ok();
+    assert_eq!(tree(&tmp.path().join("de-ours")), tree(&tmp.path().join("de-theirs")));
+
+    // zstd into a layout and into a registry: skopeo reads both, and
+    // decompressing gives back the original layers.
+    let zoci = format!("oci:{}:v1", tmp.path().join("zstd-layout").display());
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &zoci,
+    ])
+    .ok();
+    let zreg = format!("docker://{}/zstd/app:v1", w.plain.host());
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        "--dest-compress-level",
+        "19",
+        "--dest-tls-verify=false",
+        &zoci,
+        &zreg,
+    ])
+    .ok();
+    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &zreg]).ok().stdout_str();
+    assert!(raw.contains("application/vnd.oci.image.layer.v1.tar+zstd"), "{raw}");
+    for (i, src) in [zoci.as_str(), zreg.as_str()].iter().enumerate() {
+        let back = format!("back{i}");
+        skopeo(&[INSECURE, "copy", "-q", "--dest-decompress", "--src-tls-verify=false", src, &dir(&back)]).ok();
+        let layers = |n: &str| -> Vec<(String, Vec<u8>)> {
+            tree(&tmp.path().join(n)).into_iter().filter(|(name, _)| name.len() == 64).collect()
+        };
+        assert_eq!(layers(&back), layers("de-theirs"), "{src} decompresses to the original layers and config");
+    }
+
+    // A Docker schema 2 image cannot carry zstd: OCI is written instead, unless v2s2 is demanded.
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        "--src-tls-verify=false",
+        &plain("test/docker:v1"),
+        &dir("docker-zstd"),
+    ])
+    .ok();
+    assert!(r.stderr.is_empty());
+    let m = std::fs::read_to_string(tmp.path().join("docker-zstd/manifest.json")).unwrap();
+    assert!(m.contains("application/vnd.oci.image.manifest.v1+json") && m.contains("tar+zstd"), "{m}");
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--format",
+        "v2s2",
+        "--dest-compress-format",
+        "zstd",
+        "--src-tls-verify=false",
+        &plain("test/docker:v1"),
+        &dir("v2s2-zstd"),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("zstd"), "{}", r.stderr);
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--dest-compress",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("oci:{}:v1", tmp.path().join("x").display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("dir: destinations only"), "{}", r.stderr);
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--preserve-digests",
+        "--dest-compress-format",
+        "zstd",
+        "--src-tls-verify=false",
+        &plain("test/oci:v1"),
+        &dir("keep"),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--preserve-digests"), "{}", r.stderr);
+}

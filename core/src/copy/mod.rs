@@ -3,7 +3,7 @@
 //! committed, then the manifest. Progress lines go to the host's stderr.
 
 use crate::digest::Digest;
-use crate::engine::{Io, Request, join_all};
+use crate::engine::{BlobSink, Io, Reply, Request, join_all};
 use crate::error::{Error, Result};
 use crate::job::CopyJob;
 use crate::manifest::{self, Descriptor, Manifest, convert};
@@ -12,6 +12,10 @@ use crate::policy;
 use crate::reference::ImageReference;
 use crate::registry::BlobPush;
 use crate::transport::{ImageDestination, ImageSource};
+
+mod compression;
+
+pub use compression::{Compression, CompressionPolicy};
 
 /// Blobs copied at once within one image (skopeo's default).
 pub const DEFAULT_PARALLEL: usize = 6;
@@ -48,7 +52,17 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
         Some("v2s1") => return Err(Error::unsupported("--format v2s1: writing schema 1 manifests is not supported")),
         Some(other) => return Err(Error::invalid(format!("unknown --format {other:?}: use oci, v2s2 or v2s1"))),
     };
-    let copier = Copier { io: &io, parallel, format, preserve_digests: job.preserve_digests };
+    let compression = CompressionPolicy::parse(
+        job.dest_compress_format.as_deref(),
+        job.dest_compress,
+        job.dest_decompress,
+        job.dest_compress_level,
+    )?;
+    if (compression.compress || compression.decompress) && !matches!(dst_ref, ImageReference::Dir { .. }) {
+        return Err(Error::invalid("--dest-compress and --dest-decompress apply to dir: destinations only"));
+    }
+    let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
+    let copier = Copier { io: &io, parallel, format, preserve_digests: job.preserve_digests, compression, tmpdir };
 
     io.note("Getting image source signatures".to_owned());
     let (top, top_type) = source.manifest(None).await?;
@@ -92,6 +106,9 @@ struct Copier<'a> {
     /// `--format`: the manifest type to write.
     format: Option<ManifestKind>,
     preserve_digests: bool,
+    compression: CompressionPolicy,
+    /// Where scratch files go when the destination is not local (`--tmpdir`).
+    tmpdir: String,
 }
 
 impl Copier<'_> {
@@ -105,38 +122,7 @@ impl Copier<'_> {
         instance: Option<&Digest>,
     ) -> Result<Digest> {
         let (kind, m) = Manifest::parse(bytes, media_type)?;
-        // The manifest type to write: as asked, or what the destination takes.
-        let target = match self.format {
-            Some(f) => f,
-            None if dest.accepts(kind) => kind,
-            None => ManifestKind::OciManifest,
-        };
-        let converted = if target == kind {
-            None
-        } else {
-            if self.preserve_digests {
-                return Err(Error::invalid(format!(
-                    "--preserve-digests: writing {} as {} would change its digest",
-                    kind.media_type(),
-                    target.media_type()
-                )));
-            }
-            let Manifest::Image(image) = &m else {
-                return Err(Error::unsupported(format!(
-                    "cannot convert {} to {}",
-                    kind.media_type(),
-                    target.media_type()
-                )));
-            };
-            Some(match target {
-                ManifestKind::OciManifest => {
-                    let config = source.small_blob(&image.config, manifest::MAX_MANIFEST_SIZE).await?;
-                    convert::docker_to_oci(image, &config)?
-                }
-                _ => convert::oci_to_docker(image)?,
-            })
-        };
-        let (layers, config) = match &m {
+        let (source_layers, source_config) = match &m {
             Manifest::Image(i) => (i.layers.clone(), Some(i.config.clone())),
             Manifest::Schema1(s) => (
                 s.layers
@@ -154,19 +140,87 @@ impl Copier<'_> {
             ),
             Manifest::List(_) => return Err(Error::unsupported("nested manifest lists are not supported")),
         };
-        // Distinct layers only (an image may repeat one).
-        let mut unique: Vec<Descriptor> = Vec::new();
-        for l in layers {
-            if !unique.iter().any(|u| u.digest == l.digest) {
-                unique.push(l);
+        // Layers whose compression changes, by index.
+        let recompress: Vec<Option<Compression>> = source_layers
+            .iter()
+            .map(|l| Compression::of_media_type(&l.media_type).map(|c| (c, self.compression.target(c))))
+            .map(|p| p.and_then(|(from, to)| (from != to).then_some(to)))
+            .collect();
+        let recompressing = recompress.iter().any(Option::is_some);
+        // The manifest type to write: as asked, or what the destination takes
+        // (OCI when zstd layers cannot be described otherwise).
+        let mut target = match self.format {
+            Some(f) => f,
+            None if dest.accepts(kind) => kind,
+            None => ManifestKind::OciManifest,
+        };
+        if target == ManifestKind::DockerV2S2 && recompress.contains(&Some(Compression::Zstd)) && self.format.is_none()
+        {
+            target = ManifestKind::OciManifest;
+        }
+        if (target != kind || recompressing) && self.preserve_digests {
+            return Err(Error::invalid(format!(
+                "--preserve-digests: writing {} as {}{} would change its digest",
+                kind.media_type(),
+                target.media_type(),
+                if recompressing { " with recompressed layers" } else { "" }
+            )));
+        }
+        let converted = if target == kind {
+            None
+        } else {
+            let Manifest::Image(image) = &m else {
+                return Err(Error::unsupported(format!(
+                    "cannot convert {} to {}",
+                    kind.media_type(),
+                    target.media_type()
+                )));
+            };
+            Some(match target {
+                ManifestKind::OciManifest => {
+                    let config = source.small_blob(&image.config, manifest::MAX_MANIFEST_SIZE).await?;
+                    convert::docker_to_oci(image, &config)?
+                }
+                _ => convert::oci_to_docker(image)?,
+            })
+        };
+        // The descriptors as they will be written (before recompression).
+        let (written_layers, written_config) = match &converted {
+            Some(c) => match Manifest::parse(&c.manifest, Some(c.kind.media_type()))? {
+                (_, Manifest::Image(i)) => (i.layers, Some(i.config)),
+                _ => unreachable!("conversions produce image manifests"),
+            },
+            None => (source_layers.clone(), source_config.clone()),
+        };
+        if recompressing && written_config.is_none() {
+            return Err(Error::unsupported("changing layer compression of a schema 1 image is not supported"));
+        }
+
+        // Copy each distinct layer (an image may repeat one), several at once.
+        let mut order: Vec<usize> = Vec::new();
+        for (i, l) in source_layers.iter().enumerate() {
+            if !order.iter().any(|&j| source_layers[j].digest == l.digest) {
+                order.push(i);
             }
         }
         let dest_ref: &ImageDestination = dest;
-        for batch in unique.chunks(self.parallel) {
-            let results = join_all(batch.iter().map(|l| self.blob(source, dest_ref, l, "blob")).collect()).await;
-            results.into_iter().collect::<Result<Vec<()>>>()?;
+        let mut done: Vec<(Digest, Descriptor)> = Vec::new();
+        for batch in order.chunks(self.parallel) {
+            let work = batch.iter().map(|&i| {
+                let (l, written) = (&source_layers[i], &written_layers[i]);
+                let change = recompress[i];
+                async move {
+                    match change {
+                        Some(to) => self.recompressed(source, dest_ref, l, to, target).await,
+                        None => self.blob(source, dest_ref, l, "blob").await.map(|()| written.clone()),
+                    }
+                }
+            });
+            for (r, &i) in join_all(work.collect()).await.into_iter().zip(batch) {
+                done.push((source_layers[i].digest.clone(), r?));
+            }
         }
-        match (converted.as_ref().and_then(|c| c.config.as_ref()), &config) {
+        match (converted.as_ref().and_then(|c| c.config.as_ref()), &source_config) {
             (Some((d, bytes)), _) => {
                 let outcome = dest_ref.put_blob_bytes(d, bytes).await?;
                 self.note_blob("config", d, outcome);
@@ -174,13 +228,73 @@ impl Copier<'_> {
             (None, Some(c)) => self.blob(source, dest_ref, c, "config").await?,
             (None, None) => {}
         }
-        let (bytes, kind) = match &converted {
-            Some(c) => (c.manifest.as_slice(), c.kind),
-            None => (bytes, kind),
+        let rewritten;
+        let (bytes, kind) = if recompressing {
+            let layers: Vec<Descriptor> = source_layers
+                .iter()
+                .map(|l| done.iter().find(|(d, _)| d == &l.digest).map(|(_, w)| w.clone()).expect("every layer copied"))
+                .collect();
+            let config = written_config.as_ref().expect("checked above");
+            rewritten = convert::encode(target, config, &layers)?;
+            (rewritten.as_slice(), target)
+        } else {
+            match &converted {
+                Some(c) => (c.manifest.as_slice(), c.kind),
+                None => (bytes, kind),
+            }
         };
         self.io.note("Writing manifest to image destination".to_owned());
         dest.put_manifest(bytes, kind, instance).await?;
         manifest::manifest_digest(bytes)
+    }
+
+    /// Copies layer `l` re-encoded to `to`: fetched and verified into a
+    /// scratch file, recompressed by the host into another, then stored under
+    /// its new digest. Returns the layer's new descriptor.
+    async fn recompressed(
+        &self,
+        source: &ImageSource,
+        dest: &ImageDestination,
+        l: &Descriptor,
+        to: Compression,
+        kind: ManifestKind,
+    ) -> Result<Descriptor> {
+        let from = Compression::of_media_type(&l.media_type).expect("only known layer types are recompressed");
+        let input = dest.scratch_path(&self.tmpdir, &format!("{}.in.skiff-tmp", l.digest.hex()));
+        let output = dest.scratch_path(&self.tmpdir, &format!("{}.out.skiff-tmp", l.digest.hex()));
+        source.pull_blob(l, BlobSink::File { path: input.clone() }).await?;
+        let request = Request::Recompress {
+            input: input.clone(),
+            output: output.clone(),
+            from: from.name().to_owned(),
+            to: to.name().to_owned(),
+            level: self.compression.level,
+            algorithm: l.digest.algorithm(),
+        };
+        let reply = self.io.perform(request).await;
+        let _ = self.io.fs(Request::RemoveFile { path: input }).await;
+        let (digest, size) = match reply {
+            Reply::Transferred { digest, size, .. } => (Digest::parse(&digest)?, size),
+            Reply::Failed(e) => {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Io,
+                    format!("recompressing layer {}: {}", l.digest, e.message),
+                ));
+            }
+            other => return Err(Error::other(format!("recompressing layer {}: unexpected reply {other:?}", l.digest))),
+        };
+        let written = Descriptor {
+            media_type: to.media_type(kind)?.to_owned(),
+            digest,
+            size: size as i64,
+            urls: None,
+            // containers/image drops a re-encoded layer's annotations.
+            annotations: None,
+            platform: None,
+        };
+        let outcome = dest.put_file_blob(&written, output).await?;
+        self.note_blob("blob", &written, outcome);
+        Ok(written)
     }
 
     async fn blob(&self, source: &ImageSource, dest: &ImageDestination, d: &Descriptor, what: &str) -> Result<()> {

@@ -142,6 +142,17 @@ pub enum Request {
         dir: String,
         archive: String,
     },
+    /// Re-encode a layer: decompress `input` (`from`: none, gzip or zstd),
+    /// compress it (`to`, at `level`) into `output`, and reply `Transferred`
+    /// with the digest (`algorithm`) and size of what was written.
+    Recompress {
+        input: String,
+        output: String,
+        from: String,
+        to: String,
+        level: Option<i32>,
+        algorithm: crate::digest::Algorithm,
+    },
     /// Remove a directory and everything in it (a staging area of ours).
     RemoveDir {
         path: String,

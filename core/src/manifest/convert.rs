@@ -35,6 +35,8 @@ struct OciDescriptor<'a> {
     size: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     urls: Option<&'a Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Serialize)]
@@ -111,7 +113,13 @@ pub fn docker_to_oci(m: &ImageManifest, config: &[u8]) -> Result<Converted> {
                     )));
                 }
             };
-            Ok(OciDescriptor { media_type, digest: l.digest.to_string(), size: l.size, urls: urls(l) })
+            Ok(OciDescriptor {
+                media_type,
+                digest: l.digest.to_string(),
+                size: l.size,
+                urls: urls(l),
+                annotations: None,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let manifest = go_marshal(&OciManifest {
@@ -122,6 +130,7 @@ pub fn docker_to_oci(m: &ImageManifest, config: &[u8]) -> Result<Converted> {
             digest: config_desc.digest.to_string(),
             size: config_desc.size,
             urls: None,
+            annotations: None,
         },
         layers,
     })?;
@@ -174,6 +183,59 @@ pub fn oci_to_docker(m: &ImageManifest) -> Result<Converted> {
         layers,
     })?;
     Ok(Converted { kind: ManifestKind::DockerV2S2, manifest, config: None })
+}
+
+fn annotations(d: &Descriptor) -> Option<&std::collections::BTreeMap<String, String>> {
+    d.annotations.as_ref().filter(|a| !a.is_empty())
+}
+
+/// A manifest of `kind` with these config and layer descriptors, encoded as
+/// containers/image encodes an updated manifest (used when layers were
+/// recompressed).
+pub fn encode(kind: ManifestKind, config: &Descriptor, layers: &[Descriptor]) -> Result<Vec<u8>> {
+    match kind {
+        ManifestKind::OciManifest => go_marshal(&OciManifest {
+            schema_version: 2,
+            media_type: mt::OCI_MANIFEST,
+            config: OciDescriptor {
+                media_type: &config.media_type,
+                digest: config.digest.to_string(),
+                size: config.size,
+                urls: urls(config),
+                annotations: annotations(config),
+            },
+            layers: layers
+                .iter()
+                .map(|l| OciDescriptor {
+                    media_type: &l.media_type,
+                    digest: l.digest.to_string(),
+                    size: l.size,
+                    urls: urls(l),
+                    annotations: annotations(l),
+                })
+                .collect(),
+        }),
+        ManifestKind::DockerV2S2 => go_marshal(&DockerManifest {
+            schema_version: 2,
+            media_type: mt::DOCKER_V2S2,
+            config: DockerDescriptor {
+                media_type: &config.media_type,
+                size: config.size,
+                digest: config.digest.to_string(),
+                urls: None,
+            },
+            layers: layers
+                .iter()
+                .map(|l| DockerDescriptor {
+                    media_type: &l.media_type,
+                    size: l.size,
+                    digest: l.digest.to_string(),
+                    urls: urls(l),
+                })
+                .collect(),
+        }),
+        other => Err(Error::unsupported(format!("cannot write a {} manifest", other.media_type()))),
+    }
 }
 
 #[cfg(test)]

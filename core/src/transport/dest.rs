@@ -23,6 +23,7 @@ const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
 #[derive(Debug)]
 pub enum ImageDestination {
     Registry {
+        io: Io,
         client: RegistryClient,
         reference: DockerReference,
     },
@@ -74,7 +75,7 @@ impl ImageDestination {
         match image {
             ImageReference::Docker(r) => {
                 let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, opts.clone())?;
-                Ok(ImageDestination::Registry { client, reference: r.clone() })
+                Ok(ImageDestination::Registry { io: io.clone(), client, reference: r.clone() })
             }
             ImageReference::Oci(l) => Ok(ImageDestination::Layout {
                 io: io.clone(),
@@ -178,6 +179,7 @@ impl ImageDestination {
         }
     }
 
+    /// The IO handle of a local destination.
     fn io(&self) -> Option<&Io> {
         match self {
             ImageDestination::Registry { .. } => None,
@@ -185,9 +187,17 @@ impl ImageDestination {
         }
     }
 
+    fn io_any(&self) -> &Io {
+        match self {
+            ImageDestination::Registry { io, .. }
+            | ImageDestination::Dir { io, .. }
+            | ImageDestination::Layout { io, .. } => io,
+        }
+    }
+
     /// Copies blob `d` from `source`.
     pub async fn put_blob(&self, source: &ImageSource, d: &Descriptor) -> Result<BlobPush> {
-        if let ImageDestination::Registry { client, reference } = self {
+        if let ImageDestination::Registry { client, reference, .. } = self {
             let mount_from = match source {
                 ImageSource::Registry(s) if s.reference().registry == reference.registry => {
                     Some(s.reference().repository.as_str())
@@ -220,7 +230,7 @@ impl ImageDestination {
     pub async fn put_blob_bytes(&self, d: &Descriptor, bytes: &[u8]) -> Result<BlobPush> {
         d.digest.verify(bytes, "converted blob")?;
         match self {
-            ImageDestination::Registry { client, reference } => {
+            ImageDestination::Registry { client, reference, .. } => {
                 client.push_blob_bytes(&reference.repository, d, bytes).await
             }
             _ => {
@@ -233,12 +243,44 @@ impl ImageDestination {
         }
     }
 
+    /// A scratch file `name`: next to the blobs for a local destination (so a
+    /// rename commits it), in `tmpdir` for a registry.
+    pub fn scratch_path(&self, tmpdir: &str, name: &str) -> String {
+        match self.local_blob_path(&Digest::sha256(b"")) {
+            Some(p) => join(p.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("."), name),
+            None => join(tmpdir, name),
+        }
+    }
+
+    /// Stores the finished local file `path` (already hashed) as blob `d`.
+    pub async fn put_file_blob(&self, d: &Descriptor, path: String) -> Result<BlobPush> {
+        match self {
+            ImageDestination::Registry { client, reference, .. } => {
+                let pushed =
+                    client.push_blob(&reference.repository, d, BlobSource::File { path: path.clone() }, None).await;
+                let removed = self.io_any().fs(Request::RemoveFile { path }).await;
+                let outcome = pushed?;
+                removed.map_err(fs_error("removing a scratch file".to_owned()))?;
+                Ok(outcome)
+            }
+            _ => {
+                let (Some(final_path), Some(io)) = (self.local_blob_path(&d.digest), self.io()) else {
+                    unreachable!("local destinations have paths")
+                };
+                io.fs(Request::Rename { from: path, to: final_path.clone() })
+                    .await
+                    .map_err(fs_error(format!("writing {final_path}")))?;
+                Ok(BlobPush::Uploaded)
+            }
+        }
+    }
+
     /// Writes a manifest: an instance of a list (by digest), or the image's
     /// top-level manifest.
     pub async fn put_manifest(&mut self, bytes: &[u8], kind: ManifestKind, instance: Option<&Digest>) -> Result<()> {
         let digest = manifest::manifest_digest(bytes)?;
         match self {
-            ImageDestination::Registry { client, reference } => {
+            ImageDestination::Registry { client, reference, .. } => {
                 let target = match (instance, &reference.digest, &reference.tag) {
                     (Some(d), _, _) => d.to_string(),
                     (None, Some(d), _) => {

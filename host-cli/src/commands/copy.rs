@@ -29,6 +29,11 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         "digestfile": a.digestfile,
         "format": a.format,
         "preserve_digests": a.preserve_digests,
+        "dest_compress_format": a.dest_compress_format,
+        "dest_compress_level": a.dest_compress_level,
+        "dest_compress": a.dest_compress,
+        "dest_decompress": a.dest_decompress,
+        "tmpdir": g.tmpdir.clone().unwrap_or_else(|| std::env::temp_dir().display().to_string()),
     });
     let io = HostIo::new(vec![tls_options(&src), tls_options(&dest)], g.debug).quiet(a.quiet);
     run_job_parallel(g, job, io)

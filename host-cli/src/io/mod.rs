@@ -7,6 +7,7 @@ mod certs;
 mod fs;
 mod http;
 mod progress;
+mod recompress;
 mod transfer;
 
 use std::sync::Arc;
@@ -72,6 +73,7 @@ impl HostIo {
             Request::TarIndex(path) => archive::index(path).await,
             Request::ReadRange(r) => archive::read_range(r).await,
             Request::PackTar(p) => archive::pack(p).await,
+            Request::Recompress(r) => recompress::recompress(r).await,
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,

@@ -1,0 +1,73 @@
+//! Re-encoding a layer file (gzip ↔ zstd ↔ none) for `copy`'s compression
+//! options: streamed file to file on the blocking pool, the output hashed as
+//! it is written so the core can name it by digest.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+
+use ring::digest::{Context, SHA256, SHA512};
+
+use super::failed;
+use crate::runtime::wit::{HashAlgorithm, IoErrorKind, Recompress, Reply, Transferred};
+
+/// Hashes and counts what passes to the inner writer.
+struct Hashing<W> {
+    inner: W,
+    hash: Context,
+    size: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn run(r: &Recompress) -> std::io::Result<(String, u64)> {
+    let input = BufReader::new(std::fs::File::open(&r.input)?);
+    let mut decoded: Box<dyn Read> = match r.from.as_str() {
+        "gzip" => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        "zstd" => Box::new(zstd::stream::read::Decoder::new(input)?),
+        _ => Box::new(input),
+    };
+    let (hash, name) = match r.algorithm {
+        HashAlgorithm::Sha256 => (Context::new(&SHA256), "sha256"),
+        HashAlgorithm::Sha512 => (Context::new(&SHA512), "sha512"),
+    };
+    let out = Hashing { inner: BufWriter::new(std::fs::File::create(&r.output)?), hash, size: 0 };
+    let mut out = match r.to.as_str() {
+        "gzip" => {
+            let level = r.level.map(|l| flate2::Compression::new(l.clamp(0, 9) as u32)).unwrap_or_default();
+            let mut e = flate2::write::GzEncoder::new(out, level);
+            std::io::copy(&mut decoded, &mut e)?;
+            e.finish()?
+        }
+        "zstd" => {
+            let mut e = zstd::stream::write::Encoder::new(out, r.level.unwrap_or(3))?;
+            std::io::copy(&mut decoded, &mut e)?;
+            e.finish()?
+        }
+        _ => {
+            let mut o = out;
+            std::io::copy(&mut decoded, &mut o)?;
+            o
+        }
+    };
+    out.flush()?;
+    let hex: String = out.hash.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((format!("{name}:{hex}"), out.size))
+}
+
+pub async fn recompress(r: Recompress) -> Reply {
+    tokio::task::spawn_blocking(move || match run(&r) {
+        Ok((digest, size)) => Reply::Transferred(Transferred { digest, size, response: None }),
+        Err(e) => failed(IoErrorKind::Other, format!("{} ({} → {}): {e}", r.input, r.from, r.to)),
+    })
+    .await
+    .unwrap_or_else(|e| failed(IoErrorKind::Other, format!("recompression task failed: {e}")))
+}
