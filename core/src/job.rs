@@ -76,6 +76,9 @@ pub struct CopyJob {
     /// `--tmpdir`: scratch space for recompressed layers bound for a registry.
     #[serde(default)]
     pub tmpdir: Option<String>,
+    /// `--additional-tag` (docker-archive: only).
+    #[serde(default)]
+    pub additional_tags: Vec<String>,
 }
 
 /// `skopeo inspect` and its flags.

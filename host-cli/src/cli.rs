@@ -330,6 +330,9 @@ pub struct CopyArgs {
     /// Maximum number of blobs copied in parallel for one image (default 6)
     #[arg(long, value_name = "uint")]
     pub image_parallel_copies: Option<usize>,
+    /// additional tags (supports docker-archive)
+    #[arg(long = "additional-tag", value_name = "strings")]
+    pub additional_tags: Vec<String>,
     /// Compress layers with this format (gzip, zstd)
     #[arg(long, value_name = "FORMAT")]
     pub dest_compress_format: Option<String>,

@@ -740,3 +740,66 @@ fn layer_compression_changes() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("--preserve-digests"), "{}", r.stderr);
 }
+
+#[test]
+fn docker_archive_as_docker_save_writes_it() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, src) in [format!("oci:{}:v1", w.single.display()), plain("test/docker:v1")].iter().enumerate() {
+        let ours = tmp.path().join(format!("ours{i}.tar"));
+        let theirs = tmp.path().join(format!("theirs{i}.tar"));
+        let extra = ["--additional-tag", "other/x:2", "--src-tls-verify=false"];
+        let mut a = vec![INSECURE, "copy", "-q"];
+        a.extend(extra);
+        let ours_ref = format!("docker-archive:{}:myapp:1", ours.display());
+        a.extend([src.as_str(), ours_ref.as_str()]);
+        skiff(&a).ok();
+        let mut b = vec![INSECURE, "copy", "-q"];
+        b.extend(extra);
+        let theirs_ref = format!("docker-archive:{}:myapp:1", theirs.display());
+        b.extend([src.as_str(), theirs_ref.as_str()]);
+        skopeo(&b).ok();
+        let member = |tar: &Path, name: &str| {
+            let out = std::process::Command::new("tar").arg("xOf").arg(tar).arg(name).output().unwrap();
+            assert!(out.status.success(), "{name} in {}", tar.display());
+            out.stdout
+        };
+        assert_eq!(
+            member(&ours, "manifest.json"),
+            member(&theirs, "manifest.json"),
+            "manifest.json as docker save writes it"
+        );
+        // skopeo reads ours exactly as it reads its own.
+        let (d1, d2) = (tmp.path().join(format!("d1-{i}")), tmp.path().join(format!("d2-{i}")));
+        skopeo(&[
+            INSECURE,
+            "copy",
+            "-q",
+            &format!("docker-archive:{}", ours.display()),
+            &format!("dir:{}", d1.display()),
+        ])
+        .ok();
+        skopeo(&[
+            INSECURE,
+            "copy",
+            "-q",
+            &format!("docker-archive:{}", theirs.display()),
+            &format!("dir:{}", d2.display()),
+        ])
+        .ok();
+        assert_eq!(tree(&d1), tree(&d2), "{src}");
+    }
+    let names: Vec<_> =
+        std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.contains("skiff-tmp")), "no staging left: {names:?}");
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--additional-tag",
+        "x:1",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("dir:{}", tmp.path().join("d").display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("docker-archive"), "{}", r.stderr);
+}

@@ -52,7 +52,7 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
         Some("v2s1") => return Err(Error::unsupported("--format v2s1: writing schema 1 manifests is not supported")),
         Some(other) => return Err(Error::invalid(format!("unknown --format {other:?}: use oci, v2s2 or v2s1"))),
     };
-    let compression = CompressionPolicy::parse(
+    let mut compression = CompressionPolicy::parse(
         job.dest_compress_format.as_deref(),
         job.dest_compress,
         job.dest_decompress,
@@ -60,6 +60,11 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     )?;
     if (compression.compress || compression.decompress) && !matches!(dst_ref, ImageReference::Dir { .. }) {
         return Err(Error::invalid("--dest-compress and --dest-decompress apply to dir: destinations only"));
+    }
+    dest.add_tags(&job.additional_tags)?;
+    if dest.needs_uncompressed_layers() {
+        // `docker save` archives hold uncompressed layers, named by diff ID.
+        compression = CompressionPolicy { decompress: true, ..compression };
     }
     let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
     let copier = Copier { io: &io, parallel, format, preserve_digests: job.preserve_digests, compression, tmpdir };

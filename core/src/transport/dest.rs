@@ -12,9 +12,10 @@ use super::{ImageSource, join};
 use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, IoErrorKind, Request, Transfer, Transferred};
 use crate::error::{Error, ErrorKind, Result};
+use crate::manifest::Manifest;
 use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
 use crate::media_type::ManifestKind;
-use crate::reference::{DockerReference, ImageReference, LayoutReference};
+use crate::reference::{ArchiveSelector, DockerReference, ImageReference, LayoutReference};
 use crate::registry::{BlobPush, RegistryClient, RegistryOptions};
 
 /// The marker skopeo writes into a `dir:` image.
@@ -39,6 +40,18 @@ pub enum ImageDestination {
     Dir {
         io: Io,
         root: String,
+    },
+    /// A `docker save` tarball: uncompressed layers named by diff ID, the
+    /// config as `<hex>.json`, `manifest.json`; built in a staging directory
+    /// next to the archive, then packed and renamed into place.
+    DockerArchive {
+        io: Io,
+        staging: String,
+        archive: String,
+        /// `RepoTags`: the reference's name and any `--additional-tag`.
+        tags: Vec<String>,
+        /// Config and layer digests, from the manifest written.
+        image: Option<(Digest, Vec<Digest>)>,
     },
 }
 
@@ -92,6 +105,24 @@ impl ImageDestination {
                 archive: Some(l.path.clone()),
             }),
             ImageReference::Dir { path } => Ok(ImageDestination::Dir { io: io.clone(), root: path.clone() }),
+            ImageReference::DockerArchive { path, selector } => {
+                let tags = match selector {
+                    ArchiveSelector::Named(r) => vec![r.to_string()],
+                    ArchiveSelector::Only => vec![],
+                    ArchiveSelector::Index(_) => {
+                        return Err(Error::invalid(
+                            "docker-archive: a destination takes a name (path:name:tag), not @index",
+                        ));
+                    }
+                };
+                Ok(ImageDestination::DockerArchive {
+                    io: io.clone(),
+                    staging: format!("{path}.skiff-tmp.d"),
+                    archive: path.clone(),
+                    tags,
+                    image: None,
+                })
+            }
             other => Err(Error::unsupported(format!(
                 "writing images to the {} transport is not supported by this version",
                 other.transport_name()
@@ -103,14 +134,50 @@ impl ImageDestination {
     pub fn accepts(&self, kind: ManifestKind) -> bool {
         match self {
             ImageDestination::Layout { .. } => matches!(kind, ManifestKind::OciManifest | ManifestKind::OciIndex),
+            ImageDestination::DockerArchive { .. } => kind == ManifestKind::DockerV2S2,
             _ => true,
         }
+    }
+
+    /// Whether layers must be stored uncompressed (a `docker save` archive).
+    pub fn needs_uncompressed_layers(&self) -> bool {
+        matches!(self, ImageDestination::DockerArchive { .. })
+    }
+
+    /// `--additional-tag`: more names for a docker-archive's image.
+    pub fn add_tags(&mut self, extra: &[String]) -> Result<()> {
+        if extra.is_empty() {
+            return Ok(());
+        }
+        let ImageDestination::DockerArchive { tags, .. } = self else {
+            return Err(Error::invalid("--additional-tag applies to docker-archive: destinations only"));
+        };
+        for t in extra {
+            let r = DockerReference::parse_normalized(t).map_err(|e| e.context("--additional-tag"))?;
+            if r.digest.is_some() {
+                return Err(Error::invalid(format!("--additional-tag {t:?}: a digest is not a tag")));
+            }
+            tags.push(r.with_default_tag().to_string());
+        }
+        Ok(())
     }
 
     /// Makes the destination ready; refuses to wipe a directory that is not an image.
     pub async fn prepare(&mut self) -> Result<()> {
         match self {
             ImageDestination::Registry { .. } => Ok(()),
+            ImageDestination::DockerArchive { io, staging, .. } => {
+                // A staging area left by an interrupted run goes first.
+                match io.fs(Request::RemoveDir { path: staging.clone() }).await {
+                    Err(e) if e.kind != IoErrorKind::NotFound => {
+                        return Err(fs_error(format!("removing {staging}"))(e));
+                    }
+                    _ => {}
+                }
+                io.fs(Request::CreateDir { path: staging.clone() })
+                    .await
+                    .map_err(fs_error(format!("creating {staging}")))
+            }
             ImageDestination::Dir { io, root } => {
                 match io.list_dir(root.clone()).await {
                     Err(e) if e.kind == IoErrorKind::NotFound => {
@@ -168,6 +235,8 @@ impl ImageDestination {
     fn local_blob_path(&self, d: &Digest) -> Option<String> {
         match self {
             ImageDestination::Registry { .. } => None,
+            // Named `.tar`/`.json` on commit, once the manifest tells which is which.
+            ImageDestination::DockerArchive { staging, .. } => Some(join(staging, d.hex())),
             ImageDestination::Dir { root, .. } => Some(join(root, &blob_name(d))),
             ImageDestination::Layout { reference, shared_blobs, .. } => {
                 let name = format!("{}/{}", d.algorithm().name(), d.hex());
@@ -183,7 +252,9 @@ impl ImageDestination {
     fn io(&self) -> Option<&Io> {
         match self {
             ImageDestination::Registry { .. } => None,
-            ImageDestination::Dir { io, .. } | ImageDestination::Layout { io, .. } => Some(io),
+            ImageDestination::Dir { io, .. }
+            | ImageDestination::Layout { io, .. }
+            | ImageDestination::DockerArchive { io, .. } => Some(io),
         }
     }
 
@@ -191,7 +262,8 @@ impl ImageDestination {
         match self {
             ImageDestination::Registry { io, .. }
             | ImageDestination::Dir { io, .. }
-            | ImageDestination::Layout { io, .. } => io,
+            | ImageDestination::Layout { io, .. }
+            | ImageDestination::DockerArchive { io, .. } => io,
         }
     }
 
@@ -279,6 +351,16 @@ impl ImageDestination {
     /// top-level manifest.
     pub async fn put_manifest(&mut self, bytes: &[u8], kind: ManifestKind, instance: Option<&Digest>) -> Result<()> {
         let digest = manifest::manifest_digest(bytes)?;
+        if let ImageDestination::DockerArchive { image, .. } = self {
+            if instance.is_some() {
+                return Err(Error::unsupported("a docker-archive holds one image, not a manifest list"));
+            }
+            let Manifest::Image(m) = Manifest::parse(bytes, Some(kind.media_type()))?.1 else {
+                return Err(Error::unsupported("a docker-archive holds an image manifest"));
+            };
+            *image = Some((m.config.digest, m.layers.into_iter().map(|l| l.digest).collect()));
+            return Ok(());
+        }
         match self {
             ImageDestination::Registry { client, reference, .. } => {
                 let target = match (instance, &reference.digest, &reference.tag) {
@@ -320,12 +402,16 @@ impl ImageDestination {
                 }
                 Ok(())
             }
+            ImageDestination::DockerArchive { .. } => unreachable!("handled above"),
         }
     }
 
     /// Finishes the image: for a layout, names it in `index.json`; for an
     /// archive, then packs the layout and renames the archive into place.
     pub async fn commit(&mut self) -> Result<()> {
+        if let ImageDestination::DockerArchive { io, staging, archive, tags, image: Some((config, layers)) } = self {
+            return commit_docker_archive(io, staging, archive, tags, config, layers).await;
+        }
         let ImageDestination::Layout { io, reference, entry: Some(entry), archive, .. } = self else { return Ok(()) };
         let path = join(&reference.path, "index.json");
         let mut manifests: Vec<Value> = match io.read_file(path.clone(), MAX_MANIFEST_SIZE).await {
@@ -359,6 +445,39 @@ impl ImageDestination {
         }
         Ok(())
     }
+}
+
+/// Names the staged blobs (`<hex>.json`, `<hex>.tar`), writes `manifest.json`
+/// as `docker save` does, and packs the archive into place.
+async fn commit_docker_archive(
+    io: &Io,
+    staging: &str,
+    archive: &str,
+    tags: &[String],
+    config: &Digest,
+    layers: &[Digest],
+) -> Result<()> {
+    let rename = |from: String, to: String| async move {
+        io.fs(Request::Rename { from, to: to.clone() }).await.map_err(fs_error(format!("writing {to}")))
+    };
+    let config_name = format!("{}.json", config.hex());
+    rename(join(staging, config.hex()), join(staging, &config_name)).await?;
+    let mut names = Vec::new();
+    for l in layers {
+        let name = format!("{}.tar", l.hex());
+        if !names.contains(&name) {
+            rename(join(staging, l.hex()), join(staging, &name)).await?;
+        }
+        names.push(name);
+    }
+    let manifest = json!([{ "Config": config_name, "RepoTags": tags, "Layers": names }]);
+    write_atomically(io, &join(staging, "manifest.json"), &serde_json::to_vec(&manifest)?).await?;
+    let tmp = format!("{archive}.skiff-tmp");
+    io.fs(Request::PackTar { dir: staging.to_owned(), archive: tmp.clone() })
+        .await
+        .map_err(fs_error(format!("writing {tmp}")))?;
+    rename(tmp, archive.to_owned()).await?;
+    io.fs(Request::RemoveDir { path: staging.to_owned() }).await.map_err(fs_error(format!("removing {staging}")))
 }
 
 /// Writes `path` through a temporary name and a rename.

@@ -33,6 +33,7 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         "dest_compress_level": a.dest_compress_level,
         "dest_compress": a.dest_compress,
         "dest_decompress": a.dest_decompress,
+        "additional_tags": a.additional_tags,
         "tmpdir": g.tmpdir.clone().unwrap_or_else(|| std::env::temp_dir().display().to_string()),
     });
     let io = HostIo::new(vec![tls_options(&src), tls_options(&dest)], g.debug).quiet(a.quiet);
