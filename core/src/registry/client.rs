@@ -131,6 +131,12 @@ impl RegistryClient {
         }
     }
 
+    /// The wait before retry `attempt + 1`: what the registry asked, else
+    /// `--retry-delay`, else 1 s, 2 s, 4 s… (at most a minute).
+    fn backoff_ms(&self, attempt: u32, retry_after: Option<u64>) -> u64 {
+        retry_after.or(self.opts.retry_delay_ms).unwrap_or(1000u64 << attempt.min(6)).min(MAX_BACKOFF_MS)
+    }
+
     /// How long to wait before trying again after `outcome`, if at all:
     /// `--retry-times` for transient failures (connection errors, 502–504),
     /// 429 a few times regardless, as the registry's Retry-After asks.
@@ -146,8 +152,7 @@ impl RegistryClient {
                 (!matches!(e.kind, IoErrorKind::TooLarge | IoErrorKind::Tls) && attempt < self.opts.retry_times, None)
             }
         };
-        retryable
-            .then(|| retry_after.or(self.opts.retry_delay_ms).unwrap_or(1000u64 << attempt.min(6)).min(MAX_BACKOFF_MS))
+        retryable.then(|| self.backoff_ms(attempt, retry_after))
     }
 
     /// The `Authorization` header for `scope`, if the registry asks for one.
@@ -560,8 +565,7 @@ impl RegistryClient {
             let result = self.push_blob_once(repository, d, source.clone(), mount_from).await;
             match &result {
                 Err(e) if e.kind == ErrorKind::Io && attempt < self.opts.retry_times => {
-                    let delay = self.opts.retry_delay_ms.unwrap_or(1000u64 << attempt.min(6)).min(MAX_BACKOFF_MS);
-                    self.io.sleep(delay).await;
+                    self.io.sleep(self.backoff_ms(attempt, None)).await;
                     attempt += 1;
                 }
                 _ => return result,
