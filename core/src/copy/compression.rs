@@ -81,10 +81,6 @@ impl CompressionPolicy {
         Ok(CompressionPolicy { format, compress, decompress, level })
     }
 
-    pub fn is_default(&self) -> bool {
-        *self == CompressionPolicy::default()
-    }
-
     /// The compression a layer compressed with `current` should have at the destination.
     pub fn target(&self, current: Compression) -> Compression {
         if self.decompress {

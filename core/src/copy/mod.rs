@@ -3,7 +3,7 @@
 //! committed, then the manifest. Progress lines go to the host's stderr.
 
 use crate::digest::Digest;
-use crate::engine::{BlobSink, Io, Reply, Request, join_all};
+use crate::engine::{BlobSink, Io, Request, join_all};
 use crate::error::{Error, Result};
 use crate::job::CopyJob;
 use crate::manifest::{self, Descriptor, Manifest, convert};
@@ -276,18 +276,12 @@ impl Copier<'_> {
             level: self.compression.level,
             algorithm: l.digest.algorithm(),
         };
-        let reply = self.io.perform(request).await;
+        let recompressed = self.io.recompress(request).await;
         let _ = self.io.fs(Request::RemoveFile { path: input }).await;
-        let (digest, size) = match reply {
-            Reply::Transferred { digest, size, .. } => (Digest::parse(&digest)?, size),
-            Reply::Failed(e) => {
-                return Err(Error::new(
-                    crate::error::ErrorKind::Io,
-                    format!("recompressing layer {}: {}", l.digest, e.message),
-                ));
-            }
-            other => return Err(Error::other(format!("recompressing layer {}: unexpected reply {other:?}", l.digest))),
-        };
+        let (digest, size) = recompressed.map_err(|e| {
+            Error::new(crate::error::ErrorKind::Io, format!("recompressing layer {}: {}", l.digest, e.message))
+        })?;
+        let digest = Digest::parse(&digest)?;
         let written = Descriptor {
             media_type: to.media_type(kind)?.to_owned(),
             digest,

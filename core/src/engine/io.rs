@@ -251,20 +251,21 @@ impl Io {
         Pending { io: self.clone(), request: Some(request), id: None }
     }
 
-    pub async fn http(&self, request: HttpRequest) -> Result<HttpResponse, IoError> {
-        match self.perform(Request::Http(request)).await {
-            Reply::Http(r) => Ok(r),
+    /// Carries out `request` and keeps the reply `pick` accepts; a failure,
+    /// or a reply of another kind, is an error.
+    async fn call<T>(&self, request: Request, pick: impl FnOnce(Reply) -> Result<T, Reply>) -> Result<T, IoError> {
+        match self.perform(request).await {
             Reply::Failed(e) => Err(e),
-            other => Err(unexpected(other)),
+            reply => pick(reply).map_err(unexpected),
         }
     }
 
+    pub async fn http(&self, request: HttpRequest) -> Result<HttpResponse, IoError> {
+        self.call(Request::Http(request), |r| if let Reply::Http(h) = r { Ok(h) } else { Err(r) }).await
+    }
+
     pub async fn read_file(&self, path: String, max_bytes: u64) -> Result<Vec<u8>, IoError> {
-        match self.perform(Request::ReadFile { path, max_bytes }).await {
-            Reply::Data(d) => Ok(d),
-            Reply::Failed(e) => Err(e),
-            other => Err(unexpected(other)),
-        }
+        self.call(Request::ReadFile { path, max_bytes }, data).await
     }
 
     /// Queues a request that expects no reply.
@@ -287,48 +288,41 @@ impl Io {
 
     /// Streams a blob; returns the digest and size the host measured.
     pub async fn transfer(&self, t: Transfer) -> Result<Transferred, IoError> {
-        match self.perform(Request::Transfer(t)).await {
+        self.call(Request::Transfer(t), |r| match r {
             Reply::Transferred { digest, size, response } => Ok(Transferred::Moved { digest, size, response }),
-            Reply::Http(r) => Ok(Transferred::Refused(r)),
-            Reply::Failed(e) => Err(e),
-            other => Err(unexpected(other)),
-        }
+            Reply::Http(h) => Ok(Transferred::Refused(h)),
+            other => Err(other),
+        })
+        .await
+    }
+
+    /// Re-encodes a layer file; returns the digest and size of the output.
+    pub async fn recompress(&self, request: Request) -> Result<(String, u64), IoError> {
+        self.call(
+            request,
+            |r| if let Reply::Transferred { digest, size, .. } = r { Ok((digest, size)) } else { Err(r) },
+        )
+        .await
     }
 
     /// Carries out a file-system request that answers with `Done`.
     pub async fn fs(&self, request: Request) -> Result<(), IoError> {
-        match self.perform(request).await {
-            Reply::Done => Ok(()),
-            Reply::Failed(e) => Err(e),
-            other => Err(unexpected(other)),
-        }
+        self.call(request, |r| if let Reply::Done = r { Ok(()) } else { Err(r) }).await
     }
 
     /// The regular files of a tar archive.
     pub async fn tar_index(&self, path: String) -> Result<Vec<TarMember>, IoError> {
-        match self.perform(Request::TarIndex { path }).await {
-            Reply::Members(m) => Ok(m),
-            Reply::Failed(e) => Err(e),
-            other => Err(unexpected(other)),
-        }
+        self.call(Request::TarIndex { path }, |r| if let Reply::Members(m) = r { Ok(m) } else { Err(r) }).await
     }
 
     /// `length` bytes at `offset` of a file.
     pub async fn read_range(&self, path: String, offset: u64, length: u64) -> Result<Vec<u8>, IoError> {
-        match self.perform(Request::ReadRange { path, offset, length }).await {
-            Reply::Data(d) => Ok(d),
-            Reply::Failed(e) => Err(e),
-            other => Err(unexpected(other)),
-        }
+        self.call(Request::ReadRange { path, offset, length }, data).await
     }
 
     /// The names in a directory.
     pub async fn list_dir(&self, path: String) -> Result<Vec<String>, IoError> {
-        match self.perform(Request::ListDir { path }).await {
-            Reply::Entries(e) => Ok(e),
-            Reply::Failed(e) => Err(e),
-            other => Err(unexpected(other)),
-        }
+        self.call(Request::ListDir { path }, |r| if let Reply::Entries(e) = r { Ok(e) } else { Err(r) }).await
     }
 
     pub async fn sleep(&self, millis: u64) {
@@ -346,6 +340,11 @@ pub enum Transferred {
     },
     /// The HTTP source did not answer 200; nothing was moved.
     Refused(HttpResponse),
+}
+
+/// Picks the bytes of a `Data` reply.
+fn data(r: Reply) -> Result<Vec<u8>, Reply> {
+    if let Reply::Data(d) = r { Ok(d) } else { Err(r) }
 }
 
 fn unexpected(reply: Reply) -> IoError {

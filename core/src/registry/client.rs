@@ -437,10 +437,6 @@ pub enum BlobPush {
 }
 
 impl RegistryClient {
-    pub fn registry(&self) -> &str {
-        &self.registry
-    }
-
     /// Streams blob `d` of `repository` into `sink`, following redirects
     /// (credentials only to the registry's origin) and checking the digest and
     /// size the host measured.
