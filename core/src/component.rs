@@ -55,6 +55,9 @@ impl GuestOperation for OperationResource {
             wit::Reply::Transferred(t) => {
                 Reply::Transferred { digest: t.digest, size: t.size, response: t.response.map(response_from_wit) }
             }
+            wit::Reply::Recompressed(r) => {
+                Reply::Recompressed(engine::Recompressed { digest: r.digest, size: r.size, diff_id: r.diff_id })
+            }
             wit::Reply::Failed(e) => Reply::Failed(IoError { kind: io_kind(e.kind), message: e.message }),
         };
         self.0.borrow_mut().handle(now_ms, id, reply);

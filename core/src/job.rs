@@ -73,6 +73,13 @@ pub struct CopyJob {
     /// `--dest-decompress` (dir: only)
     #[serde(default)]
     pub dest_decompress: bool,
+    /// `--dest-force-compress-format`: every layer in `--dest-compress-format`,
+    /// never one reused in another (skiff re-encodes before any existence check).
+    #[serde(default)]
+    pub dest_force_compress_format: bool,
+    /// `--dest-oci-accept-uncompressed-layers`
+    #[serde(default)]
+    pub dest_oci_accept_uncompressed_layers: bool,
     /// `--tmpdir`: scratch space for recompressed layers bound for a registry.
     #[serde(default)]
     pub tmpdir: Option<String>,

@@ -345,6 +345,16 @@ pub struct CopyArgs {
     /// Decompress tarball image layers when saving to directory using the 'dir' transport
     #[arg(long)]
     pub dest_decompress: bool,
+    /// Enforce compression using the compression algorithm specified by --dest-compress-format
+    #[arg(long)]
+    pub dest_force_compress_format: bool,
+    /// Allow uncompressed image layers when saving to an OCI image using the 'oci' transport
+    #[arg(long)]
+    pub dest_oci_accept_uncompressed_layers: bool,
+    /// Precompute digests to prevent uploading layers already on the registry (skiff always
+    /// knows a re-encoded layer's digest before it uploads it)
+    #[arg(long)]
+    pub dest_precompute_digests: bool,
     /// MANIFEST TYPE (oci, v2s1, or v2s2) to use in the destination (default is manifest type of source, with fallbacks)
     #[arg(short, long, value_name = "MANIFEST TYPE")]
     pub format: Option<String>,

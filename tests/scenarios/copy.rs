@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use skiff_tests::harness::fixtures::world;
-use skiff_tests::harness::images::{ImageSpec, Layout};
+use skiff_tests::harness::images::{ImageSpec, Layout, sha256};
 use skiff_tests::harness::registry::{PASSWORD, USER};
 use skiff_tests::harness::tools::{skiff, skopeo};
 
@@ -690,11 +690,21 @@ fn layer_compression_changes() {
         assert_eq!(layers(&back), layers("de-theirs"), "{src} decompresses to the original layers and config");
     }
 
+    // dir: keeps layers as they come unless --dest-compress asks (skopeo's rule):
+    // --dest-compress-format alone changes nothing there.
+    for (n, tool) in [("fmt-ours", skiff as fn(&[&str]) -> _), ("fmt-theirs", skopeo)] {
+        let d = dir(n);
+        let a = [INSECURE, "copy", "-q", "--dest-compress-format", "zstd", "--src-tls-verify=false"];
+        tool(&[&a[..], &[&plain("test/docker:v1"), &d]].concat()).ok();
+    }
+    assert_eq!(tree(&tmp.path().join("fmt-ours")), tree(&tmp.path().join("fmt-theirs")));
+
     // A Docker schema 2 image cannot carry zstd: OCI is written instead, unless v2s2 is demanded.
     let r = skiff(&[
         INSECURE,
         "copy",
         "-q",
+        "--dest-compress",
         "--dest-compress-format",
         "zstd",
         "--src-tls-verify=false",
@@ -710,6 +720,7 @@ fn layer_compression_changes() {
         "copy",
         "--format",
         "v2s2",
+        "--dest-compress",
         "--dest-compress-format",
         "zstd",
         "--src-tls-verify=false",
@@ -731,6 +742,7 @@ fn layer_compression_changes() {
         INSECURE,
         "copy",
         "--preserve-digests",
+        "--dest-compress",
         "--dest-compress-format",
         "zstd",
         "--src-tls-verify=false",
@@ -739,6 +751,109 @@ fn layer_compression_changes() {
     ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("--preserve-digests"), "{}", r.stderr);
+    let r = skiff(&[INSECURE, "copy", "--dest-force-compress-format", &zoci, &dir("force")]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("--dest-compress-format"), "{}", r.stderr);
+}
+
+/// Plain-tar layers (a `--dest-decompress` dir:) pushed to a registry or an
+/// OCI layout are gzip-compressed as skopeo does; the layout keeps them with
+/// `--dest-oci-accept-uncompressed-layers`. Every re-encoded layer is checked
+/// against the config's diff IDs, so a layer whose content contradicts its
+/// config is refused.
+#[test]
+fn uncompressed_layers_are_compressed_where_the_destination_wants() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let plain_dir = tmp.path().join("plain");
+    let src = format!("dir:{}", plain_dir.display());
+    skopeo(&[INSECURE, "copy", "-q", "--dest-decompress", "--src-tls-verify=false", &plain("test/oci:v1"), &src]).ok();
+    let manifest_of = |layout: &Path| -> serde_json::Value {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        let d = index["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(d)).unwrap()).unwrap()
+    };
+    let media_types = |m: &serde_json::Value| -> Vec<String> {
+        m["layers"].as_array().unwrap().iter().map(|l| l["mediaType"].as_str().unwrap().to_owned()).collect()
+    };
+    for (name, extra, want) in [
+        ("compressed", None, "application/vnd.oci.image.layer.v1.tar+gzip"),
+        ("kept", Some("--dest-oci-accept-uncompressed-layers"), "application/vnd.oci.image.layer.v1.tar"),
+    ] {
+        let (ours, theirs) = (tmp.path().join(format!("{name}-ours")), tmp.path().join(format!("{name}-theirs")));
+        for (tool, out) in [(skiff as fn(&[&str]) -> _, &ours), (skopeo, &theirs)] {
+            let d = format!("oci:{}:v1", out.display());
+            let mut a = vec![INSECURE, "copy", "-q"];
+            a.extend(extra);
+            tool(&[&a[..], &[src.as_str(), d.as_str()]].concat()).ok();
+        }
+        let (m_ours, m_theirs) = (manifest_of(&ours), manifest_of(&theirs));
+        assert_eq!(media_types(&m_ours), media_types(&m_theirs), "{name}");
+        assert!(media_types(&m_ours).iter().all(|t| t == want), "{name}: {m_ours}");
+        assert_eq!(m_ours["config"], m_theirs["config"], "{name}: the config is unchanged");
+    }
+    // To a registry: compressed, and skopeo reads back the original layers.
+    let reg = format!("docker://{}/plain/pushed:v1", w.plain.host());
+    let r = skiff(&[INSECURE, "copy", "--dest-precompute-digests", "--dest-tls-verify=false", &src, &reg]).ok();
+    assert!(r.stderr.contains("Copying blob"), "{}", r.stderr);
+    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &reg]).ok().stdout_str();
+    assert!(raw.contains("tar+gzip") && !raw.contains("v1.tar\""), "{raw}");
+    let back = tmp.path().join("back");
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--dest-decompress",
+        "--src-tls-verify=false",
+        &reg,
+        &format!("dir:{}", back.display()),
+    ])
+    .ok();
+    let layers = |d: &Path| -> Vec<(String, Vec<u8>)> { tree(d).into_iter().filter(|(n, _)| n.len() == 64).collect() };
+    assert_eq!(layers(&back), layers(&plain_dir));
+    // The same push again: the re-encoded layer's digest is known before any upload, so it is skipped.
+    let r = skiff(&[INSECURE, "copy", "--dest-precompute-digests", "--dest-tls-verify=false", &src, &reg]).ok();
+    assert!(r.stderr.contains("skipped: already exists"), "{}", r.stderr);
+    // --dest-force-compress-format: the layers end in zstd although gzip ones are already there.
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--dest-compress-format",
+        "zstd",
+        "--dest-force-compress-format",
+        "--dest-tls-verify=false",
+        &src,
+        &reg,
+    ])
+    .ok();
+    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &reg]).ok().stdout_str();
+    assert!(raw.contains("tar+zstd") && !raw.contains("tar+gzip"), "{raw}\n{}", r.stderr);
+
+    // A layer whose bytes contradict the config's diff ID: refused, nothing written.
+    let liar = tmp.path().join("liar");
+    std::fs::create_dir(&liar).unwrap();
+    for (name, bytes) in tree(&plain_dir) {
+        std::fs::write(liar.join(name), bytes).unwrap();
+    }
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(liar.join("manifest.json")).unwrap()).unwrap();
+    let config_hex = m["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(liar.join(&config_hex)).unwrap()).unwrap();
+    config["rootfs"]["diff_ids"][0] = serde_json::json!(format!("sha256:{}", "0".repeat(64)));
+    let new_config = serde_json::to_vec(&config).unwrap();
+    let new_hex = sha256(&new_config).trim_start_matches("sha256:").to_owned();
+    std::fs::remove_file(liar.join(&config_hex)).unwrap();
+    std::fs::write(liar.join(&new_hex), &new_config).unwrap();
+    let mut m = m;
+    m["config"]["digest"] = serde_json::json!(format!("sha256:{new_hex}"));
+    m["config"]["size"] = serde_json::json!(new_config.len());
+    std::fs::write(liar.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let out = tmp.path().join("liar-out");
+    let r = skiff(&[INSECURE, "copy", &format!("dir:{}", liar.display()), &format!("oci:{}:v1", out.display())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("image config says"), "{}", r.stderr);
+    assert!(!out.join("index.json").exists());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Layer compression for `copy`: what a layer is compressed with (from its
-//! media type), what the destination should get (`--dest-compress-format`,
-//! `--dest-compress`, `--dest-decompress`), and the media type that results.
+//! media type), what the destination should get (its own wish, then
+//! `--dest-compress-format`, `--dest-compress`, `--dest-decompress`), and the
+//! media type that results. The rules are containers/image's, so the same
+//! command changes the same layers as skopeo does.
 
 use crate::error::{Error, Result};
 use crate::media_type::{self as mt, ManifestKind};
@@ -49,10 +51,23 @@ impl Compression {
     }
 }
 
+/// What a destination wants done to layers (containers/image's
+/// `DesiredLayerCompression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desired {
+    /// Registries and OCI layouts: compress what is not compressed.
+    Compress,
+    /// `docker save` archives and the Docker daemon: plain tars.
+    Decompress,
+    /// `dir:`: keep layers as they come.
+    Preserve,
+}
+
 /// What the user asked of layer compression.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompressionPolicy {
-    /// `--dest-compress-format`: recompress every layer to this.
+    /// `--dest-compress-format`: the algorithm for layers that are compressed
+    /// at the destination (a compressed layer in another format is re-encoded).
     pub format: Option<Compression>,
     /// `--dest-compress` (dir:): compress uncompressed layers (gzip unless a format is given).
     pub compress: bool,
@@ -60,6 +75,8 @@ pub struct CompressionPolicy {
     pub decompress: bool,
     /// `--dest-compress-level`.
     pub level: Option<i32>,
+    /// `--dest-oci-accept-uncompressed-layers`: an OCI layout keeps plain layers.
+    pub oci_accept_uncompressed: bool,
 }
 
 impl CompressionPolicy {
@@ -78,18 +95,23 @@ impl CompressionPolicy {
         if compress && decompress {
             return Err(Error::invalid("--dest-compress and --dest-decompress cannot be used together"));
         }
-        Ok(CompressionPolicy { format, compress, decompress, level })
+        Ok(CompressionPolicy { format, compress, decompress, level, oci_accept_uncompressed: false })
     }
 
-    /// The compression a layer compressed with `current` should have at the destination.
-    pub fn target(&self, current: Compression) -> Compression {
-        if self.decompress {
-            return Compression::None;
-        }
-        match (self.format, current) {
-            (Some(f), _) => f,
-            (None, Compression::None) if self.compress => Compression::Gzip,
-            (None, c) => c,
+    /// The compression a layer compressed with `current` should have at a
+    /// destination that wants `desired` (which `--dest-compress` and
+    /// `--dest-decompress` override).
+    pub fn target(&self, desired: Desired, current: Compression) -> Compression {
+        let desired = match (self.compress, self.decompress) {
+            (true, _) => Desired::Compress,
+            (_, true) => Desired::Decompress,
+            _ => desired,
+        };
+        match (desired, current) {
+            (Desired::Preserve, c) => c,
+            (Desired::Decompress, _) => Compression::None,
+            (Desired::Compress, Compression::None) => self.format.unwrap_or(Compression::Gzip),
+            (Desired::Compress, c) => self.format.unwrap_or(c),
         }
     }
 }
@@ -101,12 +123,19 @@ mod tests {
     #[test]
     fn targets() {
         let zstd = CompressionPolicy::parse(Some("zstd"), false, false, None).unwrap();
-        assert_eq!(zstd.target(Compression::Gzip), Compression::Zstd);
+        assert_eq!(zstd.target(Desired::Compress, Compression::Gzip), Compression::Zstd);
+        assert_eq!(zstd.target(Desired::Compress, Compression::None), Compression::Zstd);
+        // dir: keeps layers as they are unless --dest-compress says otherwise.
+        assert_eq!(zstd.target(Desired::Preserve, Compression::Gzip), Compression::Gzip);
+        let plain = CompressionPolicy::default();
+        assert_eq!(plain.target(Desired::Compress, Compression::None), Compression::Gzip);
+        assert_eq!(plain.target(Desired::Compress, Compression::Zstd), Compression::Zstd);
+        assert_eq!(plain.target(Desired::Decompress, Compression::Zstd), Compression::None);
         let comp = CompressionPolicy::parse(None, true, false, None).unwrap();
-        assert_eq!(comp.target(Compression::None), Compression::Gzip);
-        assert_eq!(comp.target(Compression::Zstd), Compression::Zstd);
+        assert_eq!(comp.target(Desired::Preserve, Compression::None), Compression::Gzip);
+        assert_eq!(comp.target(Desired::Preserve, Compression::Zstd), Compression::Zstd);
         let de = CompressionPolicy::parse(None, false, true, None).unwrap();
-        assert_eq!(de.target(Compression::Gzip), Compression::None);
+        assert_eq!(de.target(Desired::Preserve, Compression::Gzip), Compression::None);
         assert!(CompressionPolicy::parse(Some("lz4"), false, false, None).is_err());
         assert!(CompressionPolicy::parse(None, true, true, None).is_err());
         assert!(Compression::Zstd.media_type(ManifestKind::DockerV2S2).is_err());

@@ -15,7 +15,7 @@ use crate::transport::{ImageDestination, ImageSource};
 
 mod compression;
 
-pub use compression::{Compression, CompressionPolicy};
+pub use compression::{Compression, CompressionPolicy, Desired};
 
 /// Blobs copied at once within one image (skopeo's default).
 pub const DEFAULT_PARALLEL: usize = 6;
@@ -61,11 +61,11 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     if (compression.compress || compression.decompress) && !matches!(dst_ref, ImageReference::Dir { .. }) {
         return Err(Error::invalid("--dest-compress and --dest-decompress apply to dir: destinations only"));
     }
-    dest.add_tags(&job.additional_tags)?;
-    if dest.needs_uncompressed_layers() {
-        // `docker save` archives hold uncompressed layers, named by diff ID.
-        compression = CompressionPolicy { decompress: true, ..compression };
+    if job.dest_force_compress_format && compression.format.is_none() {
+        return Err(Error::invalid("--dest-force-compress-format needs --dest-compress-format"));
     }
+    compression.oci_accept_uncompressed = job.dest_oci_accept_uncompressed_layers;
+    dest.add_tags(&job.additional_tags)?;
     let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
     let copier = Copier { io: &io, parallel, format, preserve_digests: job.preserve_digests, compression, tmpdir };
 
@@ -103,6 +103,13 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
         )?;
     }
     Ok(Vec::new())
+}
+
+/// `rootfs.diff_ids` of an image config; empty when it has none (nothing to check).
+fn config_diff_ids(config: &[u8]) -> Vec<Digest> {
+    let v: serde_json::Value = serde_json::from_slice(config).unwrap_or_default();
+    let ids = v.pointer("/rootfs/diff_ids").and_then(|d| d.as_array()).cloned().unwrap_or_default();
+    ids.iter().filter_map(|d| Digest::parse(d.as_str()?).ok()).collect()
 }
 
 struct Copier<'a> {
@@ -145,11 +152,18 @@ impl Copier<'_> {
             ),
             Manifest::List(_) => return Err(Error::unsupported("nested manifest lists are not supported")),
         };
-        // Layers whose compression changes, by index.
-        let recompress: Vec<Option<Compression>> = source_layers
+        // Layers whose compression changes, by index. With --preserve-digests
+        // only an explicit compression flag may change one (and is refused below).
+        let c = &self.compression;
+        let explicit = c.format.is_some() || c.compress || c.decompress;
+        let desired = match self.preserve_digests && !explicit {
+            true => Desired::Preserve,
+            false => dest.desired_compression(c.oci_accept_uncompressed),
+        };
+        let recompress: Vec<Option<(Compression, Compression)>> = source_layers
             .iter()
-            .map(|l| Compression::of_media_type(&l.media_type).map(|c| (c, self.compression.target(c))))
-            .map(|p| p.and_then(|(from, to)| (from != to).then_some(to)))
+            .map(|l| source.layer_compression(l).map(|from| (from, c.target(desired, from))))
+            .map(|p| p.filter(|(from, to)| from != to))
             .collect();
         let recompressing = recompress.iter().any(Option::is_some);
         // The manifest type to write: as asked, or what the destination takes
@@ -159,7 +173,9 @@ impl Copier<'_> {
             None if dest.accepts(kind) => kind,
             None => ManifestKind::OciManifest,
         };
-        if target == ManifestKind::DockerV2S2 && recompress.contains(&Some(Compression::Zstd)) && self.format.is_none()
+        if target == ManifestKind::DockerV2S2
+            && recompress.iter().any(|r| matches!(r, Some((_, Compression::Zstd))))
+            && self.format.is_none()
         {
             target = ManifestKind::OciManifest;
         }
@@ -200,6 +216,13 @@ impl Copier<'_> {
         if recompressing && written_config.is_none() {
             return Err(Error::unsupported("changing layer compression of a schema 1 image is not supported"));
         }
+        // A re-encoded layer is checked against the config's diff IDs: the
+        // uncompressed tar is what a runtime unpacks, and nothing else covers it.
+        let diff_ids = match (&source_config, recompressing) {
+            (Some(c), true) => config_diff_ids(&source.small_blob(c, manifest::MAX_MANIFEST_SIZE).await?),
+            _ => Vec::new(),
+        };
+        let diff_ids = if diff_ids.len() == source_layers.len() { diff_ids } else { Vec::new() };
 
         // Copy each distinct layer (an image may repeat one), several at once.
         let mut order: Vec<usize> = Vec::new();
@@ -214,9 +237,10 @@ impl Copier<'_> {
             let work = batch.iter().map(|&i| {
                 let (l, written) = (&source_layers[i], &written_layers[i]);
                 let change = recompress[i];
+                let diff_id = diff_ids.get(i);
                 async move {
                     match change {
-                        Some(to) => self.recompressed(source, dest_ref, l, to, target).await,
+                        Some(change) => self.recompressed(source, dest_ref, l, change, diff_id, target).await,
                         None => self.blob(source, dest_ref, l, "blob").await.map(|()| written.clone()),
                     }
                 }
@@ -253,18 +277,19 @@ impl Copier<'_> {
         manifest::manifest_digest(bytes)
     }
 
-    /// Copies layer `l` re-encoded to `to`: fetched and verified into a
-    /// scratch file, recompressed by the host into another, then stored under
-    /// its new digest. Returns the layer's new descriptor.
+    /// Copies layer `l` re-encoded `from` → `to`: fetched and verified into a
+    /// scratch file, recompressed by the host into another (its uncompressed
+    /// digest compared with the config's `diff_id`), then stored under its
+    /// new digest. Returns the layer's new descriptor.
     async fn recompressed(
         &self,
         source: &ImageSource,
         dest: &ImageDestination,
         l: &Descriptor,
-        to: Compression,
+        (from, to): (Compression, Compression),
+        diff_id: Option<&Digest>,
         kind: ManifestKind,
     ) -> Result<Descriptor> {
-        let from = Compression::of_media_type(&l.media_type).expect("only known layer types are recompressed");
         let input = dest.scratch_path(&self.tmpdir, &format!("{}.in.skiff-tmp", l.digest.hex()));
         let output = dest.scratch_path(&self.tmpdir, &format!("{}.out.skiff-tmp", l.digest.hex()));
         source.pull_blob(l, BlobSink::File { path: input.clone() }).await?;
@@ -278,10 +303,17 @@ impl Copier<'_> {
         };
         let recompressed = self.io.recompress(request).await;
         let _ = self.io.fs(Request::RemoveFile { path: input }).await;
-        let (digest, size) = recompressed.map_err(|e| {
+        let r = recompressed.map_err(|e| {
             Error::new(crate::error::ErrorKind::Io, format!("recompressing layer {}: {}", l.digest, e.message))
         })?;
-        let digest = Digest::parse(&digest)?;
+        let (digest, size) = (Digest::parse(&r.digest)?, r.size);
+        if let Some(expected) = diff_id.filter(|d| d.to_string() != r.diff_id) {
+            let _ = self.io.fs(Request::RemoveFile { path: output }).await;
+            return Err(Error::integrity(format!(
+                "layer {} uncompresses to {}, but the image config says {expected}",
+                l.digest, r.diff_id
+            )));
+        }
         let written = Descriptor {
             media_type: to.media_type(kind)?.to_owned(),
             digest,

@@ -143,7 +143,7 @@ pub enum Request {
         archive: String,
     },
     /// Re-encode a layer: decompress `input` (`from`: none, gzip or zstd),
-    /// compress it (`to`, at `level`) into `output`, and reply `Transferred`
+    /// compress it (`to`, at `level`) into `output`, and reply `Recompressed`
     /// with the digest (`algorithm`) and size of what was written.
     Recompress {
         input: String,
@@ -209,7 +209,16 @@ pub enum Reply {
         size: u64,
         response: Option<HttpResponse>,
     },
+    Recompressed(Recompressed),
     Failed(IoError),
+}
+
+/// What a `Recompress` wrote, and the sha256 of the uncompressed tar (its diff ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recompressed {
+    pub digest: String,
+    pub size: u64,
+    pub diff_id: String,
 }
 
 #[derive(Default)]
@@ -296,13 +305,9 @@ impl Io {
         .await
     }
 
-    /// Re-encodes a layer file; returns the digest and size of the output.
-    pub async fn recompress(&self, request: Request) -> Result<(String, u64), IoError> {
-        self.call(
-            request,
-            |r| if let Reply::Transferred { digest, size, .. } = r { Ok((digest, size)) } else { Err(r) },
-        )
-        .await
+    /// Re-encodes a layer file.
+    pub async fn recompress(&self, request: Request) -> Result<Recompressed, IoError> {
+        self.call(request, |r| if let Reply::Recompressed(r) = r { Ok(r) } else { Err(r) }).await
     }
 
     /// Carries out a file-system request that answers with `Done`.

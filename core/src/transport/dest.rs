@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::dir::blob_name;
 use super::oci_layout::REF_NAME_ANNOTATION;
 use super::{ImageSource, join};
+use crate::copy::Desired;
 use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, IoErrorKind, Request, Transfer, Transferred};
 use crate::error::{Error, ErrorKind, Result};
@@ -139,9 +140,18 @@ impl ImageDestination {
         }
     }
 
-    /// Whether layers must be stored uncompressed (a `docker save` archive).
-    pub fn needs_uncompressed_layers(&self) -> bool {
-        matches!(self, ImageDestination::DockerArchive { .. })
+    /// What this destination wants done to layers: registries and OCI
+    /// layouts compress plain tars (a layout keeps them with
+    /// `--dest-oci-accept-uncompressed-layers`), `docker save` archives hold
+    /// plain tars, `dir:` keeps what comes.
+    pub fn desired_compression(&self, oci_accept_uncompressed: bool) -> Desired {
+        match self {
+            ImageDestination::Registry { .. } => Desired::Compress,
+            ImageDestination::Layout { .. } if oci_accept_uncompressed => Desired::Preserve,
+            ImageDestination::Layout { .. } => Desired::Compress,
+            ImageDestination::Dir { .. } => Desired::Preserve,
+            ImageDestination::DockerArchive { .. } => Desired::Decompress,
+        }
     }
 
     /// `--additional-tag`: more names for a docker-archive's image.

@@ -11,6 +11,7 @@ pub use dir::DirSource;
 pub use oci_layout::LayoutSource;
 pub use registry::RegistrySource;
 
+use crate::copy::Compression;
 use crate::digest::Digest;
 use crate::engine::{Io, IoError, IoErrorKind};
 use crate::error::{Error, ErrorKind, Result};
@@ -105,6 +106,12 @@ impl ImageSource {
             ImageSource::Layout(s) => &s.io,
             ImageSource::Dir(s) => &s.io,
         }
+    }
+
+    /// How layer `l` is really compressed (None for a media type that says
+    /// nothing, whose layers are copied as they are).
+    pub fn layer_compression(&self, l: &Descriptor) -> Option<Compression> {
+        Compression::of_media_type(&l.media_type)
     }
 
     /// Tags of the image's repository, for transports that have them.

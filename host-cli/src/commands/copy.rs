@@ -33,6 +33,8 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         "dest_compress_level": a.dest_compress_level,
         "dest_compress": a.dest_compress,
         "dest_decompress": a.dest_decompress,
+        "dest_force_compress_format": a.dest_force_compress_format,
+        "dest_oci_accept_uncompressed_layers": a.dest_oci_accept_uncompressed_layers,
         "additional_tags": a.additional_tags,
         "tmpdir": g.tmpdir.clone().unwrap_or_else(|| std::env::temp_dir().display().to_string()),
     });

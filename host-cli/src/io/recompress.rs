@@ -1,13 +1,14 @@
 //! Re-encoding a layer file (gzip ↔ zstd ↔ none) for `copy`'s compression
 //! options: streamed file to file on the blocking pool, the output hashed as
-//! it is written so the core can name it by digest.
+//! it is written so the core can name it by digest, and the uncompressed tar
+//! in between hashed too (its diff ID, which the core checks).
 
 use std::io::{BufReader, BufWriter, Read, Write};
 
 use ring::digest::{Context, SHA256, SHA512};
 
 use super::failed;
-use crate::runtime::wit::{HashAlgorithm, IoErrorKind, Recompress, Reply, Transferred};
+use crate::runtime::wit::{HashAlgorithm, IoErrorKind, Recompress, Recompressed, Reply};
 
 /// Hashes and counts what passes to the inner writer.
 struct Hashing<W> {
@@ -28,13 +29,32 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-fn run(r: &Recompress) -> std::io::Result<(String, u64)> {
+/// Hashes what is read through it.
+struct HashingReader<R> {
+    inner: R,
+    hash: Context,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn hex(d: ring::digest::Digest) -> String {
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn run(r: &Recompress) -> std::io::Result<Recompressed> {
     let input = BufReader::new(std::fs::File::open(&r.input)?);
-    let mut decoded: Box<dyn Read> = match r.from.as_str() {
+    let decoded: Box<dyn Read> = match r.from.as_str() {
         "gzip" => Box::new(flate2::read::MultiGzDecoder::new(input)),
         "zstd" => Box::new(zstd::stream::read::Decoder::new(input)?),
         _ => Box::new(input),
     };
+    let mut decoded = HashingReader { inner: decoded, hash: Context::new(&SHA256) };
     let (hash, name) = match r.algorithm {
         HashAlgorithm::Sha256 => (Context::new(&SHA256), "sha256"),
         HashAlgorithm::Sha512 => (Context::new(&SHA512), "sha512"),
@@ -59,13 +79,16 @@ fn run(r: &Recompress) -> std::io::Result<(String, u64)> {
         }
     };
     out.flush()?;
-    let hex: String = out.hash.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((format!("{name}:{hex}"), out.size))
+    Ok(Recompressed {
+        digest: format!("{name}:{}", hex(out.hash.finish())),
+        size: out.size,
+        diff_id: format!("sha256:{}", hex(decoded.hash.finish())),
+    })
 }
 
 pub async fn recompress(r: Recompress) -> Reply {
     tokio::task::spawn_blocking(move || match run(&r) {
-        Ok((digest, size)) => Reply::Transferred(Transferred { digest, size, response: None }),
+        Ok(r) => Reply::Recompressed(r),
         Err(e) => failed(IoErrorKind::Other, format!("{} ({} → {}): {e}", r.input, r.from, r.to)),
     })
     .await
