@@ -918,3 +918,179 @@ fn docker_archive_as_docker_save_writes_it() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("docker-archive"), "{}", r.stderr);
 }
+
+/// Joins `docker save` archives into one multi-image archive (what `docker
+/// save a b` makes): every member once, the `manifest.json` entries in order.
+fn merge_archives(parts: &[&Path], out: &Path) {
+    let mut entries = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for part in parts {
+        let mut a = tar::Archive::new(std::fs::File::open(part).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            if name == "manifest.json" {
+                let v: Vec<serde_json::Value> = serde_json::from_slice(&data).unwrap();
+                entries.extend(v);
+            } else if e.header().entry_type().is_file() && seen.insert(name.clone()) {
+                let mut h = e.header().clone();
+                b.append_data(&mut h, &name, data.as_slice()).unwrap();
+            }
+        }
+    }
+    let listing = serde_json::to_vec(&entries).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(listing.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "manifest.json", listing.as_slice()).unwrap();
+    b.finish().unwrap();
+}
+
+/// Reading `docker save` archives (one image or several, by name or `@index`):
+/// the same trees and inspect output as skopeo; pushed to a registry, layers
+/// are compressed and decompress to the archive's tars.
+#[test]
+fn docker_archive_is_read_as_skopeo_reads_it() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, two, both) = (tmp.path().join("one.tar"), tmp.path().join("two.tar"), tmp.path().join("both.tar"));
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("docker-archive:{}:first/app:1", one.display()),
+    ])
+    .ok();
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/docker:v1"),
+        &format!("docker-archive:{}:second/app:2", two.display()),
+    ])
+    .ok();
+    merge_archives(&[&one, &two], &both);
+    let archive = |sel: &str| format!("docker-archive:{}{sel}", both.display());
+    for (i, sel) in [":first/app:1", ":docker.io/second/app:2", ":@0", ":@1"].iter().enumerate() {
+        let (ours, theirs) = (tmp.path().join(format!("ours{i}")), tmp.path().join(format!("theirs{i}")));
+        skiff(&[INSECURE, "copy", "-q", &archive(sel), &format!("dir:{}", ours.display())]).ok();
+        skopeo(&[INSECURE, "copy", "-q", &archive(sel), &format!("dir:{}", theirs.display())]).ok();
+        assert_eq!(tree(&ours), tree(&theirs), "{sel}");
+        let mut mine = skiff(&["inspect", &archive(sel)]).ok().json();
+        mine.as_object_mut().unwrap().remove("LayersData");
+        assert_eq!(mine, skopeo(&["inspect", &archive(sel)]).ok().json(), "{sel}");
+        let raw = skiff(&["inspect", "--raw", &archive(sel)]).ok().stdout;
+        assert_eq!(raw, skopeo(&["inspect", "--raw", &archive(sel)]).ok().stdout, "{sel}");
+    }
+    // Several images and no choice: refused, naming the ways to choose.
+    let r = skiff(&["inspect", &archive("")]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("holds 2 images") && r.stderr.contains("@<index>"), "{}", r.stderr);
+    let r = skiff(&["inspect", &archive(":@2")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = skiff(&["inspect", &archive(":third/app:3")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+
+    // Into an OCI layout and a registry: layers gzip-compressed (as skopeo does), same config.
+    let layout = tmp.path().join("layout");
+    skiff(&[INSECURE, "copy", "-q", &archive(":@1"), &format!("oci:{}:v1", layout.display())]).ok();
+    let reg = format!("docker://{}/from-archive/app:v1", w.plain.host());
+    skiff(&[INSECURE, "copy", "-q", "--dest-tls-verify=false", &archive(":@1"), &reg]).ok();
+    let theirs_reg = format!("docker://{}/from-archive/theirs:v1", w.plain.host());
+    skopeo(&[INSECURE, "copy", "-q", "--dest-tls-verify=false", &archive(":@1"), &theirs_reg]).ok();
+    let raw: serde_json::Value = skopeo(&["inspect", "--raw", "--tls-verify=false", &reg]).ok().json();
+    let theirs_raw: serde_json::Value = skopeo(&["inspect", "--raw", "--tls-verify=false", &theirs_reg]).ok().json();
+    assert_eq!(raw["config"], theirs_raw["config"]);
+    assert_eq!(raw["mediaType"], theirs_raw["mediaType"]);
+    let types = |m: &serde_json::Value| -> Vec<serde_json::Value> {
+        m["layers"].as_array().unwrap().iter().map(|l| l["mediaType"].clone()).collect()
+    };
+    assert_eq!(types(&raw), types(&theirs_raw));
+    // Decompressed again, each gives what skopeo's own copy gives (the archive's tars, the config).
+    let theirs_layout = format!("oci:{}:v1", tmp.path().join("theirs-layout").display());
+    skopeo(&[INSECURE, "copy", "-q", &archive(":@1"), &theirs_layout]).ok();
+    let layers = |d: &Path| -> Vec<(String, Vec<u8>)> { tree(d).into_iter().filter(|(n, _)| n.len() == 64).collect() };
+    let ours_layout = format!("oci:{}:v1", layout.display());
+    for (i, (src, reference)) in [(&ours_layout, &theirs_layout), (&reg, &theirs_reg)].into_iter().enumerate() {
+        let (back, want) = (tmp.path().join(format!("back{i}")), tmp.path().join(format!("want{i}")));
+        for (s, d) in [(src, &back), (reference, &want)] {
+            let d = format!("dir:{}", d.display());
+            skopeo(&[INSECURE, "copy", "-q", "--dest-decompress", "--src-tls-verify=false", s, &d]).ok();
+        }
+        let (got, want) = (layers(&back), layers(&want));
+        let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(n, b)| (n.clone(), b.len())).collect::<Vec<_>>();
+        assert!(got == want, "{src}: {:?} vs {:?}", names(&got), names(&want));
+        let archived = layers(&tmp.path().join("theirs3"));
+        assert!(archived.iter().filter(|(_, b)| b.len() > 1000).all(|a| got.contains(a)), "{src}: the archive's tars");
+    }
+}
+
+/// A `docker save` listing that points outside the archive, or a layer
+/// whose bytes are not its diff ID: refused, nothing written.
+#[test]
+fn hostile_docker_archives_are_refused() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.tar");
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("docker-archive:{}:x/y:1", good.display()),
+    ])
+    .ok();
+    let rewrite = |name: &str, change: &dyn Fn(&str, Vec<u8>) -> Vec<u8>| -> std::path::PathBuf {
+        let out = tmp.path().join(name);
+        let mut b = tar::Builder::new(std::fs::File::create(&out).unwrap());
+        let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            if !e.header().entry_type().is_file() {
+                continue;
+            }
+            let member = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            let data = change(&member, data);
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, &member, data.as_slice()).unwrap();
+        }
+        b.finish().unwrap();
+        out
+    };
+    let escaping = rewrite("escape.tar", &|member, data| {
+        if member != "manifest.json" {
+            return data;
+        }
+        let mut v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        v[0]["Layers"][0] = serde_json::json!("../../../etc/passwd");
+        serde_json::to_vec(&v).unwrap()
+    });
+    let tampered = rewrite("tampered.tar", &|member, mut data| {
+        if member.ends_with(".tar") {
+            let n = data.len();
+            data[n / 2] ^= 0xff;
+        }
+        data
+    });
+    for (archive, words) in [(&escaping, "not a safe name"), (&tampered, "digest")] {
+        let out = tmp.path().join(format!("out-{}", archive.file_name().unwrap().to_string_lossy()));
+        let r = skiff(&[
+            INSECURE,
+            "copy",
+            &format!("docker-archive:{}", archive.display()),
+            &format!("oci:{}:v1", out.display()),
+        ]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains(words), "{}", r.stderr);
+        assert!(!out.join("index.json").exists(), "{}: nothing that looks complete", archive.display());
+    }
+}

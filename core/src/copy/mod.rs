@@ -324,7 +324,8 @@ impl Copier<'_> {
             platform: None,
         };
         let outcome = dest.put_file_blob(&written, output).await?;
-        self.note_blob("blob", &written, outcome);
+        // Named by the source's digest, as skopeo names it.
+        self.note_blob("blob", l, outcome);
         Ok(written)
     }
 

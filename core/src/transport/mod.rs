@@ -3,11 +3,14 @@
 
 mod dest;
 mod dir;
+mod docker_archive;
 mod oci_layout;
 mod registry;
+mod tar_members;
 
 pub use dest::ImageDestination;
 pub use dir::DirSource;
+pub use docker_archive::DockerArchiveSource;
 pub use oci_layout::LayoutSource;
 pub use registry::RegistrySource;
 
@@ -25,6 +28,7 @@ pub enum ImageSource {
     Registry(Box<RegistrySource>),
     Layout(LayoutSource),
     Dir(DirSource),
+    DockerArchive(DockerArchiveSource),
 }
 
 impl ImageSource {
@@ -44,6 +48,9 @@ impl ImageSource {
             }
             ImageReference::OciArchive(l) => Ok(ImageSource::Layout(LayoutSource::archive(io, l.clone()))),
             ImageReference::Dir { path } => Ok(ImageSource::Dir(DirSource::new(io, path.clone()))),
+            ImageReference::DockerArchive { path, selector } => {
+                Ok(ImageSource::DockerArchive(DockerArchiveSource::new(io, path, selector.clone())))
+            }
             other => Err(Error::unsupported(format!(
                 "reading images from the {} transport is not supported by this command yet",
                 other.transport_name()
@@ -58,6 +65,7 @@ impl ImageSource {
             ImageSource::Registry(s) => s.manifest(instance).await,
             ImageSource::Layout(s) => s.manifest(instance).await,
             ImageSource::Dir(s) => s.manifest(instance).await,
+            ImageSource::DockerArchive(s) => s.manifest(instance).await,
         }
     }
 
@@ -73,6 +81,7 @@ impl ImageSource {
             ImageSource::Registry(s) => s.blob(&d.digest, max).await?,
             ImageSource::Layout(s) => s.blob(&d.digest, max).await?,
             ImageSource::Dir(s) => s.blob(&d.digest, max).await?,
+            ImageSource::DockerArchive(s) => s.blob(&d.digest, max).await?,
         };
         d.digest.verify(&bytes, &format!("blob {}", d.digest))?;
         if d.size >= 0 && bytes.len() as i64 != d.size {
@@ -88,6 +97,7 @@ impl ImageSource {
             ImageSource::Registry(_) => None,
             ImageSource::Layout(s) => Some(s.blob_source(d).await?),
             ImageSource::Dir(s) => Some(crate::engine::BlobSource::File { path: s.blob_path(d) }),
+            ImageSource::DockerArchive(s) => Some(s.blob_source(d).await?),
         })
     }
 
@@ -105,13 +115,18 @@ impl ImageSource {
             ImageSource::Registry(s) => s.io(),
             ImageSource::Layout(s) => &s.io,
             ImageSource::Dir(s) => &s.io,
+            ImageSource::DockerArchive(s) => &s.io,
         }
     }
 
     /// How layer `l` is really compressed (None for a media type that says
     /// nothing, whose layers are copied as they are).
     pub fn layer_compression(&self, l: &Descriptor) -> Option<Compression> {
-        Compression::of_media_type(&l.media_type)
+        match self {
+            // `docker save` layers are plain tars, whatever the made-up manifest says.
+            ImageSource::DockerArchive(_) => Some(Compression::None),
+            _ => Compression::of_media_type(&l.media_type),
+        }
     }
 
     /// Tags of the image's repository, for transports that have them.

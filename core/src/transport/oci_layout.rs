@@ -2,11 +2,8 @@
 //! and `oci-archive:`, the same layout inside a tar, read in place: the
 //! archive's members are indexed once and read by offset, never extracted.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Rc;
-
-use super::{file_error, join, read_local};
+use super::tar_members::TarMembers;
+use super::{join, read_local};
 use crate::digest::Digest;
 use crate::engine::{BlobSource, Io};
 use crate::error::{Error, Result};
@@ -23,21 +20,8 @@ pub struct LayoutSource {
     reference: LayoutReference,
     /// `--shared-blob-dir`: where `<alg>/<hex>` blobs live instead of `blobs/`.
     shared_blobs: Option<String>,
-    /// For `oci-archive:`: the archive's regular files, indexed on first use.
-    archive: Option<RefCell<Option<Rc<Members>>>>,
-}
-
-/// Where each regular file of an archive is: name → (offset, size).
-type Members = HashMap<String, (u64, u64)>;
-
-/// A member name as a layout path, or None for names that could escape
-/// (absolute, `..`): those are never looked up.
-fn member_name(name: &str) -> Option<String> {
-    let n = name.trim_start_matches("./");
-    if n.starts_with('/') || n.split('/').any(|c| c == "..") {
-        return None;
-    }
-    Some(n.to_owned())
+    /// For `oci-archive:`: the archive, read in place.
+    archive: Option<TarMembers>,
 }
 
 impl LayoutSource {
@@ -47,7 +31,8 @@ impl LayoutSource {
 
     /// An `oci-archive:` (the reference's path is the tar file).
     pub fn archive(io: &Io, reference: LayoutReference) -> Self {
-        LayoutSource { io: io.clone(), reference, shared_blobs: None, archive: Some(RefCell::new(None)) }
+        let archive = Some(TarMembers::new(io, &reference.path));
+        LayoutSource { io: io.clone(), reference, shared_blobs: None, archive }
     }
 
     fn blob_name(d: &Digest) -> String {
@@ -62,47 +47,24 @@ impl LayoutSource {
         }
     }
 
-    async fn members(&self, cell: &RefCell<Option<Rc<Members>>>) -> Result<Rc<Members>> {
-        if let Some(m) = cell.borrow().clone() {
-            return Ok(m);
-        }
-        let path = &self.reference.path;
-        let list = self.io.tar_index(path.clone()).await.map_err(|e| file_error(path, e))?;
-        let members: Members =
-            list.into_iter().filter_map(|m| Some((member_name(&m.name)?, (m.offset, m.size)))).collect();
-        let members = Rc::new(members);
-        *cell.borrow_mut() = Some(members.clone());
-        Ok(members)
-    }
-
     /// A file of the layout (`index.json`, `blobs/…`), at most `max` bytes.
     async fn read(&self, name: &str, max: u64) -> Result<Vec<u8>> {
-        let Some(cell) = &self.archive else {
+        let Some(archive) = &self.archive else {
             let path = match name.strip_prefix("blobs/") {
                 Some(blob) if self.shared_blobs.is_some() => join(self.shared_blobs.as_deref().unwrap_or(""), blob),
                 _ => join(&self.reference.path, name),
             };
             return read_local(&self.io, path, max).await;
         };
-        let members = self.members(cell).await?;
-        let path = &self.reference.path;
-        let &(offset, size) =
-            members.get(name).ok_or_else(|| Error::not_found(format!("{name} not found in {path}")))?;
-        if size > max {
-            return Err(Error::integrity(format!("{name} in {path} is larger than {max} bytes")));
-        }
-        self.io.read_range(path.clone(), offset, size).await.map_err(|e| file_error(path, e))
+        archive.read(name, max).await
     }
 
     /// Where blob `d`'s bytes are, for a transfer.
     pub async fn blob_source(&self, d: &Digest) -> Result<BlobSource> {
-        let Some(cell) = &self.archive else { return Ok(BlobSource::File { path: self.blob_path(d) }) };
-        let members = self.members(cell).await?;
-        let name = Self::blob_name(d);
-        let &(offset, length) = members
-            .get(&name)
-            .ok_or_else(|| Error::not_found(format!("{name} not found in {}", self.reference.path)))?;
-        Ok(BlobSource::FileRange { path: self.reference.path.clone(), offset, length })
+        match &self.archive {
+            None => Ok(BlobSource::File { path: self.blob_path(d) }),
+            Some(archive) => archive.source(&Self::blob_name(d)).await,
+        }
     }
 
     /// The descriptor in `index.json` that the reference selects.
@@ -160,18 +122,5 @@ impl LayoutSource {
 
     pub async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         self.read(&Self::blob_name(digest), max).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::member_name;
-
-    #[test]
-    fn member_names_cannot_escape() {
-        assert_eq!(member_name("./index.json").as_deref(), Some("index.json"));
-        assert_eq!(member_name("blobs/sha256/ab").as_deref(), Some("blobs/sha256/ab"));
-        assert_eq!(member_name("/etc/passwd"), None);
-        assert_eq!(member_name("blobs/../../x"), None);
     }
 }

@@ -1,0 +1,143 @@
+//! `docker-archive:`: a `docker save` tarball, read in place. Its
+//! `manifest.json` lists images by config file, tags and layer files; the
+//! image is offered as containers/image offers it — a Docker schema 2
+//! manifest made up here, whose layers are the uncompressed tars named by
+//! their diff IDs, so every byte read is still checked against a digest.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::tar_members::TarMembers;
+use crate::digest::Digest;
+use crate::engine::{BlobSource, Io};
+use crate::error::{Error, Result};
+use crate::manifest::MAX_MANIFEST_SIZE;
+use crate::media_type as mt;
+use crate::reference::{ArchiveSelector, DockerReference};
+
+#[derive(Debug)]
+pub struct DockerArchiveSource {
+    pub(super) io: Io,
+    members: TarMembers,
+    selector: ArchiveSelector,
+    image: RefCell<Option<Rc<ArchiveImage>>>,
+}
+
+/// One entry of `manifest.json`.
+#[derive(Debug, Deserialize)]
+struct Entry {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
+}
+
+/// The selected image: its manifest (made up), and which member holds which blob.
+#[derive(Debug)]
+struct ArchiveImage {
+    manifest: Vec<u8>,
+    /// (digest, member) for the config and every layer.
+    blobs: Vec<(Digest, String)>,
+}
+
+impl DockerArchiveSource {
+    pub fn new(io: &Io, path: &str, selector: ArchiveSelector) -> Self {
+        DockerArchiveSource { io: io.clone(), members: TarMembers::new(io, path), selector, image: RefCell::new(None) }
+    }
+
+    /// The entry of `manifest.json` the reference selects.
+    fn select(&self, entries: Vec<Entry>) -> Result<Entry> {
+        let path = self.members.path();
+        let count = entries.len();
+        let mut entries = entries.into_iter();
+        match &self.selector {
+            ArchiveSelector::Only if count == 1 => Ok(entries.next().expect("one entry")),
+            ArchiveSelector::Only if count == 0 => Err(Error::not_found(format!("no image in {path}"))),
+            ArchiveSelector::Only => Err(Error::invalid(format!(
+                "{path} holds {count} images; choose one with docker-archive:{path}:<name:tag> or :@<index>"
+            ))),
+            ArchiveSelector::Index(i) => entries
+                .nth(*i)
+                .ok_or_else(|| Error::not_found(format!("no image at index {i} in {path} ({count} images)"))),
+            ArchiveSelector::Named(wanted) => {
+                let wanted = wanted.clone().with_default_tag();
+                entries
+                    .find(|e| {
+                        e.repo_tags
+                            .iter()
+                            .flatten()
+                            .any(|t| DockerReference::parse_normalized(t).is_ok_and(|r| r.with_default_tag() == wanted))
+                    })
+                    .ok_or_else(|| Error::not_found(format!("no image tagged {wanted} in {path}")))
+            }
+        }
+    }
+
+    async fn image(&self) -> Result<Rc<ArchiveImage>> {
+        if let Some(i) = self.image.borrow().clone() {
+            return Ok(i);
+        }
+        let path = self.members.path();
+        let listing = self.members.read("manifest.json", MAX_MANIFEST_SIZE).await?;
+        let entries: Vec<Entry> = serde_json::from_slice(&listing)
+            .map_err(|e| Error::invalid(format!("manifest.json in {path} is not a docker save listing: {e}")))?;
+        let entry = self.select(entries)?;
+        let config = self.members.read(&entry.config, MAX_MANIFEST_SIZE).await?;
+        let config_digest = Digest::sha256(&config);
+        let parsed: serde_json::Value = serde_json::from_slice(&config)
+            .map_err(|e| Error::invalid(format!("{} in {path} is not an image config: {e}", entry.config)))?;
+        let diff_ids = parsed.pointer("/rootfs/diff_ids").and_then(|d| d.as_array()).cloned().unwrap_or_default();
+        if diff_ids.len() != entry.layers.len() {
+            return Err(Error::invalid(format!(
+                "{path}: the config lists {} layers, manifest.json {}",
+                diff_ids.len(),
+                entry.layers.len()
+            )));
+        }
+        let mut blobs = vec![(config_digest.clone(), entry.config.clone())];
+        let mut layers = Vec::new();
+        for (id, name) in diff_ids.iter().zip(&entry.layers) {
+            let digest = Digest::parse(id.as_str().unwrap_or_default())
+                .map_err(|e| e.context(&format!("{path}: a diff ID in the config")))?;
+            let (_, size) = self.members.locate(name).await?;
+            // The field order of containers/image's manifest.Schema2, so the digest matches skopeo's.
+            layers.push(json!({"mediaType": mt::DOCKER_LAYER_GZIP, "size": size, "digest": digest.to_string()}));
+            blobs.push((digest, name.clone()));
+        }
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": mt::DOCKER_V2S2,
+            "config": {"mediaType": mt::DOCKER_CONFIG, "size": config.len(), "digest": config_digest.to_string()},
+            "layers": layers,
+        });
+        let image = Rc::new(ArchiveImage { manifest: serde_json::to_vec(&manifest)?, blobs });
+        *self.image.borrow_mut() = Some(image.clone());
+        Ok(image)
+    }
+
+    pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
+        if let Some(d) = instance {
+            return Err(Error::not_found(format!("{d}: a docker-archive holds no manifest lists")));
+        }
+        Ok((self.image().await?.manifest.clone(), Some(mt::DOCKER_V2S2.to_owned())))
+    }
+
+    async fn member_of(&self, d: &Digest) -> Result<String> {
+        let image = self.image().await?;
+        let found = image.blobs.iter().find(|(b, _)| b == d).map(|(_, name)| name.clone());
+        found.ok_or_else(|| Error::not_found(format!("blob {d} is not in {}", self.members.path())))
+    }
+
+    pub async fn blob(&self, d: &Digest, max: u64) -> Result<Vec<u8>> {
+        self.members.read(&self.member_of(d).await?, max).await
+    }
+
+    pub async fn blob_source(&self, d: &Digest) -> Result<BlobSource> {
+        self.members.source(&self.member_of(d).await?).await
+    }
+}
