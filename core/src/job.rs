@@ -28,6 +28,9 @@ pub struct CopySide {
     pub registry: RegistryOptions,
     #[serde(default)]
     pub shared_blob_dir: Option<String>,
+    /// `--*-daemon-host` or `DOCKER_HOST` (docker-daemon: only).
+    #[serde(default)]
+    pub daemon_host: Option<String>,
 }
 
 /// `skopeo copy`.
@@ -80,7 +83,8 @@ pub struct CopyJob {
     /// `--dest-oci-accept-uncompressed-layers`
     #[serde(default)]
     pub dest_oci_accept_uncompressed_layers: bool,
-    /// `--tmpdir`: scratch space for recompressed layers bound for a registry.
+    /// Scratch space of this run (recompressed layers bound for a registry,
+    /// images on their way from or to a Docker daemon); the host removes it.
     #[serde(default)]
     pub tmpdir: Option<String>,
     /// `--additional-tag` (docker-archive: only).
@@ -107,6 +111,12 @@ pub struct InspectJob {
     pub platform: WantedPlatform,
     #[serde(default)]
     pub registry: RegistryOptions,
+    /// `--daemon-host` or `DOCKER_HOST` (docker-daemon: only).
+    #[serde(default)]
+    pub daemon_host: Option<String>,
+    /// Scratch space of this run (an image saved by a Docker daemon).
+    #[serde(default)]
+    pub tmpdir: Option<String>,
 }
 
 /// `skopeo list-tags`.

@@ -277,6 +277,9 @@ macro_rules! side_flags {
             #[doc = concat!("use a shared directory for blobs of the ", $side, " (oci: only)")]
             #[arg(id = concat!($p, "shared-blob-dir"), long = concat!($p, "shared-blob-dir"), value_name = "DIRECTORY")]
             pub shared_blob_dir: Option<String>,
+            #[doc = concat!("use docker daemon host at HOST for the ", $side, " (docker-daemon: only; default $DOCKER_HOST)")]
+            #[arg(id = concat!($p, "daemon-host"), long = concat!($p, "daemon-host"), value_name = "HOST")]
+            pub daemon_host: Option<String>,
         }
 
         impl $name {

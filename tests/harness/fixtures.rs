@@ -30,6 +30,8 @@ pub fn world() -> &'static World {
 }
 
 fn build() -> World {
+    super::sweep_stale("skiff-world-");
+    super::sweep_stale("skiff-test-home-");
     let root = std::env::temp_dir().join(format!("skiff-world-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();

@@ -3,6 +3,7 @@
 //! byte-for-byte deterministically, and small stand-ins where no real
 //! service exists (a paginating/lying proxy, a registry that never answers).
 
+pub mod docker;
 pub mod fixtures;
 pub mod images;
 pub mod node;
@@ -13,6 +14,20 @@ pub mod token;
 pub mod tools;
 
 use std::net::TcpListener;
+
+/// Removes what earlier test processes left under the temp dir (`<prefix><pid>`
+/// whose process is gone): shared fixtures live until the process exits, so
+/// Rust never runs their destructors.
+pub fn sweep_stale(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(prefix).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
 
 /// A free loopback port (the OS picks it; the listener is closed at once).
 pub fn free_port() -> u16 {

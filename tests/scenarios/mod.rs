@@ -3,6 +3,7 @@ mod bad_input;
 mod bearer;
 mod compat;
 mod copy;
+mod daemon;
 mod delete;
 mod host_js;
 mod list_tags;

@@ -42,8 +42,9 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     };
     policy::check(&job.policy, &src_ref, &job.source)?;
 
-    let source = ImageSource::open(&io, &src_ref, &job.src.registry, job.src.shared_blob_dir.as_deref())?;
-    let mut dest = ImageDestination::open(&io, &dst_ref, &job.dest.registry, job.dest.shared_blob_dir.as_deref())?;
+    let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
+    let source = ImageSource::open(&io, &src_ref, &job.src, &tmpdir)?;
+    let mut dest = ImageDestination::open(&io, &dst_ref, &job.dest, &tmpdir)?;
     let parallel = job.image_parallel_copies.filter(|&n| n > 0).unwrap_or(DEFAULT_PARALLEL);
     let format = match job.format.as_deref() {
         None => None,
@@ -66,7 +67,6 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     }
     compression.oci_accept_uncompressed = job.dest_oci_accept_uncompressed_layers;
     dest.add_tags(&job.additional_tags)?;
-    let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
     let copier = Copier { io: &io, parallel, format, preserve_digests: job.preserve_digests, compression, tmpdir };
 
     io.note("Getting image source signatures".to_owned());

@@ -14,7 +14,7 @@ pub use output::{LayerData, Output};
 
 use crate::engine::Io;
 use crate::error::{Error, ErrorKind, Result};
-use crate::job::InspectJob;
+use crate::job::{CopySide, InspectJob};
 use crate::manifest::{self, ImageManifest, MAX_MANIFEST_SIZE, Manifest, Schema1Manifest};
 use crate::media_type::{self, ManifestKind};
 use crate::reference::ImageReference;
@@ -26,7 +26,13 @@ use time::GoTime;
 pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;
     let format = OutputFormat::parse(job.format.as_deref())?;
-    let source = ImageSource::open(&io, &image, &job.registry, job.shared_blob_dir.as_deref())?;
+    let side = CopySide {
+        registry: job.registry.clone(),
+        shared_blob_dir: job.shared_blob_dir.clone(),
+        daemon_host: job.daemon_host.clone(),
+    };
+    let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
+    let source = ImageSource::open(&io, &image, &side, &tmpdir)?;
     let (top, top_type) = source.manifest(None).await?;
     if job.raw && !job.config {
         return Ok(top);

@@ -5,7 +5,7 @@ pub mod auth;
 mod client;
 mod error_body;
 mod link;
-mod url;
+pub(crate) mod url;
 
 pub use client::{BlobPush, RegistryClient};
 pub use error_body::RegistryErrors;

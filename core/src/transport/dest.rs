@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 
+use super::daemon::Daemon;
 use super::dir::blob_name;
 use super::oci_layout::REF_NAME_ANNOTATION;
 use super::{ImageSource, join};
@@ -13,11 +14,12 @@ use crate::copy::Desired;
 use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, IoErrorKind, Request, Transfer, Transferred};
 use crate::error::{Error, ErrorKind, Result};
+use crate::job::CopySide;
 use crate::manifest::Manifest;
 use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
 use crate::media_type::ManifestKind;
-use crate::reference::{ArchiveSelector, DockerReference, ImageReference, LayoutReference};
-use crate::registry::{BlobPush, RegistryClient, RegistryOptions};
+use crate::reference::{ArchiveSelector, DaemonReference, DockerReference, ImageReference, LayoutReference};
+use crate::registry::{BlobPush, RegistryClient};
 
 /// The marker skopeo writes into a `dir:` image.
 const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
@@ -53,6 +55,8 @@ pub enum ImageDestination {
         tags: Vec<String>,
         /// Config and layer digests, from the manifest written.
         image: Option<(Digest, Vec<Digest>)>,
+        /// For `docker-daemon:`: the daemon the finished archive is loaded into.
+        load_into: Option<Daemon>,
     },
 }
 
@@ -80,21 +84,17 @@ pub(super) async fn copy_local_blob(io: &Io, d: &Descriptor, source: BlobSource,
 }
 
 impl ImageDestination {
-    pub fn open(
-        io: &Io,
-        image: &ImageReference,
-        opts: &RegistryOptions,
-        shared_blob_dir: Option<&str>,
-    ) -> Result<Self> {
+    /// Opens `image` with one side's options; `tmpdir` is the run's scratch space.
+    pub fn open(io: &Io, image: &ImageReference, side: &CopySide, tmpdir: &str) -> Result<Self> {
         match image {
             ImageReference::Docker(r) => {
-                let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, opts.clone())?;
+                let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, side.registry.clone())?;
                 Ok(ImageDestination::Registry { io: io.clone(), client, reference: r.clone() })
             }
             ImageReference::Oci(l) => Ok(ImageDestination::Layout {
                 io: io.clone(),
                 reference: l.clone(),
-                shared_blobs: shared_blob_dir.map(str::to_owned),
+                shared_blobs: side.shared_blob_dir.clone(),
                 entry: None,
                 archive: None,
             }),
@@ -122,7 +122,19 @@ impl ImageDestination {
                     archive: path.clone(),
                     tags,
                     image: None,
+                    load_into: None,
                 })
+            }
+            ImageReference::DockerDaemon(DaemonReference::Named(r)) => Ok(ImageDestination::DockerArchive {
+                io: io.clone(),
+                staging: join(tmpdir, "daemon-dest.d"),
+                archive: join(tmpdir, "daemon-dest.tar"),
+                tags: vec![r.to_string()],
+                image: None,
+                load_into: Some(Daemon::parse(side.daemon_host.as_deref())?),
+            }),
+            ImageReference::DockerDaemon(DaemonReference::Id(_)) => {
+                Err(Error::invalid("docker-daemon: a destination needs a name:tag, not an image ID"))
             }
             other => Err(Error::unsupported(format!(
                 "writing images to the {} transport is not supported by this version",
@@ -419,8 +431,22 @@ impl ImageDestination {
     /// Finishes the image: for a layout, names it in `index.json`; for an
     /// archive, then packs the layout and renames the archive into place.
     pub async fn commit(&mut self) -> Result<()> {
-        if let ImageDestination::DockerArchive { io, staging, archive, tags, image: Some((config, layers)) } = self {
-            return commit_docker_archive(io, staging, archive, tags, config, layers).await;
+        if let ImageDestination::DockerArchive {
+            io,
+            staging,
+            archive,
+            tags,
+            image: Some((config, layers)),
+            load_into,
+        } = self
+        {
+            commit_docker_archive(io, staging, archive, tags, config, layers).await?;
+            if let Some(daemon) = load_into {
+                let loaded = daemon.load(io, archive).await;
+                let _ = io.fs(Request::RemoveFile { path: archive.clone() }).await;
+                loaded?;
+            }
+            return Ok(());
         }
         let ImageDestination::Layout { io, reference, entry: Some(entry), archive, .. } = self else { return Ok(()) };
         let path = join(&reference.path, "index.json");

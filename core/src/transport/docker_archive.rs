@@ -10,13 +10,14 @@ use std::rc::Rc;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::daemon::Daemon;
 use super::tar_members::TarMembers;
 use crate::digest::Digest;
 use crate::engine::{BlobSource, Io};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::media_type as mt;
-use crate::reference::{ArchiveSelector, DockerReference};
+use crate::reference::{ArchiveSelector, DaemonReference, DockerReference};
 
 #[derive(Debug)]
 pub struct DockerArchiveSource {
@@ -24,6 +25,8 @@ pub struct DockerArchiveSource {
     members: TarMembers,
     selector: ArchiveSelector,
     image: RefCell<Option<Rc<ArchiveImage>>>,
+    /// For `docker-daemon:`: the daemon to ask for the archive first.
+    saved_by: RefCell<Option<(Daemon, DaemonReference)>>,
 }
 
 /// One entry of `manifest.json`.
@@ -47,7 +50,20 @@ struct ArchiveImage {
 
 impl DockerArchiveSource {
     pub fn new(io: &Io, path: &str, selector: ArchiveSelector) -> Self {
-        DockerArchiveSource { io: io.clone(), members: TarMembers::new(io, path), selector, image: RefCell::new(None) }
+        let members = TarMembers::new(io, path);
+        DockerArchiveSource {
+            io: io.clone(),
+            members,
+            selector,
+            image: RefCell::new(None),
+            saved_by: RefCell::new(None),
+        }
+    }
+
+    /// The archive is `image` as `daemon` saves it, fetched on first use.
+    pub fn saved_by(self, daemon: Daemon, image: DaemonReference) -> Self {
+        *self.saved_by.borrow_mut() = Some((daemon, image));
+        self
     }
 
     /// The entry of `manifest.json` the reference selects.
@@ -83,6 +99,10 @@ impl DockerArchiveSource {
             return Ok(i);
         }
         let path = self.members.path();
+        let pending = self.saved_by.borrow_mut().take();
+        if let Some((daemon, image)) = pending {
+            daemon.save(&self.io, &image, path).await?;
+        }
         let listing = self.members.read("manifest.json", MAX_MANIFEST_SIZE).await?;
         let entries: Vec<Entry> = serde_json::from_slice(&listing)
             .map_err(|e| Error::invalid(format!("manifest.json in {path} is not a docker save listing: {e}")))?;

@@ -1,6 +1,7 @@
 //! Where images are read from. Each transport turns "the manifest" and "this
 //! blob" into requests for the host; the callers never see paths or URLs.
 
+mod daemon;
 mod dest;
 mod dir;
 mod docker_archive;
@@ -18,9 +19,9 @@ use crate::copy::Compression;
 use crate::digest::Digest;
 use crate::engine::{Io, IoError, IoErrorKind};
 use crate::error::{Error, ErrorKind, Result};
+use crate::job::CopySide;
 use crate::manifest::Descriptor;
-use crate::reference::ImageReference;
-use crate::registry::RegistryOptions;
+use crate::reference::{ArchiveSelector, ImageReference};
 
 /// A readable image of any supported transport.
 #[derive(Debug)]
@@ -32,24 +33,26 @@ pub enum ImageSource {
 }
 
 impl ImageSource {
-    /// Opens `image`; `shared_blob_dir` applies to `oci:` layouts only.
-    pub fn open(
-        io: &Io,
-        image: &ImageReference,
-        opts: &RegistryOptions,
-        shared_blob_dir: Option<&str>,
-    ) -> Result<Self> {
+    /// Opens `image` with one side's options; `tmpdir` is the run's scratch space.
+    pub fn open(io: &Io, image: &ImageReference, side: &CopySide, tmpdir: &str) -> Result<Self> {
         match image {
             ImageReference::Docker(r) => {
-                Ok(ImageSource::Registry(Box::new(RegistrySource::new(io, r.clone(), opts.clone())?)))
+                Ok(ImageSource::Registry(Box::new(RegistrySource::new(io, r.clone(), side.registry.clone())?)))
             }
             ImageReference::Oci(l) => {
-                Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), shared_blob_dir.map(str::to_owned))))
+                Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), side.shared_blob_dir.clone())))
             }
             ImageReference::OciArchive(l) => Ok(ImageSource::Layout(LayoutSource::archive(io, l.clone()))),
             ImageReference::Dir { path } => Ok(ImageSource::Dir(DirSource::new(io, path.clone()))),
             ImageReference::DockerArchive { path, selector } => {
                 Ok(ImageSource::DockerArchive(DockerArchiveSource::new(io, path, selector.clone())))
+            }
+            ImageReference::DockerDaemon(r) => {
+                // The daemon's `docker save` of the one image asked for, read as an archive.
+                let daemon = daemon::Daemon::parse(side.daemon_host.as_deref())?;
+                let path = join(tmpdir, "daemon-source.tar");
+                let s = DockerArchiveSource::new(io, &path, ArchiveSelector::Only);
+                Ok(ImageSource::DockerArchive(s.saved_by(daemon, r.clone())))
             }
             other => Err(Error::unsupported(format!(
                 "reading images from the {} transport is not supported by this command yet",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::{platform, registry_options, run_job_parallel, tls_options};
+use super::{ScratchDir, daemon_host, platform, registry_options, run_job_parallel, tls_options};
 use crate::cli::{CopyArgs, GlobalOptions};
 use crate::io::HostIo;
 
@@ -15,12 +15,21 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
     let dest = a.dest.registry(a.authfile.as_ref());
     let mut dest_options = registry_options(&dest, &a.retry)?;
     dest_options["tls_profile"] = json!(1);
+    let scratch = ScratchDir::new(g)?;
     let job = json!({
         "command": "copy",
         "source": a.source,
         "destination": a.destination,
-        "src": { "registry": registry_options(&src, &a.retry)?, "shared_blob_dir": a.src.shared_blob_dir },
-        "dest": { "registry": dest_options, "shared_blob_dir": a.dest.shared_blob_dir },
+        "src": {
+            "registry": registry_options(&src, &a.retry)?,
+            "shared_blob_dir": a.src.shared_blob_dir,
+            "daemon_host": daemon_host(&a.src.daemon_host),
+        },
+        "dest": {
+            "registry": dest_options,
+            "shared_blob_dir": a.dest.shared_blob_dir,
+            "daemon_host": daemon_host(&a.dest.daemon_host),
+        },
         "policy": policy(g),
         "platform": platform(g),
         "all": a.all,
@@ -36,7 +45,7 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         "dest_force_compress_format": a.dest_force_compress_format,
         "dest_oci_accept_uncompressed_layers": a.dest_oci_accept_uncompressed_layers,
         "additional_tags": a.additional_tags,
-        "tmpdir": g.tmpdir.clone().unwrap_or_else(|| std::env::temp_dir().display().to_string()),
+        "tmpdir": scratch.path(),
     });
     let io = HostIo::new(vec![tls_options(&src), tls_options(&dest)], g.debug).quiet(a.quiet);
     run_job_parallel(g, job, io)

@@ -40,6 +40,30 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// The Docker daemon to use: the flag, else `DOCKER_HOST` (else the core's default).
+fn daemon_host(flag: &Option<String>) -> Option<String> {
+    flag.clone().or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+}
+
+/// This run's scratch space: a fresh directory under `--tmpdir` (else the
+/// system's), removed with everything in it when the command ends.
+struct ScratchDir(tempfile::TempDir);
+
+impl ScratchDir {
+    fn new(g: &GlobalOptions) -> Result<Self> {
+        let parent = g.tmpdir.clone().map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let dir = tempfile::Builder::new()
+            .prefix("skiff-")
+            .tempdir_in(&parent)
+            .map_err(|e| anyhow!("creating a scratch directory in {}: {e}", parent.display()))?;
+        Ok(ScratchDir(dir))
+    }
+
+    fn path(&self) -> String {
+        self.0.path().display().to_string()
+    }
+}
+
 /// The `platform` part of a job: the overrides, or this machine.
 fn platform(g: &GlobalOptions) -> Value {
     json!({

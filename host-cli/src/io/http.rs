@@ -1,5 +1,7 @@
 //! HTTP for the core: one reqwest client per origin (so each registry gets
 //! its own certificates), no redirects followed, bodies read up to a limit.
+//! `http+unix://<percent-encoded socket path>/path` reaches a server on a
+//! unix socket (the Docker daemon).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -67,6 +69,29 @@ impl Http {
         Ok(c)
     }
 
+    /// The client for a unix socket, and the URL to ask it for.
+    fn unix_client(&self, url: &reqwest::Url) -> Result<(Client, reqwest::Url), String> {
+        let encoded = url.host_str().unwrap_or("");
+        let socket = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
+        let mut target = reqwest::Url::parse("http://localhost/").map_err(|e| e.to_string())?;
+        target.set_path(url.path());
+        target.set_query(url.query());
+        let key = (0, format!("unix:{socket}"));
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(&key) {
+            return Ok((c.clone(), target));
+        }
+        let c = Client::builder()
+            .unix_socket(std::path::PathBuf::from(&socket))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| chain(&e))?;
+        clients.insert(key, c.clone());
+        Ok((c, target))
+    }
+
     pub async fn send(&self, r: HttpRequest) -> Reply {
         let body = r.body.clone().map(reqwest::Body::from);
         match self.start(&r, body).await {
@@ -79,7 +104,10 @@ impl Http {
     /// once its head has arrived, or the failure as a reply.
     pub async fn start(&self, r: &HttpRequest, body: Option<reqwest::Body>) -> Result<reqwest::Response, Reply> {
         let url = reqwest::Url::parse(&r.url).map_err(|e| failed(IoErrorKind::Other, format!("invalid URL: {e}")))?;
-        let client = self.client(&url, r.tls_profile).map_err(|e| failed(IoErrorKind::Tls, e))?;
+        let (client, url) = match url.scheme() {
+            "http+unix" => self.unix_client(&url).map_err(|e| failed(IoErrorKind::Connect, e))?,
+            _ => (self.client(&url, r.tls_profile).map_err(|e| failed(IoErrorKind::Tls, e))?, url),
+        };
         let method = Method::from_bytes(r.method.as_bytes())
             .map_err(|_| failed(IoErrorKind::Other, format!("invalid method {:?}", r.method)))?;
         let mut req = client.request(method, url);
