@@ -245,6 +245,77 @@ fn registry_to_registry_single_and_all() {
         assert!(skopeo(&["inspect", "--raw", "--tls-verify=false", &inst]).code == 0, "instance {inst} copied");
     }
     assert_eq!(skiff(&[INSECURE, "copy", "--all", "--multi-arch", "all", &src, "dir:/tmp/x"]).code, 1);
+
+    // --multi-arch index-only: the index alone, where its instances already are.
+    let index_only = |dest: &str| {
+        skiff(&[
+            INSECURE,
+            "copy",
+            "--multi-arch",
+            "index-only",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &src,
+            dest,
+        ])
+    };
+    let r = index_only(&format!("docker://{p}/r2r/all:index")).ok();
+    assert!(r.stderr.contains("Writing manifest list") && !r.stderr.contains("Copying blob"), "{}", r.stderr);
+    let copied = skiff(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{p}/r2r/all:index")]).ok().stdout;
+    assert_eq!(copied, raw);
+    // Into a repository without the instances, the registry refuses it and skiff says so.
+    let r = index_only(&format!("docker://{p}/r2r/empty:index"));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("manifest"), "{}", r.stderr);
+}
+
+/// `--all` with a list type change (OCI index ↔ Docker list, by `--format`
+/// or because an OCI layout needs it): every instance converted and the list
+/// rewritten byte for byte as skopeo writes it.
+#[test]
+fn whole_lists_are_converted_like_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Platforms without a CPU variant: skopeo 1.9.3 orders a converted
+    // config's `variant` before `os` (image-spec 1.0); upstream, and skiff,
+    // after `os.features` (image-spec 1.1), so only variant-free configs are
+    // byte-identical to 1.9.3's.
+    let layout_dir = tmp.path().join("multi");
+    let mut layout = Layout::create(&layout_dir);
+    let descs = ["amd64", "s390x", "ppc64le"]
+        .iter()
+        .map(|a| layout.add_image(&ImageSpec::small(a, None, &format!("list-{a}"))))
+        .collect();
+    let index = layout.add_index(descs);
+    layout.tag(&index, "v1");
+    let multi = format!("oci:{}:v1", layout_dir.display());
+    let run_both = |args: &[&str], src: &str, name: &str| {
+        let (ours, theirs) = (tmp.path().join(format!("{name}-ours")), tmp.path().join(format!("{name}-theirs")));
+        for (tool, out) in [(skiff as fn(&[&str]) -> _, &ours), (skopeo, &theirs)] {
+            let dest = if name.starts_with("oci") {
+                format!("oci:{}:v1", out.display())
+            } else {
+                format!("dir:{}", out.display())
+            };
+            let mut a = vec![INSECURE, "copy", "-q", "--all"];
+            a.extend(args);
+            a.extend([src, dest.as_str()]);
+            tool(&a).ok();
+        }
+        assert_eq!(tree(&ours), tree(&theirs), "{name}");
+        ours
+    };
+    // OCI index → Docker list in dir:, then that Docker list → an OCI layout (converted back).
+    let docker_list = run_both(&["--format", "v2s2"], &multi, "dir-v2s2");
+    let m = std::fs::read_to_string(docker_list.join("manifest.json")).unwrap();
+    assert!(m.contains("manifest.list.v2+json"), "{m}");
+    run_both(&[], &format!("dir:{}", docker_list.display()), "oci-from-docker-list");
+    // And --format oci on a Docker list kept in dir:.
+    run_both(&["--format", "oci"], &format!("dir:{}", docker_list.display()), "dir-oci");
+    // A destination that holds no lists says so.
+    let r =
+        skiff(&[INSECURE, "copy", "--all", &multi, &format!("docker-archive:{}", tmp.path().join("a.tar").display())]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("cannot store a manifest list"), "{}", r.stderr);
 }
 
 #[test]

@@ -6,8 +6,10 @@ use crate::digest::Digest;
 use crate::engine::{BlobSink, Io, Request, join_all};
 use crate::error::{Error, Result};
 use crate::job::CopyJob;
+use crate::manifest::list_convert::encode_list;
 use crate::manifest::{self, Descriptor, Manifest, convert};
 use crate::media_type::ManifestKind;
+use crate::platform::Platform;
 use crate::policy;
 use crate::reference::ImageReference;
 use crate::registry::BlobPush;
@@ -27,6 +29,8 @@ pub enum MultiArch {
     System,
     /// The index and every instance.
     All,
+    /// The index alone (its instances are expected at the destination already).
+    IndexOnly,
 }
 
 pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
@@ -36,8 +40,9 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
         (true, Some(_)) => return Err(Error::invalid("--all and --multi-arch cannot be used together")),
         (true, None) | (false, Some("all")) => MultiArch::All,
         (false, None | Some("system")) => MultiArch::System,
+        (false, Some("index-only")) => MultiArch::IndexOnly,
         (false, Some(other)) => {
-            return Err(Error::unsupported(format!("--multi-arch {other:?}: use \"system\" or \"all\"")));
+            return Err(Error::invalid(format!("--multi-arch {other:?}: use system, all or index-only")));
         }
     };
     policy::check(&job.policy, &src_ref, &job.source)?;
@@ -74,27 +79,49 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     let (top_kind, top_manifest) = Manifest::parse(&top, top_type.as_deref())?;
     dest.prepare().await?;
     let written = match (top_manifest, mode) {
-        (Manifest::List(list), MultiArch::All) => {
-            if !dest.accepts(top_kind) || copier.format.is_some() {
-                return Err(Error::unsupported(format!(
-                    "copying every image of a {} with manifest conversion is not supported; copy one platform, or to a destination that takes it as it is",
-                    top_kind.media_type()
-                )));
-            }
-            for d in &list.manifests {
-                let (bytes, _) = source.manifest(Some(&d.digest)).await?;
-                copier.image(&source, &mut dest, &bytes, Some(&d.media_type), Some(&d.digest)).await?;
-            }
+        (Manifest::List(list), MultiArch::All | MultiArch::IndexOnly) => {
+            let list_kind = list_target(top_kind, copier.format, &dest)?;
+            let bytes = if mode == MultiArch::IndexOnly {
+                // The instances are expected at the destination already.
+                if list_kind != top_kind {
+                    return Err(Error::unsupported(format!(
+                        "--multi-arch index-only copies the {} as it is; this destination or --format needs {}",
+                        top_kind.media_type(),
+                        list_kind.media_type()
+                    )));
+                }
+                top
+            } else {
+                let mut instances = Vec::new();
+                for d in &list.manifests {
+                    let (bytes, _) = source.manifest(Some(&d.digest)).await?;
+                    let w = copier.image(&source, &mut dest, &bytes, Some(&d.media_type), true).await?;
+                    let media_type = w.kind.media_type().to_owned();
+                    instances.push(Descriptor { digest: w.digest, size: w.size, media_type, ..d.clone() });
+                }
+                if list_kind == top_kind && instances == list.manifests {
+                    top
+                } else if copier.preserve_digests {
+                    return Err(Error::invalid("--preserve-digests: the manifest list would change"));
+                } else {
+                    let host = Platform {
+                        os: job.platform.os(),
+                        architecture: job.platform.architecture(),
+                        ..Platform::default()
+                    };
+                    encode_list(list_kind, &list, &instances, &host)?
+                }
+            };
             io.note("Writing manifest list to image destination".to_owned());
-            dest.put_manifest(&top, top_kind, None).await?;
-            manifest::manifest_digest(&top)?
+            dest.put_manifest(&bytes, list_kind, None).await?;
+            manifest::manifest_digest(&bytes)?
         }
         (Manifest::List(list), MultiArch::System) => {
             let d = list.choose(&job.platform)?;
             let (bytes, _) = source.manifest(Some(&d.digest)).await?;
-            copier.image(&source, &mut dest, &bytes, Some(&d.media_type), None).await?
+            copier.image(&source, &mut dest, &bytes, Some(&d.media_type), false).await?.digest
         }
-        _ => copier.image(&source, &mut dest, &top, top_type.as_deref(), None).await?,
+        _ => copier.image(&source, &mut dest, &top, top_type.as_deref(), false).await?.digest,
     };
     dest.commit().await?;
     if let Some(path) = job.digestfile {
@@ -103,6 +130,31 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
         )?;
     }
     Ok(Vec::new())
+}
+
+/// The list type to write: `--format`'s, else the source's if the
+/// destination takes it, else one it takes.
+fn list_target(kind: ManifestKind, format: Option<ManifestKind>, dest: &ImageDestination) -> Result<ManifestKind> {
+    let wanted = match format {
+        Some(ManifestKind::OciManifest) => ManifestKind::OciIndex,
+        Some(_) => ManifestKind::DockerList,
+        None if dest.accepts(kind) => kind,
+        None => ManifestKind::OciIndex,
+    };
+    if !dest.accepts(wanted) {
+        return Err(Error::unsupported(format!(
+            "this destination cannot store a manifest list ({}); copy one platform instead",
+            wanted.media_type()
+        )));
+    }
+    Ok(wanted)
+}
+
+/// One image as written: its manifest's digest, size and type.
+struct Written {
+    digest: Digest,
+    size: i64,
+    kind: ManifestKind,
 }
 
 /// `rootfs.diff_ids` of an image config; empty when it has none (nothing to check).
@@ -124,15 +176,16 @@ struct Copier<'a> {
 }
 
 impl Copier<'_> {
-    /// Copies one image's blobs and writes its manifest; returns its digest.
+    /// Copies one image's blobs and writes its manifest (as an instance of a
+    /// list, named by its digest, or as the image).
     async fn image(
         &self,
         source: &ImageSource,
         dest: &mut ImageDestination,
         bytes: &[u8],
         media_type: Option<&str>,
-        instance: Option<&Digest>,
-    ) -> Result<Digest> {
+        instance: bool,
+    ) -> Result<Written> {
         let (kind, m) = Manifest::parse(bytes, media_type)?;
         let (source_layers, source_config) = match &m {
             Manifest::Image(i) => (i.layers.clone(), Some(i.config.clone())),
@@ -273,8 +326,9 @@ impl Copier<'_> {
             }
         };
         self.io.note("Writing manifest to image destination".to_owned());
-        dest.put_manifest(bytes, kind, instance).await?;
-        manifest::manifest_digest(bytes)
+        let digest = manifest::manifest_digest(bytes)?;
+        dest.put_manifest(bytes, kind, instance.then_some(&digest)).await?;
+        Ok(Written { digest, size: bytes.len() as i64, kind })
     }
 
     /// Copies layer `l` re-encoded `from` → `to`: fetched and verified into a

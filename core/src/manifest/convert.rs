@@ -70,12 +70,12 @@ struct DockerManifest<'a> {
     layers: Vec<DockerDescriptor<'a>>,
 }
 
-fn go_marshal<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+pub(super) fn go_marshal<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     let s = serde_json::to_string(v).map_err(|e| Error::other(format!("encoding manifest: {e}")))?;
     Ok(html_escape(&s).into_bytes())
 }
 
-fn urls(d: &Descriptor) -> Option<&Vec<String>> {
+pub(super) fn urls(d: &Descriptor) -> Option<&Vec<String>> {
     d.urls.as_ref().filter(|u| !u.is_empty())
 }
 

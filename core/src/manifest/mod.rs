@@ -5,6 +5,7 @@ pub mod convert;
 mod descriptor;
 mod image;
 mod list;
+pub mod list_convert;
 mod schema1;
 
 pub use descriptor::Descriptor;

@@ -123,7 +123,7 @@ impl DockerArchiveSource {
         let mut layers = Vec::new();
         for (id, name) in diff_ids.iter().zip(&entry.layers) {
             let digest = Digest::parse(id.as_str().unwrap_or_default())
-                .map_err(|e| e.context(&format!("{path}: a diff ID in the config")))?;
+                .map_err(|e| e.context(format!("{path}: a diff ID in the config")))?;
             let (_, size) = self.members.locate(name).await?;
             // The field order of containers/image's manifest.Schema2, so the digest matches skopeo's.
             layers.push(json!({"mediaType": mt::DOCKER_LAYER_GZIP, "size": size, "digest": digest.to_string()}));

@@ -15,9 +15,11 @@ use crate::error::{Error, Result};
 pub struct TarMembers {
     io: Io,
     path: String,
-    /// name → (offset, size), filled on first use.
-    index: RefCell<Option<Rc<HashMap<String, (u64, u64)>>>>,
+    index: RefCell<Option<Rc<Index>>>,
 }
+
+/// Member name → (offset, size), filled on first use.
+type Index = HashMap<String, (u64, u64)>;
 
 /// A member name as a path inside the archive, or None for names that could escape.
 fn member_name(name: &str) -> Option<String> {
@@ -39,7 +41,8 @@ impl TarMembers {
 
     /// Where member `name` is: (offset, size).
     pub async fn locate(&self, name: &str) -> Result<(u64, u64)> {
-        let index = match self.index.borrow().clone() {
+        let cached = self.index.borrow().clone();
+        let index = match cached {
             Some(i) => i,
             None => {
                 let list = self.io.tar_index(self.path.clone()).await.map_err(|e| file_error(&self.path, e))?;
