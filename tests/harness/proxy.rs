@@ -28,6 +28,9 @@ pub enum Mode {
     FlakyBlobs(usize),
     /// Sends blob bodies slowly: 64 KiB every 20 ms (about 3 MiB/s).
     SlowBlobs,
+    /// Refuses request bodies longer than this with 413, as an nginx with
+    /// `client_max_body_size` does (upload locations point at the proxy).
+    BodyLimit(usize),
 }
 
 pub struct Proxy {
@@ -82,7 +85,9 @@ impl Message {
     }
 }
 
-fn read_message(r: &mut impl BufRead, until_eof: bool) -> std::io::Result<Option<Message>> {
+/// Reads a request or response; `until_eof` for a response without a length,
+/// `no_body` for the answer to a HEAD (its Content-Length describes a GET).
+fn read_message(r: &mut impl BufRead, until_eof: bool, no_body: bool) -> std::io::Result<Option<Message>> {
     let mut head = String::new();
     if r.read_line(&mut head)? == 0 {
         return Ok(None);
@@ -100,6 +105,9 @@ fn read_message(r: &mut impl BufRead, until_eof: bool) -> std::io::Result<Option
         }
     }
     let mut m = Message { head: head.trim_end().to_owned(), headers, body: vec![] };
+    if no_body {
+        return Ok(Some(m));
+    }
     if m.header("transfer-encoding").is_some_and(|t| t.eq_ignore_ascii_case("chunked")) {
         loop {
             let mut size = String::new();
@@ -142,7 +150,7 @@ fn serve(
     blob_gets: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
-    let Some(mut req) = read_message(&mut reader, false)? else {
+    let Some(mut req) = read_message(&mut reader, false, false)? else {
         return Ok(());
     };
     let path = req.head.split(' ').nth(1).unwrap_or("/").to_owned();
@@ -172,15 +180,30 @@ fn serve(
         let m = Message { head: "HTTP/1.1 503 Service Unavailable".into(), headers: vec![], body: b"busy".to_vec() };
         return write_message(&mut &client, &m);
     }
+    if let Mode::BodyLimit(limit) = mode
+        && req.body.len() > limit
+    {
+        let m = Message { head: "HTTP/1.1 413 Request Entity Too Large".into(), headers: vec![], body: vec![] };
+        return write_message(&mut &client, &m);
+    }
     // Paginated requests go upstream without their query: it returns everything.
     let upstream_path = if tags_path { path.split('?').next().unwrap().to_owned() } else { path.clone() };
     let method = req.head.split(' ').next().unwrap_or("GET").to_owned();
     req.head = format!("{method} {upstream_path} HTTP/1.1");
-    req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("host"));
-    req.headers.push(("Host".into(), format!("127.0.0.1:{upstream_port}")));
+    if !matches!(mode, Mode::BodyLimit(_)) {
+        req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("host"));
+        req.headers.push(("Host".into(), format!("127.0.0.1:{upstream_port}")));
+    }
     let mut upstream = TcpStream::connect(("127.0.0.1", upstream_port))?;
     write_message(&mut upstream, &req)?;
-    let mut resp = read_message(&mut BufReader::new(upstream), true)?.expect("upstream answered");
+    let is_head = method == "HEAD";
+    let mut resp = read_message(&mut BufReader::new(upstream), true, is_head)?.expect("upstream answered");
+    if is_head {
+        let length = resp.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+        let mut c = &client;
+        c.write_all(raw_head(&resp, length).as_bytes())?;
+        return c.flush();
+    }
     let ok = resp.head.contains(" 200 ");
     match mode {
         Mode::Paginate { page } if tags_path && ok => paginate(&mut resp, &path, page),

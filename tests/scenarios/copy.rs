@@ -5,6 +5,7 @@ use std::path::Path;
 
 use skiff_tests::harness::fixtures::world;
 use skiff_tests::harness::images::{ImageSpec, Layout, sha256};
+use skiff_tests::harness::proxy::{Mode, Proxy};
 use skiff_tests::harness::registry::{PASSWORD, USER};
 use skiff_tests::harness::tools::{skiff, skopeo};
 
@@ -585,7 +586,6 @@ fn hostile_archives_are_refused() {
 
 #[test]
 fn lying_or_truncating_registry_commits_nothing() {
-    use skiff_tests::harness::proxy::{Mode, Proxy};
     let tmp = tempfile::tempdir().unwrap();
     for (mode, needle) in [(Mode::CorruptBlobs, "digest mismatch"), (Mode::TruncateBlobs, "blob")] {
         let proxy = Proxy::start(world().plain.port, mode);
@@ -615,7 +615,6 @@ fn lying_or_truncating_registry_commits_nothing() {
 
 #[test]
 fn blob_transfers_are_retried_when_asked() {
-    use skiff_tests::harness::proxy::{Mode, Proxy};
     let tmp = tempfile::tempdir().unwrap();
     let flaky = Proxy::start(world().plain.port, Mode::FlakyBlobs(2));
     let src = format!("docker://127.0.0.1:{}/test/oci:v1", flaky.port);
@@ -648,7 +647,6 @@ fn blob_transfers_are_retried_when_asked() {
 #[test]
 fn killed_copy_leaves_nothing_that_looks_complete() {
     use skiff_tests::harness::fixtures::push;
-    use skiff_tests::harness::proxy::{Mode, Proxy};
     let w = world();
     let tmp = tempfile::tempdir().unwrap();
     // An image with a 6 MiB incompressible layer, served at about 3 MiB/s.
@@ -1165,4 +1163,46 @@ fn hostile_docker_archives_are_refused() {
         assert!(r.stderr.contains(words), "{}", r.stderr);
         assert!(!out.join("index.json").exists(), "{}: nothing that looks complete", archive.display());
     }
+}
+
+/// A registry behind a proxy that refuses bodies over 1 MiB (413): skiff
+/// sends a 3 MiB layer in chunks (PATCH with Content-Range, then PUT);
+/// skopeo's single streamed PATCH is refused.
+#[test]
+fn uploads_fall_back_to_chunks_when_a_body_is_too_large() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    let mut l = Layout::create(&layout);
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..3 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut spec = ImageSpec::small("amd64", None, "chunked");
+    spec.layers.push(vec![("noise.bin".into(), noise)]);
+    let d = l.add_image(&spec);
+    l.tag(&d, "v1");
+    let limited = Proxy::start(w.plain.port, Mode::BodyLimit(1 << 20));
+    let src = format!("oci:{}:v1", layout.display());
+    let dest = format!("docker://127.0.0.1:{}/chunked/app:v1", limited.port);
+    let r = skopeo(&[INSECURE, "copy", "-q", "--dest-tls-verify=false", &src, &dest]);
+    assert_ne!(r.code, 0, "skopeo's one-request upload is refused");
+    skiff(&[INSECURE, "copy", "-q", "--dest-tls-verify=false", &src, &dest]).ok();
+    // What the registry holds is the image, byte for byte.
+    let back = tmp.path().join("back");
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("chunked/app:v1"),
+        &format!("oci:{}:v1", back.display()),
+    ])
+    .ok();
+    assert_eq!(tree(&back.join("blobs")), tree(&layout.join("blobs")));
 }

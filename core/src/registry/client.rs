@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+mod chunked;
+
 use super::auth::{self, Challenge, Credentials};
 use super::error_body::{RegistryErrors, sanitize};
 use super::{RegistryOptions, link, url};
@@ -484,8 +486,7 @@ impl RegistryClient {
     }
 
     /// Checks for blob `d` in `repository`, tries to mount it from
-    /// `mount_from`, else starts an upload; returns the PUT that completes it
-    /// (`?digest=` added; credentials only if it stays on the registry's origin).
+    /// `mount_from`, else starts an upload session.
     async fn start_upload(&self, repository: &str, d: &Descriptor, mount_from: Option<&str>) -> Result<UploadStart> {
         let scope = push_scope(repository);
         let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
@@ -513,27 +514,30 @@ impl RegistryClient {
             return Err(status_error(&format!("{what}: starting upload"), &start));
         }
         let base = self.ensure_base().await?;
-        let loc = start.header("location").unwrap_or("");
-        let location = url::resolve(&format!("{base}{uploads}"), loc)
+        let session = self.follow_upload(&base, &format!("{base}{uploads}"), &start, repository, &what).await?;
+        Ok(UploadStart::Session(session))
+    }
+
+    /// The upload session an answer's `Location` names (relative to `from`),
+    /// with credentials only if it stays on the registry's origin.
+    async fn follow_upload(
+        &self,
+        base: &str,
+        from: &str,
+        answer: &HttpResponse,
+        repository: &str,
+        what: &str,
+    ) -> Result<UploadSession> {
+        let loc = answer.header("location").unwrap_or("");
+        let location = url::resolve(from, loc)
             .ok_or_else(|| Error::other(format!("{what}: invalid upload location {:?}", sanitize(loc))))?;
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let url = format!("{location}{sep}digest={}", url::encode(&d.digest.to_string()));
         let mut headers = vec![("Content-Type".to_owned(), "application/octet-stream".to_owned())];
-        // Credentials never follow an upload to another origin.
-        if url::origin(&url).as_deref() == Some(base.as_str())
-            && let Some(a) = self.authorization(&scope).await?
+        if url::origin(&location).as_deref() == Some(base)
+            && let Some(a) = self.authorization(&push_scope(repository)).await?
         {
             headers.push(("Authorization".to_owned(), a));
         }
-        let put = HttpRequest {
-            method: "PUT".to_owned(),
-            url,
-            headers,
-            body: None,
-            max_body: MAX_SMALL_BODY,
-            tls_profile: self.opts.tls_profile,
-        };
-        Ok(UploadStart::Put(put))
+        Ok(UploadSession { location, headers, tls_profile: self.opts.tls_profile })
     }
 
     /// Sends a PUT that must answer 201 Created.
@@ -578,29 +582,36 @@ impl RegistryClient {
     ) -> Result<BlobPush> {
         let mut put = match self.start_upload(repository, d, mount_from).await? {
             UploadStart::Done(outcome) => return Ok(outcome),
-            UploadStart::Put(put) => put,
+            UploadStart::Session(s) => s.put(&d.digest),
         };
         if d.size >= 0 {
             put.headers.push(("Content-Length".to_owned(), d.size.to_string()));
         }
         let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
         let transfer = Transfer {
-            source,
+            source: source.clone(),
             sink: BlobSink::Http(put),
             algorithm: d.digest.algorithm(),
             expected_size: d.size,
             label: format!("blob {}", d.digest),
         };
-        match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
+        let (moved, resp) = match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
             Transferred::Moved { digest, size, response } => {
-                d.check_transfer(&digest, size)?;
                 let resp = response.ok_or_else(|| Error::other(format!("{what}: no answer to the upload")))?;
-                if resp.status != 201 {
-                    return Err(status_error(&what, &resp));
-                }
+                (Some((digest, size)), resp)
+            }
+            Transferred::Refused(resp) => (None, resp),
+        };
+        match (resp.status, moved, &source) {
+            (201, Some((digest, size)), _) => {
+                d.check_transfer(&digest, size)?;
                 Ok(BlobPush::Uploaded)
             }
-            Transferred::Refused(resp) => Err(status_error(&what, &resp)),
+            // Too large for one request (a proxy's body limit): send a local blob in chunks.
+            (413, _, BlobSource::File { .. } | BlobSource::FileRange { .. }) => {
+                self.push_chunked(repository, d, &source).await
+            }
+            _ => Err(status_error(&what, &resp)),
         }
     }
 
@@ -618,7 +629,7 @@ impl RegistryClient {
     pub async fn push_blob_bytes(&self, repository: &str, d: &Descriptor, bytes: &[u8]) -> Result<BlobPush> {
         let mut put = match self.start_upload(repository, d, None).await? {
             UploadStart::Done(outcome) => return Ok(outcome),
-            UploadStart::Put(put) => put,
+            UploadStart::Session(s) => s.put(&d.digest),
         };
         put.body = Some(bytes.to_vec());
         self.put_created(put, &format!("writing blob {} to {}/{repository}", d.digest, self.registry)).await?;
@@ -661,6 +672,33 @@ enum Attempt<'a> {
 enum UploadStart {
     /// Nothing to send: the blob is there already, or was mounted.
     Done(BlobPush),
-    /// Send the bytes with this PUT.
-    Put(HttpRequest),
+    Session(UploadSession),
+}
+
+/// An upload in progress: where the next request goes, and its headers.
+struct UploadSession {
+    location: String,
+    headers: Vec<(String, String)>,
+    tls_profile: u8,
+}
+
+impl UploadSession {
+    /// A request to the session's location (`query` appended).
+    fn request(&self, method: &str, query: &str) -> HttpRequest {
+        let sep = if self.location.contains('?') { '&' } else { '?' };
+        let url = if query.is_empty() { self.location.clone() } else { format!("{}{sep}{query}", self.location) };
+        HttpRequest {
+            method: method.to_owned(),
+            url,
+            headers: self.headers.clone(),
+            body: None,
+            max_body: MAX_SMALL_BODY,
+            tls_profile: self.tls_profile,
+        }
+    }
+
+    /// The PUT that completes the upload as blob `digest`.
+    fn put(&self, digest: &Digest) -> HttpRequest {
+        self.request("PUT", &format!("digest={}", url::encode(&digest.to_string())))
+    }
 }
