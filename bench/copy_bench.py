@@ -10,7 +10,7 @@ Workloads:
   pull  registry -> a new dir:
   r2r   registry -> a freshly started, empty registry
 
-usage: bench/copy_bench.py [ROUNDS] [--rss]   (build first: cargo build --release -p skiff)
+usage: bench/copy_bench.py [ROUNDS] [--rss] [--only IMAGE:WORKLOAD]   (build first: cargo build --release -p skiff)
   --rss: instead, pull and push a 100 MiB and a 1 GiB layer to show that
          peak memory does not grow with the layer
 """
@@ -95,6 +95,7 @@ SPECS = {"big": [250 << 20], "ten": [20 << 20] * 10, "m100": [100 << 20], "g1": 
 RSS_ONLY = "--rss" in sys.argv
 CHOSEN = ["m100", "g1"] if RSS_ONLY else ["big", "ten"]
 WORKLOADS = ["push", "pull"] if RSS_ONLY else ["push", "pull", "r2r"]
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 
 
 def main():
@@ -110,6 +111,8 @@ def main():
         print(f"copy benchmark, {ROUNDS} alternating rounds, medians (peak RSS)")
         for name, path in images.items():
             for workload in WORKLOADS:
+                if ONLY and ONLY != f"{name}:{workload}":
+                    continue
                 res = {"skiff": [], "skopeo": []}
                 for i in range(ROUNDS):
                     for t in (["skiff", "skopeo"] if i % 2 == 0 else ["skopeo", "skiff"]):

@@ -3,7 +3,7 @@
 //! committed, then the manifest. Progress lines go to the host's stderr.
 
 use crate::digest::Digest;
-use crate::engine::{BlobSink, Io, Request, join_all};
+use crate::engine::{BlobSink, Io, Request, join_bounded};
 use crate::error::{Error, Result};
 use crate::job::CopyJob;
 use crate::manifest::list_convert::encode_list;
@@ -285,20 +285,26 @@ impl Copier<'_> {
             }
         }
         let dest_ref: &ImageDestination = dest;
-        let mut done: Vec<(Digest, Descriptor)> = Vec::new();
-        for batch in order.chunks(self.parallel) {
-            let work = batch.iter().map(|&i| {
-                let (l, written) = (&source_layers[i], &written_layers[i]);
-                let change = recompress[i];
-                let diff_id = diff_ids.get(i);
-                async move {
-                    match change {
-                        Some(change) => self.recompressed(source, dest_ref, l, change, diff_id, target).await,
-                        None => self.blob(source, dest_ref, l, "blob").await.map(|()| written.clone()),
-                    }
+        // After a failure, layers not yet started are not started.
+        let failed = std::cell::Cell::new(false);
+        let work = order.iter().map(|&i| {
+            let (l, written) = (&source_layers[i], &written_layers[i]);
+            let (change, diff_id, failed) = (recompress[i], diff_ids.get(i), &failed);
+            async move {
+                if failed.get() {
+                    return None;
                 }
-            });
-            for (r, &i) in join_all(work.collect()).await.into_iter().zip(batch) {
+                let r = match change {
+                    Some(change) => self.recompressed(source, dest_ref, l, change, diff_id, target).await,
+                    None => self.blob(source, dest_ref, l, "blob").await.map(|()| written.clone()),
+                };
+                failed.set(failed.get() || r.is_err());
+                Some(r)
+            }
+        });
+        let mut done: Vec<(Digest, Descriptor)> = Vec::new();
+        for (r, &i) in join_bounded(work.collect(), self.parallel).await.into_iter().zip(&order) {
+            if let Some(r) = r {
                 done.push((source_layers[i].digest.clone(), r?));
             }
         }

@@ -41,19 +41,37 @@ type Task = Pin<Box<dyn Future<Output = Result<Vec<u8>>>>>;
 /// Runs `futures` concurrently (their requests are all outstanding at once)
 /// and returns their outputs in order.
 pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    join_bounded(futures, usize::MAX).await
+}
+
+/// Runs `futures` with at most `limit` in progress: the next one starts as
+/// soon as one finishes (a sliding window, so a slow one never holds back a
+/// whole batch). Outputs come back in order.
+pub async fn join_bounded<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Output> {
+    let limit = limit.max(1);
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let (mut started, mut finished) = (0, 0);
     std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *out = Some(v),
-                    Poll::Pending => pending = true,
+        loop {
+            // A future does nothing until polled: starting one is polling it.
+            started = (finished + limit).min(futures.len()).max(started);
+            let before = finished;
+            for (f, out) in futures[..started].iter_mut().zip(outputs.iter_mut()) {
+                if out.is_none()
+                    && let Poll::Ready(v) = f.as_mut().poll(cx)
+                {
+                    *out = Some(v);
+                    finished += 1;
                 }
             }
+            if finished == futures.len() {
+                return Poll::Ready(());
+            }
+            if finished == before {
+                return Poll::Pending;
+            }
         }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
     })
     .await;
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
@@ -163,6 +181,37 @@ mod tests {
         op.handle(2, ids[0].0, Reply::Data(b"A".to_vec()));
         assert_eq!(op.poll(2), Action::Done(b"AB".to_vec()));
         assert_eq!(op.poll(3), Action::Idle);
+    }
+
+    #[test]
+    fn bounded_joins_start_the_next_as_one_finishes() {
+        let mut op = Operation::start(|io| async move {
+            let reads = ["a", "b", "c", "d"].iter().map(|p| io.read_file((*p).into(), 10)).collect();
+            let mut out = Vec::new();
+            for r in join_bounded(reads, 2).await {
+                out.extend(r.map_err(|e| Error::other(e.message))?);
+            }
+            Ok(out)
+        });
+        let outstanding = |op: &mut Operation, t| {
+            let mut v = vec![];
+            while let Action::Perform { id, request: Request::ReadFile { path, .. } } = op.poll(t) {
+                v.push((id, path));
+            }
+            v
+        };
+        let first = outstanding(&mut op, 0);
+        assert_eq!(first.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["a", "b"], "two at a time");
+        // "b" finishing lets "c" start while "a" is still running.
+        op.handle(1, first[1].0, Reply::Data(b"B".to_vec()));
+        let second = outstanding(&mut op, 1);
+        assert_eq!(second.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["c"]);
+        op.handle(2, first[0].0, Reply::Data(b"A".to_vec()));
+        let third = outstanding(&mut op, 2);
+        assert_eq!(third.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["d"]);
+        op.handle(3, third[0].0, Reply::Data(b"D".to_vec()));
+        op.handle(4, second[0].0, Reply::Data(b"C".to_vec()));
+        assert_eq!(op.poll(5), Action::Done(b"ABCD".to_vec()), "outputs in order");
     }
 
     #[test]

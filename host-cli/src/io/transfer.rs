@@ -18,6 +18,7 @@ const FILE_CHUNK: usize = 1 << 20;
 const MAX_ANSWER: u64 = 1 << 20;
 
 mod bytes_stream {
+    use bytes::{Bytes, BytesMut};
     use tokio::io::AsyncReadExt;
 
     use super::FILE_CHUNK;
@@ -30,19 +31,23 @@ mod bytes_stream {
         Range(tokio::io::Take<tokio::fs::File>),
     }
 
-    async fn read_chunk(f: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<Option<Vec<u8>>, String> {
-        let mut buf = vec![0; FILE_CHUNK];
-        let n = f.read(&mut buf).await.map_err(|e| e.to_string())?;
-        buf.truncate(n);
-        Ok((n > 0).then_some(buf))
+    async fn read_chunk(f: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<Option<Bytes>, String> {
+        let mut buf = BytesMut::with_capacity(FILE_CHUNK);
+        let n = f.read_buf(&mut buf).await.map_err(|e| e.to_string())?;
+        Ok((n > 0).then(|| buf.freeze()))
     }
 
     impl Chunks {
-        pub async fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
+        /// The next piece. An HTTP piece is copied out: it is a slice of the
+        /// connection's read buffer, and an upload queueing it would keep
+        /// that whole buffer alive (memory would grow with the queue).
+        pub async fn next(&mut self) -> Result<Option<Bytes>, String> {
             match self {
-                Chunks::Http(r) => {
-                    r.chunk().await.map(|c| c.map(|b| b.to_vec())).map_err(|e| super::super::http::chain(&e))
-                }
+                Chunks::Http(r) => r
+                    .chunk()
+                    .await
+                    .map(|c| c.map(|b| Bytes::copy_from_slice(&b)))
+                    .map_err(|e| super::super::http::chain(&e)),
                 Chunks::File(f) => read_chunk(f).await,
                 Chunks::Range(f) => read_chunk(f).await,
             }
