@@ -87,6 +87,9 @@ pub struct CopyJob {
     /// images on their way from or to a Docker daemon); the host removes it.
     #[serde(default)]
     pub tmpdir: Option<String>,
+    /// `--remove-signatures`
+    #[serde(default)]
+    pub remove_signatures: bool,
     /// `--additional-tag` (docker-archive: only).
     #[serde(default)]
     pub additional_tags: Vec<String>,

@@ -20,6 +20,7 @@ pub mod media_type;
 pub mod platform;
 pub mod reference;
 pub mod registry;
+pub mod signature;
 pub mod transport;
 
 #[cfg(feature = "component")]

@@ -364,7 +364,7 @@ pub struct CopyArgs {
     /// Preserve digests of images and lists
     #[arg(long)]
     pub preserve_digests: bool,
-    /// Do not copy signatures from SOURCE-IMAGE (skiff does not copy signatures, so always true)
+    /// Do not copy signatures from SOURCE-IMAGE
     #[arg(long)]
     pub remove_signatures: bool,
 }

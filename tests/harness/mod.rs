@@ -29,6 +29,25 @@ pub fn sweep_stale(prefix: &str) {
     }
 }
 
+/// Every file under `dir`, by relative path, with its bytes (sorted), for
+/// comparing what two tools wrote.
+pub fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// A free loopback port (the OS picks it; the listener is closed at once).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("binding a loopback port").local_addr().unwrap().port()

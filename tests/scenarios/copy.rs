@@ -8,28 +8,11 @@ use skiff_tests::harness::images::{ImageSpec, Layout, sha256};
 use skiff_tests::harness::proxy::{Mode, Proxy};
 use skiff_tests::harness::registry::{PASSWORD, USER};
 use skiff_tests::harness::tools::{skiff, skopeo};
+use skiff_tests::harness::tree;
 
 use super::assert_inspect_matches;
 
 const INSECURE: &str = "--insecure-policy";
-
-/// Every file under `dir`, relative, with its bytes.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 fn plain(repo: &str) -> String {
     format!("docker://{}/{repo}", world().plain.host())

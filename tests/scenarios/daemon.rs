@@ -6,6 +6,7 @@ use std::path::Path;
 use skiff_tests::harness::docker::docker;
 use skiff_tests::harness::fixtures::world;
 use skiff_tests::harness::tools::{run, skiff, skiff_cmd, skopeo};
+use skiff_tests::harness::tree;
 
 use super::assert_inspect_matches;
 
@@ -13,19 +14,6 @@ const INSECURE: &str = "--insecure-policy";
 
 fn plain(repo: &str) -> String {
     format!("docker://{}/{repo}", world().plain.host())
-}
-
-/// Every file under `dir` (flat), with its bytes.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    out
 }
 
 /// The config digest of an image written to `dir:`.
@@ -116,7 +104,7 @@ fn docker_daemon_both_ways_like_skopeo() {
         &format!("dir:{}", theirs.display()),
     ])
     .ok();
-    assert_eq!(files(&ours), files(&theirs));
+    assert_eq!(tree(&ours), tree(&theirs));
 
     // inspect: the same document (and the same raw manifest) as skopeo's.
     let ours = skiff(&["inspect", "--daemon-host", &host, "docker-daemon:skiff/pushed:1"]).ok().json();
@@ -152,7 +140,7 @@ fn docker_daemon_both_ways_like_skopeo() {
         &format!("dir:{}", back.display()),
     ])
     .ok();
-    let tars = |dir: &Path| files(dir).into_iter().filter(|(n, _)| n.len() == 64).collect::<Vec<_>>();
+    let tars = |dir: &Path| tree(dir).into_iter().filter(|(n, _)| n.len() == 64).collect::<Vec<_>>();
     assert_eq!(tars(&back), tars(&tmp.path().join("theirs")), "the same layer tars and config");
 }
 

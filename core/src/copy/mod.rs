@@ -72,14 +72,23 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     }
     compression.oci_accept_uncompressed = job.dest_oci_accept_uncompressed_layers;
     dest.add_tags(&job.additional_tags)?;
-    let copier = Copier { io: &io, parallel, format, preserve_digests: job.preserve_digests, compression, tmpdir };
+    let copier = Copier {
+        io: &io,
+        parallel,
+        format,
+        preserve_digests: job.preserve_digests,
+        compression,
+        tmpdir,
+        remove_signatures: job.remove_signatures,
+        destination: &job.destination,
+    };
 
-    io.note("Getting image source signatures".to_owned());
     let (top, top_type) = source.manifest(None).await?;
     let (top_kind, top_manifest) = Manifest::parse(&top, top_type.as_deref())?;
     dest.prepare().await?;
     let written = match (top_manifest, mode) {
         (Manifest::List(list), MultiArch::All | MultiArch::IndexOnly) => {
+            let signatures = copier.signatures(&source, &dest, None, "image list").await?;
             let list_kind = list_target(top_kind, copier.format, &dest)?;
             let bytes = if mode == MultiArch::IndexOnly {
                 // The instances are expected at the destination already.
@@ -93,9 +102,13 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
                 top
             } else {
                 let mut instances = Vec::new();
-                for d in &list.manifests {
+                let count = list.manifests.len();
+                io.note(format!("Copying {count} of {count} images in list"));
+                for (i, d) in list.manifests.iter().enumerate() {
+                    io.note(format!("Copying image {} ({}/{count})", d.digest, i + 1));
                     let (bytes, _) = source.manifest(Some(&d.digest)).await?;
-                    let w = copier.image(&source, &mut dest, &bytes, Some(&d.media_type), true).await?;
+                    let w =
+                        copier.image(&source, &mut dest, &bytes, Some(&d.media_type), Some(&d.digest), true).await?;
                     let media_type = w.kind.media_type().to_owned();
                     instances.push(Descriptor { digest: w.digest, size: w.size, media_type, ..d.clone() });
                 }
@@ -103,6 +116,8 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
                     top
                 } else if copier.preserve_digests {
                     return Err(Error::invalid("--preserve-digests: the manifest list would change"));
+                } else if !signatures.is_empty() {
+                    return Err(would_invalidate_signatures("changing the manifest list"));
                 } else {
                     let host = Platform {
                         os: job.platform.os(),
@@ -114,14 +129,18 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
             };
             io.note("Writing manifest list to image destination".to_owned());
             dest.put_manifest(&bytes, list_kind, None).await?;
+            if !signatures.is_empty() {
+                io.note("Storing list signatures".to_owned());
+                dest.put_signatures(&signatures, None).await?;
+            }
             manifest::manifest_digest(&bytes)?
         }
         (Manifest::List(list), MultiArch::System) => {
             let d = list.choose(&job.platform)?;
             let (bytes, _) = source.manifest(Some(&d.digest)).await?;
-            copier.image(&source, &mut dest, &bytes, Some(&d.media_type), false).await?.digest
+            copier.image(&source, &mut dest, &bytes, Some(&d.media_type), Some(&d.digest), false).await?.digest
         }
-        _ => copier.image(&source, &mut dest, &top, top_type.as_deref(), false).await?.digest,
+        _ => copier.image(&source, &mut dest, &top, top_type.as_deref(), None, false).await?.digest,
     };
     dest.commit().await?;
     if let Some(path) = job.digestfile {
@@ -150,6 +169,13 @@ fn list_target(kind: ManifestKind, format: Option<ManifestKind>, dest: &ImageDes
     Ok(wanted)
 }
 
+/// Why a copy that carries signatures cannot change the image.
+fn would_invalidate_signatures(why: &str) -> Error {
+    Error::invalid(format!(
+        "{why} would invalidate the source's signatures; use --remove-signatures to copy without them"
+    ))
+}
+
 /// One image as written: its manifest's digest, size and type.
 struct Written {
     digest: Digest,
@@ -173,19 +199,50 @@ struct Copier<'a> {
     compression: CompressionPolicy,
     /// Where scratch files go when the destination is not local (`--tmpdir`).
     tmpdir: String,
+    /// `--remove-signatures`: leave the source's signatures behind.
+    remove_signatures: bool,
+    /// The destination as named on the command line, for messages.
+    destination: &'a str,
 }
 
 impl Copier<'_> {
+    /// The source's signatures of the image (`what`: "image" or "image
+    /// list"), unless `--remove-signatures`; refused up front when the
+    /// destination cannot store them, as skopeo does.
+    async fn signatures(
+        &self,
+        source: &ImageSource,
+        dest: &ImageDestination,
+        instance: Option<&Digest>,
+        what: &str,
+    ) -> Result<Vec<Vec<u8>>> {
+        if self.remove_signatures {
+            return Ok(Vec::new());
+        }
+        let getting = if what == "image" { "Getting image source signatures" } else { "Getting image list signatures" };
+        self.io.note(getting.to_owned());
+        let signatures = source.signatures(instance).await.map_err(|e| e.context("reading signatures"))?;
+        if !signatures.is_empty() {
+            self.io.note(format!("Checking if {what} destination supports signatures"));
+            dest.signature_support()
+                .map_err(|e| e.context(format!("Can not copy signatures to {}", self.destination)))?;
+        }
+        Ok(signatures)
+    }
+
     /// Copies one image's blobs and writes its manifest (as an instance of a
-    /// list, named by its digest, or as the image).
+    /// list, named by its digest, or as the image). `source_instance` names
+    /// the image within the source's list, where it has one.
     async fn image(
         &self,
         source: &ImageSource,
         dest: &mut ImageDestination,
         bytes: &[u8],
         media_type: Option<&str>,
+        source_instance: Option<&Digest>,
         instance: bool,
     ) -> Result<Written> {
+        let signatures = self.signatures(source, dest, source_instance, "image").await?;
         let (kind, m) = Manifest::parse(bytes, media_type)?;
         let (source_layers, source_config) = match &m {
             Manifest::Image(i) => (i.layers.clone(), Some(i.config.clone())),
@@ -239,6 +296,12 @@ impl Copier<'_> {
                 target.media_type(),
                 if recompressing { " with recompressed layers" } else { "" }
             )));
+        }
+        if (target != kind || recompressing) && !signatures.is_empty() {
+            return Err(would_invalidate_signatures(&match recompressing {
+                true => "recompressing the layers".to_owned(),
+                false => format!("converting {} to {}", kind.media_type(), target.media_type()),
+            }));
         }
         let converted = if target == kind {
             None
@@ -334,6 +397,10 @@ impl Copier<'_> {
         self.io.note("Writing manifest to image destination".to_owned());
         let digest = manifest::manifest_digest(bytes)?;
         dest.put_manifest(bytes, kind, instance.then_some(&digest)).await?;
+        if !signatures.is_empty() {
+            self.io.note("Storing signatures".to_owned());
+            dest.put_signatures(&signatures, instance.then_some(&digest)).await?;
+        }
         Ok(Written { digest, size: bytes.len() as i64, kind })
     }
 

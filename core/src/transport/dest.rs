@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::daemon::Daemon;
-use super::dir::blob_name;
+use super::dir::{blob_name, signature_name};
 use super::oci_layout::REF_NAME_ANNOTATION;
 use super::{ImageSource, join};
 use crate::copy::Desired;
@@ -426,6 +426,31 @@ impl ImageDestination {
             }
             ImageDestination::DockerArchive { .. } => unreachable!("handled above"),
         }
+    }
+
+    /// Whether signatures can be stored here (containers/image's wording when not).
+    pub fn signature_support(&self) -> Result<()> {
+        let why = match self {
+            ImageDestination::Dir { .. } => return Ok(()),
+            ImageDestination::Layout { .. } => "Pushing signatures for OCI images is not supported",
+            // docker-daemon: too (an archive loaded into the daemon).
+            ImageDestination::DockerArchive { .. } => "Storing signatures for docker tar files is not supported",
+            ImageDestination::Registry { .. } => {
+                "writing signatures to a registry's lookaside storage or as sigstore attachments is not supported by skiff yet"
+            }
+        };
+        Err(Error::unsupported(why))
+    }
+
+    /// Stores the signatures of the image (or of list instance `instance`)
+    /// just written; see [`ImageDestination::signature_support`].
+    pub async fn put_signatures(&self, signatures: &[Vec<u8>], instance: Option<&Digest>) -> Result<()> {
+        self.signature_support()?;
+        let ImageDestination::Dir { io, root } = self else { unreachable!("checked above") };
+        for (i, blob) in signatures.iter().enumerate() {
+            write_atomically(io, &join(root, &signature_name(instance, i + 1)), blob).await?;
+        }
+        Ok(())
     }
 
     /// Finishes the image: for a layout, names it in `index.json`; for an

@@ -1,11 +1,12 @@
 //! `dir:`: skopeo's directory format (`manifest.json`, blobs named by the hex
 //! of their digest, `<hex>.manifest.json` for the instances of a list).
 
-use super::{join, read_local};
+use super::{file_error, join, read_local};
 use crate::digest::{Algorithm, Digest};
-use crate::engine::Io;
+use crate::engine::{Io, IoErrorKind};
 use crate::error::Result;
 use crate::manifest::MAX_MANIFEST_SIZE;
+use crate::signature::{self, MAX_SIGNATURE_SIZE};
 
 #[derive(Debug)]
 pub struct DirSource {
@@ -18,6 +19,14 @@ pub fn blob_name(d: &Digest) -> String {
     match d.algorithm() {
         Algorithm::Sha256 => d.hex().to_owned(),
         other => format!("{}-{}", other.name(), d.hex()),
+    }
+}
+
+/// The file name of signature `n` (from 1) of an image or of one instance of a list.
+pub fn signature_name(instance: Option<&Digest>, n: usize) -> String {
+    match instance {
+        Some(d) => format!("{}.signature-{n}", d.hex()),
+        None => format!("signature-{n}"),
     }
 }
 
@@ -36,6 +45,24 @@ impl DirSource {
             crate::manifest::verify_manifest_digest(&bytes, d)?;
         }
         Ok((bytes, None))
+    }
+
+    /// The signatures stored with the image (`signature-1`, `signature-2`, …;
+    /// `<hex>.signature-N` for an instance of a list), each checked to be a
+    /// format containers/image reads.
+    pub async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+        let mut found = Vec::new();
+        loop {
+            let path = join(&self.root, &signature_name(instance, found.len() + 1));
+            match self.io.read_file(path.clone(), MAX_SIGNATURE_SIZE).await {
+                Ok(blob) => {
+                    signature::format_of(&blob).map_err(|e| e.context(format!("parsing signature {path:?}")))?;
+                    found.push(blob);
+                }
+                Err(e) if e.kind == IoErrorKind::NotFound => return Ok(found),
+                Err(e) => return Err(file_error(&path, e)),
+            }
+        }
     }
 
     pub(super) fn blob_path(&self, d: &Digest) -> String {

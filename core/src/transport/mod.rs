@@ -132,6 +132,16 @@ impl ImageSource {
         }
     }
 
+    /// The signatures stored with the image or one instance of a list.
+    /// Only `dir:` keeps them; registries would need a lookaside server or
+    /// sigstore attachments configured (registries.d), which skiff does not read.
+    pub async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+        match self {
+            ImageSource::Dir(s) => s.signatures(instance).await,
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// Tags of the image's repository, for transports that have them.
     pub async fn repository_tags(&self) -> Option<Result<Vec<String>>> {
         match self {

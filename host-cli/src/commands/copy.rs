@@ -45,6 +45,7 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         "dest_force_compress_format": a.dest_force_compress_format,
         "dest_oci_accept_uncompressed_layers": a.dest_oci_accept_uncompressed_layers,
         "additional_tags": a.additional_tags,
+        "remove_signatures": a.remove_signatures,
         "tmpdir": scratch.path(),
     });
     let io = HostIo::new(vec![tls_options(&src), tls_options(&dest)], g.debug).quiet(a.quiet);
