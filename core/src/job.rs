@@ -31,6 +31,9 @@ pub struct CopySide {
     /// `--*-daemon-host` or `DOCKER_HOST` (docker-daemon: only).
     #[serde(default)]
     pub daemon_host: Option<String>,
+    /// `--registries.d`: where registries keep signatures (docker: only).
+    #[serde(default)]
+    pub registries_d: crate::registry::lookaside::RegistriesD,
 }
 
 /// `skopeo copy`.

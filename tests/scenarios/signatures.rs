@@ -105,3 +105,58 @@ fn signatures_are_never_dropped_silently() {
     assert!(r.stderr.contains("signature-3") && r.stderr.contains("unrecognized signature format"), "{}", r.stderr);
     assert_ne!(copy(skopeo, &[], &src, &dest).code, 0);
 }
+
+/// A registries.d directory whose default section stores signatures under `store`.
+fn registries_d(root: &Path, name: &str, store: &str) -> String {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("default.yaml"),
+        format!("default-docker:\n  sigstore: {store}\n  sigstore-staging: {store}\n"),
+    )
+    .unwrap();
+    dir.display().to_string()
+}
+
+#[test]
+fn registry_signatures_live_in_the_lookaside_like_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = signed_dir(tmp.path());
+    std::fs::write(src.join("signature-2"), b"\x89second-simple-signature").unwrap();
+    let dest = format!("docker://{}/sigs/lookaside:v1", world().plain.host());
+    let (ours, theirs) = (tmp.path().join("ours-store"), tmp.path().join("theirs-store"));
+    let ours_d = registries_d(tmp.path(), "ours.d", &format!("file://{}", ours.display()));
+    let theirs_d = registries_d(tmp.path(), "theirs.d", &format!("file://{}", theirs.display()));
+    let push = |tool: fn(&[&str]) -> Run, config: &str| {
+        let src = format!("dir:{}", src.display());
+        tool(&[INSECURE, "--registries.d", config, "copy", "-q", "--dest-tls-verify=false", &src, &dest]).ok()
+    };
+    push(skiff, &ours_d);
+    push(skopeo, &theirs_d);
+    let stored = tree(&ours);
+    assert_eq!(stored, tree(&theirs));
+    assert_eq!(stored.len(), 2, "{:?}", stored.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    assert!(stored[0].0.starts_with("sigs/lookaside@sha256="), "{}", stored[0].0);
+
+    // Read back: the registry's image comes with its lookaside signatures.
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let pull = |tool: fn(&[&str]) -> Run, out: &Path| {
+        let out = format!("dir:{}", out.display());
+        tool(&[INSECURE, "--registries.d", &ours_d, "copy", "-q", "--src-tls-verify=false", &dest, &out]).ok()
+    };
+    pull(skiff, &a);
+    pull(skopeo, &b);
+    assert_eq!(tree(&a), tree(&b));
+    assert_eq!(std::fs::read(a.join("signature-2")).unwrap(), b"\x89second-simple-signature");
+
+    // A web lookaside cannot be written to; sigstore signatures need attachments: both refused up front.
+    let web = registries_d(tmp.path(), "web.d", "https://127.0.0.1:9/sigs");
+    let s = format!("dir:{}", src.display());
+    let r = skiff(&[INSECURE, "--registries.d", &web, "copy", "--dest-tls-verify=false", &s, &dest]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("lookaside-staging") && !r.stderr.contains("Copying blob"), "{}", r.stderr);
+    std::fs::write(src.join("signature-2"), SIGSTORE).unwrap();
+    let r = skiff(&[INSECURE, "--registries.d", &ours_d, "copy", "--dest-tls-verify=false", &s, &dest]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("sigstore attachments") && !r.stderr.contains("Copying blob"), "{}", r.stderr);
+}

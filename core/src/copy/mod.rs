@@ -13,6 +13,7 @@ use crate::platform::Platform;
 use crate::policy;
 use crate::reference::ImageReference;
 use crate::registry::BlobPush;
+use crate::signature::Signature;
 use crate::transport::{ImageDestination, ImageSource};
 
 mod compression;
@@ -88,7 +89,8 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
     dest.prepare().await?;
     let written = match (top_manifest, mode) {
         (Manifest::List(list), MultiArch::All | MultiArch::IndexOnly) => {
-            let signatures = copier.signatures(&source, &dest, None, "image list").await?;
+            let top_digest = manifest::manifest_digest(&top)?;
+            let signatures = copier.signatures(&source, &dest, None, &top_digest, "image list").await?;
             let list_kind = list_target(top_kind, copier.format, &dest)?;
             let bytes = if mode == MultiArch::IndexOnly {
                 // The instances are expected at the destination already.
@@ -131,9 +133,9 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
             dest.put_manifest(&bytes, list_kind, None).await?;
             if !signatures.is_empty() {
                 io.note("Storing list signatures".to_owned());
-                dest.put_signatures(&signatures, None).await?;
+                dest.put_signatures(&signatures, &top_digest, false).await?;
             }
-            manifest::manifest_digest(&bytes)?
+            top_digest
         }
         (Manifest::List(list), MultiArch::System) => {
             let d = list.choose(&job.platform)?;
@@ -214,17 +216,18 @@ impl Copier<'_> {
         source: &ImageSource,
         dest: &ImageDestination,
         instance: Option<&Digest>,
+        manifest: &Digest,
         what: &str,
-    ) -> Result<Vec<Vec<u8>>> {
+    ) -> Result<Vec<Signature>> {
         if self.remove_signatures {
             return Ok(Vec::new());
         }
         let getting = if what == "image" { "Getting image source signatures" } else { "Getting image list signatures" };
         self.io.note(getting.to_owned());
-        let signatures = source.signatures(instance).await.map_err(|e| e.context("reading signatures"))?;
+        let signatures = source.signatures(instance, manifest).await.map_err(|e| e.context("reading signatures"))?;
         if !signatures.is_empty() {
             self.io.note(format!("Checking if {what} destination supports signatures"));
-            dest.signature_support()
+            dest.signature_support(&signatures)
                 .map_err(|e| e.context(format!("Can not copy signatures to {}", self.destination)))?;
         }
         Ok(signatures)
@@ -242,7 +245,11 @@ impl Copier<'_> {
         source_instance: Option<&Digest>,
         instance: bool,
     ) -> Result<Written> {
-        let signatures = self.signatures(source, dest, source_instance, "image").await?;
+        let source_digest = match source_instance {
+            Some(d) => d.clone(),
+            None => manifest::manifest_digest(bytes)?,
+        };
+        let signatures = self.signatures(source, dest, source_instance, &source_digest, "image").await?;
         let (kind, m) = Manifest::parse(bytes, media_type)?;
         let (source_layers, source_config) = match &m {
             Manifest::Image(i) => (i.layers.clone(), Some(i.config.clone())),
@@ -399,7 +406,7 @@ impl Copier<'_> {
         dest.put_manifest(bytes, kind, instance.then_some(&digest)).await?;
         if !signatures.is_empty() {
             self.io.note("Storing signatures".to_owned());
-            dest.put_signatures(&signatures, instance.then_some(&digest)).await?;
+            dest.put_signatures(&signatures, &digest, instance).await?;
         }
         Ok(Written { digest, size: bytes.len() as i64, kind })
     }

@@ -51,11 +51,11 @@ pub async fn join_bounded<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Ou
     let limit = limit.max(1);
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    let (mut started, mut finished) = (0, 0);
+    let (mut started, mut finished) = (0usize, 0usize);
     std::future::poll_fn(|cx| {
         loop {
             // A future does nothing until polled: starting one is polling it.
-            started = (finished + limit).min(futures.len()).max(started);
+            started = finished.saturating_add(limit).min(futures.len()).max(started);
             let before = finished;
             for (f, out) in futures[..started].iter_mut().zip(outputs.iter_mut()) {
                 if out.is_none()

@@ -30,6 +30,7 @@ pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
         registry: job.registry.clone(),
         shared_blob_dir: job.shared_blob_dir.clone(),
         daemon_host: job.daemon_host.clone(),
+        ..CopySide::default()
     };
     let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
     let source = ImageSource::open(&io, &image, &side, &tmpdir)?;

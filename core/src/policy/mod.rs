@@ -97,25 +97,7 @@ fn choose<'a>(policy: &'a PolicyFile, image: &ImageReference) -> &'a [Requiremen
 /// The policy scopes that name `image`, most specific first.
 fn scopes_of(image: &ImageReference) -> Vec<String> {
     match image {
-        ImageReference::Docker(r) => {
-            let mut out = vec![r.to_string()];
-            let mut name = r.name();
-            loop {
-                out.push(name.clone());
-                match name.rfind('/') {
-                    Some(i) => name.truncate(i),
-                    None => break,
-                }
-            }
-            // `*.example.com` matches registries below example.com.
-            let host = r.registry.split(':').next().unwrap_or("");
-            let mut rest = host;
-            while let Some((_, parent)) = rest.split_once('.') {
-                out.push(format!("*.{parent}"));
-                rest = parent;
-            }
-            out
-        }
+        ImageReference::Docker(r) => r.scopes(),
         ImageReference::Dir { path } => path_scopes(path, None),
         ImageReference::Oci(l) | ImageReference::OciArchive(l) => path_scopes(&l.path, l.ref_name.as_deref()),
         ImageReference::DockerArchive { path, selector } => {

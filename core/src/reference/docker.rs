@@ -80,6 +80,29 @@ impl DockerReference {
     }
 
     /// Adds `latest` when neither a tag nor a digest was given (skopeo's TagNameOnly).
+    /// The configuration scopes that name this image, most specific first
+    /// (containers-policy.json(5), containers-registries.d(5)): the full
+    /// reference, the repository and each parent namespace, the registry,
+    /// then `*.domain` wildcards for the registry's parent domains.
+    pub fn scopes(&self) -> Vec<String> {
+        let mut out = vec![self.to_string()];
+        let mut name = self.name();
+        loop {
+            out.push(name.clone());
+            match name.rfind('/') {
+                Some(i) => name.truncate(i),
+                None => break,
+            }
+        }
+        let host = self.registry.split(':').next().unwrap_or("");
+        let mut rest = host;
+        while let Some((_, parent)) = rest.split_once('.') {
+            out.push(format!("*.{parent}"));
+            rest = parent;
+        }
+        out
+    }
+
     pub fn with_default_tag(mut self) -> Self {
         if self.tag.is_none() && self.digest.is_none() {
             self.tag = Some(DEFAULT_TAG.to_owned());

@@ -5,6 +5,7 @@ pub mod auth;
 mod client;
 mod error_body;
 mod link;
+pub mod lookaside;
 pub(crate) mod url;
 
 pub use client::{BlobPush, RegistryClient};

@@ -19,7 +19,9 @@ use crate::manifest::Manifest;
 use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
 use crate::media_type::ManifestKind;
 use crate::reference::{ArchiveSelector, DaemonReference, DockerReference, ImageReference, LayoutReference};
+use crate::registry::lookaside::Lookaside;
 use crate::registry::{BlobPush, RegistryClient};
+use crate::signature::Signature;
 
 /// The marker skopeo writes into a `dir:` image.
 const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
@@ -30,6 +32,8 @@ pub enum ImageDestination {
         io: Io,
         client: RegistryClient,
         reference: DockerReference,
+        /// Where signatures are written (registries.d), if anywhere.
+        lookaside: Option<Lookaside>,
     },
     /// An OCI layout; for `oci-archive:`, a staging layout next to the
     /// archive, packed and renamed into place on commit.
@@ -89,7 +93,8 @@ impl ImageDestination {
         match image {
             ImageReference::Docker(r) => {
                 let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, side.registry.clone())?;
-                Ok(ImageDestination::Registry { io: io.clone(), client, reference: r.clone() })
+                let lookaside = side.registries_d.lookaside(r, true)?;
+                Ok(ImageDestination::Registry { io: io.clone(), client, reference: r.clone(), lookaside })
             }
             ImageReference::Oci(l) => Ok(ImageDestination::Layout {
                 io: io.clone(),
@@ -428,29 +433,43 @@ impl ImageDestination {
         }
     }
 
-    /// Whether signatures can be stored here (containers/image's wording when not).
-    pub fn signature_support(&self) -> Result<()> {
+    /// Whether `signatures` can be stored here (containers/image's wording when not).
+    pub fn signature_support(&self, signatures: &[Signature]) -> Result<()> {
         let why = match self {
             ImageDestination::Dir { .. } => return Ok(()),
             ImageDestination::Layout { .. } => "Pushing signatures for OCI images is not supported",
             // docker-daemon: too (an archive loaded into the daemon).
             ImageDestination::DockerArchive { .. } => "Storing signatures for docker tar files is not supported",
-            ImageDestination::Registry { .. } => {
-                "writing signatures to a registry's lookaside storage or as sigstore attachments is not supported by skiff yet"
+            ImageDestination::Registry { .. } if signatures.iter().any(|s| matches!(s, Signature::Sigstore(_))) => {
+                "sigstore signatures go to a registry as sigstore attachments, which skiff does not write yet"
+            }
+            ImageDestination::Registry { lookaside: Some(l), .. } => return l.writable(),
+            ImageDestination::Registry { reference, .. } => {
+                return Err(Error::unsupported(format!(
+                    "no lookaside storage is configured for {} (registries.d), and sigstore attachments are not supported",
+                    reference.name()
+                )));
             }
         };
         Err(Error::unsupported(why))
     }
 
-    /// Stores the signatures of the image (or of list instance `instance`)
-    /// just written; see [`ImageDestination::signature_support`].
-    pub async fn put_signatures(&self, signatures: &[Vec<u8>], instance: Option<&Digest>) -> Result<()> {
-        self.signature_support()?;
-        let ImageDestination::Dir { io, root } = self else { unreachable!("checked above") };
-        for (i, blob) in signatures.iter().enumerate() {
-            write_atomically(io, &join(root, &signature_name(instance, i + 1)), blob).await?;
+    /// Stores the signatures of the image whose manifest `manifest` was just
+    /// written (an `instance` of a list, or the image); see
+    /// [`ImageDestination::signature_support`].
+    pub async fn put_signatures(&self, signatures: &[Signature], manifest: &Digest, instance: bool) -> Result<()> {
+        self.signature_support(signatures)?;
+        match self {
+            ImageDestination::Dir { io, root } => {
+                for (i, s) in signatures.iter().enumerate() {
+                    let name = signature_name(instance.then_some(manifest), i + 1);
+                    write_atomically(io, &join(root, &name), s.blob()).await?;
+                }
+                Ok(())
+            }
+            ImageDestination::Registry { io, lookaside: Some(l), .. } => l.write(io, manifest, signatures).await,
+            _ => unreachable!("checked above"),
         }
-        Ok(())
     }
 
     /// Finishes the image: for a layout, names it in `index.json`; for an

@@ -6,7 +6,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::engine::{Io, IoErrorKind};
 use crate::error::Result;
 use crate::manifest::MAX_MANIFEST_SIZE;
-use crate::signature::{self, MAX_SIGNATURE_SIZE};
+use crate::signature::{MAX_SIGNATURE_SIZE, Signature};
 
 #[derive(Debug)]
 pub struct DirSource {
@@ -50,14 +50,15 @@ impl DirSource {
     /// The signatures stored with the image (`signature-1`, `signature-2`, …;
     /// `<hex>.signature-N` for an instance of a list), each checked to be a
     /// format containers/image reads.
-    pub async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+    pub async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Signature>> {
         let mut found = Vec::new();
         loop {
             let path = join(&self.root, &signature_name(instance, found.len() + 1));
             match self.io.read_file(path.clone(), MAX_SIGNATURE_SIZE).await {
                 Ok(blob) => {
-                    signature::format_of(&blob).map_err(|e| e.context(format!("parsing signature {path:?}")))?;
-                    found.push(blob);
+                    found.push(
+                        Signature::from_blob(blob).map_err(|e| e.context(format!("parsing signature {path:?}")))?,
+                    );
                 }
                 Err(e) if e.kind == IoErrorKind::NotFound => return Ok(found),
                 Err(e) => return Err(file_error(&path, e)),

@@ -22,6 +22,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::job::CopySide;
 use crate::manifest::Descriptor;
 use crate::reference::{ArchiveSelector, ImageReference};
+use crate::signature::Signature;
 
 /// A readable image of any supported transport.
 #[derive(Debug)]
@@ -37,7 +38,13 @@ impl ImageSource {
     pub fn open(io: &Io, image: &ImageReference, side: &CopySide, tmpdir: &str) -> Result<Self> {
         match image {
             ImageReference::Docker(r) => {
-                Ok(ImageSource::Registry(Box::new(RegistrySource::new(io, r.clone(), side.registry.clone())?)))
+                let lookaside = side.registries_d.lookaside(r, false)?;
+                Ok(ImageSource::Registry(Box::new(RegistrySource::new(
+                    io,
+                    r.clone(),
+                    side.registry.clone(),
+                    lookaside,
+                )?)))
             }
             ImageReference::Oci(l) => {
                 Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), side.shared_blob_dir.clone())))
@@ -132,12 +139,13 @@ impl ImageSource {
         }
     }
 
-    /// The signatures stored with the image or one instance of a list.
-    /// Only `dir:` keeps them; registries would need a lookaside server or
-    /// sigstore attachments configured (registries.d), which skiff does not read.
-    pub async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Vec<u8>>> {
+    /// The signatures stored with the image or one instance of a list
+    /// (`manifest` is the digest of the image's manifest): `dir:` keeps them
+    /// beside it, a registry in its lookaside storage; other transports have none.
+    pub async fn signatures(&self, instance: Option<&Digest>, manifest: &Digest) -> Result<Vec<Signature>> {
         match self {
             ImageSource::Dir(s) => s.signatures(instance).await,
+            ImageSource::Registry(s) => s.signatures(manifest).await,
             _ => Ok(Vec::new()),
         }
     }

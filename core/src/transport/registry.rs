@@ -4,19 +4,38 @@ use crate::digest::Digest;
 use crate::engine::Io;
 use crate::error::Result;
 use crate::reference::DockerReference;
+use crate::registry::lookaside::Lookaside;
 use crate::registry::{RegistryClient, RegistryOptions};
+use crate::signature::Signature;
 
 #[derive(Debug)]
 pub struct RegistrySource {
     io: Io,
     client: RegistryClient,
     reference: DockerReference,
+    /// Where the repository's signatures are read from, if anywhere.
+    lookaside: Option<Lookaside>,
+    tls_profile: u8,
 }
 
 impl RegistrySource {
-    pub fn new(io: &Io, reference: DockerReference, opts: RegistryOptions) -> Result<Self> {
+    pub fn new(
+        io: &Io,
+        reference: DockerReference,
+        opts: RegistryOptions,
+        lookaside: Option<Lookaside>,
+    ) -> Result<Self> {
+        let tls_profile = opts.tls_profile;
         let client = RegistryClient::new(io.clone(), &reference.registry, &reference.repository, opts)?;
-        Ok(RegistrySource { io: io.clone(), client, reference })
+        Ok(RegistrySource { io: io.clone(), client, reference, lookaside, tls_profile })
+    }
+
+    /// The signatures of the image whose manifest is `manifest`, from the lookaside.
+    pub async fn signatures(&self, manifest: &Digest) -> Result<Vec<Signature>> {
+        match &self.lookaside {
+            Some(l) => l.read(&self.io, manifest, self.tls_profile).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {

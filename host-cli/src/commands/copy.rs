@@ -16,6 +16,7 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
     let mut dest_options = registry_options(&dest, &a.retry)?;
     dest_options["tls_profile"] = json!(1);
     let scratch = ScratchDir::new(g)?;
+    let registries_d = crate::io::registries_d::load(g.registries_d.as_deref())?;
     let job = json!({
         "command": "copy",
         "source": a.source,
@@ -24,11 +25,13 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
             "registry": registry_options(&src, &a.retry)?,
             "shared_blob_dir": a.src.shared_blob_dir,
             "daemon_host": daemon_host(&a.src.daemon_host),
+            "registries_d": registries_d,
         },
         "dest": {
             "registry": dest_options,
             "shared_blob_dir": a.dest.shared_blob_dir,
             "daemon_host": daemon_host(&a.dest.daemon_host),
+            "registries_d": registries_d,
         },
         "policy": policy(g),
         "platform": platform(g),

@@ -8,6 +8,7 @@ mod fs;
 mod http;
 mod progress;
 mod recompress;
+pub mod registries_d;
 mod transfer;
 
 use std::sync::Arc;

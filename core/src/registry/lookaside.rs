@@ -1,0 +1,258 @@
+//! Lookaside signature storage (containers-registries.d(5)): the signatures
+//! of a registry's images live beside it, at
+//! `<base>/<repository>@<algorithm>=<hex>/signature-<n>`. The base comes
+//! from the most specific `docker` scope naming the image, else
+//! `default-docker`, else the host's built-in directory, as in
+//! containers/image.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::digest::Digest;
+use crate::engine::{HttpRequest, Io, IoErrorKind, Request};
+use crate::error::{Error, ErrorKind, Result};
+use crate::reference::DockerReference;
+use crate::signature::{MAX_SIGNATURE_SIZE, Signature};
+
+/// The registries.d directory as the host found it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegistriesD {
+    /// Each `*.yaml` file, parsed by the host into JSON.
+    #[serde(default)]
+    pub files: Vec<ConfigFile>,
+    /// The built-in storage (a `file://` URL) used when no section names a URL.
+    #[serde(default)]
+    pub builtin: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConfigFile {
+    pub path: String,
+    pub contents: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Section {
+    lookaside: Option<String>,
+    lookaside_staging: Option<String>,
+    /// The older names of `lookaside` and `lookaside-staging`.
+    sigstore: Option<String>,
+    sigstore_staging: Option<String>,
+}
+
+impl Section {
+    fn url(&self, write: bool) -> Option<&str> {
+        let read = self.lookaside.as_deref().or(self.sigstore.as_deref());
+        match write {
+            true => self.lookaside_staging.as_deref().or(self.sigstore_staging.as_deref()).or(read),
+            false => read,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct FileContents {
+    default_docker: Option<Section>,
+    #[serde(default)]
+    docker: BTreeMap<String, Section>,
+}
+
+impl RegistriesD {
+    /// The lookaside of `image`'s repository (to read or to write), if any.
+    pub fn lookaside(&self, image: &DockerReference, write: bool) -> Result<Option<Lookaside>> {
+        let mut default = None;
+        let mut scopes: BTreeMap<String, (Section, &str)> = BTreeMap::new();
+        for f in &self.files {
+            let bad = |why: String| Error::invalid(format!("registries.d: {}: {why}", f.path));
+            if f.contents.is_null() {
+                continue;
+            }
+            let c: FileContents = serde_json::from_value(f.contents.clone()).map_err(|e| bad(e.to_string()))?;
+            if let Some(d) = c.default_docker
+                && default.replace((d, f.path.as_str())).is_some()
+            {
+                return Err(bad("a second default-docker section".to_owned()));
+            }
+            for (scope, section) in c.docker {
+                if let Some((_, first)) = scopes.get(&scope) {
+                    return Err(bad(format!("docker section {scope:?} already defined in {first}")));
+                }
+                scopes.insert(scope, (section, &f.path));
+            }
+        }
+        // The most specific section naming the image decides, even without a URL.
+        let section = image.scopes().iter().find_map(|s| scopes.get(s)).or(default.as_ref()).map(|(s, _)| s);
+        let Some(base) = section.and_then(|s| s.url(write)).or(self.builtin.as_deref()) else { return Ok(None) };
+        Ok(Some(Lookaside { base: format!("{}/{}", base.trim_end_matches('/'), image.repository) }))
+    }
+}
+
+/// One repository's lookaside storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookaside {
+    /// The storage's URL with the repository's path appended.
+    base: String,
+}
+
+impl Lookaside {
+    fn url(&self, manifest: &Digest, n: usize) -> String {
+        format!("{}@{}={}/signature-{n}", self.base, manifest.algorithm().name(), manifest.hex())
+    }
+
+    /// The local directory of a `file://` storage.
+    fn file_path(url: &str) -> Option<&str> {
+        url.strip_prefix("file://").filter(|p| p.starts_with('/'))
+    }
+
+    /// Whether signatures can be written here (only to a local directory).
+    pub fn writable(&self) -> Result<()> {
+        match Self::file_path(&self.base) {
+            Some(_) => Ok(()),
+            None if self.base.starts_with("http://") || self.base.starts_with("https://") => {
+                Err(Error::unsupported(format!(
+                    "Writing directly to a lookaside at {} is not supported. Configure a lookaside-staging: location",
+                    self.base
+                )))
+            }
+            None => Err(Error::unsupported(format!("Unsupported scheme when writing signatures to {}", self.base))),
+        }
+    }
+
+    /// The signatures of the image whose manifest is `manifest`: `signature-1`,
+    /// `signature-2`, … until one is missing. Lookaside signatures are always
+    /// simple signing.
+    pub async fn read(&self, io: &Io, manifest: &Digest, tls_profile: u8) -> Result<Vec<Signature>> {
+        let mut found = Vec::new();
+        loop {
+            let url = self.url(manifest, found.len() + 1);
+            let blob = match Self::file_path(&url) {
+                Some(path) => match io.read_file(path.to_owned(), MAX_SIGNATURE_SIZE).await {
+                    Ok(b) => b,
+                    Err(e) if e.kind == IoErrorKind::NotFound => return Ok(found),
+                    Err(e) => return Err(Error::new(ErrorKind::Io, format!("reading signature {url}: {}", e.message))),
+                },
+                None if url.starts_with("http://") || url.starts_with("https://") => {
+                    let request = HttpRequest {
+                        method: "GET".to_owned(),
+                        url: url.clone(),
+                        headers: Vec::new(),
+                        body: None,
+                        max_body: MAX_SIGNATURE_SIZE,
+                        tls_profile,
+                    };
+                    let r = io
+                        .http(request)
+                        .await
+                        .map_err(|e| Error::new(ErrorKind::Io, format!("reading signature {url}: {}", e.message)))?;
+                    match r.status {
+                        200 => r.body,
+                        404 => return Ok(found),
+                        s => return Err(Error::other(format!("reading signature {url}: status {s}"))),
+                    }
+                }
+                None => {
+                    return Err(Error::unsupported(format!("Unsupported scheme when reading signature from {url}")));
+                }
+            };
+            found.push(Signature::SimpleSigning(blob));
+        }
+    }
+
+    /// Stores `signatures` for the image whose manifest is `manifest`, and
+    /// removes any later ones left from before.
+    pub async fn write(&self, io: &Io, manifest: &Digest, signatures: &[Signature]) -> Result<()> {
+        self.writable()?;
+        let fs_error =
+            |what: &str, e: crate::engine::IoError| Error::new(ErrorKind::Io, format!("{what}: {}", e.message));
+        let path = |n: usize| Self::file_path(&self.url(manifest, n)).expect("checked writable").to_owned();
+        let dir = path(1).rsplit_once('/').map(|(d, _)| d.to_owned()).expect("a signature path has a directory");
+        io.fs(Request::CreateDir { path: dir.clone() }).await.map_err(|e| fs_error(&dir, e))?;
+        for (i, s) in signatures.iter().enumerate() {
+            let Signature::SimpleSigning(blob) = s else {
+                return Err(Error::unsupported("a lookaside holds simple-signing signatures only"));
+            };
+            let (tmp, target) = (format!("{}.skiff-tmp", path(i + 1)), path(i + 1));
+            io.fs(Request::WriteFile { path: tmp.clone(), data: blob.clone() }).await.map_err(|e| fs_error(&tmp, e))?;
+            io.fs(Request::Rename { from: tmp, to: target.clone() }).await.map_err(|e| fs_error(&target, e))?;
+        }
+        for n in signatures.len() + 1.. {
+            match io.fs(Request::RemoveFile { path: path(n) }).await {
+                Ok(()) => {}
+                Err(e) if e.kind == IoErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(fs_error(&path(n), e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(files: &[serde_json::Value], builtin: Option<&str>) -> RegistriesD {
+        RegistriesD {
+            files: files
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ConfigFile { path: format!("{i}.yaml"), contents: c.clone() })
+                .collect(),
+            builtin: builtin.map(str::to_owned),
+        }
+    }
+
+    fn base(d: &RegistriesD, image: &str, write: bool) -> Option<String> {
+        let r = DockerReference::parse_normalized(image).unwrap();
+        d.lookaside(&r, write).unwrap().map(|l| l.base)
+    }
+
+    #[test]
+    fn the_most_specific_section_decides() {
+        let d = config(
+            &[
+                json!({"default-docker": {"lookaside": "https://all.example/sigs"}}),
+                json!({"docker": {
+                    "reg.example.com": {"sigstore": "https://reg.example/sigs"},
+                    "reg.example.com/team": {"lookaside": "https://team.example", "lookaside-staging": "file:///stage"},
+                    "reg.example.com/team/odd": {},
+                }}),
+            ],
+            Some("file:///builtin"),
+        );
+        assert_eq!(base(&d, "reg.example.com/team/app:1", false).unwrap(), "https://team.example/team/app");
+        assert_eq!(base(&d, "reg.example.com/team/app:1", true).unwrap(), "file:///stage/team/app");
+        assert_eq!(base(&d, "reg.example.com/other", true).unwrap(), "https://reg.example/sigs/other");
+        assert_eq!(base(&d, "elsewhere.io/x/y", false).unwrap(), "https://all.example/sigs/x/y");
+        // A matching section without URLs hides the broader ones: the built-in default applies.
+        assert_eq!(base(&d, "reg.example.com/team/odd", false).unwrap(), "file:///builtin/team/odd");
+        let none = config(&[], None);
+        assert_eq!(base(&none, "busybox", true), None);
+        let builtin = config(&[serde_json::Value::Null], Some("file:///var/lib/containers/sigstore"));
+        assert_eq!(base(&builtin, "busybox", false).unwrap(), "file:///var/lib/containers/sigstore/library/busybox");
+    }
+
+    #[test]
+    fn conflicting_files_are_refused() {
+        let twice = config(&[json!({"default-docker": {}}), json!({"default-docker": {}})], None);
+        let r = DockerReference::parse_normalized("busybox").unwrap();
+        assert!(twice.lookaside(&r, false).unwrap_err().to_string().contains("second default-docker"));
+        let dup = config(&[json!({"docker": {"docker.io": {}}}), json!({"docker": {"docker.io": {}}})], None);
+        assert!(dup.lookaside(&r, false).unwrap_err().to_string().contains("already defined in 0.yaml"));
+        let bad = config(&[json!({"docker": ["not", "a", "map"]})], None);
+        assert!(bad.lookaside(&r, false).unwrap_err().to_string().starts_with("registries.d: 0.yaml"));
+    }
+
+    #[test]
+    fn signature_urls_name_the_manifest_digest() {
+        let l = Lookaside { base: "file:///s/library/busybox".to_owned() };
+        let d = Digest::sha256(b"m");
+        assert_eq!(l.url(&d, 2), format!("file:///s/library/busybox@sha256={}/signature-2", d.hex()));
+        assert!(l.writable().is_ok());
+        let web = Lookaside { base: "https://sigs.example/x".to_owned() };
+        assert!(web.writable().unwrap_err().to_string().contains("lookaside-staging"));
+    }
+}
