@@ -10,3 +10,6 @@ scripts/install-prereqs.sh
 cargo build --release --locked --workspace
 (cd host-js && npm run build --silent)
 cargo test --release --locked --workspace
+# The core's unit tests once more with debug assertions (overflow checks):
+# it has no heavy dependencies, so this build is quick.
+cargo test --locked -p skiff-core --lib

@@ -98,13 +98,7 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::Warn { message } => wit::Request::Warn(message),
         Request::Note { message } => wit::Request::Note(message),
         Request::Transfer(t) => wit::Request::Transfer(wit::Transfer {
-            source: match t.source {
-                BlobSource::Http(h) => wit::BlobSource::Http(http_to_wit(h)),
-                BlobSource::File { path } => wit::BlobSource::File(path),
-                BlobSource::FileRange { path, offset, length } => {
-                    wit::BlobSource::FileRange(wit::FileRange { path, offset, length })
-                }
-            },
+            source: source_to_wit(t.source),
             sink: match t.sink {
                 BlobSink::File { path } => wit::BlobSink::File(path),
                 BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
@@ -124,13 +118,23 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::RemoveDir { path } => wit::Request::RemoveDir(path),
         Request::Recompress { input, output, from, to, level, algorithm } => {
             wit::Request::Recompress(wit::Recompress {
-                input,
+                input: source_to_wit(input),
                 output,
                 from,
                 to,
                 level,
                 algorithm: hash_to_wit(algorithm),
             })
+        }
+    }
+}
+
+fn source_to_wit(s: BlobSource) -> wit::BlobSource {
+    match s {
+        BlobSource::Http(h) => wit::BlobSource::Http(http_to_wit(h)),
+        BlobSource::File { path } => wit::BlobSource::File(path),
+        BlobSource::FileRange { path, offset, length } => {
+            wit::BlobSource::FileRange(wit::FileRange { path, offset, length })
         }
     }
 }

@@ -1083,6 +1083,74 @@ fn docker_archive_is_read_as_skopeo_reads_it() {
     }
 }
 
+/// Copies the regular files of tar `from` into `to`, each through `change(name, bytes)`.
+fn rewrite_archive(from: &Path, to: &Path, change: &dyn Fn(&str, Vec<u8>) -> Vec<u8>) {
+    let mut b = tar::Builder::new(std::fs::File::create(to).unwrap());
+    let mut a = tar::Archive::new(std::fs::File::open(from).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        if !e.header().entry_type().is_file() {
+            continue;
+        }
+        let member = e.path().unwrap().display().to_string();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        let data = change(&member, data);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, &member, data.as_slice()).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Layer files compressed inside a `docker save` archive (other tools write
+/// them): read decompressed, as skopeo reads them, with the same manifest;
+/// one that does not decompress to its diff ID is refused.
+#[test]
+fn compressed_layers_in_docker_archives_are_read_like_skopeo() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let plain_archive = tmp.path().join("plain.tar");
+    let src = format!("oci:{}:v1", w.single.display());
+    skopeo(&[INSECURE, "copy", "-q", &src, &format!("docker-archive:{}:x/y:1", plain_archive.display())]).ok();
+    let compressed = tmp.path().join("compressed.tar");
+    rewrite_archive(&plain_archive, &compressed, &|member, data| match member.ends_with(".tar") {
+        true => gzip(&data),
+        false => data,
+    });
+    let archive = format!("docker-archive:{}", compressed.display());
+    let raw = skiff(&["inspect", "--raw", &archive]).ok().stdout;
+    assert_eq!(raw, skopeo(&["inspect", "--raw", &archive]).ok().stdout);
+    assert_eq!(raw, skopeo(&["inspect", "--raw", &format!("docker-archive:{}", plain_archive.display())]).ok().stdout);
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    skiff(&[INSECURE, "copy", "-q", &archive, &format!("dir:{}", ours.display())]).ok();
+    skopeo(&[INSECURE, "copy", "-q", &archive, &format!("dir:{}", theirs.display())]).ok();
+    assert_eq!(tree(&ours), tree(&theirs));
+
+    let wrong = tmp.path().join("wrong.tar");
+    rewrite_archive(&plain_archive, &wrong, &|member, mut data| match member.ends_with(".tar") {
+        true => {
+            let n = data.len();
+            data[n / 2] ^= 0xff;
+            gzip(&data)
+        }
+        false => data,
+    });
+    let out = tmp.path().join("out");
+    let r =
+        skiff(&[INSECURE, "copy", &format!("docker-archive:{}", wrong.display()), &format!("dir:{}", out.display())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("uncompresses to"), "{}", r.stderr);
+    assert!(!out.join("manifest.json").exists());
+}
+
 /// A `docker save` listing that points outside the archive, or a layer
 /// whose bytes are not its diff ID: refused, nothing written.
 #[test]
@@ -1098,25 +1166,9 @@ fn hostile_docker_archives_are_refused() {
         &format!("docker-archive:{}:x/y:1", good.display()),
     ])
     .ok();
-    let rewrite = |name: &str, change: &dyn Fn(&str, Vec<u8>) -> Vec<u8>| -> std::path::PathBuf {
+    let rewrite = |name: &str, change: &dyn Fn(&str, Vec<u8>) -> Vec<u8>| {
         let out = tmp.path().join(name);
-        let mut b = tar::Builder::new(std::fs::File::create(&out).unwrap());
-        let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
-        for e in a.entries().unwrap() {
-            let mut e = e.unwrap();
-            if !e.header().entry_type().is_file() {
-                continue;
-            }
-            let member = e.path().unwrap().display().to_string();
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-            let data = change(&member, data);
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            b.append_data(&mut h, &member, data.as_slice()).unwrap();
-        }
-        b.finish().unwrap();
+        rewrite_archive(&good, &out, change);
         out
     };
     let escaping = rewrite("escape.tar", &|member, data| {

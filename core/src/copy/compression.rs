@@ -35,6 +35,19 @@ impl Compression {
         })
     }
 
+    /// The compression of a stream from its first bytes (6 suffice); the
+    /// name of a format skiff cannot decompress is an error.
+    pub fn detect(head: &[u8]) -> Result<Self> {
+        let other = |name: &str| Err(Error::unsupported(format!("{name}-compressed layers are not supported")));
+        match head {
+            [0x1f, 0x8b, 0x08, ..] => Ok(Compression::Gzip),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Ok(Compression::Zstd),
+            [b'B', b'Z', b'h', ..] => other("bzip2"),
+            [0xfd, b'7', b'z', b'X', b'Z', 0x00, ..] => other("xz"),
+            _ => Ok(Compression::None),
+        }
+    }
+
     /// The layer media type for this compression in a manifest of `kind`.
     pub fn media_type(self, kind: ManifestKind) -> Result<&'static str> {
         match (kind, self) {
@@ -119,6 +132,16 @@ impl CompressionPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compression_is_told_by_magic_bytes() {
+        assert_eq!(Compression::detect(b"\x1f\x8b\x08\x00\x00\x00").unwrap(), Compression::Gzip);
+        assert_eq!(Compression::detect(b"\x28\xb5\x2f\xfd\x04\x00").unwrap(), Compression::Zstd);
+        assert_eq!(Compression::detect(b"etc/\x00\x00").unwrap(), Compression::None);
+        assert_eq!(Compression::detect(b"").unwrap(), Compression::None);
+        assert!(Compression::detect(b"BZh91AY").unwrap_err().to_string().contains("bzip2"));
+        assert!(Compression::detect(b"\xfd7zXZ\x00").unwrap_err().to_string().contains("xz"));
+    }
 
     #[test]
     fn targets() {

@@ -3,7 +3,7 @@
 //! committed, then the manifest. Progress lines go to the host's stderr.
 
 use crate::digest::Digest;
-use crate::engine::{BlobSink, Io, Request, join_bounded};
+use crate::engine::{BlobSink, BlobSource, Io, Request, join_bounded};
 use crate::error::{Error, Result};
 use crate::job::CopyJob;
 use crate::manifest::list_convert::encode_list;
@@ -428,7 +428,7 @@ impl Copier<'_> {
         let output = dest.scratch_path(&self.tmpdir, &format!("{}.out.skiff-tmp", l.digest.hex()));
         source.pull_blob(l, BlobSink::File { path: input.clone() }).await?;
         let request = Request::Recompress {
-            input: input.clone(),
+            input: BlobSource::File { path: input.clone() },
             output: output.clone(),
             from: from.name().to_owned(),
             to: to.name().to_owned(),

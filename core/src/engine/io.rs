@@ -142,11 +142,12 @@ pub enum Request {
         dir: String,
         archive: String,
     },
-    /// Re-encode a layer: decompress `input` (`from`: none, gzip or zstd),
-    /// compress it (`to`, at `level`) into `output`, and reply `Recompressed`
-    /// with the digest (`algorithm`) and size of what was written.
+    /// Re-encode a layer: decompress `input` (a file or a member of an
+    /// archive; `from`: none, gzip or zstd), compress it (`to`, at `level`)
+    /// into `output`, and reply `Recompressed` with the digest (`algorithm`)
+    /// and size of what was written.
     Recompress {
-        input: String,
+        input: BlobSource,
         output: String,
         from: String,
         to: String,

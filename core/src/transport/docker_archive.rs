@@ -3,6 +3,8 @@
 //! image is offered as containers/image offers it — a Docker schema 2
 //! manifest made up here, whose layers are the uncompressed tars named by
 //! their diff IDs, so every byte read is still checked against a digest.
+//! A compressed layer file (other tools write them) is decompressed once
+//! into the run's scratch space, as containers/image decompresses it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,9 +14,11 @@ use serde_json::json;
 
 use super::daemon::Daemon;
 use super::tar_members::TarMembers;
+use super::{file_error, join, read_local};
+use crate::copy::Compression;
 use crate::digest::Digest;
-use crate::engine::{BlobSource, Io};
-use crate::error::{Error, Result};
+use crate::engine::{BlobSource, Io, Request};
+use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::media_type as mt;
 use crate::reference::{ArchiveSelector, DaemonReference, DockerReference};
@@ -23,6 +27,8 @@ use crate::reference::{ArchiveSelector, DaemonReference, DockerReference};
 pub struct DockerArchiveSource {
     pub(super) io: Io,
     members: TarMembers,
+    /// The run's scratch space (decompressed layers).
+    tmpdir: String,
     selector: ArchiveSelector,
     image: RefCell<Option<Rc<ArchiveImage>>>,
     /// For `docker-daemon:`: the daemon to ask for the archive first.
@@ -40,20 +46,29 @@ struct Entry {
     layers: Vec<String>,
 }
 
-/// The selected image: its manifest (made up), and which member holds which blob.
+/// The selected image: its manifest (made up), and where each blob is.
 #[derive(Debug)]
 struct ArchiveImage {
     manifest: Vec<u8>,
-    /// (digest, member) for the config and every layer.
-    blobs: Vec<(Digest, String)>,
+    /// (digest, place) for the config and every layer.
+    blobs: Vec<(Digest, Place)>,
+}
+
+#[derive(Debug, Clone)]
+enum Place {
+    /// A member of the archive, by name.
+    Member(String),
+    /// A scratch file (a compressed member, decompressed).
+    File(String),
 }
 
 impl DockerArchiveSource {
-    pub fn new(io: &Io, path: &str, selector: ArchiveSelector) -> Self {
+    pub fn new(io: &Io, path: &str, selector: ArchiveSelector, tmpdir: &str) -> Self {
         let members = TarMembers::new(io, path);
         DockerArchiveSource {
             io: io.clone(),
             members,
+            tmpdir: tmpdir.to_owned(),
             selector,
             image: RefCell::new(None),
             saved_by: RefCell::new(None),
@@ -119,15 +134,15 @@ impl DockerArchiveSource {
                 entry.layers.len()
             )));
         }
-        let mut blobs = vec![(config_digest.clone(), entry.config.clone())];
+        let mut blobs = vec![(config_digest.clone(), Place::Member(entry.config.clone()))];
         let mut layers = Vec::new();
         for (id, name) in diff_ids.iter().zip(&entry.layers) {
             let digest = Digest::parse(id.as_str().unwrap_or_default())
                 .map_err(|e| e.context(format!("{path}: a diff ID in the config")))?;
-            let (_, size) = self.members.locate(name).await?;
+            let (place, size) = self.layer(name, &digest).await?;
             // The field order of containers/image's manifest.Schema2, so the digest matches skopeo's.
             layers.push(json!({"mediaType": mt::DOCKER_LAYER_GZIP, "size": size, "digest": digest.to_string()}));
-            blobs.push((digest, name.clone()));
+            blobs.push((digest, place));
         }
         let manifest = json!({
             "schemaVersion": 2,
@@ -140,6 +155,40 @@ impl DockerArchiveSource {
         Ok(image)
     }
 
+    /// Where layer file `name` (diff ID `diff_id`) can be read as a plain
+    /// tar, and its size: the member itself, or, when compressed, a
+    /// decompressed copy checked against the diff ID.
+    async fn layer(&self, name: &str, diff_id: &Digest) -> Result<(Place, u64)> {
+        let (offset, size) = self.members.locate(name).await?;
+        let path = self.members.path().to_owned();
+        let head = self.io.read_range(path.clone(), offset, size.min(6)).await.map_err(|e| file_error(&path, e))?;
+        let compression = Compression::detect(&head).map_err(|e| e.context(format!("{name} in {path}")))?;
+        if compression == Compression::None {
+            return Ok((Place::Member(name.to_owned()), size));
+        }
+        let output = join(&self.tmpdir, &format!("docker-archive-layer-{}.tar", diff_id.hex()));
+        let request = Request::Recompress {
+            input: BlobSource::FileRange { path: path.clone(), offset, length: size },
+            output: output.clone(),
+            from: compression.name().to_owned(),
+            to: Compression::None.name().to_owned(),
+            level: None,
+            algorithm: diff_id.algorithm(),
+        };
+        let plain = self
+            .io
+            .recompress(request)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("decompressing {name} in {path}: {}", e.message)))?;
+        if plain.digest != diff_id.to_string() {
+            return Err(Error::integrity(format!(
+                "{name} in {path} uncompresses to {}, but the image config says {diff_id}",
+                plain.digest
+            )));
+        }
+        Ok((Place::File(output), plain.size))
+    }
+
     pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
         if let Some(d) = instance {
             return Err(Error::not_found(format!("{d}: a docker-archive holds no manifest lists")));
@@ -147,17 +196,23 @@ impl DockerArchiveSource {
         Ok((self.image().await?.manifest.clone(), Some(mt::DOCKER_V2S2.to_owned())))
     }
 
-    async fn member_of(&self, d: &Digest) -> Result<String> {
+    async fn place_of(&self, d: &Digest) -> Result<Place> {
         let image = self.image().await?;
-        let found = image.blobs.iter().find(|(b, _)| b == d).map(|(_, name)| name.clone());
+        let found = image.blobs.iter().find(|(b, _)| b == d).map(|(_, place)| place.clone());
         found.ok_or_else(|| Error::not_found(format!("blob {d} is not in {}", self.members.path())))
     }
 
     pub async fn blob(&self, d: &Digest, max: u64) -> Result<Vec<u8>> {
-        self.members.read(&self.member_of(d).await?, max).await
+        match self.place_of(d).await? {
+            Place::Member(name) => self.members.read(&name, max).await,
+            Place::File(path) => read_local(&self.io, path, max).await,
+        }
     }
 
     pub async fn blob_source(&self, d: &Digest) -> Result<BlobSource> {
-        self.members.source(&self.member_of(d).await?).await
+        match self.place_of(d).await? {
+            Place::Member(name) => self.members.source(&name).await,
+            Place::File(path) => Ok(BlobSource::File { path }),
+        }
     }
 }

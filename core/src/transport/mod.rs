@@ -52,13 +52,13 @@ impl ImageSource {
             ImageReference::OciArchive(l) => Ok(ImageSource::Layout(LayoutSource::archive(io, l.clone()))),
             ImageReference::Dir { path } => Ok(ImageSource::Dir(DirSource::new(io, path.clone()))),
             ImageReference::DockerArchive { path, selector } => {
-                Ok(ImageSource::DockerArchive(DockerArchiveSource::new(io, path, selector.clone())))
+                Ok(ImageSource::DockerArchive(DockerArchiveSource::new(io, path, selector.clone(), tmpdir)))
             }
             ImageReference::DockerDaemon(r) => {
                 // The daemon's `docker save` of the one image asked for, read as an archive.
                 let daemon = daemon::Daemon::parse(side.daemon_host.as_deref())?;
                 let path = join(tmpdir, "daemon-source.tar");
-                let s = DockerArchiveSource::new(io, &path, ArchiveSelector::Only);
+                let s = DockerArchiveSource::new(io, &path, ArchiveSelector::Only, tmpdir);
                 Ok(ImageSource::DockerArchive(s.saved_by(daemon, r.clone())))
             }
             other => Err(Error::unsupported(format!(
@@ -133,7 +133,7 @@ impl ImageSource {
     /// nothing, whose layers are copied as they are).
     pub fn layer_compression(&self, l: &Descriptor) -> Option<Compression> {
         match self {
-            // `docker save` layers are plain tars, whatever the made-up manifest says.
+            // Plain tars (decompressed if need be), whatever the made-up manifest says.
             ImageSource::DockerArchive(_) => Some(Compression::None),
             _ => Compression::of_media_type(&l.media_type),
         }

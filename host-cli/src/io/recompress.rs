@@ -3,12 +3,12 @@
 //! it is written so the core can name it by digest, and the uncompressed tar
 //! in between hashed too (its diff ID, which the core checks).
 
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use ring::digest::{Context, SHA256, SHA512};
 
 use super::failed;
-use crate::runtime::wit::{HashAlgorithm, IoErrorKind, Recompress, Recompressed, Reply};
+use crate::runtime::wit::{BlobSource, HashAlgorithm, IoErrorKind, Recompress, Recompressed, Reply};
 
 /// Hashes and counts what passes to the inner writer.
 struct Hashing<W> {
@@ -47,8 +47,29 @@ fn hex(d: ring::digest::Digest) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The input's bytes: a whole file, or a member of an archive.
+fn open_input(source: &BlobSource) -> std::io::Result<Box<dyn Read>> {
+    match source {
+        BlobSource::File(path) => Ok(Box::new(std::fs::File::open(path)?)),
+        BlobSource::FileRange(r) => {
+            let mut f = std::fs::File::open(&r.path)?;
+            f.seek(SeekFrom::Start(r.offset))?;
+            Ok(Box::new(f.take(r.length)))
+        }
+        BlobSource::Http(_) => Err(std::io::Error::other("recompression reads local files only")),
+    }
+}
+
+fn input_name(source: &BlobSource) -> &str {
+    match source {
+        BlobSource::File(path) => path,
+        BlobSource::FileRange(r) => &r.path,
+        BlobSource::Http(h) => &h.url,
+    }
+}
+
 fn run(r: &Recompress) -> std::io::Result<Recompressed> {
-    let input = BufReader::new(std::fs::File::open(&r.input)?);
+    let input = BufReader::new(open_input(&r.input)?);
     let decoded: Box<dyn Read> = match r.from.as_str() {
         "gzip" => Box::new(flate2::read::MultiGzDecoder::new(input)),
         "zstd" => Box::new(zstd::stream::read::Decoder::new(input)?),
@@ -89,7 +110,7 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
 pub async fn recompress(r: Recompress) -> Reply {
     tokio::task::spawn_blocking(move || match run(&r) {
         Ok(r) => Reply::Recompressed(r),
-        Err(e) => failed(IoErrorKind::Other, format!("{} ({} → {}): {e}", r.input, r.from, r.to)),
+        Err(e) => failed(IoErrorKind::Other, format!("{} ({} → {}): {e}", input_name(&r.input), r.from, r.to)),
     })
     .await
     .unwrap_or_else(|e| failed(IoErrorKind::Other, format!("recompression task failed: {e}")))
