@@ -31,6 +31,10 @@ pub enum Mode {
     /// Refuses request bodies longer than this with 413, as an nginx with
     /// `client_max_body_size` does (upload locations point at the proxy).
     BodyLimit(usize),
+    /// Answers blob GETs with 307 to another origin (`localhost` instead of
+    /// `127.0.0.1`, as a registry sends clients to its CDN); a redirected
+    /// request that still carries credentials is refused with 400.
+    RedirectBlobs,
 }
 
 pub struct Proxy {
@@ -153,8 +157,29 @@ fn serve(
     let Some(mut req) = read_message(&mut reader, false, false)? else {
         return Ok(());
     };
-    let path = req.head.split(' ').nth(1).unwrap_or("/").to_owned();
+    let mut path = req.head.split(' ').nth(1).unwrap_or("/").to_owned();
     let is_get = req.head.starts_with("GET ");
+    if let Mode::RedirectBlobs = mode {
+        if let Some(rest) = path.strip_prefix("/_moved") {
+            if req.header("authorization").is_some() {
+                let m = Message {
+                    head: "HTTP/1.1 400 Bad Request".into(),
+                    headers: vec![],
+                    body: b"credentials leaked".to_vec(),
+                };
+                return write_message(&mut &client, &m);
+            }
+            path = rest.to_owned();
+        } else if is_get && path.contains("/blobs/") && !path.contains("/uploads/") {
+            let own = client.local_addr()?.port();
+            let m = Message {
+                head: "HTTP/1.1 307 Temporary Redirect".into(),
+                headers: vec![("Location".into(), format!("http://localhost:{own}/_moved{path}"))],
+                body: vec![],
+            };
+            return write_message(&mut &client, &m);
+        }
+    }
     let tags_path = path.split('?').next().unwrap_or("").ends_with("/tags/list");
     if let (Mode::OversizeManifests, true) = (mode, is_get && path.contains("/manifests/")) {
         let body = [b"{\"schemaVersion\":2,\"x\":\"".as_slice(), &vec![b'a'; 5 * 1024 * 1024], b"\"}"].concat();

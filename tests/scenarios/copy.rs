@@ -1200,9 +1200,29 @@ fn hostile_docker_archives_are_refused() {
     }
 }
 
+/// A source registry that sends blob downloads to another origin (as
+/// registries send clients to a CDN): pulls and registry → registry copies
+/// follow it, without credentials, and write what skopeo writes.
+#[test]
+fn redirected_blob_downloads_are_followed() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let moved = Proxy::start(w.plain.port, Mode::RedirectBlobs);
+    let src = format!("docker://127.0.0.1:{}/test/docker:v1", moved.port);
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &format!("dir:{}", ours.display())]).ok();
+    skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &format!("dir:{}", theirs.display())]).ok();
+    assert_eq!(tree(&ours), tree(&theirs));
+    let dest = plain("redirected/docker:v1");
+    skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", &src, &dest]).ok();
+    let back = tmp.path().join("back");
+    skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &dest, &format!("dir:{}", back.display())]).ok();
+    assert_eq!(tree(&back), tree(&theirs));
+}
+
 /// A registry behind a proxy that refuses bodies over 1 MiB (413): skiff
-/// sends a 3 MiB layer in chunks (PATCH with Content-Range, then PUT);
-/// skopeo's single streamed PATCH is refused.
+/// sends a 3 MiB layer in chunks (PATCH with Content-Range, then PUT), from
+/// a layout or from another registry; skopeo's single streamed PATCH is refused.
 #[test]
 fn uploads_fall_back_to_chunks_when_a_body_is_too_large() {
     let w = world();
@@ -1240,4 +1260,15 @@ fn uploads_fall_back_to_chunks_when_a_body_is_too_large() {
     ])
     .ok();
     assert_eq!(tree(&back.join("blobs")), tree(&layout.join("blobs")));
+
+    // Registry → registry: the chunks are ranged GETs of the source's blob.
+    let r2r = format!("docker://127.0.0.1:{}/chunked/r2r:v1", limited.port);
+    let r =
+        skiff(&[INSECURE, "copy", "--src-tls-verify=false", "--dest-tls-verify=false", &plain("chunked/app:v1"), &r2r]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("skipped"), "uploaded, not found: {}", r.stderr);
+    let again = tmp.path().join("again");
+    let from = plain("chunked/r2r:v1");
+    skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &from, &format!("oci:{}:v1", again.display())]).ok();
+    assert_eq!(tree(&again.join("blobs")), tree(&layout.join("blobs")));
 }

@@ -438,6 +438,19 @@ pub enum BlobPush {
     Uploaded,
 }
 
+/// GET `request` sent where `resp` (a redirect) points. Its Authorization
+/// goes no further than the origin it was meant for.
+fn redirected(request: &HttpRequest, resp: &HttpResponse) -> Result<HttpRequest> {
+    let loc = resp.header("location").unwrap_or("");
+    let url = url::resolve(&request.url, loc)
+        .ok_or_else(|| Error::other(format!("redirected to an invalid location {:?}", sanitize(loc))))?;
+    let mut next = HttpRequest { url, ..request.clone() };
+    if url::origin(&next.url) != url::origin(&request.url) {
+        next.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+    }
+    Ok(next)
+}
+
 impl RegistryClient {
     /// Streams blob `d` of `repository` into `sink`, following redirects
     /// (credentials only to the registry's origin) and checking the digest and
@@ -588,34 +601,42 @@ impl RegistryClient {
             put.headers.push(("Content-Length".to_owned(), d.size.to_string()));
         }
         let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
-        let transfer = Transfer {
-            source: source.clone(),
-            sink: BlobSink::Http(put),
-            algorithm: d.digest.algorithm(),
-            expected_size: d.size,
-            label: format!("blob {}", d.digest),
-        };
-        let (moved, resp) = match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
-            Transferred::Moved { digest, size, response } => {
-                let resp = response.ok_or_else(|| Error::other(format!("{what}: no answer to the upload")))?;
-                (Some((digest, size)), resp)
+        // A registry source may redirect its blob (to a CDN): follow it with
+        // the same upload, which has not started while the source refuses.
+        let mut from = source.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let transfer = Transfer {
+                source: from.clone(),
+                sink: BlobSink::Http(put.clone()),
+                algorithm: d.digest.algorithm(),
+                expected_size: d.size,
+                label: format!("blob {}", d.digest),
+            };
+            let (moved, resp) = match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
+                Transferred::Moved { digest, size, response } => {
+                    let resp = response.ok_or_else(|| Error::other(format!("{what}: no answer to the upload")))?;
+                    (Some((digest, size)), resp)
+                }
+                Transferred::Refused(resp) => (None, resp),
+            };
+            match (resp.status, moved, &from) {
+                (201, Some((digest, size)), _) => {
+                    d.check_transfer(&digest, size)?;
+                    return Ok(BlobPush::Uploaded);
+                }
+                (301 | 302 | 303 | 307 | 308, None, BlobSource::Http(get)) => {
+                    from = BlobSource::Http(redirected(get, &resp).map_err(|e| e.context(&what))?);
+                }
+                // Too large for one request (a proxy's body limit): send the blob in chunks.
+                (413, _, _) => return self.push_chunked(repository, d, &from).await,
+                _ => return Err(status_error(&what, &resp)),
             }
-            Transferred::Refused(resp) => (None, resp),
-        };
-        match (resp.status, moved, &source) {
-            (201, Some((digest, size)), _) => {
-                d.check_transfer(&digest, size)?;
-                Ok(BlobPush::Uploaded)
-            }
-            // Too large for one request (a proxy's body limit): send a local blob in chunks.
-            (413, _, BlobSource::File { .. } | BlobSource::FileRange { .. }) => {
-                self.push_chunked(repository, d, &source).await
-            }
-            _ => Err(status_error(&what, &resp)),
         }
+        Err(Error::other(format!("{what}: too many redirects")))
     }
 
-    /// An authorized GET of a blob (the first hop; used as a transfer source).
+    /// An authorized GET of a blob (the first hop; used as a transfer source;
+    /// see [`redirected`] for the next).
     pub async fn blob_request(&self, repository: &str, digest: &Digest) -> Result<HttpRequest> {
         let base = self.ensure_base().await?;
         let mut headers = Vec::new();
@@ -700,5 +721,35 @@ impl UploadSession {
     /// The PUT that completes the upload as blob `digest`.
     fn put(&self, digest: &Digest) -> HttpRequest {
         self.request("PUT", &format!("digest={}", url::encode(&digest.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirected_downloads_keep_credentials_at_home() {
+        let get = HttpRequest {
+            method: "GET".to_owned(),
+            url: "https://reg.example/v2/app/blobs/sha256:ab".to_owned(),
+            headers: vec![("Authorization".to_owned(), "Bearer t".to_owned()), ("Accept".to_owned(), "*/*".to_owned())],
+            body: None,
+            max_body: 1,
+            tls_profile: 0,
+        };
+        let answer = |loc: &str| HttpResponse {
+            status: 307,
+            headers: vec![("Location".to_owned(), loc.to_owned())],
+            body: Vec::new(),
+        };
+        let same = redirected(&get, &answer("/v2/other/blobs/sha256:ab")).unwrap();
+        assert_eq!(same.url, "https://reg.example/v2/other/blobs/sha256:ab");
+        assert_eq!(same.headers.len(), 2, "same origin: credentials kept");
+        let cdn = redirected(&get, &answer("https://cdn.example/x?sig=1")).unwrap();
+        assert_eq!(cdn.url, "https://cdn.example/x?sig=1");
+        assert!(cdn.headers.iter().all(|(k, _)| k != "Authorization"), "another origin: no credentials");
+        assert_eq!(cdn.headers.len(), 1);
+        assert!(redirected(&get, &answer("ftp://x/y")).is_err());
     }
 }

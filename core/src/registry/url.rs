@@ -33,6 +33,11 @@ pub fn resolve(base: &str, target: &str) -> Option<String> {
     if target.starts_with("http://") || target.starts_with("https://") {
         return origin(target).map(|_| target.to_owned());
     }
+    // Any other scheme (`ftp:`, `file:`) is not somewhere a registry may send us.
+    let scheme = target.split(['/', '?', '#']).next().unwrap_or("");
+    if scheme.contains(':') {
+        return None;
+    }
     let base_origin = origin(base)?;
     if let Some(rest) = target.strip_prefix("//") {
         let scheme = base_origin.split("://").next()?;

@@ -13,7 +13,7 @@ use super::http::{Http, read_bounded};
 use crate::runtime::wit::{BlobSink, BlobSource, HashAlgorithm, IoErrorKind, Reply, Transfer, Transferred};
 
 /// Chunk size for file reads: large enough that per-chunk costs vanish.
-const FILE_CHUNK: usize = 1 << 20;
+const FILE_CHUNK: usize = 256 << 10;
 /// Error bodies of a refused source or an upload's answer.
 const MAX_ANSWER: u64 = 1 << 20;
 
@@ -100,12 +100,17 @@ async fn open_range(path: &str, offset: u64) -> std::io::Result<tokio::fs::File>
     Ok(f)
 }
 
+fn ranged(r: &crate::runtime::wit::HttpRequest) -> bool {
+    r.headers.iter().any(|h| h.name.eq_ignore_ascii_case("range"))
+}
+
 pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::ProgressBar>) -> Reply {
     let mut chunks = match t.source {
         BlobSource::Http(r) => {
             let req = crate::runtime::wit::HttpRequest { max_body: MAX_ANSWER, ..r };
             match http.start(&req, None).await {
-                Ok(resp) if resp.status() == 200 => Chunks::Http(resp),
+                // A ranged GET (a chunk of an upload) must answer with just that range.
+                Ok(resp) if resp.status() == if ranged(&req) { 206 } else { 200 } => Chunks::Http(resp),
                 Ok(resp) => return read_bounded(resp, &req).await,
                 Err(reply) => return reply,
             }

@@ -1,10 +1,10 @@
 //! Chunked blob uploads (distribution-spec: PATCH with `Content-Range`, then
 //! PUT with the digest), for registries that refuse a whole layer in one
 //! request — typically a proxy in front of them with a body-size limit,
-//! answering 413. Only local blobs are sent this way: each chunk is a window
-//! of the file. A refused chunk is retried at half the size. The registry
-//! checks the assembled blob against the digest in the final PUT, so nothing
-//! is committed unless the whole blob matches.
+//! answering 413. Each chunk is a window of the source: of a local file, or a
+//! ranged GET of another registry's blob. A refused chunk is retried at half
+//! the size. The registry checks the assembled blob against the digest in the
+//! final PUT, so nothing is committed unless the whole blob matches.
 
 use super::{BlobPush, RegistryClient, UploadStart, status_error};
 use crate::engine::{BlobSink, BlobSource, Transfer, Transferred};
@@ -15,17 +15,25 @@ use crate::manifest::Descriptor;
 const FIRST_CHUNK: u64 = 16 << 20;
 const SMALLEST_CHUNK: u64 = 64 << 10;
 
+/// `length` bytes at `offset` of the blob at `source`.
+fn window(source: &BlobSource, offset: u64, length: u64) -> BlobSource {
+    match source {
+        BlobSource::File { path } => BlobSource::FileRange { path: path.clone(), offset, length },
+        BlobSource::FileRange { path, offset: start, .. } => {
+            BlobSource::FileRange { path: path.clone(), offset: start + offset, length }
+        }
+        BlobSource::Http(get) => {
+            let mut get = get.clone();
+            get.headers.push(("Range".to_owned(), format!("bytes={offset}-{}", offset + length - 1)));
+            BlobSource::Http(get)
+        }
+    }
+}
+
 impl RegistryClient {
-    /// Uploads local blob `d` (at `source`) to `repository` in chunks.
+    /// Uploads blob `d` (at `source`) to `repository` in chunks.
     pub(super) async fn push_chunked(&self, repository: &str, d: &Descriptor, source: &BlobSource) -> Result<BlobPush> {
         let what = format!("writing blob {} to {}/{repository} in chunks", d.digest, self.registry);
-        let (path, start) = match source {
-            BlobSource::File { path } => (path.clone(), 0),
-            BlobSource::FileRange { path, offset, .. } => (path.clone(), *offset),
-            BlobSource::Http(_) => {
-                return Err(Error::unsupported(format!("{what}: only local blobs are sent in chunks")));
-            }
-        };
         let size = u64::try_from(d.size).map_err(|_| Error::invalid(format!("{what}: the blob's size is unknown")))?;
         let mut session = match self.start_upload(repository, d, None).await? {
             UploadStart::Done(outcome) => return Ok(outcome),
@@ -39,7 +47,7 @@ impl RegistryClient {
             patch.headers.push(("Content-Range".to_owned(), format!("{sent}-{}", sent + length - 1)));
             patch.headers.push(("Content-Length".to_owned(), length.to_string()));
             let t = Transfer {
-                source: BlobSource::FileRange { path: path.clone(), offset: start + sent, length },
+                source: window(source, sent, length),
                 sink: BlobSink::Http(patch),
                 algorithm: d.digest.algorithm(),
                 expected_size: length as i64,
