@@ -24,6 +24,8 @@ pub struct ImageSpec {
     pub env: Vec<&'static str>,
     pub created: Option<&'static str>,
     pub layer_annotations: bool,
+    /// The config's `history`; one entry naming the harness when None.
+    pub history: Option<Value>,
 }
 
 impl ImageSpec {
@@ -40,8 +42,32 @@ impl ImageSpec {
             env: vec!["PATH=/usr/bin:/bin", "GREETING=hello <world> & co"],
             created: Some("2024-03-04T05:06:07.123456789Z"),
             layer_annotations: true,
+            history: None,
         }
     }
+}
+
+/// `len` incompressible bytes, the same for the same `seed` (xorshift).
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// An OCI layout at `dir` holding one image, tagged `v1`, whose layers
+/// include `noise.bin` of `len` incompressible bytes.
+pub fn noisy_layout(dir: &std::path::Path, name: &str, len: usize, seed: u64) {
+    let mut l = Layout::create(dir);
+    let mut spec = ImageSpec::small("amd64", None, name);
+    spec.layers.push(vec![("noise.bin".into(), noise(len, seed))]);
+    let d = l.add_image(&spec);
+    l.tag(&d, "v1");
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
@@ -92,7 +118,7 @@ impl Layout {
             "os": spec.os,
             "config": {"Env": spec.env, "Cmd": ["/bin/sh"], "Labels": labels},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
-            "history": [{"created": spec.created, "created_by": "skiff test harness"}],
+            "history": spec.history.clone().unwrap_or_else(|| json!([{"created": spec.created, "created_by": "skiff test harness"}])),
         });
         if let Some(c) = spec.created {
             config["created"] = json!(c);

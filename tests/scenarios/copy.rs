@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use skiff_tests::harness::fixtures::world;
-use skiff_tests::harness::images::{ImageSpec, Layout, sha256};
+use skiff_tests::harness::images::{ImageSpec, Layout, noisy_layout, sha256};
 use skiff_tests::harness::proxy::{Mode, Proxy};
 use skiff_tests::harness::registry::{PASSWORD, USER};
 use skiff_tests::harness::tools::{skiff, skopeo};
@@ -634,20 +634,7 @@ fn killed_copy_leaves_nothing_that_looks_complete() {
     let tmp = tempfile::tempdir().unwrap();
     // An image with a 6 MiB incompressible layer, served at about 3 MiB/s.
     let layout = tmp.path().join("layout");
-    let mut l = Layout::create(&layout);
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
-    let noise: Vec<u8> = (0..6 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let mut spec = ImageSpec::small("amd64", None, "big");
-    spec.layers.push(vec![("noise.bin".into(), noise)]);
-    let d = l.add_image(&spec);
-    l.tag(&d, "v1");
+    noisy_layout(&layout, "big", 6 << 20, 0x2545_f491_4f6c_dd1d);
     push(&layout, "v1", &format!("docker://{}/kill/big:v1", w.plain.host()), &[]);
     let slow = Proxy::start(w.plain.port, Mode::SlowBlobs);
     let src = format!("docker://127.0.0.1:{}/kill/big:v1", slow.port);
@@ -1228,20 +1215,7 @@ fn uploads_fall_back_to_chunks_when_a_body_is_too_large() {
     let w = world();
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("layout");
-    let mut l = Layout::create(&layout);
-    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-    let noise: Vec<u8> = (0..3 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
-    let mut spec = ImageSpec::small("amd64", None, "chunked");
-    spec.layers.push(vec![("noise.bin".into(), noise)]);
-    let d = l.add_image(&spec);
-    l.tag(&d, "v1");
+    noisy_layout(&layout, "chunked", 3 << 20, 0x9e37_79b9_7f4a_7c15);
     let limited = Proxy::start(w.plain.port, Mode::BodyLimit(1 << 20));
     let src = format!("oci:{}:v1", layout.display());
     let dest = format!("docker://127.0.0.1:{}/chunked/app:v1", limited.port);

@@ -8,6 +8,7 @@ mod delete;
 mod host_js;
 mod list_tags;
 mod local;
+mod schema1_copy;
 mod signatures;
 
 use serde_json::Value;

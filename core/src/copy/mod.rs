@@ -6,7 +6,9 @@ use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, Request, join_bounded};
 use crate::error::{Error, Result};
 use crate::job::CopyJob;
+use crate::manifest::jws;
 use crate::manifest::list_convert::encode_list;
+use crate::manifest::schema1_encode::to_schema1;
 use crate::manifest::{self, Descriptor, Manifest, convert};
 use crate::media_type::ManifestKind;
 use crate::platform::Platform;
@@ -56,7 +58,7 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
         None => None,
         Some("oci") => Some(ManifestKind::OciManifest),
         Some("v2s2") => Some(ManifestKind::DockerV2S2),
-        Some("v2s1") => return Err(Error::unsupported("--format v2s1: writing schema 1 manifests is not supported")),
+        Some("v2s1") => Some(ManifestKind::DockerV2S1Signed),
         Some(other) => return Err(Error::invalid(format!("unknown --format {other:?}: use oci, v2s2 or v2s1"))),
     };
     let mut compression = CompressionPolicy::parse(
@@ -157,6 +159,9 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
 /// destination takes it, else one it takes.
 fn list_target(kind: ManifestKind, format: Option<ManifestKind>, dest: &ImageDestination) -> Result<ManifestKind> {
     let wanted = match format {
+        Some(ManifestKind::DockerV2S1Signed) => {
+            return Err(Error::unsupported("--format v2s1: a manifest list cannot hold schema 1 images"));
+        }
         Some(ManifestKind::OciManifest) => ManifestKind::OciIndex,
         Some(_) => ManifestKind::DockerList,
         None if dest.accepts(kind) => kind,
@@ -325,11 +330,22 @@ impl Copier<'_> {
                     let config = source.small_blob(&image.config, manifest::MAX_MANIFEST_SIZE).await?;
                     convert::docker_to_oci(image, &config)?
                 }
+                ManifestKind::DockerV2S1Signed => {
+                    if recompressing {
+                        return Err(Error::unsupported("recompressing layers while writing schema 1 is not supported"));
+                    }
+                    let config = source.small_blob(&image.config, manifest::MAX_MANIFEST_SIZE).await?;
+                    let (name, tag) = dest.schema1_name();
+                    let time = jws::signing_time(self.io.now_ms());
+                    to_schema1(image, &config, &name, &tag, &time)?
+                }
                 _ => convert::oci_to_docker(image)?,
             })
         };
         // The descriptors as they will be written (before recompression).
         let (written_layers, written_config) = match &converted {
+            // Schema 1 names the same layer blobs, and no config.
+            Some(c) if c.drops_config => (source_layers.clone(), None),
             Some(c) => match Manifest::parse(&c.manifest, Some(c.kind.media_type()))? {
                 (_, Manifest::Image(i)) => (i.layers, Some(i.config)),
                 _ => unreachable!("conversions produce image manifests"),
@@ -378,7 +394,11 @@ impl Copier<'_> {
                 done.push((source_layers[i].digest.clone(), r?));
             }
         }
+        for (d, bytes) in converted.iter().flat_map(|c| &c.extra_blobs) {
+            dest_ref.put_blob_bytes(d, bytes).await?;
+        }
         match (converted.as_ref().and_then(|c| c.config.as_ref()), &source_config) {
+            _ if converted.as_ref().is_some_and(|c| c.drops_config) => {}
             (Some((d, bytes)), _) => {
                 let outcome = dest_ref.put_blob_bytes(d, bytes).await?;
                 self.note_blob("config", d, outcome);

@@ -7,7 +7,7 @@ mod config;
 pub mod go_json;
 mod output;
 pub mod template;
-mod time;
+pub(crate) mod time;
 
 pub use config::ImageConfig;
 pub use output::{LayerData, Output};

@@ -24,19 +24,23 @@ pub struct Converted {
     pub manifest: Vec<u8>,
     /// New config bytes (and their descriptor) to store instead of the source's.
     pub config: Option<(Descriptor, Vec<u8>)>,
+    /// The manifest names no config (schema 1): the source's is not copied.
+    pub drops_config: bool,
+    /// Blobs the manifest names that the source does not have (schema 1's empty layer).
+    pub extra_blobs: Vec<(Descriptor, Vec<u8>)>,
 }
 
 /// `imgspecv1.Descriptor`, as image-spec orders its fields.
 #[derive(Serialize)]
-struct OciDescriptor<'a> {
+pub(super) struct OciDescriptor<'a> {
     #[serde(rename = "mediaType")]
-    media_type: &'a str,
-    digest: String,
-    size: i64,
+    pub media_type: &'a str,
+    pub digest: String,
+    pub size: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    urls: Option<&'a Vec<String>>,
+    pub urls: Option<&'a Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    annotations: Option<&'a std::collections::BTreeMap<String, String>>,
+    pub annotations: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Serialize)]
@@ -134,7 +138,13 @@ pub fn docker_to_oci(m: &ImageManifest, config: &[u8]) -> Result<Converted> {
         },
         layers,
     })?;
-    Ok(Converted { kind: ManifestKind::OciManifest, manifest, config: Some((config_desc, config_bytes)) })
+    Ok(Converted {
+        kind: ManifestKind::OciManifest,
+        manifest,
+        config: Some((config_desc, config_bytes)),
+        drops_config: false,
+        extra_blobs: Vec::new(),
+    })
 }
 
 /// OCI → Docker v2 schema 2 (the config is kept as it is).
@@ -182,7 +192,13 @@ pub fn oci_to_docker(m: &ImageManifest) -> Result<Converted> {
         },
         layers,
     })?;
-    Ok(Converted { kind: ManifestKind::DockerV2S2, manifest, config: None })
+    Ok(Converted {
+        kind: ManifestKind::DockerV2S2,
+        manifest,
+        config: None,
+        drops_config: false,
+        extra_blobs: Vec::new(),
+    })
 }
 
 fn annotations(d: &Descriptor) -> Option<&std::collections::BTreeMap<String, String>> {

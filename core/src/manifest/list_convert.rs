@@ -8,23 +8,18 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::convert::OciDescriptor;
 use super::convert::{go_marshal, urls};
 use super::{Descriptor, ManifestList};
 use crate::error::{Error, Result};
 use crate::media_type::{self as mt, ManifestKind};
 use crate::platform::Platform;
 
-/// `imgspecv1.Descriptor` of an index entry.
+/// `imgspecv1.Descriptor` of an index entry: a descriptor and its platform.
 #[derive(Serialize)]
 struct IndexEntry<'a> {
-    #[serde(rename = "mediaType")]
-    media_type: &'a str,
-    digest: String,
-    size: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    urls: Option<&'a Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    annotations: Option<&'a BTreeMap<String, String>>,
+    #[serde(flatten)]
+    descriptor: OciDescriptor<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     platform: Option<Platform>,
 }
@@ -79,12 +74,14 @@ pub fn encode_list(
             manifests: instances
                 .iter()
                 .map(|d| IndexEntry {
-                    media_type: &d.media_type,
-                    digest: d.digest.to_string(),
-                    size: d.size,
-                    urls: urls(d),
-                    // A Docker list has no annotations, and always a platform.
-                    annotations: if from_docker { None } else { d.annotations.as_ref().filter(|a| !a.is_empty()) },
+                    descriptor: OciDescriptor {
+                        media_type: &d.media_type,
+                        digest: d.digest.to_string(),
+                        size: d.size,
+                        urls: urls(d),
+                        // A Docker list has no annotations, and always a platform.
+                        annotations: if from_docker { None } else { d.annotations.as_ref().filter(|a| !a.is_empty()) },
+                    },
                     platform: if from_docker {
                         Some(d.platform.clone().unwrap_or_default())
                     } else {

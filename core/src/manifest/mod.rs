@@ -4,9 +4,11 @@
 pub mod convert;
 mod descriptor;
 mod image;
+pub mod jws;
 mod list;
 pub mod list_convert;
 mod schema1;
+pub mod schema1_encode;
 
 pub use descriptor::Descriptor;
 pub use image::ImageManifest;

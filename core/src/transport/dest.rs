@@ -148,6 +148,17 @@ impl ImageDestination {
         }
     }
 
+    /// The `name` and `tag` a schema 1 manifest written here carries: the
+    /// repository and tag of a registry destination, else empty.
+    pub fn schema1_name(&self) -> (String, String) {
+        match self {
+            ImageDestination::Registry { reference, .. } => {
+                (reference.repository.clone(), reference.tag.clone().unwrap_or_default())
+            }
+            _ => (String::new(), String::new()),
+        }
+    }
+
     /// Whether manifests of `kind` can be stored here as they are.
     pub fn accepts(&self, kind: ManifestKind) -> bool {
         match self {
