@@ -205,6 +205,15 @@ fn registry_to_registry_single_and_all() {
     .ok();
     let one = skiff(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{p}/r2r/one:v1")]).ok();
     assert!(one.stdout_str().contains("\"layers\""), "an image manifest, not the index");
+    // Again: the destination already holds that manifest there, so nothing is copied.
+    let again = [INSECURE, "copy", "--src-tls-verify=false", "--dest-tls-verify=false", &src];
+    let r = skiff(&[&again[..], &[&format!("docker://{p}/r2r/one:v1")]].concat()).ok();
+    assert!(r.stderr.contains("already present") && !r.stderr.contains("Copying blob"), "{}", r.stderr);
+    // Under another tag it is written again (its blobs are found, not sent).
+    let r = skiff(&[&again[..], &[&format!("docker://{p}/r2r/one:v2")]].concat()).ok();
+    assert!(!r.stderr.contains("already present") && r.stderr.contains("skipped: already exists"), "{}", r.stderr);
+    let v2 = skiff(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{p}/r2r/one:v2")]).ok();
+    assert_eq!(v2.stdout, one.stdout);
     // --all: the index keeps its digest, and every instance is there.
     let digestfile = tempfile::NamedTempFile::new().unwrap();
     let r = skiff(&[

@@ -315,6 +315,14 @@ impl Copier<'_> {
                 false => format!("converting {} to {}", kind.media_type(), target.media_type()),
             }));
         }
+        // A registry that already holds this very manifest there has its blobs too.
+        if target == kind && !recompressing && signatures.is_empty() {
+            let digest = manifest::manifest_digest(bytes)?;
+            if dest.holds_manifest(&digest, instance).await {
+                self.io.note("Skipping: image already present at destination".to_owned());
+                return Ok(Written { digest, size: bytes.len() as i64, kind });
+            }
+        }
         let converted = if target == kind {
             None
         } else {

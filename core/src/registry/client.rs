@@ -314,6 +314,17 @@ impl RegistryClient {
         Ok((resp.body, ct))
     }
 
+    /// The digest of the manifest `reference` names, if the registry says
+    /// (HEAD, `Docker-Content-Digest`); None when it is absent or unknown.
+    pub async fn manifest_digest_at(&self, repository: &str, reference: &str) -> Option<Digest> {
+        let accept = media_type::MANIFEST_ACCEPT.join(", ");
+        let path = format!("/v2/{repository}/manifests/{reference}");
+        let headers = vec![("Accept".to_owned(), accept)];
+        let resp = self.send("HEAD", &path, headers, &push_scope(repository), 0).await.ok()?;
+        let header = resp.header("docker-content-digest").filter(|_| resp.status == 200)?;
+        Digest::parse(header.trim()).ok()
+    }
+
     /// A small blob (a config), verified against its digest.
     pub async fn get_blob(&self, repository: &str, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         let path = format!("/v2/{repository}/blobs/{digest}");

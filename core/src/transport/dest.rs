@@ -385,6 +385,18 @@ impl ImageDestination {
         }
     }
 
+    /// Whether the destination already holds manifest `digest` where it would
+    /// be written (a registry's tag or digest; an `instance` by its digest),
+    /// so the copy of that image can be skipped.
+    pub async fn holds_manifest(&self, digest: &Digest, instance: bool) -> bool {
+        let ImageDestination::Registry { client, reference, .. } = self else { return false };
+        let at = match instance {
+            true => digest.to_string(),
+            false => reference.manifest_reference(),
+        };
+        client.manifest_digest_at(&reference.repository, &at).await.as_ref() == Some(digest)
+    }
+
     /// Writes a manifest: an instance of a list (by digest), or the image's
     /// top-level manifest.
     pub async fn put_manifest(&mut self, bytes: &[u8], kind: ManifestKind, instance: Option<&Digest>) -> Result<()> {
