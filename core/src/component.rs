@@ -115,6 +115,17 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::ReadRange { path, offset, length } => wit::Request::ReadRange(wit::FileRange { path, offset, length }),
         Request::TarIndex { path } => wit::Request::TarIndex(path),
         Request::PackTar { dir, archive } => wit::Request::PackTar(wit::PackTar { dir, archive }),
+        Request::WriteTar { archive, entries } => wit::Request::WriteTar(wit::WriteTar {
+            archive,
+            entries: entries
+                .into_iter()
+                .map(|e| match e {
+                    engine::TarEntry::File { name, path } => wit::TarEntry::File((name, path)),
+                    engine::TarEntry::Data { name, data } => wit::TarEntry::Data((name, data)),
+                    engine::TarEntry::Symlink { name, target } => wit::TarEntry::Symlink((name, target)),
+                })
+                .collect(),
+        }),
         Request::RemoveDir { path } => wit::Request::RemoveDir(path),
         Request::Recompress { input, output, from, to, level, algorithm } => {
             wit::Request::Recompress(wit::Recompress {

@@ -152,6 +152,7 @@ fn request_to_js(r: Request) -> JsValue {
         Request::ReadRange { .. } => set(&o, "kind", "read-range"),
         Request::TarIndex { .. } => set(&o, "kind", "tar-index"),
         Request::PackTar { .. } => set(&o, "kind", "pack-tar"),
+        Request::WriteTar { .. } => set(&o, "kind", "write-tar"),
         Request::RemoveDir { .. } => set(&o, "kind", "remove-dir"),
         Request::Recompress { .. } => set(&o, "kind", "recompress"),
     }

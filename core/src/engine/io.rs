@@ -142,6 +142,12 @@ pub enum Request {
         dir: String,
         archive: String,
     },
+    /// Write a tar of exactly `entries`, in order, with fixed metadata, so
+    /// the same entries always give the same bytes.
+    WriteTar {
+        archive: String,
+        entries: Vec<TarEntry>,
+    },
     /// Re-encode a layer: decompress `input` (a file or a member of an
     /// archive; `from`: none, gzip or zstd), compress it (`to`, at `level`)
     /// into `output`, and reply `Recompressed` with the digest (`algorithm`)
@@ -334,6 +340,17 @@ impl Io {
     pub async fn sleep(&self, millis: u64) {
         let _ = self.perform(Request::Wait { millis }).await;
     }
+}
+
+/// One entry of a [`Request::WriteTar`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TarEntry {
+    /// `name` holding the bytes of the file at `path`.
+    File { name: String, path: String },
+    /// `name` holding `data`.
+    Data { name: String, data: Vec<u8> },
+    /// A symbolic link `name` → `target`.
+    Symlink { name: String, target: String },
 }
 
 /// What became of a [`Transfer`].

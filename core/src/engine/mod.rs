@@ -11,8 +11,8 @@
 mod io;
 
 pub use io::{
-    BlobSink, BlobSource, HttpRequest, HttpResponse, Io, IoError, IoErrorKind, Recompressed, Reply, Request, TarMember,
-    Transfer, Transferred,
+    BlobSink, BlobSource, HttpRequest, HttpResponse, Io, IoError, IoErrorKind, Recompressed, Reply, Request, TarEntry,
+    TarMember, Transfer, Transferred,
 };
 
 use std::future::Future;

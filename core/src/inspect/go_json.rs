@@ -34,9 +34,44 @@ pub fn html_escape(s: &str) -> String {
     out
 }
 
+/// JSON without insignificant whitespace (Go's `json.Compact`), strings untouched.
+pub fn compact(raw: &str) -> String {
+    let (mut out, mut in_string, mut escaped) = (String::with_capacity(raw.len()), false, false);
+    for c in raw.chars() {
+        if in_string {
+            in_string = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+        } else if c.is_ascii_whitespace() {
+            continue;
+        } else {
+            in_string = c == '"';
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `json.Marshal` of a Go `map[string]*json.RawMessage`: keys sorted, each
+/// value (raw JSON text; `null` for None) compacted, HTML-escaped.
+pub fn marshal_raw_map(fields: &std::collections::BTreeMap<String, Option<String>>) -> Result<String> {
+    let members = fields
+        .iter()
+        .map(|(k, v)| Ok(format!("{}:{}", serde_json::to_string(k)?, v.as_deref().map_or("null".to_owned(), compact))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(html_escape(&format!("{{{}}}", members.join(","))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_maps_as_go_marshals_them() {
+        assert_eq!(compact("{ \"a b\" : [1, 2],\n \"c\\\"\": \" x \" }"), "{\"a b\":[1,2],\"c\\\"\":\" x \"}");
+        let fields =
+            [("z".to_owned(), Some("{ \"k\": \"<\" }".to_owned())), ("a".to_owned(), None)].into_iter().collect();
+        assert_eq!(marshal_raw_map(&fields).unwrap(), "{\"a\":null,\"z\":{\"k\":\"\\u003c\"}}");
+    }
 
     #[test]
     fn matches_go_layout() {

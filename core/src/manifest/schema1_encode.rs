@@ -15,7 +15,7 @@ use super::convert::{Converted, go_marshal};
 use super::{Descriptor, ImageManifest, jws};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::inspect::go_json::html_escape;
+use crate::inspect::go_json::marshal_raw_map;
 use crate::inspect::time::GoTime;
 use crate::media_type::{self as mt, ManifestKind};
 
@@ -100,43 +100,23 @@ fn v1_id(blob: &Digest, others: &[&str]) -> String {
     Digest::sha256(parts.join(" ").as_bytes()).hex().to_owned()
 }
 
-/// JSON without insignificant whitespace (Go's `json.Compact`), strings untouched.
-fn compact(raw: &str) -> String {
-    let (mut out, mut in_string, mut escaped) = (String::with_capacity(raw.len()), false, false);
-    for c in raw.chars() {
-        if in_string {
-            in_string = escaped || c != '"';
-            escaped = !escaped && c == '\\';
-        } else if c.is_ascii_whitespace() {
-            continue;
-        } else {
-            in_string = c == '"';
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The top entry: the config's own JSON without `rootfs` and `history`, with
 /// `id`, `parent` and `throwaway` set, keys sorted (Go's map encoding).
 fn top_v1_compatibility(config: &[u8], id: &str, parent: &str, throwaway: bool) -> Result<String> {
-    let mut fields: BTreeMap<String, Box<RawValue>> =
+    let raw: BTreeMap<String, Box<RawValue>> =
         serde_json::from_slice(config).map_err(|e| Error::invalid(format!("image config: {e}")))?;
+    let mut fields: BTreeMap<String, Option<String>> =
+        raw.into_iter().map(|(k, v)| (k, Some(v.get().to_owned()))).collect();
     fields.remove("rootfs");
     fields.remove("history");
-    let raw = |v: String| RawValue::from_string(v).expect("JSON written by serde_json");
-    fields.insert("id".to_owned(), raw(serde_json::to_string(id)?));
+    fields.insert("id".to_owned(), Some(serde_json::to_string(id)?));
     if !parent.is_empty() {
-        fields.insert("parent".to_owned(), raw(serde_json::to_string(parent)?));
+        fields.insert("parent".to_owned(), Some(serde_json::to_string(parent)?));
     }
     if throwaway {
-        fields.insert("throwaway".to_owned(), raw("true".to_owned()));
+        fields.insert("throwaway".to_owned(), Some("true".to_owned()));
     }
-    let members: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| Ok(format!("{}:{}", serde_json::to_string(k)?, compact(v.get()))))
-        .collect::<Result<_>>()?;
-    Ok(html_escape(&format!("{{{}}}", members.join(","))))
+    marshal_raw_map(&fields)
 }
 
 /// Converts `m` (with config bytes `config`) to a signed schema 1 manifest
@@ -275,10 +255,5 @@ mod tests {
         let more = r#"{"history":[{"created_by":"a"},{"created_by":"b"}]}"#;
         assert!(to_schema1(&m, more.as_bytes(), "", "", "t").is_err());
         assert!(to_schema1(&m, b"{}", "", "", "t").is_err());
-    }
-
-    #[test]
-    fn compaction_keeps_strings() {
-        assert_eq!(compact("{ \"a b\" : [1, 2],\n \"c\\\"\": \" x \" }"), "{\"a b\":[1,2],\"c\\\"\":\" x \"}");
     }
 }

@@ -507,7 +507,7 @@ impl ImageDestination {
             load_into,
         } = self
         {
-            commit_docker_archive(io, staging, archive, tags, config, layers).await?;
+            super::docker_save::write(io, staging, archive, tags, config, layers).await?;
             if let Some(daemon) = load_into {
                 let loaded = daemon.load(io, archive).await;
                 let _ = io.fs(Request::RemoveFile { path: archive.clone() }).await;
@@ -548,39 +548,6 @@ impl ImageDestination {
         }
         Ok(())
     }
-}
-
-/// Names the staged blobs (`<hex>.json`, `<hex>.tar`), writes `manifest.json`
-/// as `docker save` does, and packs the archive into place.
-async fn commit_docker_archive(
-    io: &Io,
-    staging: &str,
-    archive: &str,
-    tags: &[String],
-    config: &Digest,
-    layers: &[Digest],
-) -> Result<()> {
-    let rename = |from: String, to: String| async move {
-        io.fs(Request::Rename { from, to: to.clone() }).await.map_err(fs_error(format!("writing {to}")))
-    };
-    let config_name = format!("{}.json", config.hex());
-    rename(join(staging, config.hex()), join(staging, &config_name)).await?;
-    let mut names = Vec::new();
-    for l in layers {
-        let name = format!("{}.tar", l.hex());
-        if !names.contains(&name) {
-            rename(join(staging, l.hex()), join(staging, &name)).await?;
-        }
-        names.push(name);
-    }
-    let manifest = json!([{ "Config": config_name, "RepoTags": tags, "Layers": names }]);
-    write_atomically(io, &join(staging, "manifest.json"), &serde_json::to_vec(&manifest)?).await?;
-    let tmp = format!("{archive}.skiff-tmp");
-    io.fs(Request::PackTar { dir: staging.to_owned(), archive: tmp.clone() })
-        .await
-        .map_err(fs_error(format!("writing {tmp}")))?;
-    rename(tmp, archive.to_owned()).await?;
-    io.fs(Request::RemoveDir { path: staging.to_owned() }).await.map_err(fs_error(format!("removing {staging}")))
 }
 
 /// Writes `path` through a temporary name and a rename.

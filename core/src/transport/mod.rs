@@ -5,6 +5,7 @@ mod daemon;
 mod dest;
 mod dir;
 mod docker_archive;
+mod docker_save;
 mod oci_layout;
 mod registry;
 mod tar_members;

@@ -74,6 +74,7 @@ impl HostIo {
             Request::TarIndex(path) => archive::index(path).await,
             Request::ReadRange(r) => archive::read_range(r).await,
             Request::PackTar(p) => archive::pack(p).await,
+            Request::WriteTar(w) => archive::write(w).await,
             Request::Recompress(r) => recompress::recompress(r).await,
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) => Reply::Done,
