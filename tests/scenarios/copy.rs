@@ -650,8 +650,11 @@ fn killed_copy_leaves_nothing_that_looks_complete() {
     for dest in
         [format!("dir:{}", tmp.path().join("dir").display()), format!("oci:{}:v1", tmp.path().join("oci").display())]
     {
+        let scratch = tmp.path().join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        let tmpdir = scratch.to_str().unwrap();
         let mut child = skiff_tests::harness::tools::skiff_cmd()
-            .args([INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &dest])
+            .args(["--tmpdir", tmpdir, INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &dest])
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(800));
@@ -661,8 +664,12 @@ fn killed_copy_leaves_nothing_that_looks_complete() {
         let path = Path::new(dest.split_once(':').unwrap().1.trim_end_matches(":v1"));
         assert!(!path.join("manifest.json").exists(), "{dest}: no manifest after a kill");
         assert!(!path.join("index.json").exists(), "{dest}: no index after a kill");
-        // A re-run completes, and the result is what skopeo makes.
-        skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("kill/big:v1"), &dest]).ok();
+        let left = || std::fs::read_dir(&scratch).unwrap().count();
+        assert_eq!(left(), 1, "the killed run's scratch directory is still there");
+        // A re-run completes (removing the dead run's scratch space), and the result is what skopeo makes.
+        skiff(&["--tmpdir", tmpdir, INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("kill/big:v1"), &dest])
+            .ok();
+        assert_eq!(left(), 0, "scratch space of the dead run and of the re-run removed");
         let theirs = tmp.path().join(format!("theirs-{}", path.file_name().unwrap().to_string_lossy()));
         let theirs_dest = dest.replace(path.to_str().unwrap(), theirs.to_str().unwrap());
         skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("kill/big:v1"), &theirs_dest]).ok();

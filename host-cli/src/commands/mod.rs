@@ -46,14 +46,17 @@ fn daemon_host(flag: &Option<String>) -> Option<String> {
 }
 
 /// This run's scratch space: a fresh directory under `--tmpdir` (else the
-/// system's), removed with everything in it when the command ends.
+/// system's), removed with everything in it when the command ends. It is
+/// named after this process (`skiff-<pid>-…`), so the next run can remove
+/// what a killed one left.
 struct ScratchDir(tempfile::TempDir);
 
 impl ScratchDir {
     fn new(g: &GlobalOptions) -> Result<Self> {
         let parent = g.tmpdir.clone().map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        Self::sweep(&parent);
         let dir = tempfile::Builder::new()
-            .prefix("skiff-")
+            .prefix(&format!("skiff-{}-", std::process::id()))
             .tempdir_in(&parent)
             .map_err(|e| anyhow!("creating a scratch directory in {}: {e}", parent.display()))?;
         Ok(ScratchDir(dir))
@@ -61,6 +64,22 @@ impl ScratchDir {
 
     fn path(&self) -> String {
         self.0.path().display().to_string()
+    }
+
+    /// Removes scratch directories of skiff processes that no longer run.
+    fn sweep(parent: &std::path::Path) {
+        let Ok(entries) = std::fs::read_dir(parent) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            // Exactly `skiff-<pid>-<6 random characters>`, a real directory.
+            let Some((pid, rand)) = name.strip_prefix("skiff-").and_then(|rest| rest.split_once('-')) else { continue };
+            let Ok(pid) = pid.parse::<u32>() else { continue };
+            let shaped = rand.len() == 6 && rand.chars().all(|c| c.is_ascii_alphanumeric());
+            let ours = shaped && std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir());
+            if ours && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 }
 
