@@ -122,12 +122,13 @@ impl Copier<'_> {
             }));
         }
         // A registry that already holds this very manifest there has its blobs too.
-        if target == kind && !recompressing && signatures.is_empty() {
-            let digest = manifest::manifest_digest(bytes)?;
-            if dest.holds_manifest(&digest, instance).await {
-                self.io.note("Skipping: image already present at destination".to_owned());
-                return Ok(Written { digest, size: bytes.len() as i64, kind });
-            }
+        if target == kind
+            && !recompressing
+            && signatures.is_empty()
+            && dest.holds_manifest(&source_digest, instance).await
+        {
+            self.io.note("Skipping: image already present at destination".to_owned());
+            return Ok(Written { digest: source_digest, size: bytes.len() as i64, kind });
         }
         let converted = if target == kind {
             None

@@ -14,8 +14,7 @@ use crate::media_type::ManifestKind;
 use crate::platform::Platform;
 use crate::policy;
 use crate::reference::ImageReference;
-use crate::transport::ImageDestination;
-use crate::transport::ImageSource;
+use crate::transport::{ImageDestination, ImageSource};
 use copier::Copier;
 
 mod compression;

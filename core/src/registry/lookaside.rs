@@ -14,6 +14,7 @@ use crate::engine::{HttpRequest, Io, IoErrorKind, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::DockerReference;
 use crate::signature::{MAX_SIGNATURE_SIZE, Signature};
+use crate::transport::{fs_error, write_atomically};
 
 /// The registries.d directory as the host found it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -165,24 +166,20 @@ impl Lookaside {
     /// removes any later ones left from before.
     pub async fn write(&self, io: &Io, manifest: &Digest, signatures: &[Signature]) -> Result<()> {
         self.writable()?;
-        let fs_error =
-            |what: &str, e: crate::engine::IoError| Error::new(ErrorKind::Io, format!("{what}: {}", e.message));
         let path = |n: usize| Self::file_path(&self.url(manifest, n)).expect("checked writable").to_owned();
         let dir = path(1).rsplit_once('/').map(|(d, _)| d.to_owned()).expect("a signature path has a directory");
-        io.fs(Request::CreateDir { path: dir.clone() }).await.map_err(|e| fs_error(&dir, e))?;
+        io.fs(Request::CreateDir { path: dir.clone() }).await.map_err(fs_error(format!("creating {dir}")))?;
         for (i, s) in signatures.iter().enumerate() {
             let Signature::SimpleSigning(blob) = s else {
                 return Err(Error::unsupported("a lookaside holds simple-signing signatures only"));
             };
-            let (tmp, target) = (format!("{}.skiff-tmp", path(i + 1)), path(i + 1));
-            io.fs(Request::WriteFile { path: tmp.clone(), data: blob.clone() }).await.map_err(|e| fs_error(&tmp, e))?;
-            io.fs(Request::Rename { from: tmp, to: target.clone() }).await.map_err(|e| fs_error(&target, e))?;
+            write_atomically(io, &path(i + 1), blob).await?;
         }
         for n in signatures.len() + 1.. {
             match io.fs(Request::RemoveFile { path: path(n) }).await {
                 Ok(()) => {}
                 Err(e) if e.kind == IoErrorKind::NotFound => return Ok(()),
-                Err(e) => return Err(fs_error(&path(n), e)),
+                Err(e) => return Err(fs_error(format!("removing {}", path(n)))(e)),
             }
         }
         Ok(())

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use super::daemon::Daemon;
 use super::dir::{blob_name, signature_name};
 use super::oci_layout::REF_NAME_ANNOTATION;
-use super::{ImageSource, join};
+use super::{ImageSource, fs_error, join, write_atomically};
 use crate::copy::Desired;
 use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, IoErrorKind, Request, Transfer, Transferred};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::job::CopySide;
 use crate::manifest::Manifest;
 use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
@@ -62,10 +62,6 @@ pub enum ImageDestination {
         /// For `docker-daemon:`: the daemon the finished archive is loaded into.
         load_into: Option<Daemon>,
     },
-}
-
-fn fs_error(what: String) -> impl FnOnce(crate::engine::IoError) -> Error {
-    move |e| Error::new(ErrorKind::Io, format!("{what}: {}", e.message))
 }
 
 /// Streams blob `d` from a local `source` (a file, or part of one) into `sink`, checking it.
@@ -548,13 +544,4 @@ impl ImageDestination {
         }
         Ok(())
     }
-}
-
-/// Writes `path` through a temporary name and a rename.
-async fn write_atomically(io: &Io, path: &str, data: &[u8]) -> Result<()> {
-    let tmp = format!("{path}.skiff-tmp");
-    io.fs(Request::WriteFile { path: tmp.clone(), data: data.to_vec() })
-        .await
-        .map_err(fs_error(format!("writing {tmp}")))?;
-    io.fs(Request::Rename { from: tmp, to: path.to_owned() }).await.map_err(fs_error(format!("writing {path}")))
 }

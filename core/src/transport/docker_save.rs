@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::join;
+use super::{fs_error, join};
 use crate::digest::Digest;
 use crate::engine::{Io, Request, TarEntry};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::inspect::go_json::{html_escape, marshal_raw_map};
 use crate::manifest::MAX_MANIFEST_SIZE;
 
@@ -74,8 +74,6 @@ pub(super) async fn write(
     config: &Digest,
     layers: &[Digest],
 ) -> Result<()> {
-    let fs_error =
-        |what: String| move |e: crate::engine::IoError| Error::new(ErrorKind::Io, format!("{what}: {}", e.message));
     let config_path = join(staging, config.hex());
     let config_bytes = io
         .read_file(config_path.clone(), MAX_MANIFEST_SIZE)

@@ -173,6 +173,22 @@ pub(crate) fn file_error(path: &str, e: IoError) -> Error {
     Error::new(kind, format!("reading {path}: {}", e.message))
 }
 
+/// Maps a failed file-system request about `what` to an error.
+pub(crate) fn fs_error(what: String) -> impl FnOnce(IoError) -> Error {
+    move |e| Error::new(ErrorKind::Io, format!("{what}: {}", e.message))
+}
+
+/// Writes `path` through a temporary name and a rename.
+pub(crate) async fn write_atomically(io: &Io, path: &str, data: &[u8]) -> Result<()> {
+    let tmp = format!("{path}.skiff-tmp");
+    io.fs(crate::engine::Request::WriteFile { path: tmp.clone(), data: data.to_vec() })
+        .await
+        .map_err(fs_error(format!("writing {tmp}")))?;
+    io.fs(crate::engine::Request::Rename { from: tmp, to: path.to_owned() })
+        .await
+        .map_err(fs_error(format!("writing {path}")))
+}
+
 /// `root/name`, without doubling a trailing slash.
 pub(crate) fn join(root: &str, name: &str) -> String {
     if root.ends_with('/') { format!("{root}{name}") } else { format!("{root}/{name}") }
