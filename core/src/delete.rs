@@ -4,10 +4,19 @@
 use crate::digest::Digest;
 use crate::engine::Io;
 use crate::error::{Error, Result};
-use crate::job::DeleteJob;
 use crate::manifest;
 use crate::reference::ImageReference;
 use crate::registry::RegistryClient;
+use crate::registry::RegistryOptions;
+use serde::Deserialize;
+
+/// `skopeo delete`.
+#[derive(Debug, Deserialize)]
+pub struct DeleteJob {
+    pub image: String,
+    #[serde(default)]
+    pub registry: RegistryOptions,
+}
 
 pub async fn run(io: Io, job: DeleteJob) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;

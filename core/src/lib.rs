@@ -7,11 +7,14 @@
 //! `wasm32-wasip2` with the `component` feature it is the WASI component the
 //! `skiff` CLI runs (interface in `wit/`).
 
+pub mod compression;
 pub mod copy;
 pub mod delete;
 pub mod digest;
 pub mod engine;
 pub mod error;
+pub mod files;
+pub mod go;
 pub mod inspect;
 pub mod job;
 pub mod list_tags;

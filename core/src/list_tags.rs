@@ -4,10 +4,19 @@ use serde::Serialize;
 
 use crate::engine::Io;
 use crate::error::{Error, Result};
-use crate::inspect::go_json;
-use crate::job::ListTagsJob;
+use crate::go::json as go_json;
 use crate::reference::{DockerReference, ImageReference};
 use crate::registry::RegistryClient;
+use crate::registry::RegistryOptions;
+use serde::Deserialize;
+
+/// `skopeo list-tags`.
+#[derive(Debug, Deserialize)]
+pub struct ListTagsJob {
+    pub repository: String,
+    #[serde(default)]
+    pub registry: RegistryOptions,
+}
 
 #[derive(Serialize)]
 struct Output {

@@ -7,21 +7,84 @@
 
 use crate::engine::{Io, Request};
 use crate::error::{Error, Result};
-use crate::job::CopyJob;
 use crate::manifest::list_convert::encode_list;
 use crate::manifest::{self, Descriptor, Manifest};
 use crate::media_type::ManifestKind;
 use crate::platform::Platform;
 use crate::policy;
 use crate::reference::ImageReference;
-use crate::transport::{ImageDestination, ImageSource};
+use crate::transport::{ImageDestination, ImageSource, SideOptions};
 use copier::Copier;
 
-mod compression;
 mod copier;
 mod signatures;
 
-pub use compression::{Compression, CompressionPolicy, Desired};
+pub use crate::compression::{Compression, CompressionPolicy, Desired};
+use crate::platform::WantedPlatform;
+use crate::policy::PolicyInput;
+use serde::Deserialize;
+
+/// `skopeo copy`.
+#[derive(Debug, Deserialize)]
+pub struct CopyJob {
+    pub source: String,
+    pub destination: String,
+    #[serde(default)]
+    pub src: SideOptions,
+    #[serde(default)]
+    pub dest: SideOptions,
+    #[serde(default)]
+    pub policy: PolicyInput,
+    #[serde(default)]
+    pub platform: WantedPlatform,
+    /// `--all`
+    #[serde(default)]
+    pub all: bool,
+    /// `--multi-arch system|all|index-only`
+    #[serde(default)]
+    pub multi_arch: Option<String>,
+    /// `--image-parallel-copies`
+    #[serde(default)]
+    pub image_parallel_copies: Option<usize>,
+    /// `--digestfile`: where to write the digest of the manifest written.
+    #[serde(default)]
+    pub digestfile: Option<String>,
+    /// `-f/--format oci|v2s2|v2s1`: the manifest type to write.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// `--preserve-digests`: fail rather than change a digest.
+    #[serde(default)]
+    pub preserve_digests: bool,
+    /// `--dest-compress-format gzip|zstd`
+    #[serde(default)]
+    pub dest_compress_format: Option<String>,
+    /// `--dest-compress-level`
+    #[serde(default)]
+    pub dest_compress_level: Option<i32>,
+    /// `--dest-compress` (dir: only)
+    #[serde(default)]
+    pub dest_compress: bool,
+    /// `--dest-decompress` (dir: only)
+    #[serde(default)]
+    pub dest_decompress: bool,
+    /// `--dest-force-compress-format`: every layer in `--dest-compress-format`,
+    /// never one reused in another (skiff re-encodes before any existence check).
+    #[serde(default)]
+    pub dest_force_compress_format: bool,
+    /// `--dest-oci-accept-uncompressed-layers`
+    #[serde(default)]
+    pub dest_oci_accept_uncompressed_layers: bool,
+    /// Scratch space of this run (recompressed layers bound for a registry,
+    /// images on their way from or to a Docker daemon); the host removes it.
+    #[serde(default)]
+    pub tmpdir: Option<String>,
+    /// `--remove-signatures`
+    #[serde(default)]
+    pub remove_signatures: bool,
+    /// `--additional-tag` (docker-archive: only).
+    #[serde(default)]
+    pub additional_tags: Vec<String>,
+}
 
 /// Blobs copied at once within one image (skopeo's default).
 pub const DEFAULT_PARALLEL: usize = 6;

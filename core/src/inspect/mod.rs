@@ -3,34 +3,61 @@
 //! if there is one); every other field comes from the instance chosen for
 //! the wanted platform.
 
-mod config;
-pub mod go_json;
 mod output;
 pub mod template;
-pub(crate) mod time;
 
-pub use config::ImageConfig;
 pub use output::{LayerData, Output};
 
 use crate::engine::Io;
 use crate::error::{Error, ErrorKind, Result};
-use crate::job::{CopySide, InspectJob};
+use crate::go::json as go_json;
+use crate::go::time::GoTime;
+use crate::manifest::ImageConfig;
+use crate::manifest::config::Timestamp;
 use crate::manifest::{self, ImageManifest, MAX_MANIFEST_SIZE, Manifest, Schema1Manifest};
 use crate::media_type::{self, ManifestKind};
+use crate::platform::WantedPlatform;
 use crate::reference::ImageReference;
-use crate::transport::ImageSource;
-use config::Timestamp;
+use crate::registry::RegistryOptions;
+use crate::transport::{ImageSource, SideOptions};
+use serde::Deserialize;
 use template::Template;
-use time::GoTime;
+
+/// `skopeo inspect` and its flags.
+#[derive(Debug, Deserialize)]
+pub struct InspectJob {
+    pub image: String,
+    #[serde(default)]
+    pub raw: bool,
+    #[serde(default)]
+    pub config: bool,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub no_tags: bool,
+    /// `--shared-blob-dir`: blobs of an `oci:` layout live here instead of `blobs/`.
+    #[serde(default)]
+    pub shared_blob_dir: Option<String>,
+    #[serde(default)]
+    pub platform: WantedPlatform,
+    #[serde(default)]
+    pub registry: RegistryOptions,
+    /// `--daemon-host` or `DOCKER_HOST` (docker-daemon: only).
+    #[serde(default)]
+    pub daemon_host: Option<String>,
+    /// Scratch space of this run (an image saved by a Docker daemon).
+    #[serde(default)]
+    pub tmpdir: Option<String>,
+}
 
 pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;
     let format = OutputFormat::parse(job.format.as_deref())?;
-    let side = CopySide {
+    let side = SideOptions {
         registry: job.registry.clone(),
         shared_blob_dir: job.shared_blob_dir.clone(),
         daemon_host: job.daemon_host.clone(),
-        ..CopySide::default()
+        ..SideOptions::default()
     };
     let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
     let source = ImageSource::open(&io, &image, &side, &tmpdir)?;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::config::Timestamp;
 use super::template::Value;
+use crate::manifest::config::Timestamp;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Output {

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use super::time::GoTime;
 use crate::error::{Error, Result};
+use crate::go::time::GoTime;
 
 /// A value as the template sees it, keeping Go's nil/empty distinctions.
 #[derive(Debug, Clone, PartialEq)]

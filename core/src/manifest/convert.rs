@@ -13,8 +13,8 @@ use serde::Serialize;
 use super::{Descriptor, ImageManifest};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::inspect::ImageConfig;
-use crate::inspect::go_json::html_escape;
+use crate::go::json::html_escape;
+use crate::manifest::ImageConfig;
 use crate::media_type::{self as mt, ManifestKind};
 
 /// A converted image: its manifest, and its config when conversion changed it.

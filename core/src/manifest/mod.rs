@@ -1,6 +1,7 @@
 //! Manifests in every format a registry may serve: OCI image manifest and
 //! index, Docker v2 schema 2 and manifest list, Docker v2 schema 1 (read only).
 
+pub mod config;
 pub mod convert;
 mod descriptor;
 mod image;
@@ -10,6 +11,7 @@ pub mod list_convert;
 mod schema1;
 pub mod schema1_encode;
 
+pub use config::ImageConfig;
 pub use descriptor::Descriptor;
 pub use image::ImageManifest;
 pub use list::ManifestList;

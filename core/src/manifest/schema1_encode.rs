@@ -15,8 +15,8 @@ use super::convert::{Converted, go_marshal};
 use super::{Descriptor, ImageManifest, jws};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::inspect::go_json::marshal_raw_map;
-use crate::inspect::time::GoTime;
+use crate::go::json::marshal_raw_map;
+use crate::go::time::GoTime;
 use crate::media_type::{self as mt, ManifestKind};
 
 /// A gzipped empty tar (1024 zero bytes), as Docker and containers/image write it.

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use crate::digest::Digest;
 use crate::engine::{HttpRequest, Io, IoErrorKind, Request};
 use crate::error::{Error, ErrorKind, Result};
+use crate::files::{fs_error, write_atomically};
 use crate::reference::DockerReference;
 use crate::signature::{MAX_SIGNATURE_SIZE, Signature};
-use crate::transport::{fs_error, write_atomically};
 
 /// The registries.d directory as the host found it.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -6,15 +6,15 @@
 
 use serde_json::{Value, json};
 
+use super::SideOptions;
 use super::daemon::Daemon;
 use super::dir::{blob_name, signature_name};
 use super::oci_layout::REF_NAME_ANNOTATION;
 use super::{ImageSource, fs_error, join, write_atomically};
-use crate::copy::Desired;
+use crate::compression::Desired;
 use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, IoErrorKind, Request, Transfer, Transferred};
 use crate::error::{Error, Result};
-use crate::job::CopySide;
 use crate::manifest::Manifest;
 use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
 use crate::media_type::ManifestKind;
@@ -85,7 +85,7 @@ pub(super) async fn copy_local_blob(io: &Io, d: &Descriptor, source: BlobSource,
 
 impl ImageDestination {
     /// Opens `image` with one side's options; `tmpdir` is the run's scratch space.
-    pub fn open(io: &Io, image: &ImageReference, side: &CopySide, tmpdir: &str) -> Result<Self> {
+    pub fn open(io: &Io, image: &ImageReference, side: &SideOptions, tmpdir: &str) -> Result<Self> {
         match image {
             ImageReference::Docker(r) => {
                 let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, side.registry.clone())?;

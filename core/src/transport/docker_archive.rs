@@ -15,7 +15,7 @@ use serde_json::json;
 use super::daemon::Daemon;
 use super::tar_members::TarMembers;
 use super::{file_error, join, read_local};
-use crate::copy::Compression;
+use crate::compression::Compression;
 use crate::digest::Digest;
 use crate::engine::{BlobSource, Io, Request};
 use crate::error::{Error, ErrorKind, Result};

@@ -12,7 +12,7 @@ use super::{fs_error, join};
 use crate::digest::Digest;
 use crate::engine::{Io, Request, TarEntry};
 use crate::error::{Error, Result};
-use crate::inspect::go_json::{html_escape, marshal_raw_map};
+use crate::go::json::{html_escape, marshal_raw_map};
 use crate::manifest::MAX_MANIFEST_SIZE;
 
 /// The config fields the top legacy layer's `json` copies (null when absent).

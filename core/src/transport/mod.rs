@@ -16,14 +16,33 @@ pub use docker_archive::DockerArchiveSource;
 pub use oci_layout::LayoutSource;
 pub use registry::RegistrySource;
 
-use crate::copy::Compression;
+use crate::compression::Compression;
 use crate::digest::Digest;
-use crate::engine::{Io, IoError, IoErrorKind};
-use crate::error::{Error, ErrorKind, Result};
-use crate::job::CopySide;
+use serde::Deserialize;
+
+use crate::engine::Io;
+use crate::error::{Error, Result};
+pub(crate) use crate::files::{file_error, fs_error, join, read_local, write_atomically};
 use crate::manifest::Descriptor;
 use crate::reference::{ArchiveSelector, ImageReference};
+use crate::registry::RegistryOptions;
 use crate::signature::Signature;
+
+/// How to reach one image: a copy's source or destination, or what
+/// `inspect` reads.
+#[derive(Debug, Default, Deserialize)]
+pub struct SideOptions {
+    #[serde(default)]
+    pub registry: RegistryOptions,
+    #[serde(default)]
+    pub shared_blob_dir: Option<String>,
+    /// `--*-daemon-host` or `DOCKER_HOST` (docker-daemon: only).
+    #[serde(default)]
+    pub daemon_host: Option<String>,
+    /// `--registries.d`: where registries keep signatures (docker: only).
+    #[serde(default)]
+    pub registries_d: crate::registry::lookaside::RegistriesD,
+}
 
 /// A readable image of any supported transport.
 #[derive(Debug)]
@@ -36,7 +55,7 @@ pub enum ImageSource {
 
 impl ImageSource {
     /// Opens `image` with one side's options; `tmpdir` is the run's scratch space.
-    pub fn open(io: &Io, image: &ImageReference, side: &CopySide, tmpdir: &str) -> Result<Self> {
+    pub fn open(io: &Io, image: &ImageReference, side: &SideOptions, tmpdir: &str) -> Result<Self> {
         match image {
             ImageReference::Docker(r) => {
                 let lookaside = side.registries_d.lookaside(r, false)?;
@@ -158,38 +177,4 @@ impl ImageSource {
             _ => None,
         }
     }
-}
-
-/// Reads a local file through the host, mapping failures to errors.
-pub(crate) async fn read_local(io: &Io, path: String, max: u64) -> Result<Vec<u8>> {
-    io.read_file(path.clone(), max).await.map_err(|e| file_error(&path, e))
-}
-
-pub(crate) fn file_error(path: &str, e: IoError) -> Error {
-    let kind = match e.kind {
-        IoErrorKind::TooLarge => ErrorKind::Integrity,
-        _ => ErrorKind::Io,
-    };
-    Error::new(kind, format!("reading {path}: {}", e.message))
-}
-
-/// Maps a failed file-system request about `what` to an error.
-pub(crate) fn fs_error(what: String) -> impl FnOnce(IoError) -> Error {
-    move |e| Error::new(ErrorKind::Io, format!("{what}: {}", e.message))
-}
-
-/// Writes `path` through a temporary name and a rename.
-pub(crate) async fn write_atomically(io: &Io, path: &str, data: &[u8]) -> Result<()> {
-    let tmp = format!("{path}.skiff-tmp");
-    io.fs(crate::engine::Request::WriteFile { path: tmp.clone(), data: data.to_vec() })
-        .await
-        .map_err(fs_error(format!("writing {tmp}")))?;
-    io.fs(crate::engine::Request::Rename { from: tmp, to: path.to_owned() })
-        .await
-        .map_err(fs_error(format!("writing {path}")))
-}
-
-/// `root/name`, without doubling a trailing slash.
-pub(crate) fn join(root: &str, name: &str) -> String {
-    if root.ends_with('/') { format!("{root}{name}") } else { format!("{root}/{name}") }
 }

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::time::GoTime;
 use crate::error::{Error, Result};
+use crate::go::time::GoTime;
 
 /// Go's `map[string]struct{}`: keys only, values always `{}`.
 type KeySet = BTreeMap<String, Empty>;
