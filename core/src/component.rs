@@ -1,5 +1,5 @@
 //! The WASI component's exports (wit/skiff.wit), a thin mapping from the
-//! generated types onto [`crate::engine`].
+//! generated types onto the core's own: jobs in, actions out, replies in.
 
 // The generated bindings and `export!` are unsafe glue by nature; nothing else here is.
 #![allow(unsafe_code)]
@@ -10,13 +10,27 @@ wit_bindgen::generate!({
 });
 
 use exports::skiff::core::engine::{Guest, GuestOperation};
+use skiff::core::jobs as wj;
 use skiff::core::types as wit;
 
+use crate::compression::{Compression, CompressionFormat};
+use crate::config::Environment;
+use crate::config::policy_file::PolicyOptions;
+use crate::copy::{CopyJob, ManifestFormat, MultiArch};
+use crate::delete::DeleteJob;
 use crate::digest::Algorithm;
 use crate::engine::{
-    self, Action, BlobSink, BlobSource, HttpRequest, HttpResponse, IoError, IoErrorKind, Reply, Request,
+    self, Action, BlobSink, BlobSource, ClientIdentity, FileInfo, FileKind, HttpRequest, HttpResponse, IoError,
+    IoErrorKind, Reply, Request, StreamPiece, TlsConfig,
 };
 use crate::error::{Error, ErrorKind};
+use crate::inspect::InspectJob;
+use crate::job::{Job, ManifestDigestJob};
+use crate::list_tags::ListTagsJob;
+use crate::platform::WantedPlatform;
+use crate::registry::RegistryOptions;
+use crate::registry::auth::Credentials;
+use crate::transport::SideOptions;
 
 struct Component;
 
@@ -38,29 +52,12 @@ impl Guest for Component {
 struct OperationResource(std::cell::RefCell<engine::Operation>);
 
 impl GuestOperation for OperationResource {
-    fn new(job: String) -> Self {
-        OperationResource(std::cell::RefCell::new(crate::job::Job::start(&job)))
+    fn new(job: wj::Job, environment: wj::Environment) -> Self {
+        OperationResource(std::cell::RefCell::new(job_from_wit(job).start(environment_from_wit(environment))))
     }
 
     fn handle(&self, now_ms: u64, id: u64, reply: wit::Reply) {
-        let reply = match reply {
-            wit::Reply::Http(r) => Reply::Http(response_from_wit(r)),
-            wit::Reply::Data(d) => Reply::Data(d),
-            wit::Reply::Elapsed => Reply::Elapsed,
-            wit::Reply::Done => Reply::Done,
-            wit::Reply::Entries(e) => Reply::Entries(e),
-            wit::Reply::Members(m) => Reply::Members(
-                m.into_iter().map(|m| engine::TarMember { name: m.name, offset: m.offset, size: m.size }).collect(),
-            ),
-            wit::Reply::Transferred(t) => {
-                Reply::Transferred { digest: t.digest, size: t.size, response: t.response.map(response_from_wit) }
-            }
-            wit::Reply::Recompressed(r) => {
-                Reply::Recompressed(engine::Recompressed { digest: r.digest, size: r.size, diff_id: r.diff_id })
-            }
-            wit::Reply::Failed(e) => Reply::Failed(IoError { kind: io_kind(e.kind), message: e.message }),
-        };
-        self.0.borrow_mut().handle(now_ms, id, reply);
+        self.0.borrow_mut().handle(now_ms, id, reply_from_wit(reply));
     }
 
     fn poll(&self, now_ms: u64) -> wit::Action {
@@ -75,8 +72,110 @@ impl GuestOperation for OperationResource {
     }
 }
 
-fn response_from_wit(r: wit::HttpResponse) -> HttpResponse {
-    HttpResponse { status: r.status, headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(), body: r.body }
+// ---- jobs ----
+
+fn environment_from_wit(e: wj::Environment) -> Environment {
+    Environment {
+        variables: e.variables.into_iter().collect(),
+        uid: e.uid,
+        os: Some(e.os),
+        architecture: Some(e.architecture),
+        variant: e.variant,
+        scratch_dir: e.scratch_dir,
+    }
+}
+
+fn platform_from_wit(p: wj::PlatformOverride) -> WantedPlatform {
+    WantedPlatform { os: p.os, architecture: p.architecture, variant: p.variant }
+}
+
+fn registry_from_wit(r: wj::RegistryOptions) -> RegistryOptions {
+    RegistryOptions {
+        tls_verify: r.tls_verify,
+        cert_dir: r.cert_dir,
+        credentials: r.credentials.map(|c| Credentials { username: c.username, password: c.password }),
+        registry_token: r.registry_token,
+        no_creds: r.no_creds,
+        authfile: r.authfile,
+        retry_times: r.retry_times,
+        retry_delay_ms: r.retry_delay_ms,
+        ..RegistryOptions::default()
+    }
+}
+
+fn side_from_wit(s: wj::SideOptions) -> SideOptions {
+    SideOptions {
+        registry: registry_from_wit(s.registry),
+        shared_blob_dir: s.shared_blob_dir,
+        daemon_host: s.daemon_host,
+        ..SideOptions::default()
+    }
+}
+
+fn job_from_wit(job: wj::Job) -> Job {
+    match job {
+        wj::Job::Inspect(j) => Job::Inspect(InspectJob {
+            image: j.image,
+            raw: j.raw,
+            config: j.config,
+            format: j.format,
+            no_tags: j.no_tags,
+            side: side_from_wit(j.side),
+            platform: platform_from_wit(j.platform),
+        }),
+        wj::Job::ListTags(j) => {
+            Job::ListTags(ListTagsJob { repository: j.repository, registry: registry_from_wit(j.registry) })
+        }
+        wj::Job::Delete(j) => Job::Delete(DeleteJob { image: j.image, registry: registry_from_wit(j.registry) }),
+        wj::Job::ManifestDigest(j) => Job::ManifestDigest(ManifestDigestJob { path: j.path }),
+        wj::Job::Copy(j) => Job::Copy(CopyJob {
+            source: j.source,
+            destination: j.destination,
+            src: side_from_wit(j.src),
+            dest: side_from_wit(j.dest),
+            policy: PolicyOptions { path: j.policy.path, insecure: j.policy.insecure },
+            registries_d: j.registries_d,
+            platform: platform_from_wit(j.platform),
+            all: j.all,
+            multi_arch: j.multi_arch.map(|m| match m {
+                wj::MultiArch::System => MultiArch::System,
+                wj::MultiArch::All => MultiArch::All,
+                wj::MultiArch::IndexOnly => MultiArch::IndexOnly,
+            }),
+            image_parallel_copies: j.image_parallel_copies,
+            digestfile: j.digestfile,
+            format: j.format.map(|f| match f {
+                wj::ManifestFormat::Oci => ManifestFormat::Oci,
+                wj::ManifestFormat::V2s2 => ManifestFormat::V2s2,
+                wj::ManifestFormat::V2s1 => ManifestFormat::V2s1,
+            }),
+            preserve_digests: j.preserve_digests,
+            dest_compress_format: j.dest_compress_format.map(|f| match f {
+                wj::CompressionFormat::Gzip => CompressionFormat::Gzip,
+                wj::CompressionFormat::Zstd => CompressionFormat::Zstd,
+                wj::CompressionFormat::ZstdChunked => CompressionFormat::ZstdChunked,
+            }),
+            dest_compress_level: j.dest_compress_level,
+            dest_compress: j.dest_compress,
+            dest_decompress: j.dest_decompress,
+            dest_force_compress_format: j.dest_force_compress_format,
+            dest_oci_accept_uncompressed_layers: j.dest_oci_accept_uncompressed_layers,
+            remove_signatures: j.remove_signatures,
+            additional_tags: j.additional_tags,
+        }),
+    }
+}
+
+// ---- requests out ----
+
+fn tls_to_wit(t: TlsConfig) -> wit::TlsConfig {
+    wit::TlsConfig {
+        insecure: t.insecure,
+        ca_files: t.ca_files,
+        client_identity: t
+            .client_identity
+            .map(|ClientIdentity { certificate, key }| wit::ClientIdentity { certificate, key }),
+    }
 }
 
 fn http_to_wit(h: HttpRequest) -> wit::HttpRequest {
@@ -86,63 +185,15 @@ fn http_to_wit(h: HttpRequest) -> wit::HttpRequest {
         headers: h.headers.into_iter().map(|(name, value)| wit::Header { name, value }).collect(),
         body: h.body,
         max_body: h.max_body,
-        tls_profile: h.tls_profile,
-    }
-}
-
-fn request_to_wit(r: Request) -> wit::Request {
-    match r {
-        Request::Http(h) => wit::Request::Http(http_to_wit(h)),
-        Request::ReadFile { path, max_bytes } => wit::Request::ReadFile(wit::FileRead { path, max_bytes }),
-        Request::Wait { millis } => wit::Request::Wait(millis),
-        Request::Warn { message } => wit::Request::Warn(message),
-        Request::Note { message } => wit::Request::Note(message),
-        Request::Transfer(t) => wit::Request::Transfer(wit::Transfer {
-            source: source_to_wit(t.source),
-            sink: match t.sink {
-                BlobSink::File { path } => wit::BlobSink::File(path),
-                BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
-            },
-            algorithm: hash_to_wit(t.algorithm),
-            expected_size: t.expected_size,
-            label: t.label,
-        }),
-        Request::WriteFile { path, data } => wit::Request::WriteFile(wit::FileWrite { path, data }),
-        Request::Rename { from, to } => wit::Request::Rename(wit::Rename { from, to }),
-        Request::CreateDir { path } => wit::Request::CreateDir(path),
-        Request::RemoveFile { path } => wit::Request::RemoveFile(path),
-        Request::ListDir { path } => wit::Request::ListDir(path),
-        Request::ReadRange { path, offset, length } => wit::Request::ReadRange(wit::FileRange { path, offset, length }),
-        Request::TarIndex { path } => wit::Request::TarIndex(path),
-        Request::PackTar { dir, archive } => wit::Request::PackTar(wit::PackTar { dir, archive }),
-        Request::WriteTar { archive, entries } => wit::Request::WriteTar(wit::WriteTar {
-            archive,
-            entries: entries
-                .into_iter()
-                .map(|e| match e {
-                    engine::TarEntry::File { name, path } => wit::TarEntry::File((name, path)),
-                    engine::TarEntry::Data { name, data } => wit::TarEntry::Data((name, data)),
-                    engine::TarEntry::Symlink { name, target } => wit::TarEntry::Symlink((name, target)),
-                })
-                .collect(),
-        }),
-        Request::RemoveDir { path } => wit::Request::RemoveDir(path),
-        Request::Recompress { input, output, from, to, level, algorithm } => {
-            wit::Request::Recompress(wit::Recompress {
-                input: source_to_wit(input),
-                output,
-                from,
-                to,
-                level,
-                algorithm: hash_to_wit(algorithm),
-            })
-        }
+        tls: tls_to_wit(h.tls),
     }
 }
 
 fn source_to_wit(s: BlobSource) -> wit::BlobSource {
     match s {
-        BlobSource::Http(h) => wit::BlobSource::Http(http_to_wit(h)),
+        BlobSource::Http { request, accept } => {
+            wit::BlobSource::Http(wit::HttpSource { request: http_to_wit(request), accept })
+        }
         BlobSource::File { path } => wit::BlobSource::File(path),
         BlobSource::FileRange { path, offset, length } => {
             wit::BlobSource::FileRange(wit::FileRange { path, offset, length })
@@ -157,14 +208,115 @@ fn hash_to_wit(a: Algorithm) -> wit::HashAlgorithm {
     }
 }
 
+fn codec_to_wit(c: Compression) -> wit::Codec {
+    match c {
+        Compression::None => wit::Codec::None,
+        Compression::Gzip => wit::Codec::Gzip,
+        Compression::Zstd => wit::Codec::Zstd,
+    }
+}
+
+fn request_to_wit(r: Request) -> wit::Request {
+    match r {
+        Request::Http(h) => wit::Request::Http(http_to_wit(h)),
+        Request::ReadFile { path, max_bytes } => wit::Request::ReadFile(wit::FileRead { path, max_bytes }),
+        Request::ReadRange { path, offset, length } => wit::Request::ReadRange(wit::FileRange { path, offset, length }),
+        Request::Wait { millis } => wit::Request::Wait(millis),
+        Request::Warn { message } => wit::Request::Warn(message),
+        Request::Note { message } => wit::Request::Note(message),
+        Request::Transfer(t) => wit::Request::Transfer(wit::Transfer {
+            source: source_to_wit(t.source),
+            sink: match t.sink {
+                BlobSink::File { path } => wit::BlobSink::File(path),
+                BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
+            },
+            algorithm: hash_to_wit(t.algorithm),
+            expected_size: t.expected_size,
+            label: t.label,
+        }),
+        Request::Recompress(r) => wit::Request::Recompress(wit::Recompress {
+            input: source_to_wit(r.input),
+            output: r.output,
+            from: codec_to_wit(r.from),
+            to: codec_to_wit(r.to),
+            level: r.level,
+            algorithm: hash_to_wit(r.algorithm),
+        }),
+        Request::WriteFile { path, data } => wit::Request::WriteFile(wit::FileWrite { path, data }),
+        Request::WriteStream { path, pieces } => wit::Request::WriteStream(wit::WriteStream {
+            path,
+            pieces: pieces
+                .into_iter()
+                .map(|p| match p {
+                    StreamPiece::Bytes(b) => wit::StreamPiece::Bytes(b),
+                    StreamPiece::File { path, size } => wit::StreamPiece::File(wit::SizedFile { path, size }),
+                })
+                .collect(),
+        }),
+        Request::Rename { from, to } => wit::Request::Rename(wit::Rename { from, to }),
+        Request::CreateDir { path } => wit::Request::CreateDir(path),
+        Request::RemoveFile { path } => wit::Request::RemoveFile(path),
+        Request::RemoveDir { path } => wit::Request::RemoveDir(path),
+        Request::ListDir { path } => wit::Request::ListDir(path),
+        Request::Stat { path } => wit::Request::Stat(path),
+        Request::TarIndex { path } => wit::Request::TarIndex(path),
+    }
+}
+
+// ---- replies in ----
+
+fn response_from_wit(r: wit::HttpResponse) -> HttpResponse {
+    HttpResponse { status: r.status, headers: r.headers.into_iter().map(|h| (h.name, h.value)).collect(), body: r.body }
+}
+
+fn file_kind(k: wit::FileKind) -> FileKind {
+    match k {
+        wit::FileKind::Absent => FileKind::Absent,
+        wit::FileKind::Regular => FileKind::Regular,
+        wit::FileKind::Directory => FileKind::Directory,
+        wit::FileKind::Symlink => FileKind::Symlink,
+        wit::FileKind::Fifo => FileKind::Fifo,
+        wit::FileKind::CharDevice => FileKind::CharDevice,
+        wit::FileKind::BlockDevice => FileKind::BlockDevice,
+        wit::FileKind::Socket => FileKind::Socket,
+        wit::FileKind::Other => FileKind::Other,
+    }
+}
+
 fn io_kind(k: wit::IoErrorKind) -> IoErrorKind {
     match k {
+        wit::IoErrorKind::Dns => IoErrorKind::Dns,
         wit::IoErrorKind::Connect => IoErrorKind::Connect,
+        wit::IoErrorKind::Reset => IoErrorKind::Reset,
         wit::IoErrorKind::Tls => IoErrorKind::Tls,
         wit::IoErrorKind::Timeout => IoErrorKind::Timeout,
         wit::IoErrorKind::NotFound => IoErrorKind::NotFound,
+        wit::IoErrorKind::PermissionDenied => IoErrorKind::PermissionDenied,
         wit::IoErrorKind::TooLarge => IoErrorKind::TooLarge,
         wit::IoErrorKind::Other => IoErrorKind::Other,
+    }
+}
+
+fn reply_from_wit(reply: wit::Reply) -> Reply {
+    match reply {
+        wit::Reply::Http(r) => Reply::Http(response_from_wit(r)),
+        wit::Reply::Data(d) => Reply::Data(d),
+        wit::Reply::Elapsed => Reply::Elapsed,
+        wit::Reply::Done => Reply::Done,
+        wit::Reply::Entries(e) => Reply::Entries(e),
+        wit::Reply::Members(m) => Reply::Members(
+            m.into_iter().map(|m| engine::TarMember { name: m.name, offset: m.offset, size: m.size }).collect(),
+        ),
+        wit::Reply::Transferred(t) => {
+            Reply::Transferred { digest: t.digest, size: t.size, response: t.response.map(response_from_wit) }
+        }
+        wit::Reply::Recompressed(r) => {
+            Reply::Recompressed(engine::Recompressed { digest: r.digest, size: r.size, diff_id: r.diff_id })
+        }
+        wit::Reply::FileInfo(i) => {
+            Reply::FileInfo(FileInfo { kind: file_kind(i.kind), target: file_kind(i.target), size: i.size })
+        }
+        wit::Reply::Failed(e) => Reply::Failed(IoError { kind: io_kind(e.kind), message: e.message }),
     }
 }
 

@@ -48,6 +48,29 @@ impl Compression {
         }
     }
 
+    /// The level to encode at: `--dest-compress-level` checked against the
+    /// codec's scale, else the default containers/image uses (Go's gzip
+    /// default, 6; zstd's default, 3). Out of range is an error, not clamped.
+    pub fn level(self, requested: Option<i32>) -> Result<i32> {
+        let (range, default) = match self {
+            Compression::None => return Ok(0),
+            Compression::Gzip => (0..=9, 6),
+            Compression::Zstd => (1..=22, 3),
+        };
+        match requested {
+            None => Ok(default),
+            // Go's gzip.DefaultCompression.
+            Some(-1) if self == Compression::Gzip => Ok(default),
+            Some(l) if range.contains(&l) => Ok(l),
+            Some(l) => Err(Error::invalid(format!(
+                "--dest-compress-level {l} is out of range for {} ({}–{})",
+                self.name(),
+                range.start(),
+                range.end()
+            ))),
+        }
+    }
+
     /// The layer media type for this compression in a manifest of `kind`.
     pub fn media_type(self, kind: ManifestKind) -> Result<&'static str> {
         match (kind, self) {
@@ -62,6 +85,15 @@ impl Compression {
             (other, _) => Err(Error::unsupported(format!("cannot change layer compression in {}", other.media_type()))),
         }
     }
+}
+
+/// `--dest-compress-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompressionFormat {
+    Gzip,
+    Zstd,
+    ZstdChunked,
 }
 
 /// What a destination wants done to layers (containers/image's
@@ -93,20 +125,26 @@ pub struct CompressionPolicy {
 }
 
 impl CompressionPolicy {
-    pub fn parse(format: Option<&str>, compress: bool, decompress: bool, level: Option<i32>) -> Result<Self> {
+    pub fn parse(
+        format: Option<CompressionFormat>,
+        compress: bool,
+        decompress: bool,
+        level: Option<i32>,
+    ) -> Result<Self> {
         let format = match format {
             None => None,
-            Some("gzip") => Some(Compression::Gzip),
-            Some("zstd") => Some(Compression::Zstd),
-            Some("zstd:chunked") => {
+            Some(CompressionFormat::Gzip) => Some(Compression::Gzip),
+            Some(CompressionFormat::Zstd) => Some(Compression::Zstd),
+            Some(CompressionFormat::ZstdChunked) => {
                 return Err(Error::unsupported("--dest-compress-format zstd:chunked is not supported; use zstd"));
-            }
-            Some(other) => {
-                return Err(Error::invalid(format!("unknown --dest-compress-format {other:?}: use gzip or zstd")));
             }
         };
         if compress && decompress {
             return Err(Error::invalid("--dest-compress and --dest-decompress cannot be used together"));
+        }
+        if let Some(l) = level {
+            // Checked now, before anything is copied.
+            format.unwrap_or(Compression::Gzip).level(Some(l))?;
         }
         Ok(CompressionPolicy { format, compress, decompress, level, oci_accept_uncompressed: false })
     }
@@ -145,7 +183,7 @@ mod tests {
 
     #[test]
     fn targets() {
-        let zstd = CompressionPolicy::parse(Some("zstd"), false, false, None).unwrap();
+        let zstd = CompressionPolicy::parse(Some(CompressionFormat::Zstd), false, false, None).unwrap();
         assert_eq!(zstd.target(Desired::Compress, Compression::Gzip), Compression::Zstd);
         assert_eq!(zstd.target(Desired::Compress, Compression::None), Compression::Zstd);
         // dir: keeps layers as they are unless --dest-compress says otherwise.
@@ -159,7 +197,12 @@ mod tests {
         assert_eq!(comp.target(Desired::Preserve, Compression::Zstd), Compression::Zstd);
         let de = CompressionPolicy::parse(None, false, true, None).unwrap();
         assert_eq!(de.target(Desired::Preserve, Compression::Gzip), Compression::None);
-        assert!(CompressionPolicy::parse(Some("lz4"), false, false, None).is_err());
+        assert!(CompressionPolicy::parse(Some(CompressionFormat::ZstdChunked), false, false, None).is_err());
+        assert!(CompressionPolicy::parse(Some(CompressionFormat::Gzip), false, false, Some(10)).is_err());
+        assert!(CompressionPolicy::parse(None, false, false, Some(-1)).is_ok());
+        assert_eq!(Compression::Zstd.level(None).unwrap(), 3);
+        assert_eq!(Compression::Gzip.level(None).unwrap(), 6);
+        assert!(Compression::Zstd.level(Some(0)).is_err());
         assert!(CompressionPolicy::parse(None, true, true, None).is_err());
         assert!(Compression::Zstd.media_type(ManifestKind::DockerV2S2).is_err());
         assert_eq!(Compression::of_media_type(mt::DOCKER_LAYER_GZIP), Some(Compression::Gzip));

@@ -1,24 +1,26 @@
 //! `delete`: removes a manifest from a registry by digest (so every tag that
 //! points at it goes too, as skopeo warns).
 
+use crate::config::Environment;
 use crate::digest::Digest;
 use crate::engine::Io;
 use crate::error::{Error, Result};
 use crate::manifest;
 use crate::reference::ImageReference;
-use crate::registry::RegistryClient;
-use crate::registry::RegistryOptions;
+use crate::registry::{RegistryClient, RegistryOptions};
+use crate::transport::resolve_registry;
 use serde::Deserialize;
 
 /// `skopeo delete`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeleteJob {
     pub image: String,
     #[serde(default)]
     pub registry: RegistryOptions,
 }
 
-pub async fn run(io: Io, job: DeleteJob) -> Result<Vec<u8>> {
+pub async fn run(io: Io, mut job: DeleteJob, env: Environment) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;
     let ImageReference::Docker(r) = image else {
         return Err(Error::unsupported(format!(
@@ -26,6 +28,7 @@ pub async fn run(io: Io, job: DeleteJob) -> Result<Vec<u8>> {
             image.transport_name()
         )));
     };
+    resolve_registry(&io, &env, &mut job.registry, &r.registry).await?;
     let client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
     let digest: Digest = match &r.digest {
         Some(d) => d.clone(),

@@ -2,7 +2,7 @@
 //! land atomically (a temporary name, then a rename), path joining. Shared by
 //! the transports and the registry's lookaside storage.
 
-use crate::engine::{Io, IoError, IoErrorKind};
+use crate::engine::{FileKind, Io, IoError, IoErrorKind, Request, StreamPiece};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Reads a local file through the host, mapping failures to errors.
@@ -26,15 +26,64 @@ pub(crate) fn fs_error(what: String) -> impl FnOnce(IoError) -> Error {
 /// Writes `path` through a temporary name and a rename.
 pub(crate) async fn write_atomically(io: &Io, path: &str, data: &[u8]) -> Result<()> {
     let tmp = format!("{path}.skiff-tmp");
-    io.fs(crate::engine::Request::WriteFile { path: tmp.clone(), data: data.to_vec() })
+    io.fs(Request::WriteFile { path: tmp.clone(), data: data.to_vec() })
         .await
         .map_err(fs_error(format!("writing {tmp}")))?;
-    io.fs(crate::engine::Request::Rename { from: tmp, to: path.to_owned() })
-        .await
-        .map_err(fs_error(format!("writing {path}")))
+    io.fs(Request::Rename { from: tmp, to: path.to_owned() }).await.map_err(fs_error(format!("writing {path}")))
 }
 
 /// `root/name`, without doubling a trailing slash.
 pub(crate) fn join(root: &str, name: &str) -> String {
     if root.ends_with('/') { format!("{root}{name}") } else { format!("{root}/{name}") }
+}
+
+/// How an archive reaches its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArchiveOutput {
+    /// Written under a temporary name and renamed into place, so a killed
+    /// copy never leaves something that looks complete.
+    Atomic,
+    /// Written through as it is: a pipe, a terminal or other device, or a
+    /// symlink, which a rename would replace.
+    InPlace,
+}
+
+/// How to write an archive to `path`, from what is there now. Nothing but
+/// an absent path or a regular file is ever renamed over; `existing`, when
+/// given, is the error for a regular file that already has contents (as
+/// `docker-archive:` refuses to modify existing images).
+pub(crate) async fn archive_output(io: &Io, path: &str, existing: Option<&str>) -> Result<ArchiveOutput> {
+    let info = io.stat(path.to_owned()).await.map_err(fs_error(format!("reading {path}")))?;
+    let refuse_contents = |size: u64| match existing {
+        Some(message) if size > 0 => Err(Error::invalid(message.to_owned())),
+        _ => Ok(()),
+    };
+    match (info.kind, info.target) {
+        (FileKind::Absent, _) => Ok(ArchiveOutput::Atomic),
+        (FileKind::Regular, _) => refuse_contents(info.size).map(|_| ArchiveOutput::Atomic),
+        (FileKind::Symlink, FileKind::Regular) => refuse_contents(info.size).map(|_| ArchiveOutput::InPlace),
+        (FileKind::Symlink, FileKind::Absent | FileKind::Fifo | FileKind::CharDevice)
+        | (FileKind::Fifo | FileKind::CharDevice, _) => Ok(ArchiveOutput::InPlace),
+        (FileKind::Directory, _) | (FileKind::Symlink, FileKind::Directory) => {
+            Err(Error::invalid(format!("{path} is a directory, not an archive file")))
+        }
+        _ => Err(Error::invalid(format!("{path} is not a regular file, a pipe or a character device"))),
+    }
+}
+
+/// Writes `pieces` to `path` the way `output` says.
+pub(crate) async fn write_archive(io: &Io, path: &str, output: ArchiveOutput, pieces: Vec<StreamPiece>) -> Result<()> {
+    let target = match output {
+        ArchiveOutput::Atomic => format!("{path}.skiff-tmp"),
+        ArchiveOutput::InPlace => path.to_owned(),
+    };
+    io.fs(Request::WriteStream { path: target.clone(), pieces })
+        .await
+        .map_err(fs_error(format!("writing {target}")))?;
+    if output == ArchiveOutput::Atomic {
+        io.fs(Request::Rename { from: target, to: path.to_owned() })
+            .await
+            .map_err(fs_error(format!("writing {path}")))?;
+    }
+    Ok(())
 }

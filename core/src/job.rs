@@ -1,10 +1,14 @@
-//! What a host asks the core to do: one JSON document per command, so the
-//! component interface stays small and new options need no WIT change.
+//! What a host asks the core to do: one record per command (wit `job`),
+//! each owned by its command's module; this module only dispatches. The
+//! same records read from JSON (for skiff-js and tests) refuse unknown
+//! fields, so a misspelt option is an error and never silently ignored.
 
 use serde::Deserialize;
 
-use crate::engine::Operation;
-use crate::error::Error;
+use crate::config::Environment;
+use crate::engine::{Io, Operation};
+use crate::error::{Error, Result};
+use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::{copy, delete, inspect, list_tags};
 
 // A job is parsed once per command; its size does not matter.
@@ -16,17 +20,48 @@ pub enum Job {
     ListTags(list_tags::ListTagsJob),
     Delete(delete::DeleteJob),
     Copy(copy::CopyJob),
+    ManifestDigest(ManifestDigestJob),
+}
+
+/// `skopeo manifest-digest FILE`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestDigestJob {
+    pub path: String,
 }
 
 impl Job {
-    /// Starts the command a JSON job describes; a malformed job fails at the first poll.
-    pub fn start(json: &str) -> Operation {
-        match serde_json::from_str::<Job>(json) {
-            Ok(Job::Inspect(j)) => Operation::start(move |io| inspect::run(io, j)),
-            Ok(Job::ListTags(j)) => Operation::start(move |io| list_tags::run(io, j)),
-            Ok(Job::Delete(j)) => Operation::start(move |io| delete::run(io, j)),
-            Ok(Job::Copy(j)) => Operation::start(move |io| copy::run(io, j)),
-            Err(e) => Operation::failed(Error::invalid(format!("invalid job: {e}"))),
+    /// A job from its JSON form (`{"command": "inspect", …}`).
+    pub fn from_json(json: &str) -> Result<Job> {
+        serde_json::from_str(json).map_err(|e| Error::invalid(format!("invalid job: {e}")))
+    }
+
+    /// Starts the command.
+    pub fn start(self, env: Environment) -> Operation {
+        match self {
+            Job::Inspect(j) => Operation::start(move |io| inspect::run(io, j, env)),
+            Job::ListTags(j) => Operation::start(move |io| list_tags::run(io, j, env)),
+            Job::Delete(j) => Operation::start(move |io| delete::run(io, j, env)),
+            Job::Copy(j) => Operation::start(move |io| copy::run(io, j, env)),
+            Job::ManifestDigest(j) => Operation::start(move |io| manifest_digest(io, j)),
         }
     }
+
+    /// Starts the command a JSON job describes; a malformed one fails at the first poll.
+    pub fn start_json(json: &str, env: Environment) -> Operation {
+        match Job::from_json(json) {
+            Ok(job) => job.start(env),
+            Err(e) => Operation::failed(e),
+        }
+    }
+}
+
+/// Reads the file and prints its digest, as skopeo does.
+async fn manifest_digest(io: Io, job: ManifestDigestJob) -> Result<Vec<u8>> {
+    let bytes = io
+        .read_file(job.path.clone(), MAX_MANIFEST_SIZE)
+        .await
+        .map_err(|e| Error::invalid(format!("Error reading manifest from {}: {}", job.path, e.message)))?;
+    let digest = crate::manifest::manifest_digest(&bytes).map_err(|e| e.context("Error computing digest"))?;
+    Ok(format!("{digest}\n").into_bytes())
 }

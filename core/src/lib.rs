@@ -8,6 +8,7 @@
 //! `skiff` CLI runs (interface in `wit/`).
 
 pub mod compression;
+pub mod config;
 pub mod copy;
 pub mod delete;
 pub mod digest;

@@ -2,16 +2,18 @@
 
 use serde::Serialize;
 
+use crate::config::Environment;
 use crate::engine::Io;
 use crate::error::{Error, Result};
 use crate::go::json as go_json;
 use crate::reference::{DockerReference, ImageReference};
-use crate::registry::RegistryClient;
-use crate::registry::RegistryOptions;
+use crate::registry::{RegistryClient, RegistryOptions};
+use crate::transport::resolve_registry;
 use serde::Deserialize;
 
 /// `skopeo list-tags`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListTagsJob {
     pub repository: String,
     #[serde(default)]
@@ -43,8 +45,9 @@ pub fn parse_repository(s: &str) -> Result<DockerReference> {
     Ok(r)
 }
 
-pub async fn run(io: Io, job: ListTagsJob) -> Result<Vec<u8>> {
+pub async fn run(io: Io, mut job: ListTagsJob, env: Environment) -> Result<Vec<u8>> {
     let r = parse_repository(&job.repository)?;
+    resolve_registry(&io, &env, &mut job.registry, &r.registry).await?;
     let client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
     let tags = client.list_tags(&r.repository).await?;
     go_json::to_indented(&Output { repository: r.name(), tags })

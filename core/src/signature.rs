@@ -8,6 +8,16 @@ use crate::error::{Error, Result};
 /// The largest signature read (containers/image's `MaxSignatureBodySize`).
 pub const MAX_SIGNATURE_SIZE: u64 = 4 << 20;
 
+/// Signatures read for one image before giving up, as containers/image does.
+pub const MAX_SIGNATURES: usize = 128;
+
+/// The error for a store that keeps offering signatures.
+pub fn too_many_signatures(place: &str) -> crate::error::Error {
+    crate::error::Error::integrity(format!(
+        "{place} holds more than {MAX_SIGNATURES} signatures for one image, assuming that's unreasonable and an error"
+    ))
+}
+
 /// A signature as containers/image holds one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signature {

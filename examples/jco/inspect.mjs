@@ -9,6 +9,7 @@
 // Prints the parsed reference (JSON), `manifest-digest <digest>` of the raw
 // manifest, then the inspect JSON. This file only does IO (fetch); the
 // component makes every registry decision.
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -18,9 +19,21 @@ const image = process.argv[2];
 
 console.log(engine.parseReference(image));
 
+// The user's environment: the core finds auth files and certs.d from it.
+const environment = {
+  variables: ['HOME', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'REGISTRY_AUTH_FILE', 'DOCKER_CONFIG']
+    .filter((n) => process.env[n] !== undefined)
+    .map((n) => [n, process.env[n]]),
+  uid: process.getuid(),
+  os: process.platform,
+  architecture: process.arch,
+  variant: undefined,
+  scratchDir: undefined,
+};
+
 /** Runs one job to completion: poll for actions, perform them, hand back replies. */
 async function run(job) {
-  const op = new engine.Operation(JSON.stringify(job));
+  const op = new engine.Operation(job, environment);
   const pending = new Map();
   for (;;) {
     const action = op.poll(BigInt(Date.now()));
@@ -43,6 +56,23 @@ async function perform(request) {
     await new Promise((r) => setTimeout(r, Number(request.val)));
     return { tag: 'elapsed' };
   }
+  const missing = (e) => ({ tag: 'failed', val: { kind: e.code === 'ENOENT' ? 'not-found' : 'other', message: e.message } });
+  if (request.tag === 'read-file') {
+    try {
+      const data = new Uint8Array(await readFile(request.val.path));
+      if (BigInt(data.length) > request.val.maxBytes) return { tag: 'failed', val: { kind: 'too-large', message: 'too large' } };
+      return { tag: 'data', val: data };
+    } catch (e) {
+      return missing(e);
+    }
+  }
+  if (request.tag === 'list-dir') {
+    try {
+      return { tag: 'entries', val: await readdir(request.val) };
+    } catch (e) {
+      return missing(e);
+    }
+  }
   if (request.tag !== 'http') return { tag: 'failed', val: { kind: 'other', message: `unsupported ${request.tag}` } };
   const r = request.val;
   try {
@@ -61,8 +91,33 @@ async function perform(request) {
   }
 }
 
-const registry = { tls_verify: false };
-const raw = await run({ command: 'inspect', image, raw: true, registry });
+// A typed job (wit `job`): an inspect-job record, every field given.
+const inspectJob = (raw) => ({
+  tag: 'inspect',
+  val: {
+    image,
+    raw,
+    config: false,
+    format: undefined,
+    noTags: false,
+    side: {
+      registry: {
+        tlsVerify: false,
+        certDir: undefined,
+        credentials: undefined,
+        registryToken: undefined,
+        noCreds: false,
+        authfile: undefined,
+        retryTimes: 0,
+        retryDelayMs: undefined,
+      },
+      sharedBlobDir: undefined,
+      daemonHost: undefined,
+    },
+    platform: { os: undefined, architecture: undefined, variant: undefined },
+  },
+});
+const raw = await run(inspectJob(true));
 console.log(`manifest-digest ${engine.manifestDigest(raw)}`);
-const out = await run({ command: 'inspect', image, registry, platform: { os: process.platform, architecture: process.arch } });
+const out = await run(inspectJob(false));
 console.log(JSON.stringify(JSON.parse(new TextDecoder().decode(out))));

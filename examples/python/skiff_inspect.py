@@ -10,6 +10,7 @@ makes every registry decision. (wasmtime-py converts list<u8> a byte at a
 time: fine for manifests, too slow for layers.)
 """
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -18,7 +19,7 @@ import urllib.request
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-ENGINE_IFACE = "skiff:core/engine@0.1.0"
+ENGINE_IFACE = "skiff:core/engine@0.2.0"
 
 
 class Core:
@@ -44,7 +45,7 @@ class Core:
 
     def run(self, job):
         """Drives one job to completion, performing its requests one at a time."""
-        op = self.call(self.new_operation, json.dumps(job))
+        op = self.call(self.new_operation, job, environment())
         while True:
             action = self.call(self.poll, op, now())
             if action.tag == "done":
@@ -72,10 +73,47 @@ def record(**fields):
     return r
 
 
+def environment():
+    """The user's environment: the core finds auth files and certs.d from it."""
+    names = ["HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG"]
+    variables = [(n, os.environ[n]) for n in names if n in os.environ]
+    return record(variables=variables, uid=os.geteuid(), os=sys.platform, architecture=os.uname().machine,
+                  variant=None, scratch_dir=None)
+
+
+def inspect_job(image, raw):
+    """A typed job (wit `job`): an inspect-job record, every field given."""
+    registry = record(tls_verify=False, cert_dir=None, credentials=None, registry_token=None, no_creds=False,
+                      authfile=None, retry_times=0, retry_delay_ms=None)
+    side = record(registry=registry, shared_blob_dir=None, daemon_host=None)
+    platform = record(os=None, architecture=None, variant=None)
+    return Variant("inspect", record(image=image, raw=raw, config=False, format=None, no_tags=False, side=side,
+                                     platform=platform))
+
+
+def file_failure(e):
+    kind = "not-found" if isinstance(e, FileNotFoundError) else "other"
+    return Variant("failed", record(kind=kind, message=str(e)))
+
+
 def carry_out(request):
     if request.tag == "wait":
         time.sleep(request.payload / 1000)
         return Variant("elapsed")
+    if request.tag == "read-file":
+        try:
+            with open(request.payload.path, "rb") as f:
+                data = f.read(getattr(request.payload, "max-bytes") + 1)
+        except OSError as e:
+            return file_failure(e)
+        if len(data) > getattr(request.payload, "max-bytes"):
+            return Variant("failed", record(kind="too-large", message="file too large"))
+        return Variant("data", data)
+    if request.tag == "list-dir":
+        try:
+            return Variant("entries", os.listdir(request.payload))
+        except OSError as e:
+            return file_failure(e)
     if request.tag != "http":
         return Variant("failed", record(kind="other", message=f"unsupported request {request.tag}"))
     r = request.payload
@@ -106,10 +144,9 @@ def main():
     core = Core(wasm)
     parsed = core.call(core.parse_reference, image)
     print(json.dumps(json.loads(parsed), separators=(",", ":")))
-    registry = {"tls_verify": False}
-    raw = core.run({"command": "inspect", "image": image, "raw": True, "registry": registry})
+    raw = core.run(inspect_job(image, True))
     print("manifest-digest " + core.call(core.manifest_digest, raw))
-    out = core.run({"command": "inspect", "image": image, "registry": registry})
+    out = core.run(inspect_job(image, False))
     print(json.dumps(json.loads(out), separators=(",", ":")))
 
 

@@ -73,7 +73,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct RegistryFlags {
     /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
-    #[arg(long, value_name = "string", env = "REGISTRY_AUTH_FILE")]
+    #[arg(long, value_name = "string")]
     pub authfile: Option<String>,
     /// Use `USERNAME[:PASSWORD]` for accessing the registry
     #[arg(long, value_name = "USERNAME[:PASSWORD]")]
@@ -310,7 +310,7 @@ pub struct CopyArgs {
     /// DESTINATION-IMAGE
     pub destination: String,
     /// path of the authentication file (both sides). Default is ${XDG_RUNTIME_DIR}/containers/auth.json
-    #[arg(long, value_name = "string", env = "REGISTRY_AUTH_FILE")]
+    #[arg(long, value_name = "string")]
     pub authfile: Option<String>,
     #[command(flatten)]
     pub src: SrcFlags,

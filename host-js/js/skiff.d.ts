@@ -55,8 +55,9 @@ export class SkiffError extends Error {
   kind: string;
 }
 
-export function parseReference(reference: string): Promise<ParsedReference>;
-export function manifestDigest(manifest: Uint8Array | ArrayBuffer | string): Promise<string>;
+/** Synchronous: the WebAssembly module is ready once this module is imported. */
+export function parseReference(reference: string): ParsedReference;
+export function manifestDigest(manifest: Uint8Array | ArrayBuffer | string): string;
 export function inspect(reference: string, opts: Options & { raw: true }): Promise<Uint8Array>;
 export function inspect(reference: string, opts: Options & { config: true }): Promise<Record<string, unknown>>;
 export function inspect(reference: string, opts?: Options): Promise<InspectOutput>;

@@ -8,22 +8,17 @@
 import init, { Operation, parseReference as coreParse, manifestDigest as coreDigest } from '../pkg/skiff_js.js';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-let ready;
 
-/** Loads the WebAssembly module once (from disk in Node, by URL in browsers). */
-function load() {
-  if (!ready) {
-    ready = (async () => {
-      const url = new URL('../pkg/skiff_js_bg.wasm', import.meta.url);
-      if (isNode) {
-        const { readFile } = await import('node:fs/promises');
-        await init({ module_or_path: await readFile(url) });
-      } else {
-        await init({ module_or_path: url });
-      }
-    })();
+// The WebAssembly module is instantiated when this module is imported, so
+// the pure functions below can be synchronous.
+{
+  const url = new URL('../pkg/skiff_js_bg.wasm', import.meta.url);
+  if (isNode) {
+    const { readFile } = await import('node:fs/promises');
+    await init({ module_or_path: await readFile(url) });
+  } else {
+    await init({ module_or_path: url });
   }
-  return ready;
 }
 
 /** A failure reported by the core; `kind` is e.g. "not-found", "unauthorized", "invalid-input". */
@@ -41,8 +36,7 @@ function rethrow(e) {
 }
 
 /** Parses `transport:reference` into its parts. Throws SkiffError on bad input. */
-export async function parseReference(reference) {
-  await load();
+export function parseReference(reference) {
   try {
     return coreParse(reference);
   } catch (e) {
@@ -51,8 +45,7 @@ export async function parseReference(reference) {
 }
 
 /** The digest that names a manifest, `sha256:…`. */
-export async function manifestDigest(bytes) {
-  await load();
+export function manifestDigest(bytes) {
   try {
     return coreDigest(toBytes(bytes));
   } catch (e) {
@@ -71,8 +64,8 @@ export async function inspect(reference, opts = {}) {
     raw: !!opts.raw,
     config: !!opts.config,
     no_tags: !!opts.noTags,
-    platform: platform(opts),
-    registry: registryOptions(opts),
+    platform: platformOverride(opts),
+    side: { registry: registryOptions(opts) },
   }, opts);
   return opts.raw ? out : JSON.parse(new TextDecoder().decode(out));
 }
@@ -83,12 +76,16 @@ export async function listTags(repository, opts = {}) {
   return JSON.parse(new TextDecoder().decode(out));
 }
 
-function platform(opts) {
-  return {
-    os: opts.overrideOs ?? (isNode ? process.platform : undefined),
-    architecture: opts.overrideArch ?? (isNode ? process.arch : undefined),
-    variant: opts.overrideVariant,
-  };
+function platformOverride(opts) {
+  return { os: opts.overrideOs, architecture: opts.overrideArch, variant: opts.overrideVariant };
+}
+
+/** What the core needs to know of where it runs (it finds auth files from it). */
+function environment() {
+  if (!isNode) return {};
+  const names = ['HOME', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'REGISTRY_AUTH_FILE', 'DOCKER_CONFIG', 'DOCKER_HOST'];
+  const variables = Object.fromEntries(names.filter((n) => process.env[n] !== undefined).map((n) => [n, process.env[n]]));
+  return { variables, uid: process.getuid?.() ?? 0, os: process.platform, architecture: process.arch };
 }
 
 function registryOptions(opts) {
@@ -108,9 +105,8 @@ function toBytes(b) {
 
 /** Drives one core operation to completion. */
 async function run(job, opts) {
-  await load();
   const doFetch = opts.fetch ?? globalThis.fetch;
-  const op = new Operation(JSON.stringify(job));
+  const op = new Operation(JSON.stringify(job), JSON.stringify(environment()));
   const pending = new Map();
   try {
     for (;;) {
@@ -152,6 +148,10 @@ async function perform(request, doFetch) {
       return { kind: 'elapsed' };
     case 'read-file':
       return readFile(request.path, request.maxBytes);
+    case 'stat':
+      return stat(request.path);
+    case 'list-dir':
+      return listDir(request.path);
     default:
       return { kind: 'failed', errorKind: 'other', message: `unsupported request ${request.kind}` };
   }
@@ -213,15 +213,53 @@ async function httpRequest(r, doFetch) {
 }
 
 async function readFile(path, maxBytes) {
-  if (!isNode) return failed('other', 'local files are not available in a browser');
+  if (!isNode) return failed('not-found', 'local files are not available in a browser');
   const fs = await import('node:fs/promises');
   try {
     const st = await fs.stat(path);
     if (st.size > maxBytes) return failed('too-large', `${path} is larger than ${maxBytes} bytes`);
     return { kind: 'data', data: new Uint8Array(await fs.readFile(path)) };
   } catch (e) {
-    return failed(e.code === 'ENOENT' ? 'not-found' : 'other', `${path}: ${e.message}`);
+    return failed(fileErrorKind(e), `${path}: ${e.message}`);
   }
+}
+
+async function stat(path) {
+  if (!isNode) return { kind: 'file-info', fileKind: 'absent', target: 'absent', size: 0 };
+  const fs = await import('node:fs/promises');
+  const kindOf = (s) => (s.isSymbolicLink() ? 'symlink' : s.isFile() ? 'regular' : s.isDirectory() ? 'directory' : 'other');
+  try {
+    const l = await fs.lstat(path);
+    let target = kindOf(l);
+    let size = l.size;
+    if (l.isSymbolicLink()) {
+      try {
+        const t = await fs.stat(path);
+        target = kindOf(t);
+        size = t.size;
+      } catch {
+        target = 'absent';
+      }
+    }
+    return { kind: 'file-info', fileKind: kindOf(l), target, size };
+  } catch (e) {
+    if (e.code === 'ENOENT') return { kind: 'file-info', fileKind: 'absent', target: 'absent', size: 0 };
+    return failed(fileErrorKind(e), `${path}: ${e.message}`);
+  }
+}
+
+async function listDir(path) {
+  if (!isNode) return failed('not-found', 'local files are not available in a browser');
+  const fs = await import('node:fs/promises');
+  try {
+    return { kind: 'entries', entries: await fs.readdir(path) };
+  } catch (e) {
+    return failed(fileErrorKind(e), `${path}: ${e.message}`);
+  }
+}
+
+function fileErrorKind(e) {
+  return e.code === 'ENOENT' ? 'not-found' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission-denied' : 'other';
 }
 
 function describe(e) {
@@ -229,12 +267,18 @@ function describe(e) {
   return `${e?.message ?? e}${cause}`;
 }
 
-/** How a fetch failure maps onto the core's IO error kinds. */
+/**
+ * The IO error kind of a fetch failure, from Node's error codes (browsers
+ * give none: a failed fetch is a TypeError, reported as `connect`). What a
+ * kind means (retry, fall back to HTTP) is the core's decision.
+ */
 function classify(e) {
-  const code = `${e?.cause?.code ?? e?.code ?? ''} ${e?.cause?.message ?? ''}`.toUpperCase();
-  if (/CERT|TLS|SSL|EPROTO|HANDSHAKE/.test(code)) return 'tls';
-  if (/TIMEOUT|ETIMEDOUT/.test(code)) return 'timeout';
-  if (/ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|SOCKET/.test(code)) return 'connect';
+  const code = String(e?.cause?.code ?? e?.code ?? '');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connect';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return 'reset';
+  if (code === 'ETIMEDOUT' || code.startsWith('UND_ERR_') && code.includes('TIMEOUT')) return 'timeout';
+  if (/CERT|TLS|SSL|EPROTO/.test(code)) return 'tls';
   if (e?.name === 'TypeError') return 'connect';
   return 'other';
 }

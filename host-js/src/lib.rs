@@ -4,7 +4,7 @@
 //! decision stays in the core, exactly as for the CLI.
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use skiff_core::engine::{self, Action, HttpResponse, IoError, IoErrorKind, Reply, Request};
+use skiff_core::engine::{self, Action, FileInfo, FileKind, HttpResponse, IoError, IoErrorKind, Reply, Request};
 use skiff_core::error::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
@@ -71,10 +71,18 @@ pub struct Operation(engine::Operation);
 
 #[wasm_bindgen]
 impl Operation {
-    /// `job` is the JSON job document of core/src/job.rs.
+    /// `job` is a job in JSON (`{"command": "inspect", …}`, the records of
+    /// core's command modules, unknown fields refused) and `environment`
+    /// the user's environment in JSON (core/src/config/mod.rs); a malformed
+    /// one fails at the first poll.
     #[wasm_bindgen(constructor)]
-    pub fn new(job: &str) -> Operation {
-        Operation(skiff_core::job::Job::start(job))
+    pub fn new(job: &str, environment: &str) -> Operation {
+        let env = serde_json::from_str::<skiff_core::config::Environment>(environment)
+            .map_err(|e| Error::invalid(format!("invalid environment: {e}")));
+        Operation(match (skiff_core::job::Job::from_json(job), env) {
+            (Ok(job), Ok(env)) => job.start(env),
+            (Err(e), _) | (_, Err(e)) => engine::Operation::failed(e),
+        })
     }
 
     /// The next action: `{kind: "perform", id, request}`, `{kind: "done", output}`,
@@ -124,6 +132,10 @@ fn request_to_js(r: Request) -> JsValue {
             set(&o, "headers", headers);
             set(&o, "body", h.body.map(|b| JsValue::from(Uint8Array::from(b.as_slice()))).unwrap_or(JsValue::NULL));
             set(&o, "maxBody", h.max_body as f64);
+            // fetch cannot take per-request trust: the driver uses the
+            // platform's (NODE_EXTRA_CA_CERTS in Node) and says so in --debug.
+            set(&o, "insecure", h.tls.insecure);
+            set(&o, "caFiles", h.tls.ca_files.into_iter().map(JsValue::from).collect::<Array>());
         }
         Request::ReadFile { path, max_bytes } => {
             set(&o, "kind", "read-file");
@@ -148,13 +160,19 @@ fn request_to_js(r: Request) -> JsValue {
         Request::Rename { .. } => set(&o, "kind", "rename"),
         Request::CreateDir { .. } => set(&o, "kind", "create-dir"),
         Request::RemoveFile { .. } => set(&o, "kind", "remove-file"),
-        Request::ListDir { .. } => set(&o, "kind", "list-dir"),
         Request::ReadRange { .. } => set(&o, "kind", "read-range"),
         Request::TarIndex { .. } => set(&o, "kind", "tar-index"),
-        Request::PackTar { .. } => set(&o, "kind", "pack-tar"),
-        Request::WriteTar { .. } => set(&o, "kind", "write-tar"),
+        Request::WriteStream { .. } => set(&o, "kind", "write-stream"),
+        Request::Stat { path } => {
+            set(&o, "kind", "stat");
+            set(&o, "path", path);
+        }
+        Request::ListDir { path } => {
+            set(&o, "kind", "list-dir");
+            set(&o, "path", path);
+        }
         Request::RemoveDir { .. } => set(&o, "kind", "remove-dir"),
-        Request::Recompress { .. } => set(&o, "kind", "recompress"),
+        Request::Recompress(_) => set(&o, "kind", "recompress"),
     }
     o.into()
 }
@@ -178,9 +196,24 @@ fn reply_from_js(r: &JsValue) -> Result<Reply, String> {
         }
         "data" => Reply::Data(bytes(&get(r, "data"))),
         "elapsed" => Reply::Elapsed,
+        "entries" => Reply::Entries(Array::from(&get(r, "entries")).iter().filter_map(|v| v.as_string()).collect()),
+        "file-info" => {
+            let kind = |k: &str| match get(r, k).as_string().as_deref() {
+                Some("regular") => FileKind::Regular,
+                Some("directory") => FileKind::Directory,
+                Some("symlink") => FileKind::Symlink,
+                Some("absent") | None => FileKind::Absent,
+                Some(_) => FileKind::Other,
+            };
+            let size = get(r, "size").as_f64().unwrap_or(0.0) as u64;
+            Reply::FileInfo(FileInfo { kind: kind("fileKind"), target: kind("target"), size })
+        }
         "failed" => {
             let kind = match get(r, "errorKind").as_string().as_deref() {
+                Some("dns") => IoErrorKind::Dns,
                 Some("connect") => IoErrorKind::Connect,
+                Some("reset") => IoErrorKind::Reset,
+                Some("permission-denied") => IoErrorKind::PermissionDenied,
                 Some("tls") => IoErrorKind::Tls,
                 Some("timeout") => IoErrorKind::Timeout,
                 Some("not-found") => IoErrorKind::NotFound,

@@ -4,7 +4,7 @@
 
 use super::{Compression, CompressionPolicy, Desired};
 use crate::digest::Digest;
-use crate::engine::{BlobSink, BlobSource, Io, Request, join_bounded};
+use crate::engine::{BlobSink, BlobSource, Io, Recompress, Request, join_bounded};
 use crate::error::{Error, Result};
 use crate::manifest::jws;
 use crate::manifest::schema1_encode::to_schema1;
@@ -20,11 +20,25 @@ pub(super) struct Written {
     pub kind: ManifestKind,
 }
 
-/// `rootfs.diff_ids` of an image config; empty when it has none (nothing to check).
-fn config_diff_ids(config: &[u8]) -> Vec<Digest> {
-    let v: serde_json::Value = serde_json::from_slice(config).unwrap_or_default();
-    let ids = v.pointer("/rootfs/diff_ids").and_then(|d| d.as_array()).cloned().unwrap_or_default();
-    ids.iter().filter_map(|d| Digest::parse(d.as_str()?).ok()).collect()
+/// `rootfs.diff_ids` of an image config, one per layer: a config that
+/// cannot be read, a malformed ID or a count that differs from the
+/// manifest's layers is an error (a re-encoded layer would go unchecked).
+fn config_diff_ids(config: &[u8], layers: usize) -> Result<Vec<Digest>> {
+    let v: serde_json::Value = serde_json::from_slice(config)
+        .map_err(|e| Error::invalid(format!("the image config is not valid JSON: {e}")))?;
+    let ids = v
+        .pointer("/rootfs/diff_ids")
+        .and_then(|d| d.as_array())
+        .ok_or_else(|| Error::invalid("the image config has no rootfs.diff_ids to check re-encoded layers against"))?;
+    let ids = ids
+        .iter()
+        .map(|d| d.as_str().ok_or_else(|| Error::invalid("a diff ID in the image config is not a string")))
+        .map(|d| d.and_then(Digest::parse))
+        .collect::<Result<Vec<_>>>()?;
+    if ids.len() != layers {
+        return Err(Error::invalid(format!("the image config lists {} diff IDs for {layers} layers", ids.len())));
+    }
+    Ok(ids)
 }
 
 /// The options of one copy run that every image of it is copied with.
@@ -173,18 +187,15 @@ impl Copier<'_> {
         // A re-encoded layer is checked against the config's diff IDs: the
         // uncompressed tar is what a runtime unpacks, and nothing else covers it.
         let diff_ids = match (&source_config, recompressing) {
-            (Some(c), true) => config_diff_ids(&source.small_blob(c, manifest::MAX_MANIFEST_SIZE).await?),
+            (Some(c), true) => {
+                config_diff_ids(&source.small_blob(c, manifest::MAX_MANIFEST_SIZE).await?, source_layers.len())?
+            }
             _ => Vec::new(),
         };
-        let diff_ids = if diff_ids.len() == source_layers.len() { diff_ids } else { Vec::new() };
 
         // Copy each distinct layer (an image may repeat one), several at once.
-        let mut order: Vec<usize> = Vec::new();
-        for (i, l) in source_layers.iter().enumerate() {
-            if !order.iter().any(|&j| source_layers[j].digest == l.digest) {
-                order.push(i);
-            }
-        }
+        let mut seen = std::collections::HashSet::new();
+        let order: Vec<usize> = (0..source_layers.len()).filter(|&i| seen.insert(&source_layers[i].digest)).collect();
         let dest_ref: &ImageDestination = dest;
         // After a failure, layers not yet started are not started.
         let failed = std::cell::Cell::new(false);
@@ -223,10 +234,9 @@ impl Copier<'_> {
         }
         let rewritten;
         let (bytes, kind) = if recompressing {
-            let layers: Vec<Descriptor> = source_layers
-                .iter()
-                .map(|l| done.iter().find(|(d, _)| d == &l.digest).map(|(_, w)| w.clone()).expect("every layer copied"))
-                .collect();
+            let done: std::collections::HashMap<Digest, Descriptor> = done.into_iter().collect();
+            let layers: Vec<Descriptor> =
+                source_layers.iter().map(|l| done.get(&l.digest).cloned().expect("every layer copied")).collect();
             let config = written_config.as_ref().expect("checked above");
             rewritten = convert::encode(target, config, &layers)?;
             (rewritten.as_slice(), target)
@@ -262,12 +272,12 @@ impl Copier<'_> {
         let input = dest.scratch_path(&self.tmpdir, &format!("{}.in.skiff-tmp", l.digest.hex()));
         let output = dest.scratch_path(&self.tmpdir, &format!("{}.out.skiff-tmp", l.digest.hex()));
         source.pull_blob(l, BlobSink::File { path: input.clone() }).await?;
-        let request = Request::Recompress {
+        let request = Recompress {
             input: BlobSource::File { path: input.clone() },
             output: output.clone(),
-            from: from.name().to_owned(),
-            to: to.name().to_owned(),
-            level: self.compression.level,
+            from,
+            to,
+            level: to.level(self.compression.level)?,
             algorithm: l.digest.algorithm(),
         };
         let recompressed = self.io.recompress(request).await;

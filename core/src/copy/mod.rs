@@ -19,13 +19,16 @@ use copier::Copier;
 mod copier;
 mod signatures;
 
+use crate::compression::CompressionFormat;
 pub use crate::compression::{Compression, CompressionPolicy, Desired};
+use crate::config::policy_file::{self, PolicyOptions};
+use crate::config::{Environment, registries_d};
 use crate::platform::WantedPlatform;
-use crate::policy::PolicyInput;
 use serde::Deserialize;
 
 /// `skopeo copy`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CopyJob {
     pub source: String,
     pub destination: String,
@@ -33,8 +36,13 @@ pub struct CopyJob {
     pub src: SideOptions,
     #[serde(default)]
     pub dest: SideOptions,
+    /// `--policy`, `--insecure-policy`.
     #[serde(default)]
-    pub policy: PolicyInput,
+    pub policy: PolicyOptions,
+    /// `--registries.d`: where registries keep signatures.
+    #[serde(default)]
+    pub registries_d: Option<String>,
+    /// `--override-os/-arch/-variant`.
     #[serde(default)]
     pub platform: WantedPlatform,
     /// `--all`
@@ -42,22 +50,22 @@ pub struct CopyJob {
     pub all: bool,
     /// `--multi-arch system|all|index-only`
     #[serde(default)]
-    pub multi_arch: Option<String>,
+    pub multi_arch: Option<MultiArch>,
     /// `--image-parallel-copies`
     #[serde(default)]
-    pub image_parallel_copies: Option<usize>,
+    pub image_parallel_copies: Option<u32>,
     /// `--digestfile`: where to write the digest of the manifest written.
     #[serde(default)]
     pub digestfile: Option<String>,
     /// `-f/--format oci|v2s2|v2s1`: the manifest type to write.
     #[serde(default)]
-    pub format: Option<String>,
+    pub format: Option<ManifestFormat>,
     /// `--preserve-digests`: fail rather than change a digest.
     #[serde(default)]
     pub preserve_digests: bool,
     /// `--dest-compress-format gzip|zstd`
     #[serde(default)]
-    pub dest_compress_format: Option<String>,
+    pub dest_compress_format: Option<CompressionFormat>,
     /// `--dest-compress-level`
     #[serde(default)]
     pub dest_compress_level: Option<i32>,
@@ -74,10 +82,6 @@ pub struct CopyJob {
     /// `--dest-oci-accept-uncompressed-layers`
     #[serde(default)]
     pub dest_oci_accept_uncompressed_layers: bool,
-    /// Scratch space of this run (recompressed layers bound for a registry,
-    /// images on their way from or to a Docker daemon); the host removes it.
-    #[serde(default)]
-    pub tmpdir: Option<String>,
     /// `--remove-signatures`
     #[serde(default)]
     pub remove_signatures: bool,
@@ -89,8 +93,28 @@ pub struct CopyJob {
 /// Blobs copied at once within one image (skopeo's default).
 pub const DEFAULT_PARALLEL: usize = 6;
 
+/// `-f/--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ManifestFormat {
+    Oci,
+    V2s2,
+    V2s1,
+}
+
+impl ManifestFormat {
+    pub fn kind(self) -> ManifestKind {
+        match self {
+            ManifestFormat::Oci => ManifestKind::OciManifest,
+            ManifestFormat::V2s2 => ManifestKind::DockerV2S2,
+            ManifestFormat::V2s1 => ManifestKind::DockerV2S1Signed,
+        }
+    }
+}
+
 /// Which images of a multi-platform source are copied (`--multi-arch`, `--all`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MultiArch {
     /// The instance for this platform only.
     System,
@@ -100,33 +124,31 @@ pub enum MultiArch {
     IndexOnly,
 }
 
-pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
+pub async fn run(io: Io, mut job: CopyJob, env: Environment) -> Result<Vec<u8>> {
     let src_ref = ImageReference::parse(&job.source)?;
     let dst_ref = ImageReference::parse(&job.destination)?;
-    let mode = match (job.all, job.multi_arch.as_deref()) {
+    let mode = match (job.all, job.multi_arch) {
         (true, Some(_)) => return Err(Error::invalid("--all and --multi-arch cannot be used together")),
-        (true, None) | (false, Some("all")) => MultiArch::All,
-        (false, None | Some("system")) => MultiArch::System,
-        (false, Some("index-only")) => MultiArch::IndexOnly,
-        (false, Some(other)) => {
-            return Err(Error::invalid(format!("--multi-arch {other:?}: use system, all or index-only")));
-        }
+        (true, None) => MultiArch::All,
+        (false, m) => m.unwrap_or(MultiArch::System),
     };
-    policy::check(&job.policy, &src_ref, &job.source)?;
+    let policy = policy_file::read(&io, &env, &job.policy).await?;
+    policy::check(&policy, &src_ref, &job.source)?;
+    let platform = env.platform(&job.platform);
+    for (side, image) in [(&mut job.src, &src_ref), (&mut job.dest, &dst_ref)] {
+        side.resolve(&io, &env, image).await?;
+        if matches!(image, ImageReference::Docker(_)) {
+            side.registries_d = registries_d::read(&io, &env, job.registries_d.as_deref()).await?;
+        }
+    }
 
-    let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
+    let tmpdir = env.scratch_dir();
     let source = ImageSource::open(&io, &src_ref, &job.src, &tmpdir)?;
     let mut dest = ImageDestination::open(&io, &dst_ref, &job.dest, &tmpdir)?;
-    let parallel = job.image_parallel_copies.filter(|&n| n > 0).unwrap_or(DEFAULT_PARALLEL);
-    let format = match job.format.as_deref() {
-        None => None,
-        Some("oci") => Some(ManifestKind::OciManifest),
-        Some("v2s2") => Some(ManifestKind::DockerV2S2),
-        Some("v2s1") => Some(ManifestKind::DockerV2S1Signed),
-        Some(other) => return Err(Error::invalid(format!("unknown --format {other:?}: use oci, v2s2 or v2s1"))),
-    };
+    let parallel = job.image_parallel_copies.filter(|&n| n > 0).map_or(DEFAULT_PARALLEL, |n| n as usize);
+    let format = job.format.map(ManifestFormat::kind);
     let mut compression = CompressionPolicy::parse(
-        job.dest_compress_format.as_deref(),
+        job.dest_compress_format,
         job.dest_compress,
         job.dest_decompress,
         job.dest_compress_level,
@@ -187,11 +209,8 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
                 } else if !signatures.is_empty() {
                     return Err(signatures::would_invalidate("changing the manifest list"));
                 } else {
-                    let host = Platform {
-                        os: job.platform.os(),
-                        architecture: job.platform.architecture(),
-                        ..Platform::default()
-                    };
+                    let host =
+                        Platform { os: platform.os(), architecture: platform.architecture(), ..Platform::default() };
                     encode_list(list_kind, &list, &instances, &host)?
                 }
             };
@@ -204,7 +223,7 @@ pub async fn run(io: Io, job: CopyJob) -> Result<Vec<u8>> {
             top_digest
         }
         (Manifest::List(list), MultiArch::System) => {
-            let d = list.choose(&job.platform)?;
+            let d = list.choose(&platform)?;
             let (bytes, _) = source.manifest(Some(&d.digest)).await?;
             copier.image(&source, &mut dest, &bytes, Some(&d.media_type), Some(&d.digest), false).await?.digest
         }

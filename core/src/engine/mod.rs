@@ -3,17 +3,20 @@
 //! [`Operation::poll`] for what to do next. The core never performs IO,
 //! reads a clock or spawns a thread.
 //!
-//! Inside, each command is written as ordinary `async` Rust over [`Io`],
-//! whose futures only *record* requests; a tiny executor polls the command
-//! whenever a completion arrives. Requests carry ids, completions may arrive
-//! in any order, and several requests may be outstanding at once.
+//! Inside, each command is written as ordinary `async` Rust over [`Io`]
+//! ([`runtime`]), whose futures only *record* requests ([`protocol`]); a
+//! tiny executor polls the command whenever a completion arrives. Requests
+//! carry ids, completions may arrive in any order, and several requests may
+//! be outstanding at once.
 
-mod io;
+mod protocol;
+mod runtime;
 
-pub use io::{
-    BlobSink, BlobSource, HttpRequest, HttpResponse, Io, IoError, IoErrorKind, Recompressed, Reply, Request, TarEntry,
-    TarMember, Transfer, Transferred,
+pub use protocol::{
+    BlobSink, BlobSource, ClientIdentity, FileInfo, FileKind, HttpRequest, HttpResponse, IoError, IoErrorKind,
+    Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, TlsConfig, Transfer,
 };
+pub use runtime::{Io, Transferred};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -78,6 +81,23 @@ pub async fn join_bounded<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Ou
 }
 
 /// One running command.
+///
+/// # Driving contract
+/// - Call [`poll`](Self::poll) until it returns [`Action::Idle`]; carry out
+///   each [`Action::Perform`] (or several at once, in any order) and report
+///   each outcome once with [`handle`](Self::handle) and the same id. Then
+///   poll again. `Warn` and `Note` requests expect no reply.
+/// - A reply to an id that was never asked, expects no reply or was
+///   answered already fails the operation: it is the host's bug.
+/// - After [`Action::Done`] or [`Action::Failed`], `poll` returns `Idle`.
+///
+/// # Executor contract (for code inside the core)
+/// The command's future is polled with a no-op waker, after every `handle`
+/// and on the first `poll`: progress comes only from replies, never from a
+/// wake-up. So a combinator that waits to be *woken* before polling its
+/// children again (`FuturesUnordered`, channels, `select!` over wakers)
+/// would stall; use [`join_all`] and [`join_bounded`] here, which re-poll
+/// every unfinished child each time they are polled.
 pub struct Operation {
     io: Io,
     task: Option<Task>,
@@ -113,7 +133,15 @@ impl Operation {
     /// Reports the completion of request `id`. `now_ms` is the host's clock.
     pub fn handle(&mut self, now_ms: u64, id: u64, reply: Reply) {
         self.io.set_now(now_ms);
-        self.io.complete(id, reply);
+        if let Err(message) = self.io.complete(id, reply)
+            && self.outcome.is_none()
+            && !self.finished
+        {
+            // The command cannot be trusted to go on with a confused host.
+            self.task = None;
+            self.io.discard_requests();
+            self.outcome = Some(Err(Error::other(message)));
+        }
         self.runnable = true;
     }
 
@@ -212,6 +240,39 @@ mod tests {
         op.handle(3, third[0].0, Reply::Data(b"D".to_vec()));
         op.handle(4, second[0].0, Reply::Data(b"C".to_vec()));
         assert_eq!(op.poll(5), Action::Done(b"ABCD".to_vec()), "outputs in order");
+    }
+
+    #[test]
+    fn replies_to_unknown_or_answered_requests_are_refused() {
+        let start = || {
+            Operation::start(|io| async move {
+                let a = io.read_file("a".into(), 10).await.map_err(|e| Error::other(e.message))?;
+                Ok(a)
+            })
+        };
+        // An id the core never used.
+        let mut op = start();
+        let Action::Perform { id, .. } = op.poll(0) else { panic!("a read first") };
+        op.handle(1, id + 1000, Reply::Data(b"x".to_vec()));
+        match op.poll(1) {
+            Action::Failed(e) => assert!(e.message.contains("not awaiting"), "{}", e.message),
+            other => panic!("{other:?}"),
+        }
+        // The same id answered twice.
+        let mut op = start();
+        let Action::Perform { id, .. } = op.poll(0) else { panic!("a read first") };
+        op.handle(1, id, Reply::Data(b"x".to_vec()));
+        op.handle(1, id, Reply::Data(b"y".to_vec()));
+        assert!(matches!(op.poll(1), Action::Failed(_)));
+        // A note expects no reply; answering one is refused too.
+        let mut op = Operation::start(|io| async move {
+            io.note("hello".into());
+            io.read_file("a".into(), 1).await.map_err(|e| Error::other(e.message))
+        });
+        let Action::Perform { id: note, request: Request::Note { .. } } = op.poll(0) else { panic!("a note first") };
+        op.handle(1, note, Reply::Done);
+        let got = op.poll(1);
+        assert!(matches!(got, Action::Failed(_)), "{got:?}");
     }
 
     #[test]

@@ -52,16 +52,18 @@ impl GoTime {
             }
             fraction = s[start..i].trim_end_matches('0').to_owned();
         }
-        let offset_min = match &s[i..] {
-            "Z" => 0,
-            tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
-                let hh: i32 = tz[1..3].parse().ok()?;
-                let mm: i32 = tz[4..6].parse().ok()?;
+        // Offsets are compared byte by byte: a timestamp is untrusted input
+        // and may hold multi-byte characters where digits belong.
+        let offset_min = match &b[i..] {
+            b"Z" => 0,
+            &[sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(u8::is_ascii_digit) => {
+                let digit = |d: u8| i32::from(d - b'0');
+                let (hh, mm) = (digit(h1) * 10 + digit(h2), digit(m1) * 10 + digit(m2));
                 if hh > 23 || mm > 59 {
                     return None;
                 }
                 let v = hh * 60 + mm;
-                if tz.starts_with('-') { -v } else { v }
+                if sign == b'-' { -v } else { v }
             }
             _ => return None,
         };
@@ -113,7 +115,18 @@ mod tests {
             assert_eq!(GoTime::parse(i).unwrap().rfc3339(), want, "{i}");
         }
         assert_eq!(GoTime::parse("2023-01-01T00:00:00.5Z").unwrap().go_string(), "2023-01-01 00:00:00.5 +0000 UTC");
-        for bad in ["", "2023-01-01", "2023-13-01T00:00:00Z", "2023-01-01T00:00:00", "2023-01-01T00:00:00.Z"] {
+        for bad in [
+            "",
+            "2023-01-01",
+            "2023-13-01T00:00:00Z",
+            "2023-01-01T00:00:00",
+            "2023-01-01T00:00:00.Z",
+            // A multi-byte character where the offset's colon belongs (used to panic).
+            "2023-01-01T00:00:00+0\u{e9}00",
+            "2023-01-01T00:00:00+\u{e9}:00",
+            "2023-01-01T00:00:00\u{e9}",
+            "2023-01-01T00:00:00.5\u{e9}",
+        ] {
             assert!(GoTime::parse(bad).is_none(), "{bad}");
         }
     }

@@ -8,6 +8,7 @@ pub mod template;
 
 pub use output::{LayerData, Output};
 
+use crate::config::Environment;
 use crate::engine::Io;
 use crate::error::{Error, ErrorKind, Result};
 use crate::go::json as go_json;
@@ -18,49 +19,38 @@ use crate::manifest::{self, ImageManifest, MAX_MANIFEST_SIZE, Manifest, Schema1M
 use crate::media_type::{self, ManifestKind};
 use crate::platform::WantedPlatform;
 use crate::reference::ImageReference;
-use crate::registry::RegistryOptions;
 use crate::transport::{ImageSource, SideOptions};
 use serde::Deserialize;
 use template::Template;
 
 /// `skopeo inspect` and its flags.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InspectJob {
     pub image: String,
     #[serde(default)]
     pub raw: bool,
     #[serde(default)]
     pub config: bool,
+    /// `-f/--format`: a Go template.
     #[serde(default)]
     pub format: Option<String>,
     #[serde(default)]
     pub no_tags: bool,
-    /// `--shared-blob-dir`: blobs of an `oci:` layout live here instead of `blobs/`.
+    /// Registry flags, `--shared-blob-dir`, `--daemon-host`.
     #[serde(default)]
-    pub shared_blob_dir: Option<String>,
+    pub side: SideOptions,
+    /// `--override-os/-arch/-variant`.
     #[serde(default)]
     pub platform: WantedPlatform,
-    #[serde(default)]
-    pub registry: RegistryOptions,
-    /// `--daemon-host` or `DOCKER_HOST` (docker-daemon: only).
-    #[serde(default)]
-    pub daemon_host: Option<String>,
-    /// Scratch space of this run (an image saved by a Docker daemon).
-    #[serde(default)]
-    pub tmpdir: Option<String>,
 }
 
-pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
+pub async fn run(io: Io, mut job: InspectJob, env: Environment) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;
     let format = OutputFormat::parse(job.format.as_deref())?;
-    let side = SideOptions {
-        registry: job.registry.clone(),
-        shared_blob_dir: job.shared_blob_dir.clone(),
-        daemon_host: job.daemon_host.clone(),
-        ..SideOptions::default()
-    };
-    let tmpdir = job.tmpdir.clone().unwrap_or_else(|| "/var/tmp".to_owned());
-    let source = ImageSource::open(&io, &image, &side, &tmpdir)?;
+    let platform = env.platform(&job.platform);
+    job.side.resolve(&io, &env, &image).await?;
+    let source = ImageSource::open(&io, &image, &job.side, &env.scratch_dir())?;
     let (top, top_type) = source.manifest(None).await?;
     if job.raw && !job.config {
         return Ok(top);
@@ -69,7 +59,7 @@ pub async fn run(io: Io, job: InspectJob) -> Result<Vec<u8>> {
         Manifest::parse(&top, top_type.as_deref()).map_err(|e| e.context("Error parsing manifest for image"))?;
     let manifest = match top_manifest {
         Manifest::List(list) => {
-            let d = list.choose(&job.platform)?;
+            let d = list.choose(&platform)?;
             let (bytes, _) = source.manifest(Some(&d.digest)).await?;
             match Manifest::parse(&bytes, Some(&d.media_type))? {
                 (_, Manifest::List(_)) => {

@@ -16,7 +16,9 @@ pub struct Descriptor {
     #[serde(rename = "mediaType", default)]
     pub media_type: String,
     pub digest: Digest,
-    #[serde(default)]
+    /// A manifest's sizes are never negative (that would lift every limit);
+    /// -1 marks "unknown" only in descriptors the core makes up.
+    #[serde(default, deserialize_with = "non_negative")]
     pub size: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<String>>,
@@ -26,7 +28,21 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
 }
 
+fn non_negative<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    let size = i64::deserialize(d)?;
+    if size < 0 {
+        return Err(serde::de::Error::custom(format!("descriptor size {size} is negative")));
+    }
+    Ok(size)
+}
+
 impl Descriptor {
+    /// The declared size, for a transfer's limit (negative sizes are refused
+    /// when a manifest is read, so this is None only for made-up descriptors).
+    pub fn expected_size(&self) -> Option<u64> {
+        u64::try_from(self.size).ok()
+    }
+
     /// Checks the digest and size a host measured while moving this blob.
     pub fn check_transfer(&self, digest: &str, size: u64) -> Result<()> {
         if digest != self.digest.to_string() {

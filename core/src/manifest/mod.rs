@@ -160,6 +160,23 @@ mod tests {
     }
 
     #[test]
+    fn negative_sizes_are_refused() {
+        // A negative size used to disable the limit on the blob's length.
+        let m = oci_manifest(true).replace(r#""size":2"#, r#""size":-1"#);
+        let e = Manifest::parse(m.as_bytes(), None).unwrap_err();
+        assert!(e.message.contains("negative"), "{}", e.message);
+        let layer = format!(r#"{{"mediaType":"{}","digest":"{CFG}","size":-5}}"#, media_type::OCI_LAYER_GZIP);
+        let m = oci_manifest(true).replace(r#""layers":[]"#, &format!(r#""layers":[{layer}]"#));
+        assert!(Manifest::parse(m.as_bytes(), None).is_err());
+        let idx = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","digest":"{CFG}","size":-3}}]}}"#,
+            media_type::OCI_MANIFEST
+        );
+        assert!(Manifest::parse(idx.as_bytes(), None).is_err());
+        assert!(Manifest::parse(oci_manifest(true).as_bytes(), None).is_ok());
+    }
+
+    #[test]
     fn detects_from_header_and_body() {
         let m = oci_manifest(true);
         assert_eq!(detect_kind(m.as_bytes(), None).unwrap(), ManifestKind::OciManifest);

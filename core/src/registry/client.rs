@@ -66,7 +66,7 @@ pub fn pull_scope(repository: &str) -> String {
 
 impl RegistryClient {
     fn get(&self, url: String, headers: Vec<(String, String)>, max_body: u64) -> HttpRequest {
-        HttpRequest { method: "GET".to_owned(), url, headers, body: None, max_body, tls_profile: self.opts.tls_profile }
+        HttpRequest { method: "GET".to_owned(), url, headers, body: None, max_body, tls: self.opts.tls.clone() }
     }
 
     pub fn new(io: Io, registry: &str, repository: &str, opts: RegistryOptions) -> Result<Self> {
@@ -260,7 +260,7 @@ impl RegistryClient {
                     headers: h,
                     body: None,
                     max_body,
-                    tls_profile: self.opts.tls_profile,
+                    tls: self.opts.tls.clone(),
                 };
                 // The host's message already names the request.
                 let resp = self.with_retries(req).await.map_err(io_error)?;
@@ -477,10 +477,10 @@ impl RegistryClient {
                 headers.push(("Authorization".to_owned(), a.clone()));
             }
             let transfer = Transfer {
-                source: BlobSource::Http(self.get(target.clone(), headers, MAX_SMALL_BODY)),
+                source: BlobSource::get(self.get(target.clone(), headers, MAX_SMALL_BODY)),
                 sink: sink.clone(),
                 algorithm: d.digest.algorithm(),
-                expected_size: d.size,
+                expected_size: d.expected_size(),
                 label: format!("blob {}", d.digest),
             };
             let mut attempt = 0;
@@ -561,7 +561,7 @@ impl RegistryClient {
         {
             headers.push(("Authorization".to_owned(), a));
         }
-        Ok(UploadSession { location, headers, tls_profile: self.opts.tls_profile })
+        Ok(UploadSession { location, headers, tls: self.opts.tls.clone() })
     }
 
     /// Sends a PUT that must answer 201 Created.
@@ -620,7 +620,7 @@ impl RegistryClient {
                 source: from.clone(),
                 sink: BlobSink::Http(put.clone()),
                 algorithm: d.digest.algorithm(),
-                expected_size: d.size,
+                expected_size: d.expected_size(),
                 label: format!("blob {}", d.digest),
             };
             let (moved, resp) = match self.io.transfer(transfer).await.map_err(|e| io_error(e).context(&what))? {
@@ -635,8 +635,9 @@ impl RegistryClient {
                     d.check_transfer(&digest, size)?;
                     return Ok(BlobPush::Uploaded);
                 }
-                (301 | 302 | 303 | 307 | 308, None, BlobSource::Http(get)) => {
-                    from = BlobSource::Http(redirected(get, &resp).map_err(|e| e.context(&what))?);
+                (301 | 302 | 303 | 307 | 308, None, BlobSource::Http { request, accept }) => {
+                    let request = redirected(request, &resp).map_err(|e| e.context(&what))?;
+                    from = BlobSource::Http { request, accept: accept.clone() };
                 }
                 // Too large for one request (a proxy's body limit): send the blob in chunks.
                 (413, _, _) => return self.push_chunked(repository, d, &from).await,
@@ -683,7 +684,7 @@ impl RegistryClient {
             headers,
             body: Some(bytes.to_vec()),
             max_body: MAX_SMALL_BODY,
-            tls_profile: self.opts.tls_profile,
+            tls: self.opts.tls.clone(),
         };
         let resp = self.put_created(req, &what).await?;
         if let Some(d) = resp.header("docker-content-digest").and_then(|h| Digest::parse(h.trim()).ok()) {
@@ -711,7 +712,7 @@ enum UploadStart {
 struct UploadSession {
     location: String,
     headers: Vec<(String, String)>,
-    tls_profile: u8,
+    tls: crate::engine::TlsConfig,
 }
 
 impl UploadSession {
@@ -725,7 +726,7 @@ impl UploadSession {
             headers: self.headers.clone(),
             body: None,
             max_body: MAX_SMALL_BODY,
-            tls_profile: self.tls_profile,
+            tls: self.tls.clone(),
         }
     }
 
@@ -747,7 +748,7 @@ mod tests {
             headers: vec![("Authorization".to_owned(), "Bearer t".to_owned()), ("Accept".to_owned(), "*/*".to_owned())],
             body: None,
             max_body: 1,
-            tls_profile: 0,
+            tls: Default::default(),
         };
         let answer = |loc: &str| HttpResponse {
             status: 307,

@@ -9,29 +9,13 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::config::registries_d::RegistriesD;
 use crate::digest::Digest;
 use crate::engine::{HttpRequest, Io, IoErrorKind, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{fs_error, write_atomically};
 use crate::reference::DockerReference;
-use crate::signature::{MAX_SIGNATURE_SIZE, Signature};
-
-/// The registries.d directory as the host found it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RegistriesD {
-    /// Each `*.yaml` file, parsed by the host into JSON.
-    #[serde(default)]
-    pub files: Vec<ConfigFile>,
-    /// The built-in storage (a `file://` URL) used when no section names a URL.
-    #[serde(default)]
-    pub builtin: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConfigFile {
-    pub path: String,
-    pub contents: serde_json::Value,
-}
+use crate::signature::{MAX_SIGNATURE_SIZE, MAX_SIGNATURES, Signature, too_many_signatures};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -61,12 +45,12 @@ struct FileContents {
     docker: BTreeMap<String, Section>,
 }
 
-impl RegistriesD {
-    /// The lookaside of `image`'s repository (to read or to write), if any.
-    pub fn lookaside(&self, image: &DockerReference, write: bool) -> Result<Option<Lookaside>> {
+/// The lookaside of `image`'s repository (to read or to write), if any.
+pub fn for_image(config: &RegistriesD, image: &DockerReference, write: bool) -> Result<Option<Lookaside>> {
+    {
         let mut default = None;
         let mut scopes: BTreeMap<String, (Section, &str)> = BTreeMap::new();
-        for f in &self.files {
+        for f in &config.files {
             let bad = |why: String| Error::invalid(format!("registries.d: {}: {why}", f.path));
             if f.contents.is_null() {
                 continue;
@@ -86,7 +70,7 @@ impl RegistriesD {
         }
         // The most specific section naming the image decides, even without a URL.
         let section = image.scopes().iter().find_map(|s| scopes.get(s)).or(default.as_ref()).map(|(s, _)| s);
-        let Some(base) = section.and_then(|s| s.url(write)).or(self.builtin.as_deref()) else { return Ok(None) };
+        let Some(base) = section.and_then(|s| s.url(write)).or(config.builtin.as_deref()) else { return Ok(None) };
         Ok(Some(Lookaside { base: format!("{}/{}", base.trim_end_matches('/'), image.repository) }))
     }
 }
@@ -125,9 +109,12 @@ impl Lookaside {
     /// The signatures of the image whose manifest is `manifest`: `signature-1`,
     /// `signature-2`, … until one is missing. Lookaside signatures are always
     /// simple signing.
-    pub async fn read(&self, io: &Io, manifest: &Digest, tls_profile: u8) -> Result<Vec<Signature>> {
+    pub async fn read(&self, io: &Io, manifest: &Digest, tls: &crate::engine::TlsConfig) -> Result<Vec<Signature>> {
         let mut found = Vec::new();
         loop {
+            if found.len() >= MAX_SIGNATURES {
+                return Err(too_many_signatures(&self.base));
+            }
             let url = self.url(manifest, found.len() + 1);
             let blob = match Self::file_path(&url) {
                 Some(path) => match io.read_file(path.to_owned(), MAX_SIGNATURE_SIZE).await {
@@ -142,7 +129,7 @@ impl Lookaside {
                         headers: Vec::new(),
                         body: None,
                         max_body: MAX_SIGNATURE_SIZE,
-                        tls_profile,
+                        tls: tls.clone(),
                     };
                     let r = io
                         .http(request)
@@ -189,6 +176,7 @@ impl Lookaside {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::registries_d::ConfigFile;
     use serde_json::json;
 
     fn config(files: &[serde_json::Value], builtin: Option<&str>) -> RegistriesD {
@@ -204,7 +192,7 @@ mod tests {
 
     fn base(d: &RegistriesD, image: &str, write: bool) -> Option<String> {
         let r = DockerReference::parse_normalized(image).unwrap();
-        d.lookaside(&r, write).unwrap().map(|l| l.base)
+        for_image(d, &r, write).unwrap().map(|l| l.base)
     }
 
     #[test]
@@ -236,11 +224,11 @@ mod tests {
     fn conflicting_files_are_refused() {
         let twice = config(&[json!({"default-docker": {}}), json!({"default-docker": {}})], None);
         let r = DockerReference::parse_normalized("busybox").unwrap();
-        assert!(twice.lookaside(&r, false).unwrap_err().to_string().contains("second default-docker"));
+        assert!(for_image(&twice, &r, false).unwrap_err().to_string().contains("second default-docker"));
         let dup = config(&[json!({"docker": {"docker.io": {}}}), json!({"docker": {"docker.io": {}}})], None);
-        assert!(dup.lookaside(&r, false).unwrap_err().to_string().contains("already defined in 0.yaml"));
+        assert!(for_image(&dup, &r, false).unwrap_err().to_string().contains("already defined in 0.yaml"));
         let bad = config(&[json!({"docker": ["not", "a", "map"]})], None);
-        assert!(bad.lookaside(&r, false).unwrap_err().to_string().starts_with("registries.d: 0.yaml"));
+        assert!(for_image(&bad, &r, false).unwrap_err().to_string().starts_with("registries.d: 0.yaml"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 /// How to talk to a registry, as the host's flags and config describe it.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegistryOptions {
     /// `--tls-verify`: `false` also allows falling back to plain HTTP.
     #[serde(default)]
@@ -28,9 +29,15 @@ pub struct RegistryOptions {
     /// `--no-creds`: access the registry anonymously.
     #[serde(default)]
     pub no_creds: bool,
-    /// The auth file chain, in lookup order, with the contents of the files
-    /// that exist (the host reads them; the core decides what they mean).
+    /// `--authfile`: instead of the auth file chain.
     #[serde(default)]
+    pub authfile: Option<String>,
+    /// `--cert-dir`: instead of the certs.d directories.
+    #[serde(default)]
+    pub cert_dir: Option<String>,
+    /// The auth files of the chain that exist, read (found by
+    /// `transport::SideOptions::resolve` before a client is made).
+    #[serde(skip)]
     pub auth_files: Vec<auth::AuthFile>,
     /// `--retry-times`: how often a request that failed in a transient way is tried again.
     #[serde(default)]
@@ -38,7 +45,8 @@ pub struct RegistryOptions {
     /// `--retry-delay` in milliseconds; exponential back-off (1 s, 2 s, 4 s…) when unset.
     #[serde(default)]
     pub retry_delay_ms: Option<u64>,
-    /// Which of the host's TLS settings the requests use (see `HttpRequest::tls_profile`).
-    #[serde(default)]
-    pub tls_profile: u8,
+    /// How the host checks the registry's TLS server (decided by the core
+    /// from `tls_verify`, `cert_dir` and certs.d before the client is made).
+    #[serde(skip)]
+    pub tls: crate::engine::TlsConfig,
 }

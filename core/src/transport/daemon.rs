@@ -47,7 +47,7 @@ impl Daemon {
             headers,
             body: None,
             max_body: MAX_ANSWER,
-            tls_profile: 0,
+            tls: Default::default(),
         }
     }
 
@@ -59,10 +59,10 @@ impl Daemon {
         };
         let request = self.request("GET", &format!("/images/get?names={}", encode(&name)), Vec::new());
         let t = Transfer {
-            source: BlobSource::Http(request),
+            source: BlobSource::get(request),
             sink: BlobSink::File { path: path.to_owned() },
             algorithm: crate::digest::Algorithm::Sha256,
-            expected_size: -1,
+            expected_size: None,
             label: format!("docker image {name}"),
         };
         match io.transfer(t).await.map_err(|e| daemon_unreachable(&e.message))? {
@@ -80,7 +80,7 @@ impl Daemon {
             source: BlobSource::File { path: path.to_owned() },
             sink: BlobSink::Http(self.request("POST", "/images/load?quiet=1", headers)),
             algorithm: crate::digest::Algorithm::Sha256,
-            expected_size: -1,
+            expected_size: None,
             label: "docker image".to_owned(),
         };
         let resp = match io.transfer(t).await.map_err(|e| daemon_unreachable(&e.message))? {

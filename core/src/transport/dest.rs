@@ -15,6 +15,7 @@ use crate::compression::Desired;
 use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, IoErrorKind, Request, Transfer, Transferred};
 use crate::error::{Error, Result};
+use crate::files::{ArchiveOutput, archive_output, write_archive};
 use crate::manifest::Manifest;
 use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
 use crate::media_type::ManifestKind;
@@ -25,6 +26,18 @@ use crate::signature::Signature;
 
 /// The marker skopeo writes into a `dir:` image.
 const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
+/// Where blob `d` of an OCI layout lives: `blobs/<algorithm>/<hex>`, or
+/// `<algorithm>/<hex>` under `--dest-shared-blob-dir`.
+fn layout_blob_path(layout: &LayoutReference, shared_blobs: Option<&str>, d: &Digest) -> String {
+    let name = format!("{}/{}", d.algorithm().name(), d.hex());
+    match shared_blobs {
+        Some(dir) => join(dir, &name),
+        None => join(&layout.path, &format!("blobs/{name}")),
+    }
+}
+
+/// containers/image's words for a docker-archive destination that has contents.
+const EXISTING_ARCHIVE: &str = "docker-archive doesn't support modifying existing images";
 
 #[derive(Debug)]
 pub enum ImageDestination {
@@ -68,13 +81,13 @@ pub enum ImageDestination {
 pub(super) async fn copy_local_blob(io: &Io, d: &Descriptor, source: BlobSource, sink: BlobSink) -> Result<()> {
     let path = match &source {
         BlobSource::File { path } | BlobSource::FileRange { path, .. } => path.clone(),
-        BlobSource::Http(r) => r.url.clone(),
+        BlobSource::Http { request, .. } => request.url.clone(),
     };
     let t = Transfer {
         source,
         sink,
         algorithm: d.digest.algorithm(),
-        expected_size: d.size,
+        expected_size: d.expected_size(),
         label: format!("blob {}", d.digest),
     };
     match io.transfer(t).await.map_err(fs_error(format!("copying {path}")))? {
@@ -89,7 +102,7 @@ impl ImageDestination {
         match image {
             ImageReference::Docker(r) => {
                 let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, side.registry.clone())?;
-                let lookaside = side.registries_d.lookaside(r, true)?;
+                let lookaside = crate::registry::lookaside::for_image(&side.registries_d, r, true)?;
                 Ok(ImageDestination::Registry { io: io.clone(), client, reference: r.clone(), lookaside })
             }
             ImageReference::Oci(l) => Ok(ImageDestination::Layout {
@@ -101,7 +114,8 @@ impl ImageDestination {
             }),
             ImageReference::OciArchive(l) => Ok(ImageDestination::Layout {
                 io: io.clone(),
-                reference: LayoutReference { path: format!("{}.skiff-tmp.d", l.path), ..l.clone() },
+                // Staged in the run's scratch space: the archive may be a pipe.
+                reference: LayoutReference { path: join(tmpdir, "oci-archive-dest.d"), ..l.clone() },
                 shared_blobs: None,
                 entry: None,
                 archive: Some(l.path.clone()),
@@ -119,7 +133,7 @@ impl ImageDestination {
                 };
                 Ok(ImageDestination::DockerArchive {
                     io: io.clone(),
-                    staging: format!("{path}.skiff-tmp.d"),
+                    staging: join(tmpdir, "docker-archive-dest.d"),
                     archive: path.clone(),
                     tags,
                     image: None,
@@ -200,7 +214,11 @@ impl ImageDestination {
     pub async fn prepare(&mut self) -> Result<()> {
         match self {
             ImageDestination::Registry { .. } => Ok(()),
-            ImageDestination::DockerArchive { io, staging, .. } => {
+            ImageDestination::DockerArchive { io, staging, archive, load_into, .. } => {
+                if load_into.is_none() {
+                    // Refused before anything is copied, as skopeo refuses it.
+                    archive_output(io, archive, Some(EXISTING_ARCHIVE)).await?;
+                }
                 // A staging area left by an interrupted run goes first.
                 match io.fs(Request::RemoveDir { path: staging.clone() }).await {
                     Err(e) if e.kind != IoErrorKind::NotFound => {
@@ -242,7 +260,8 @@ impl ImageDestination {
                     .map_err(fs_error(format!("writing {path}")))
             }
             ImageDestination::Layout { io, reference, shared_blobs, archive, .. } => {
-                if archive.is_some() {
+                if let Some(archive) = archive {
+                    archive_output(io, archive, None).await?;
                     // A staging area left by an interrupted run.
                     match io.fs(Request::RemoveDir { path: reference.path.clone() }).await {
                         Err(e) if e.kind != IoErrorKind::NotFound => {
@@ -255,9 +274,12 @@ impl ImageDestination {
                     Some(d) => join(d, "sha256"),
                     None => join(&reference.path, "blobs/sha256"),
                 };
-                io.fs(Request::CreateDir { path: blobs.clone() })
-                    .await
-                    .map_err(fs_error(format!("creating {blobs}")))?;
+                // The layout's own directory too, when its blobs live elsewhere.
+                for dir in [blobs.as_str(), reference.path.as_str()] {
+                    io.fs(Request::CreateDir { path: dir.to_owned() })
+                        .await
+                        .map_err(fs_error(format!("creating {dir}")))?;
+                }
                 let path = join(&reference.path, "oci-layout");
                 io.fs(Request::WriteFile { path: path.clone(), data: br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec() })
                     .await
@@ -273,13 +295,25 @@ impl ImageDestination {
             ImageDestination::DockerArchive { staging, .. } => Some(join(staging, d.hex())),
             ImageDestination::Dir { root, .. } => Some(join(root, &blob_name(d))),
             ImageDestination::Layout { reference, shared_blobs, .. } => {
-                let name = format!("{}/{}", d.algorithm().name(), d.hex());
-                Some(match shared_blobs {
-                    Some(dir) => join(dir, &name),
-                    None => join(&reference.path, &format!("blobs/{name}")),
-                })
+                Some(layout_blob_path(reference, shared_blobs.as_deref(), d))
             }
         }
+    }
+
+    /// Where local blob `d` goes, its directory made if need be (a layout
+    /// holds `blobs/sha256` from the start; other algorithms get theirs on
+    /// first use), and the IO handle to write it with.
+    async fn local_blob_target(&self, d: &Digest) -> Result<(String, &Io)> {
+        let (Some(path), Some(io)) = (self.local_blob_path(d), self.io()) else {
+            unreachable!("local destinations have paths")
+        };
+        if matches!(self, ImageDestination::Layout { .. })
+            && d.algorithm() != crate::digest::Algorithm::Sha256
+            && let Some((dir, _)) = path.rsplit_once('/')
+        {
+            io.fs(Request::CreateDir { path: dir.to_owned() }).await.map_err(fs_error(format!("creating {dir}")))?;
+        }
+        Ok((path, io))
     }
 
     /// The IO handle of a local destination.
@@ -312,14 +346,12 @@ impl ImageDestination {
             };
             let blob_source = match (source, source.local_blob(&d.digest).await?) {
                 (_, Some(local)) => local,
-                (ImageSource::Registry(s), None) => BlobSource::Http(s.blob_request(d).await?),
+                (ImageSource::Registry(s), None) => BlobSource::get(s.blob_request(d).await?),
                 _ => unreachable!("every local source has a blob location"),
             };
             return client.push_blob(&reference.repository, d, blob_source, mount_from).await;
         }
-        let (Some(final_path), Some(io)) = (self.local_blob_path(&d.digest), self.io()) else {
-            unreachable!("local destinations have paths")
-        };
+        let (final_path, io) = self.local_blob_target(&d.digest).await?;
         let tmp = format!("{final_path}.skiff-tmp");
         let pulled = source.pull_blob(d, BlobSink::File { path: tmp.clone() }).await;
         if let Err(e) = pulled {
@@ -340,9 +372,7 @@ impl ImageDestination {
                 client.push_blob_bytes(&reference.repository, d, bytes).await
             }
             _ => {
-                let (Some(path), Some(io)) = (self.local_blob_path(&d.digest), self.io()) else {
-                    unreachable!("local destinations have paths")
-                };
+                let (path, io) = self.local_blob_target(&d.digest).await?;
                 write_atomically(io, &path, bytes).await?;
                 Ok(BlobPush::Uploaded)
             }
@@ -370,9 +400,7 @@ impl ImageDestination {
                 Ok(outcome)
             }
             _ => {
-                let (Some(final_path), Some(io)) = (self.local_blob_path(&d.digest), self.io()) else {
-                    unreachable!("local destinations have paths")
-                };
+                let (final_path, io) = self.local_blob_target(&d.digest).await?;
                 io.fs(Request::Rename { from: path, to: final_path.clone() })
                     .await
                     .map_err(fs_error(format!("writing {final_path}")))?;
@@ -431,13 +459,10 @@ impl ImageDestination {
                 };
                 write_atomically(io, &join(root, &name), bytes).await
             }
-            ImageDestination::Layout { io, reference, shared_blobs, entry, .. } => {
-                let name = format!("{}/{}", digest.algorithm().name(), digest.hex());
-                let path = match shared_blobs {
-                    Some(dir) => join(dir, &name),
-                    None => join(&reference.path, &format!("blobs/{name}")),
-                };
+            ImageDestination::Layout { .. } => {
+                let (path, io) = self.local_blob_target(&digest).await?;
                 write_atomically(io, &path, bytes).await?;
+                let ImageDestination::Layout { reference, entry, .. } = self else { unreachable!("matched above") };
                 if instance.is_none() {
                     let mut e =
                         json!({"mediaType": kind.media_type(), "digest": digest.to_string(), "size": bytes.len()});
@@ -503,7 +528,11 @@ impl ImageDestination {
             load_into,
         } = self
         {
-            super::docker_save::write(io, staging, archive, tags, config, layers).await?;
+            let output = match load_into {
+                Some(_) => ArchiveOutput::Atomic,
+                None => archive_output(io, archive, Some(EXISTING_ARCHIVE)).await?,
+            };
+            super::docker_save::write(io, staging, archive, output, tags, config, layers).await?;
             if let Some(daemon) = load_into {
                 let loaded = daemon.load(io, archive).await;
                 let _ = io.fs(Request::RemoveFile { path: archive.clone() }).await;
@@ -531,13 +560,9 @@ impl ImageDestination {
         let index = json!({"schemaVersion": 2, "manifests": manifests});
         write_atomically(io, &path, &serde_json::to_vec(&index)?).await?;
         if let Some(archive) = archive {
-            let tmp = format!("{archive}.skiff-tmp");
-            io.fs(Request::PackTar { dir: reference.path.clone(), archive: tmp.clone() })
-                .await
-                .map_err(fs_error(format!("writing {tmp}")))?;
-            io.fs(Request::Rename { from: tmp, to: archive.clone() })
-                .await
-                .map_err(fs_error(format!("writing {archive}")))?;
+            let output = archive_output(io, archive, None).await?;
+            let entries = super::tar_write::directory_entries(io, &reference.path).await?;
+            write_archive(io, archive, output, super::tar_write::encode(&entries)?).await?;
             io.fs(Request::RemoveDir { path: reference.path.clone() })
                 .await
                 .map_err(fs_error(format!("removing {}", reference.path)))?;

@@ -6,7 +6,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::engine::{Io, IoErrorKind};
 use crate::error::Result;
 use crate::manifest::MAX_MANIFEST_SIZE;
-use crate::signature::{MAX_SIGNATURE_SIZE, Signature};
+use crate::signature::{MAX_SIGNATURE_SIZE, MAX_SIGNATURES, Signature, too_many_signatures};
 
 #[derive(Debug)]
 pub struct DirSource {
@@ -53,6 +53,9 @@ impl DirSource {
     pub async fn signatures(&self, instance: Option<&Digest>) -> Result<Vec<Signature>> {
         let mut found = Vec::new();
         loop {
+            if found.len() >= MAX_SIGNATURES {
+                return Err(too_many_signatures(&self.root));
+            }
             let path = join(&self.root, &signature_name(instance, found.len() + 1));
             match self.io.read_file(path.clone(), MAX_SIGNATURE_SIZE).await {
                 Ok(blob) => {

@@ -17,7 +17,7 @@ use super::tar_members::TarMembers;
 use super::{file_error, join, read_local};
 use crate::compression::Compression;
 use crate::digest::Digest;
-use crate::engine::{BlobSource, Io, Request};
+use crate::engine::{BlobSource, Io, Recompress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::media_type as mt;
@@ -50,8 +50,8 @@ struct Entry {
 #[derive(Debug)]
 struct ArchiveImage {
     manifest: Vec<u8>,
-    /// (digest, place) for the config and every layer.
-    blobs: Vec<(Digest, Place)>,
+    /// Where the config and every layer are, by digest.
+    blobs: std::collections::HashMap<Digest, Place>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,7 +134,8 @@ impl DockerArchiveSource {
                 entry.layers.len()
             )));
         }
-        let mut blobs = vec![(config_digest.clone(), Place::Member(entry.config.clone()))];
+        let mut blobs = std::collections::HashMap::new();
+        blobs.insert(config_digest.clone(), Place::Member(entry.config.clone()));
         let mut layers = Vec::new();
         for (id, name) in diff_ids.iter().zip(&entry.layers) {
             let digest = Digest::parse(id.as_str().unwrap_or_default())
@@ -142,7 +143,7 @@ impl DockerArchiveSource {
             let (place, size) = self.layer(name, &digest).await?;
             // The field order of containers/image's manifest.Schema2, so the digest matches skopeo's.
             layers.push(json!({"mediaType": mt::DOCKER_LAYER_GZIP, "size": size, "digest": digest.to_string()}));
-            blobs.push((digest, place));
+            blobs.insert(digest, place);
         }
         let manifest = json!({
             "schemaVersion": 2,
@@ -167,12 +168,12 @@ impl DockerArchiveSource {
             return Ok((Place::Member(name.to_owned()), size));
         }
         let output = join(&self.tmpdir, &format!("docker-archive-layer-{}.tar", diff_id.hex()));
-        let request = Request::Recompress {
+        let request = Recompress {
             input: BlobSource::FileRange { path: path.clone(), offset, length: size },
             output: output.clone(),
-            from: compression.name().to_owned(),
-            to: Compression::None.name().to_owned(),
-            level: None,
+            from: compression,
+            to: Compression::None,
+            level: 0,
             algorithm: diff_id.algorithm(),
         };
         let plain = self
@@ -198,7 +199,7 @@ impl DockerArchiveSource {
 
     async fn place_of(&self, d: &Digest) -> Result<Place> {
         let image = self.image().await?;
-        let found = image.blobs.iter().find(|(b, _)| b == d).map(|(_, place)| place.clone());
+        let found = image.blobs.get(d).cloned();
         found.ok_or_else(|| Error::not_found(format!("blob {d} is not in {}", self.members.path())))
     }
 

@@ -1,17 +1,19 @@
 //! Writing a `docker save` archive as containers/image writes it, entry for
 //! entry: the layer tars (each once), the config, the legacy per-layer
 //! directories (`<id>/layer.tar` link, `VERSION`, `json`) older loaders
-//! need, `manifest.json` and `repositories`. With the host's fixed tar
-//! metadata the archive is byte for byte skopeo's.
+//! need, `manifest.json` and `repositories`. With Go's tar headers
+//! ([`super::tar_write`]) the archive is byte for byte skopeo's.
 
 use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use super::tar_write::{self, TarEntry};
 use super::{fs_error, join};
 use crate::digest::Digest;
-use crate::engine::{Io, Request, TarEntry};
+use crate::engine::{Io, Request};
 use crate::error::{Error, Result};
+use crate::files::{ArchiveOutput, write_archive};
 use crate::go::json::{html_escape, marshal_raw_map};
 use crate::manifest::MAX_MANIFEST_SIZE;
 
@@ -65,11 +67,12 @@ fn repositories(tags: &[String], top: Option<&str>) -> Result<String> {
 
 /// Writes the archive at `archive` from blobs staged in `staging` (named
 /// by hex digest) for the image with `config` and `layers`, named `tags`;
-/// through a temporary name, then renamed into place.
+/// through a temporary name and a rename, or in place (`output`).
 pub(super) async fn write(
     io: &Io,
     staging: &str,
     archive: &str,
+    output: ArchiveOutput,
     tags: &[String],
     config: &Digest,
     layers: &[Digest],
@@ -81,34 +84,35 @@ pub(super) async fn write(
         .map_err(fs_error(format!("reading {config_path}")))?;
     let mut entries = Vec::new();
     let mut names = Vec::new();
+    let mut written = std::collections::HashSet::new();
     for l in layers {
         let name = format!("{}.tar", l.hex());
-        if !names.contains(&name) {
-            entries.push(TarEntry::File { name: name.clone(), path: join(staging, l.hex()) });
+        if written.insert(name.clone()) {
+            let path = join(staging, l.hex());
+            let size = io.stat(path.clone()).await.map_err(fs_error(format!("reading {path}")))?.size;
+            entries.push(TarEntry::File { name: name.clone(), path, size, mode: 0o444 });
         }
         names.push(name);
     }
     let config_name = format!("{}.json", config.hex());
-    entries.push(TarEntry::File { name: config_name.clone(), path: config_path });
+    let size = config_bytes.len() as u64;
+    entries.push(TarEntry::File { name: config_name.clone(), path: config_path, size, mode: 0o444 });
     let legacy = legacy_layers(&config_bytes, layers)?;
     for ((id, layer_json), layer_name) in legacy.iter().zip(&names) {
         entries.push(TarEntry::Symlink { name: format!("{id}/layer.tar"), target: format!("../{layer_name}") });
-        entries.push(TarEntry::Data { name: format!("{id}/VERSION"), data: b"1.0".to_vec() });
-        entries.push(TarEntry::Data { name: format!("{id}/json"), data: layer_json.clone().into_bytes() });
+        entries.push(TarEntry::Data { name: format!("{id}/VERSION"), data: b"1.0".to_vec(), mode: 0o444 });
+        entries.push(TarEntry::Data { name: format!("{id}/json"), data: layer_json.clone().into_bytes(), mode: 0o444 });
     }
     let manifest = json!([{ "Config": config_name, "RepoTags": tags, "Layers": names }]);
     entries.push(TarEntry::Data {
         name: "manifest.json".to_owned(),
         data: html_escape(&serde_json::to_string(&manifest)?).into_bytes(),
+        mode: 0o444,
     });
     let top = legacy.last().map(|(id, _)| id.as_str());
-    entries.push(TarEntry::Data { name: "repositories".to_owned(), data: repositories(tags, top)?.into_bytes() });
-
-    let tmp = format!("{archive}.skiff-tmp");
-    io.fs(Request::WriteTar { archive: tmp.clone(), entries }).await.map_err(fs_error(format!("writing {tmp}")))?;
-    io.fs(Request::Rename { from: tmp, to: archive.to_owned() })
-        .await
-        .map_err(fs_error(format!("writing {archive}")))?;
+    let data = repositories(tags, top)?.into_bytes();
+    entries.push(TarEntry::Data { name: "repositories".to_owned(), data, mode: 0o444 });
+    write_archive(io, archive, output, tar_write::encode(&entries)?).await?;
     io.fs(Request::RemoveDir { path: staging.to_owned() }).await.map_err(fs_error(format!("removing {staging}")))
 }
 

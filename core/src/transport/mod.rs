@@ -9,6 +9,7 @@ mod docker_save;
 mod oci_layout;
 mod registry;
 mod tar_members;
+pub mod tar_write;
 
 pub use dest::ImageDestination;
 pub use dir::DirSource;
@@ -19,6 +20,9 @@ pub use registry::RegistrySource;
 use crate::compression::Compression;
 use crate::digest::Digest;
 use serde::Deserialize;
+
+use crate::config::registries_d::RegistriesD;
+use crate::config::{Environment, auth_files, certs_d};
 
 use crate::engine::Io;
 use crate::error::{Error, Result};
@@ -31,6 +35,7 @@ use crate::signature::Signature;
 /// How to reach one image: a copy's source or destination, or what
 /// `inspect` reads.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SideOptions {
     #[serde(default)]
     pub registry: RegistryOptions,
@@ -39,9 +44,38 @@ pub struct SideOptions {
     /// `--*-daemon-host` or `DOCKER_HOST` (docker-daemon: only).
     #[serde(default)]
     pub daemon_host: Option<String>,
-    /// `--registries.d`: where registries keep signatures (docker: only).
-    #[serde(default)]
-    pub registries_d: crate::registry::lookaside::RegistriesD,
+    /// Where registries keep signatures (found by [`SideOptions::resolve`]).
+    #[serde(skip)]
+    pub registries_d: RegistriesD,
+}
+
+impl SideOptions {
+    /// Finds, from the environment, the configuration this side needs to
+    /// reach `image`: the auth files and TLS settings of a registry,
+    /// `DOCKER_HOST` for a daemon. (`copy` also finds registries.d.)
+    pub async fn resolve(&mut self, io: &Io, env: &Environment, image: &ImageReference) -> Result<()> {
+        match image {
+            ImageReference::Docker(r) => resolve_registry(io, env, &mut self.registry, &r.registry).await?,
+            ImageReference::DockerDaemon(_) => {
+                if self.daemon_host.is_none() {
+                    self.daemon_host = env.var("DOCKER_HOST").map(str::to_owned);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Finds the auth files (unless credentials were given) and the TLS
+/// settings for `registry` (named as references name it, `docker.io`, as
+/// containers/image looks certs.d up).
+pub async fn resolve_registry(io: &Io, env: &Environment, reg: &mut RegistryOptions, registry: &str) -> Result<()> {
+    if !reg.no_creds && reg.credentials.is_none() && reg.registry_token.is_none() {
+        reg.auth_files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
+    }
+    reg.tls = certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry).await?;
+    Ok(())
 }
 
 /// A readable image of any supported transport.
@@ -58,7 +92,7 @@ impl ImageSource {
     pub fn open(io: &Io, image: &ImageReference, side: &SideOptions, tmpdir: &str) -> Result<Self> {
         match image {
             ImageReference::Docker(r) => {
-                let lookaside = side.registries_d.lookaside(r, false)?;
+                let lookaside = crate::registry::lookaside::for_image(&side.registries_d, r, false)?;
                 Ok(ImageSource::Registry(Box::new(RegistrySource::new(
                     io,
                     r.clone(),

@@ -15,7 +15,7 @@ pub struct RegistrySource {
     reference: DockerReference,
     /// Where the repository's signatures are read from, if anywhere.
     lookaside: Option<Lookaside>,
-    tls_profile: u8,
+    tls: crate::engine::TlsConfig,
 }
 
 impl RegistrySource {
@@ -25,15 +25,15 @@ impl RegistrySource {
         opts: RegistryOptions,
         lookaside: Option<Lookaside>,
     ) -> Result<Self> {
-        let tls_profile = opts.tls_profile;
+        let tls = opts.tls.clone();
         let client = RegistryClient::new(io.clone(), &reference.registry, &reference.repository, opts)?;
-        Ok(RegistrySource { io: io.clone(), client, reference, lookaside, tls_profile })
+        Ok(RegistrySource { io: io.clone(), client, reference, lookaside, tls })
     }
 
     /// The signatures of the image whose manifest is `manifest`, from the lookaside.
     pub async fn signatures(&self, manifest: &Digest) -> Result<Vec<Signature>> {
         match &self.lookaside {
-            Some(l) => l.read(&self.io, manifest, self.tls_profile).await,
+            Some(l) => l.read(&self.io, manifest, &self.tls).await,
             None => Ok(Vec::new()),
         }
     }

@@ -1,16 +1,12 @@
 //! `skiff delete`: removes an image's manifest from a registry, by digest.
 
 use anyhow::Result;
-use serde_json::json;
 
-use super::{registry_options, run_job, tls_options};
+use super::{environment, registry_options, run_job};
 use crate::cli::{DeleteArgs, GlobalOptions};
+use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: DeleteArgs) -> Result<()> {
-    let job = json!({
-        "command": "delete",
-        "image": a.image,
-        "registry": registry_options(&a.image_flags.registry, &a.retry)?,
-    });
-    run_job(g, job, tls_options(&a.image_flags.registry))
+    let job = wj::DeleteJob { image: a.image, registry: registry_options(&a.image_flags.registry, &a.retry)? };
+    run_job(g, wj::Job::Delete(job), environment(None))
 }

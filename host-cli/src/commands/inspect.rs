@@ -1,25 +1,25 @@
 //! `skiff inspect`: manifest, config and metadata of an image.
 
 use anyhow::Result;
-use serde_json::json;
 
-use super::{ScratchDir, daemon_host, platform, registry_options, run_job, tls_options};
+use super::{ScratchDir, environment, platform, registry_options, run_job};
 use crate::cli::{GlobalOptions, InspectArgs};
+use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
     let scratch = ScratchDir::new(g)?;
-    let job = json!({
-        "command": "inspect",
-        "image": a.image,
-        "raw": a.raw,
-        "config": a.config,
-        "format": a.format,
-        "no_tags": a.no_tags,
-        "shared_blob_dir": a.image_flags.shared_blob_dir,
-        "platform": platform(g),
-        "registry": registry_options(&a.image_flags.registry, &a.retry)?,
-        "daemon_host": daemon_host(&a.image_flags.daemon_host),
-        "tmpdir": scratch.path(),
-    });
-    run_job(g, job, tls_options(&a.image_flags.registry))
+    let job = wj::InspectJob {
+        image: a.image,
+        raw: a.raw,
+        config: a.config,
+        format: a.format,
+        no_tags: a.no_tags,
+        side: wj::SideOptions {
+            registry: registry_options(&a.image_flags.registry, &a.retry)?,
+            shared_blob_dir: a.image_flags.shared_blob_dir,
+            daemon_host: a.image_flags.daemon_host,
+        },
+        platform: platform(g),
+    };
+    run_job(g, wj::Job::Inspect(job), environment(Some(&scratch)))
 }

@@ -1,16 +1,12 @@
 //! `skiff list-tags`: every tag of a repository.
 
 use anyhow::Result;
-use serde_json::json;
 
-use super::{registry_options, run_job, tls_options};
+use super::{environment, registry_options, run_job};
 use crate::cli::{GlobalOptions, ListTagsArgs};
+use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: ListTagsArgs) -> Result<()> {
-    let job = json!({
-        "command": "list-tags",
-        "repository": a.repository,
-        "registry": registry_options(&a.registry, &a.retry)?,
-    });
-    run_job(g, job, tls_options(&a.registry))
+    let job = wj::ListTagsJob { repository: a.repository, registry: registry_options(&a.registry, &a.retry)? };
+    run_job(g, wj::Job::ListTags(job), environment(None))
 }

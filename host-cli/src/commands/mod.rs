@@ -10,12 +10,11 @@ mod manifest_digest;
 use std::io::Write as _;
 
 use anyhow::{Result, anyhow, bail};
-use serde_json::{Value, json};
 
 use crate::cli::{Cli, Command, GlobalOptions, RegistryFlags, RetryFlags};
-use crate::io::{HostIo, TlsOptions, auth_file};
+use crate::io::HostIo;
 use crate::runtime::wit::ErrorKind;
-use crate::runtime::{Core, CoreFailure};
+use crate::runtime::{Core, CoreFailure, jobs as wj};
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
@@ -26,7 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match command {
         Command::Inspect(a) => inspect::run(&cli.global, a),
         Command::ListTags(a) => list_tags::run(&cli.global, a),
-        Command::ManifestDigest(a) => manifest_digest::run(a),
+        Command::ManifestDigest(a) => manifest_digest::run(&cli.global, a),
         Command::Delete(a) => delete::run(&cli.global, a),
         Command::Copy(a) => copy::run(&cli.global, a),
     }
@@ -38,11 +37,6 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         Some(f) if f.kind == ErrorKind::NotFound => 2,
         _ => 1,
     }
-}
-
-/// The Docker daemon to use: the flag, else `DOCKER_HOST` (else the core's default).
-fn daemon_host(flag: &Option<String>) -> Option<String> {
-    flag.clone().or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
 }
 
 /// This run's scratch space: a fresh directory under `--tmpdir` (else the
@@ -83,17 +77,34 @@ impl ScratchDir {
     }
 }
 
-/// The `platform` part of a job: the overrides, or this machine.
-fn platform(g: &GlobalOptions) -> Value {
-    json!({
-        "os": g.override_os.clone().unwrap_or_else(|| std::env::consts::OS.to_owned()),
-        "architecture": g.override_arch.clone().unwrap_or_else(|| std::env::consts::ARCH.to_owned()),
-        "variant": g.override_variant,
-    })
+/// `--override-os/-arch/-variant`.
+fn platform(g: &GlobalOptions) -> wj::PlatformOverride {
+    wj::PlatformOverride {
+        os: g.override_os.clone(),
+        architecture: g.override_arch.clone(),
+        variant: g.override_variant.clone(),
+    }
 }
 
-/// The `registry` part of a job, after skopeo's checks on flag combinations.
-fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<Value> {
+/// The core's account of this process's environment: the variables it
+/// documents, the user, this machine's platform (in Rust's names, which the
+/// core maps to Go's) and this run's scratch directory.
+fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
+    const VARIABLES: [&str; 6] =
+        ["HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST"];
+    let variables = VARIABLES.iter().filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v))).collect();
+    wj::Environment {
+        variables,
+        uid: std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(u32::MAX),
+        os: std::env::consts::OS.to_owned(),
+        architecture: std::env::consts::ARCH.to_owned(),
+        variant: None,
+        scratch_dir: scratch.map(ScratchDir::path),
+    }
+}
+
+/// One registry's flags, after skopeo's checks on how they combine.
+fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<wj::RegistryOptions> {
     if f.creds.is_some() && (f.username.is_some() || f.password.is_some()) {
         bail!("--creds and --username/--password cannot be used together");
     }
@@ -108,46 +119,48 @@ fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<Value> {
             if u.is_empty() {
                 bail!("--creds: the username must not be empty");
             }
-            Some(json!({ "username": u, "password": p }))
+            Some(wj::Credentials { username: u.to_owned(), password: p.to_owned() })
         }
-        (None, Some(u), Some(p)) => Some(json!({ "username": u, "password": p })),
+        (None, Some(u), Some(p)) => Some(wj::Credentials { username: u.clone(), password: p.clone() }),
         (None, None, None) => None,
         _ => bail!("--username and --password must be used together"),
     };
-    let auth_files = if f.no_creds || credentials.is_some() { vec![] } else { auth_file::read(f.authfile.as_deref())? };
-    Ok(json!({
-        "tls_verify": f.tls_verify,
-        "credentials": credentials,
-        "registry_token": f.registry_token,
-        "no_creds": f.no_creds,
-        "auth_files": auth_files,
-        "retry_times": retry.retry_times,
-        "retry_delay_ms": retry.retry_delay.filter(|d| !d.is_zero()).map(|d| d.as_millis() as u64),
-    }))
-}
-
-fn tls_options(f: &RegistryFlags) -> TlsOptions {
-    TlsOptions { insecure: f.tls_verify == Some(false), cert_dir: f.cert_dir.clone() }
+    Ok(wj::RegistryOptions {
+        tls_verify: f.tls_verify,
+        cert_dir: f.cert_dir.clone(),
+        credentials,
+        registry_token: f.registry_token.clone(),
+        no_creds: f.no_creds,
+        authfile: f.authfile.clone(),
+        retry_times: retry.retry_times,
+        retry_delay_ms: retry.retry_delay.filter(|d| !d.is_zero()).map(|d| d.as_millis() as u64),
+    })
 }
 
 /// Runs `job` in the core, within `--command-timeout`, and writes its output.
-fn run_job(g: &GlobalOptions, job: Value, tls: TlsOptions) -> Result<()> {
+fn run_job(g: &GlobalOptions, job: wj::Job, env: wj::Environment) -> Result<()> {
     // A handful of small requests: one thread starts fastest.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    run_job_on(rt, g, job, HostIo::new(vec![tls], g.debug))
+    run_job_on(rt, g, job, env, HostIo::new(g.debug))
 }
 
 /// Like [`run_job`], on worker threads, so that blob transfers (and their
 /// hashing) proceed on every core at once.
-fn run_job_parallel(g: &GlobalOptions, job: Value, io: HostIo) -> Result<()> {
+fn run_job_parallel(g: &GlobalOptions, job: wj::Job, env: wj::Environment, io: HostIo) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    run_job_on(rt, g, job, io)
+    run_job_on(rt, g, job, env, io)
 }
 
-fn run_job_on(rt: tokio::runtime::Runtime, g: &GlobalOptions, job: Value, io: HostIo) -> Result<()> {
+fn run_job_on(
+    rt: tokio::runtime::Runtime,
+    g: &GlobalOptions,
+    job: wj::Job,
+    env: wj::Environment,
+    io: HostIo,
+) -> Result<()> {
     let out = rt.block_on(async {
         let mut core = Core::load()?;
-        let work = core.run(&job, &io);
+        let work = core.run(job, env, &io);
         match g.command_timeout.filter(|d| !d.is_zero()) {
             Some(limit) => tokio::time::timeout(limit, work)
                 .await

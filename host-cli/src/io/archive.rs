@@ -1,18 +1,15 @@
 //! Tar archives: an index of an archive's regular files (so the core reads
-//! members in place, by offset), byte-range reads, packing a finished
-//! staging layout into a tar (`oci-archive:`), and writing a tar of given
-//! entries with fixed metadata, header for header as Go's archive/tar
-//! writes them (`docker-archive:`, so skiff's archives equal skopeo's).
+//! members in place, by offset) and byte-range reads. (Archives the core
+//! writes come as `write-stream` pieces, headers made by the core.)
 //! Blocking work runs on tokio's blocking pool.
 
 use std::io::{Read, Seek, SeekFrom};
 
 use super::failed;
-use crate::runtime::wit::{FileRange, IoErrorKind, PackTar, Reply, TarEntry, TarMember, WriteTar};
+use crate::runtime::wit::{FileRange, IoErrorKind, Reply, TarMember};
 
 fn io_failure(what: &str, e: std::io::Error) -> Reply {
-    let kind = if e.kind() == std::io::ErrorKind::NotFound { IoErrorKind::NotFound } else { IoErrorKind::Other };
-    failed(kind, format!("{what}: {e}"))
+    failed(super::error::of_io(&e), format!("{what}: {e}"))
 }
 
 async fn blocking(f: impl FnOnce() -> Reply + Send + 'static) -> Reply {
@@ -68,96 +65,6 @@ pub async fn read_range(r: FileRange) -> Reply {
         match file.seek(SeekFrom::Start(r.offset)).and_then(|_| file.read_exact(&mut data)) {
             Ok(()) => Reply::Data(data),
             Err(e) => io_failure(&r.path, e),
-        }
-    })
-    .await
-}
-
-/// A tar of everything below `dir`, names relative to it, in a stable order.
-pub async fn pack(p: PackTar) -> Reply {
-    blocking(move || {
-        let file = match std::fs::File::create(&p.archive) {
-            Ok(f) => f,
-            Err(e) => return io_failure(&p.archive, e),
-        };
-        let mut builder = tar::Builder::new(std::io::BufWriter::new(file));
-        builder.follow_symlinks(false);
-        let result = builder.append_dir_all(".", &p.dir).and_then(|_| builder.into_inner()).and_then(|mut w| {
-            use std::io::Write;
-            w.flush()
-        });
-        match result {
-            Ok(()) => Reply::Done,
-            Err(e) => io_failure(&p.archive, e),
-        }
-    })
-    .await
-}
-
-/// A USTAR header as Go's `archive/tar` writes one for containers/image's
-/// docker-archive entries: owner 0, time 0, device numbers written as
-/// zeros, and the checksum as six octal digits, NUL, space.
-fn go_header(
-    name: &str,
-    kind: tar::EntryType,
-    mode: u32,
-    size: u64,
-    link: Option<&str>,
-) -> std::io::Result<tar::Header> {
-    let mut h = tar::Header::new_ustar();
-    h.set_path(name)?;
-    h.set_entry_type(kind);
-    h.set_mode(mode);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_size(size);
-    h.set_mtime(0);
-    h.set_device_major(0)?;
-    h.set_device_minor(0)?;
-    if let Some(target) = link {
-        h.set_link_name(target)?;
-    }
-    h.set_cksum();
-    let sum = h.cksum()?;
-    h.as_old_mut().cksum = {
-        let mut field = [0u8; 8];
-        field[..6].copy_from_slice(format!("{sum:06o}").as_bytes());
-        field[7] = b' ';
-        field
-    };
-    Ok(h)
-}
-
-/// Writes `w.entries` into `w.archive`, in order.
-pub async fn write(w: WriteTar) -> Reply {
-    blocking(move || {
-        let result = (|| -> std::io::Result<()> {
-            let file = std::fs::File::create(&w.archive)?;
-            let mut builder = tar::Builder::new(std::io::BufWriter::new(file));
-            for entry in &w.entries {
-                match entry {
-                    TarEntry::File((name, path)) => {
-                        let mut f = std::fs::File::open(path)?;
-                        let size = f.metadata()?.len();
-                        let header = go_header(name, tar::EntryType::Regular, 0o444, size, None)?;
-                        builder.append(&header, &mut f)?;
-                    }
-                    TarEntry::Data((name, data)) => {
-                        let header = go_header(name, tar::EntryType::Regular, 0o444, data.len() as u64, None)?;
-                        builder.append(&header, data.as_slice())?;
-                    }
-                    TarEntry::Symlink((name, target)) => {
-                        let header = go_header(name, tar::EntryType::Symlink, 0, 0, Some(target))?;
-                        builder.append(&header, std::io::empty())?;
-                    }
-                }
-            }
-            use std::io::Write;
-            builder.into_inner()?.flush()
-        })();
-        match result {
-            Ok(()) => Reply::Done,
-            Err(e) => io_failure(&w.archive, e),
         }
     })
     .await

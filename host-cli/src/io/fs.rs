@@ -1,24 +1,31 @@
-//! File reads for the core, bounded by the size it allows.
+//! File-system requests of the core: bounded reads, writes, renames,
+//! directories, `stat`, and streamed writes of pieces (archives).
+
+use std::io::{Read as _, Write as _};
 
 use tokio::io::AsyncReadExt;
 
+use super::error::of_io;
 use super::failed;
-use crate::runtime::wit::{IoErrorKind, Reply, Request};
+use crate::runtime::wit::{FileInfo, FileKind, Reply, Request, StreamPiece, WriteStream};
+
+fn io_failed(what: &str, e: &std::io::Error) -> Reply {
+    failed(of_io(e), format!("{what}: {e}"))
+}
 
 pub async fn read_file(path: &str, max: u64) -> Reply {
     let file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return failed(IoErrorKind::NotFound, format!("open {path}: no such file or directory"));
-        }
-        Err(e) => return failed(IoErrorKind::Other, format!("open {path}: {e}")),
+        Err(e) => return io_failed(&format!("open {path}"), &e),
     };
     let mut data = Vec::new();
     // Read one byte past the limit to tell "exactly max" from "too long".
     match file.take(max.saturating_add(1)).read_to_end(&mut data).await {
-        Ok(_) if data.len() as u64 > max => failed(IoErrorKind::TooLarge, format!("{path} is larger than {max} bytes")),
+        Ok(_) if data.len() as u64 > max => {
+            failed(crate::runtime::wit::IoErrorKind::TooLarge, format!("{path} is larger than {max} bytes"))
+        }
         Ok(_) => Reply::Data(data),
-        Err(e) => failed(IoErrorKind::Other, format!("read {path}: {e}")),
+        Err(e) => io_failed(&format!("read {path}"), &e),
     }
 }
 
@@ -31,31 +38,107 @@ pub async fn apply(request: Request) -> Reply {
         Request::RemoveFile(p) => (format!("remove {p}"), tokio::fs::remove_file(&p).await),
         Request::RemoveDir(p) => (format!("remove {p}"), tokio::fs::remove_dir_all(&p).await),
         Request::ListDir(p) => return list_dir(&p).await,
-        other => return failed(IoErrorKind::Other, format!("not a file-system request: {other:?}")),
+        _ => return failed(crate::runtime::wit::IoErrorKind::Other, "not a file-system request"),
     };
     match result {
         Ok(()) => Reply::Done,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => failed(IoErrorKind::NotFound, format!("{what}: {e}")),
-        Err(e) => failed(IoErrorKind::Other, format!("{what}: {e}")),
+        Err(e) => io_failed(&what, &e),
     }
 }
 
 async fn list_dir(path: &str) -> Reply {
     let mut dir = match tokio::fs::read_dir(path).await {
         Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return failed(IoErrorKind::NotFound, format!("{path}: {e}"));
-        }
-        Err(e) => return failed(IoErrorKind::Other, format!("{path}: {e}")),
+        Err(e) => return io_failed(path, &e),
     };
     let mut names = Vec::new();
     loop {
         match dir.next_entry().await {
             Ok(Some(e)) => names.push(e.file_name().to_string_lossy().into_owned()),
             Ok(None) => break,
-            Err(e) => return failed(IoErrorKind::Other, format!("{path}: {e}")),
+            Err(e) => return io_failed(path, &e),
         }
     }
-    names.sort();
     Reply::Entries(names)
+}
+
+fn kind_of(t: std::fs::FileType) -> FileKind {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        FileKind::Symlink
+    } else if t.is_file() {
+        FileKind::Regular
+    } else if t.is_dir() {
+        FileKind::Directory
+    } else if t.is_fifo() {
+        FileKind::Fifo
+    } else if t.is_char_device() {
+        FileKind::CharDevice
+    } else if t.is_block_device() {
+        FileKind::BlockDevice
+    } else if t.is_socket() {
+        FileKind::Socket
+    } else {
+        FileKind::Other
+    }
+}
+
+/// `lstat`, and `stat` through a symlink; a missing path is `absent`.
+pub async fn stat(path: String) -> Reply {
+    let absent = FileInfo { kind: FileKind::Absent, target: FileKind::Absent, size: 0 };
+    let link = match tokio::fs::symlink_metadata(&path).await {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Reply::FileInfo(absent),
+        Err(e) => return io_failed(&path, &e),
+    };
+    let kind = kind_of(link.file_type());
+    if kind != FileKind::Symlink {
+        return Reply::FileInfo(FileInfo { kind, target: kind, size: link.len() });
+    }
+    match tokio::fs::metadata(&path).await {
+        Ok(m) => Reply::FileInfo(FileInfo { kind, target: kind_of(m.file_type()), size: m.len() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Reply::FileInfo(FileInfo { kind, target: FileKind::Absent, size: 0 })
+        }
+        Err(e) => io_failed(&path, &e),
+    }
+}
+
+/// Writes the pieces in order: created if absent, truncated if a regular
+/// file, written through otherwise (a pipe, a device, a symlink to one).
+pub async fn write_stream(w: WriteStream) -> Reply {
+    tokio::task::spawn_blocking(move || {
+        let result = (|| -> Result<(), Reply> {
+            let what = format!("write {}", w.path);
+            let regular = std::fs::metadata(&w.path).map(|m| m.is_file()).unwrap_or(true);
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(regular)
+                .open(&w.path)
+                .map_err(|e| io_failed(&what, &e))?;
+            let mut out = std::io::BufWriter::with_capacity(256 << 10, file);
+            for piece in &w.pieces {
+                match piece {
+                    StreamPiece::Bytes(b) => out.write_all(b).map_err(|e| io_failed(&what, &e))?,
+                    StreamPiece::File(f) => {
+                        let mut input = std::fs::File::open(&f.path).map_err(|e| io_failed(&f.path, &e))?;
+                        let copied = std::io::copy(&mut (&mut input).take(f.size), &mut out)
+                            .map_err(|e| io_failed(&what, &e))?;
+                        let longer = input.read(&mut [0u8; 1]).map_err(|e| io_failed(&f.path, &e))? > 0;
+                        if copied != f.size || longer {
+                            return Err(failed(
+                                crate::runtime::wit::IoErrorKind::Other,
+                                format!("{} is not {} bytes long", f.path, f.size),
+                            ));
+                        }
+                    }
+                }
+            }
+            out.flush().map_err(|e| io_failed(&what, &e))
+        })();
+        result.err().unwrap_or(Reply::Done)
+    })
+    .await
+    .unwrap_or_else(|e| failed(crate::runtime::wit::IoErrorKind::Other, format!("write task failed: {e}")))
 }

@@ -1,5 +1,6 @@
-//! HTTP for the core: one reqwest client per origin (so each registry gets
-//! its own certificates), no redirects followed, bodies read up to a limit.
+//! HTTP for the core: one reqwest client per origin and TLS setting (so
+//! each registry gets the certificates the core chose for it), no
+//! redirects followed, no proxy, bodies read up to the core's limit.
 //! `http+unix://<percent-encoded socket path>/path` reaches a server on a
 //! unix socket (the Docker daemon).
 
@@ -9,43 +10,44 @@ use std::time::Duration;
 
 use reqwest::{Client, Method};
 
-use super::certs;
-use super::failed;
-use crate::runtime::wit::{Header, HttpRequest, HttpResponse, IoErrorKind, Reply};
+use super::error::{chain, of_http};
+use super::{certs, failed};
+use crate::runtime::wit::{Header, HttpRequest, HttpResponse, IoErrorKind, Reply, TlsConfig};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A registry that stops sending for this long is treated as gone.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The TLS settings from the command line.
-#[derive(Debug, Clone, Default)]
-pub struct TlsOptions {
-    /// `--tls-verify=false` accepts any certificate.
-    pub insecure: bool,
-    /// `--cert-dir`; otherwise the per-registry certs.d directories.
-    pub cert_dir: Option<String>,
+/// What a client is made for: an origin and how to trust it.
+#[derive(PartialEq, Eq, Hash)]
+struct ClientKey {
+    origin: String,
+    insecure: bool,
+    ca_files: Vec<String>,
+    identity: Option<(String, String)>,
 }
 
+impl ClientKey {
+    fn new(origin: String, tls: &TlsConfig) -> Self {
+        ClientKey {
+            origin,
+            insecure: tls.insecure,
+            ca_files: tls.ca_files.clone(),
+            identity: tls.client_identity.as_ref().map(|i| (i.certificate.clone(), i.key.clone())),
+        }
+    }
+}
+
+#[derive(Default)]
 pub struct Http {
-    /// TLS settings by the profile number requests carry (0 source, 1 destination).
-    tls: Vec<TlsOptions>,
-    clients: Mutex<HashMap<(u8, String), Client>>,
+    clients: Mutex<HashMap<ClientKey, Client>>,
 }
 
 impl Http {
-    pub fn new(tls: Vec<TlsOptions>) -> Self {
-        Http { tls, clients: Mutex::new(HashMap::new()) }
-    }
-
     /// The client for `url`'s origin, built on first use: plain HTTP needs no
     /// trust roots, so nothing is loaded for it.
-    fn client(&self, url: &reqwest::Url, profile: u8) -> Result<Client, String> {
-        let tls = self.tls.get(usize::from(profile)).or(self.tls.first()).cloned().unwrap_or_default();
-        let host_port = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or("")),
-            None => url.host_str().unwrap_or("").to_owned(),
-        };
-        let key = (profile, format!("{}://{host_port}", url.scheme()));
+    fn client(&self, url: &reqwest::Url, tls: &TlsConfig) -> Result<Client, Reply> {
+        let key = ClientKey::new(url.origin().ascii_serialization(), tls);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
@@ -60,23 +62,25 @@ impl Http {
             if tls.insecure {
                 b = b.danger_accept_invalid_certs(true).tls_built_in_root_certs(false);
             }
-            b = certs::configure(b, tls.cert_dir.as_deref(), &host_port)?;
+            b = certs::configure(b, tls).map_err(|e| failed(IoErrorKind::Other, e))?;
         } else {
             b = b.tls_built_in_root_certs(false);
         }
-        let c = b.build().map_err(|e| chain(&e))?;
+        let c = b.build().map_err(|e| failed(IoErrorKind::Other, chain(&e)))?;
         clients.insert(key, c.clone());
         Ok(c)
     }
 
     /// The client for a unix socket, and the URL to ask it for.
-    fn unix_client(&self, url: &reqwest::Url) -> Result<(Client, reqwest::Url), String> {
+    fn unix_client(&self, url: &reqwest::Url) -> Result<(Client, reqwest::Url), Reply> {
         let encoded = url.host_str().unwrap_or("");
         let socket = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
-        let mut target = reqwest::Url::parse("http://localhost/").map_err(|e| e.to_string())?;
+        let mut target =
+            reqwest::Url::parse("http://localhost/").map_err(|e| failed(IoErrorKind::Other, e.to_string()))?;
         target.set_path(url.path());
         target.set_query(url.query());
-        let key = (0, format!("unix:{socket}"));
+        let plain = TlsConfig { insecure: false, ca_files: Vec::new(), client_identity: None };
+        let key = ClientKey::new(format!("unix:{socket}"), &plain);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok((c.clone(), target));
@@ -87,7 +91,7 @@ impl Http {
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| chain(&e))?;
+            .map_err(|e| failed(IoErrorKind::Other, chain(&e)))?;
         clients.insert(key, c.clone());
         Ok((c, target))
     }
@@ -105,8 +109,8 @@ impl Http {
     pub async fn start(&self, r: &HttpRequest, body: Option<reqwest::Body>) -> Result<reqwest::Response, Reply> {
         let url = reqwest::Url::parse(&r.url).map_err(|e| failed(IoErrorKind::Other, format!("invalid URL: {e}")))?;
         let (client, url) = match url.scheme() {
-            "http+unix" => self.unix_client(&url).map_err(|e| failed(IoErrorKind::Connect, e))?,
-            _ => (self.client(&url, r.tls_profile).map_err(|e| failed(IoErrorKind::Tls, e))?, url),
+            "http+unix" => self.unix_client(&url)?,
+            _ => (self.client(&url, &r.tls)?, url),
         };
         let method = Method::from_bytes(r.method.as_bytes())
             .map_err(|_| failed(IoErrorKind::Other, format!("invalid method {:?}", r.method)))?;
@@ -117,7 +121,7 @@ impl Http {
         if let Some(body) = body {
             req = req.body(body);
         }
-        req.send().await.map_err(|e| failed(classify(&e), format!("{}: {}", describe(r), chain(&e))))
+        req.send().await.map_err(|e| failed(of_http(&e), format!("{}: {}", describe(r), chain(&e))))
     }
 }
 
@@ -153,40 +157,8 @@ pub async fn read_bounded(mut resp: reqwest::Response, r: &HttpRequest) -> Reply
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return failed(classify(&e), format!("{}: reading body: {}", describe(r), chain(&e))),
+            Err(e) => return failed(of_http(&e), format!("{}: reading body: {}", describe(r), chain(&e))),
         }
     }
     Reply::Http(HttpResponse { status, headers, body })
-}
-
-pub fn classify(e: &reqwest::Error) -> IoErrorKind {
-    let text = chain(e).to_ascii_lowercase();
-    if e.is_timeout() {
-        IoErrorKind::Timeout
-    } else if text.contains("certificate")
-        || text.contains("tls")
-        || text.contains("invalidcontenttype")
-        || text.contains("handshake")
-    {
-        IoErrorKind::Tls
-    } else if e.is_connect() {
-        IoErrorKind::Connect
-    } else {
-        IoErrorKind::Other
-    }
-}
-
-/// An error with its causes, `a: b: c`, as Go tools print them.
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
 }

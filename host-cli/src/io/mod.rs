@@ -2,21 +2,18 @@
 //! reports what happened, deciding nothing about the protocol.
 
 mod archive;
-pub mod auth_file;
 mod certs;
+mod error;
 mod fs;
 mod http;
 mod progress;
 mod recompress;
-pub mod registries_d;
 mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::runtime::wit::{IoErrorKind, IoFailure, Reply, Request};
-
-pub use http::TlsOptions;
 
 #[derive(Clone)]
 pub struct HostIo {
@@ -28,9 +25,8 @@ pub struct HostIo {
 }
 
 impl HostIo {
-    /// `tls[n]` applies to requests of TLS profile n (0 source, 1 destination).
-    pub fn new(tls: Vec<TlsOptions>, debug: bool) -> Self {
-        HostIo { http: Arc::new(http::Http::new(tls)), debug, progress: progress::Progress::new(false) }
+    pub fn new(debug: bool) -> Self {
+        HostIo { http: Arc::new(http::Http::default()), debug, progress: progress::Progress::new(false) }
     }
 
     /// Without progress lines or bars (`copy -q`).
@@ -47,7 +43,7 @@ impl HostIo {
     pub async fn perform(&self, request: Request) -> Reply {
         match request {
             Request::Http(r) => {
-                let what = format!("{} {}", r.method, r.url.split('?').next().unwrap_or(""));
+                let what = http::describe(&r);
                 let reply = self.http.send(r).await;
                 if self.debug {
                     match &reply {
@@ -73,8 +69,8 @@ impl HostIo {
             }
             Request::TarIndex(path) => archive::index(path).await,
             Request::ReadRange(r) => archive::read_range(r).await,
-            Request::PackTar(p) => archive::pack(p).await,
-            Request::WriteTar(w) => archive::write(w).await,
+            Request::WriteStream(w) => fs::write_stream(w).await,
+            Request::Stat(path) => fs::stat(path).await,
             Request::Recompress(r) => recompress::recompress(r).await,
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) => Reply::Done,

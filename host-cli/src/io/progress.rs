@@ -39,11 +39,11 @@ impl Progress {
     }
 
     /// A bar for one transfer, on a terminal only.
-    pub fn bar(&self, label: &str, total: i64) -> Option<ProgressBar> {
+    pub fn bar(&self, label: &str, total: Option<u64>) -> Option<ProgressBar> {
         let Progress::Bars(m) = self else { return None };
-        let bar = match u64::try_from(total) {
-            Ok(n) => ProgressBar::new(n),
-            Err(_) => ProgressBar::new_spinner(),
+        let bar = match total {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::new_spinner(),
         };
         let style =
             ProgressStyle::with_template("{msg:<24} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12}")

@@ -7,8 +7,9 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use ring::digest::{Context, SHA256, SHA512};
 
+use super::error::of_io;
 use super::failed;
-use crate::runtime::wit::{BlobSource, HashAlgorithm, IoErrorKind, Recompress, Recompressed, Reply};
+use crate::runtime::wit::{BlobSource, Codec, HashAlgorithm, IoErrorKind, Recompress, Recompressed, Reply};
 
 /// Hashes and counts what passes to the inner writer.
 struct Hashing<W> {
@@ -64,16 +65,16 @@ fn input_name(source: &BlobSource) -> &str {
     match source {
         BlobSource::File(path) => path,
         BlobSource::FileRange(r) => &r.path,
-        BlobSource::Http(h) => &h.url,
+        BlobSource::Http(h) => &h.request.url,
     }
 }
 
 fn run(r: &Recompress) -> std::io::Result<Recompressed> {
     let input = BufReader::new(open_input(&r.input)?);
-    let decoded: Box<dyn Read> = match r.from.as_str() {
-        "gzip" => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        "zstd" => Box::new(zstd::stream::read::Decoder::new(input)?),
-        _ => Box::new(input),
+    let decoded: Box<dyn Read> = match r.from {
+        Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Codec::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+        Codec::None => Box::new(input),
     };
     let mut decoded = HashingReader { inner: decoded, hash: Context::new(&SHA256) };
     let (hash, name) = match r.algorithm {
@@ -81,19 +82,20 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
         HashAlgorithm::Sha512 => (Context::new(&SHA512), "sha512"),
     };
     let out = Hashing { inner: BufWriter::new(std::fs::File::create(&r.output)?), hash, size: 0 };
-    let mut out = match r.to.as_str() {
-        "gzip" => {
-            let level = r.level.map(|l| flate2::Compression::new(l.clamp(0, 9) as u32)).unwrap_or_default();
-            let mut e = flate2::write::GzEncoder::new(out, level);
+    // The level was checked by the core against the codec's scale.
+    let mut out = match r.to {
+        Codec::Gzip => {
+            let level = u32::try_from(r.level).map_err(|_| std::io::Error::other("negative gzip level"))?;
+            let mut e = flate2::write::GzEncoder::new(out, flate2::Compression::new(level));
             std::io::copy(&mut decoded, &mut e)?;
             e.finish()?
         }
-        "zstd" => {
-            let mut e = zstd::stream::write::Encoder::new(out, r.level.unwrap_or(3))?;
+        Codec::Zstd => {
+            let mut e = zstd::stream::write::Encoder::new(out, r.level)?;
             std::io::copy(&mut decoded, &mut e)?;
             e.finish()?
         }
-        _ => {
+        Codec::None => {
             let mut o = out;
             std::io::copy(&mut decoded, &mut o)?;
             o
@@ -110,7 +112,7 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
 pub async fn recompress(r: Recompress) -> Reply {
     tokio::task::spawn_blocking(move || match run(&r) {
         Ok(r) => Reply::Recompressed(r),
-        Err(e) => failed(IoErrorKind::Other, format!("{} ({} → {}): {e}", input_name(&r.input), r.from, r.to)),
+        Err(e) => failed(of_io(&e), format!("re-encoding {}: {e}", input_name(&r.input))),
     })
     .await
     .unwrap_or_else(|e| failed(IoErrorKind::Other, format!("recompression task failed: {e}")))

@@ -8,14 +8,13 @@ use futures_util::stream;
 use ring::digest::{Context, SHA256, SHA512};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::error::{chain, of_http, of_io};
 use super::failed;
 use super::http::{Http, read_bounded};
 use crate::runtime::wit::{BlobSink, BlobSource, HashAlgorithm, IoErrorKind, Reply, Transfer, Transferred};
 
 /// Chunk size for file reads: large enough that per-chunk costs vanish.
 const FILE_CHUNK: usize = 256 << 10;
-/// Error bodies of a refused source or an upload's answer.
-const MAX_ANSWER: u64 = 1 << 20;
 
 mod bytes_stream {
     use bytes::{Bytes, BytesMut};
@@ -31,9 +30,11 @@ mod bytes_stream {
         Range(tokio::io::Take<tokio::fs::File>),
     }
 
-    async fn read_chunk(f: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<Option<Bytes>, String> {
+    async fn read_chunk(
+        f: &mut (impl tokio::io::AsyncRead + Unpin),
+    ) -> Result<Option<Bytes>, (crate::runtime::wit::IoErrorKind, String)> {
         let mut buf = BytesMut::with_capacity(FILE_CHUNK);
-        let n = f.read_buf(&mut buf).await.map_err(|e| e.to_string())?;
+        let n = f.read_buf(&mut buf).await.map_err(|e| (super::of_io(&e), e.to_string()))?;
         Ok((n > 0).then(|| buf.freeze()))
     }
 
@@ -41,13 +42,13 @@ mod bytes_stream {
         /// The next piece. An HTTP piece is copied out: it is a slice of the
         /// connection's read buffer, and an upload queueing it would keep
         /// that whole buffer alive (memory would grow with the queue).
-        pub async fn next(&mut self) -> Result<Option<Bytes>, String> {
+        pub async fn next(&mut self) -> Result<Option<Bytes>, (crate::runtime::wit::IoErrorKind, String)> {
             match self {
                 Chunks::Http(r) => r
                     .chunk()
                     .await
                     .map(|c| c.map(|b| Bytes::copy_from_slice(&b)))
-                    .map_err(|e| super::super::http::chain(&e)),
+                    .map_err(|e| (super::of_http(&e), super::chain(&e))),
                 Chunks::File(f) => read_chunk(f).await,
                 Chunks::Range(f) => read_chunk(f).await,
             }
@@ -66,12 +67,12 @@ struct Meter {
 }
 
 impl Meter {
-    fn new(a: HashAlgorithm, expected: i64) -> Self {
+    fn new(a: HashAlgorithm, expected: Option<u64>) -> Self {
         let (hash, algorithm) = match a {
             HashAlgorithm::Sha256 => (Context::new(&SHA256), "sha256"),
             HashAlgorithm::Sha512 => (Context::new(&SHA512), "sha512"),
         };
-        Meter { hash, algorithm, size: 0, limit: u64::try_from(expected).ok(), bar: None }
+        Meter { hash, algorithm, size: 0, limit: expected, bar: None }
     }
 
     fn update(&mut self, chunk: &[u8]) -> Result<(), String> {
@@ -100,31 +101,25 @@ async fn open_range(path: &str, offset: u64) -> std::io::Result<tokio::fs::File>
     Ok(f)
 }
 
-fn ranged(r: &crate::runtime::wit::HttpRequest) -> bool {
-    r.headers.iter().any(|h| h.name.eq_ignore_ascii_case("range"))
-}
-
 pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::ProgressBar>) -> Reply {
+    // A window of a file must be there whole.
+    let mut at_least = None;
     let mut chunks = match t.source {
-        BlobSource::Http(r) => {
-            let req = crate::runtime::wit::HttpRequest { max_body: MAX_ANSWER, ..r };
-            match http.start(&req, None).await {
-                // A ranged GET (a chunk of an upload) must answer with just that range.
-                Ok(resp) if resp.status() == if ranged(&req) { 206 } else { 200 } => Chunks::Http(resp),
-                Ok(resp) => return read_bounded(resp, &req).await,
-                Err(reply) => return reply,
-            }
-        }
+        BlobSource::Http(s) => match http.start(&s.request, None).await {
+            Ok(resp) if s.accept.contains(&resp.status().as_u16()) => Chunks::Http(resp),
+            Ok(resp) => return read_bounded(resp, &s.request).await,
+            Err(reply) => return reply,
+        },
         BlobSource::FileRange(r) => match open_range(&r.path, r.offset).await {
-            Ok(f) => Chunks::Range(f.take(r.length)),
-            Err(e) => return failed(IoErrorKind::Other, format!("open {}: {e}", r.path)),
+            Ok(f) => {
+                at_least = Some(r.length);
+                Chunks::Range(f.take(r.length))
+            }
+            Err(e) => return failed(of_io(&e), format!("open {}: {e}", r.path)),
         },
         BlobSource::File(path) => match tokio::fs::File::open(&path).await {
             Ok(f) => Chunks::File(f),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return failed(IoErrorKind::NotFound, format!("open {path}: no such file"));
-            }
-            Err(e) => return failed(IoErrorKind::Other, format!("open {path}: {e}")),
+            Err(e) => return failed(of_io(&e), format!("open {path}: {e}")),
         },
     };
     let mut meter = Meter::new(t.algorithm, t.expected_size);
@@ -133,7 +128,7 @@ pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::Progress
         BlobSink::File(path) => {
             let mut file = match tokio::fs::File::create(&path).await {
                 Ok(f) => f,
-                Err(e) => return failed(IoErrorKind::Other, format!("create {path}: {e}")),
+                Err(e) => return failed(of_io(&e), format!("create {path}: {e}")),
             };
             loop {
                 match chunks.next().await {
@@ -142,15 +137,18 @@ pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::Progress
                             return failed(IoErrorKind::TooLarge, format!("{}: {e}", t.label));
                         }
                         if let Err(e) = file.write_all(&c).await {
-                            return failed(IoErrorKind::Other, format!("write {path}: {e}"));
+                            return failed(of_io(&e), format!("write {path}: {e}"));
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => return failed(IoErrorKind::Other, format!("reading {}: {e}", t.label)),
+                    Err((kind, e)) => return failed(kind, format!("reading {}: {e}", t.label)),
                 }
             }
             if let Err(e) = file.flush().await {
-                return failed(IoErrorKind::Other, format!("write {path}: {e}"));
+                return failed(of_io(&e), format!("write {path}: {e}"));
+            }
+            if at_least.is_some_and(|n| meter.size < n) {
+                return failed(IoErrorKind::Other, format!("{}: the file ended early", t.label));
             }
             let (digest, size) = meter.finish();
             Reply::Transferred(Transferred { digest, size, response: None })
@@ -172,16 +170,15 @@ pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::Progress
                             Err(e) => Some((Err(std::io::Error::other(format!("{label}: {e}"))), None)),
                         },
                         Ok(None) => None,
-                        Err(e) => Some((Err(std::io::Error::other(format!("reading {label}: {e}"))), None)),
+                        Err((_, e)) => Some((Err(std::io::Error::other(format!("reading {label}: {e}"))), None)),
                     }
                 }
             });
-            let req = crate::runtime::wit::HttpRequest { max_body: MAX_ANSWER, ..r };
-            let resp = match http.start(&req, Some(reqwest::Body::wrap_stream(body))).await {
+            let resp = match http.start(&r, Some(reqwest::Body::wrap_stream(body))).await {
                 Ok(resp) => resp,
                 Err(reply) => return reply,
             };
-            let answer = match read_bounded(resp, &req).await {
+            let answer = match read_bounded(resp, &r).await {
                 Reply::Http(a) => a,
                 other => return other,
             };
@@ -190,6 +187,9 @@ pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::Progress
                 // The body stream is still alive: the server answered early.
                 Err(_) => return Reply::Http(answer),
             };
+            if at_least.is_some_and(|n| meter.size < n) {
+                return failed(IoErrorKind::Other, format!("{}: the file ended early", t.label));
+            }
             let (digest, size) = meter.finish();
             Reply::Transferred(Transferred { digest, size, response: Some(answer) })
         }

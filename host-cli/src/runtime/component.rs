@@ -107,10 +107,6 @@ impl Core {
         let ty = component.component_type();
         Ok(ty.imports(&engine).map(|(name, _)| name.to_owned()).collect())
     }
-
-    pub fn manifest_digest(&mut self, manifest: &[u8]) -> Result<std::result::Result<String, super::wit::Failure>> {
-        self.bindings.skiff_core_engine().call_manifest_digest(&mut self.store, manifest).map_err(wt)
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use anyhow::{Result, anyhow, bail};
 use tokio::task::JoinSet;
 
 use super::component::Core;
+use super::jobs::{Environment, Job};
 use super::wit::{Action, ErrorKind, Reply, Request};
 use crate::io::HostIo;
 
@@ -34,10 +35,10 @@ fn wt(e: wasmtime::Error) -> anyhow::Error {
 }
 
 impl Core {
-    /// Runs the command `job` describes to completion; returns its stdout bytes.
-    pub async fn run(&mut self, job: &serde_json::Value, io: &HostIo) -> Result<Vec<u8>> {
+    /// Runs `job` to completion; returns its stdout bytes.
+    pub async fn run(&mut self, job: Job, env: Environment, io: &HostIo) -> Result<Vec<u8>> {
         let engine = self.bindings.skiff_core_engine();
-        let op = engine.operation().call_constructor(&mut self.store, &job.to_string()).map_err(wt)?;
+        let op = engine.operation().call_constructor(&mut self.store, &job, &env).map_err(wt)?;
         let mut pending: JoinSet<(u64, Reply)> = JoinSet::new();
         let outcome = loop {
             let action = engine.operation().call_poll(&mut self.store, op, now_ms()).map_err(wt)?;

@@ -15,4 +15,5 @@ mod bindings {
     });
 }
 
+pub use bindings::skiff::core::jobs;
 pub use bindings::skiff::core::types as wit;

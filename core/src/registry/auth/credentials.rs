@@ -22,12 +22,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// An auth file the host found, with its contents.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuthFile {
-    pub path: String,
-    pub contents: String,
-}
+pub use crate::config::auth_files::AuthFile;
 
 #[derive(Deserialize, Default)]
 struct Wire {

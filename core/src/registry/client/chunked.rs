@@ -22,10 +22,11 @@ fn window(source: &BlobSource, offset: u64, length: u64) -> BlobSource {
         BlobSource::FileRange { path, offset: start, .. } => {
             BlobSource::FileRange { path: path.clone(), offset: start + offset, length }
         }
-        BlobSource::Http(get) => {
-            let mut get = get.clone();
+        BlobSource::Http { request, .. } => {
+            let mut get = request.clone();
             get.headers.push(("Range".to_owned(), format!("bytes={offset}-{}", offset + length - 1)));
-            BlobSource::Http(get)
+            // Only a partial answer is the window asked for; a 200 would be the whole blob.
+            BlobSource::Http { request: get, accept: vec![206] }
         }
     }
 }
@@ -50,7 +51,7 @@ impl RegistryClient {
                 source: window(source, sent, length),
                 sink: BlobSink::Http(patch),
                 algorithm: d.digest.algorithm(),
-                expected_size: length as i64,
+                expected_size: Some(length),
                 label: format!("blob {}", d.digest),
             };
             let resp = match self.io.transfer(t).await.map_err(|e| super::io_error(e).context(&what))? {

@@ -1,0 +1,88 @@
+//! The auth file chain of containers-auth.json(5): which files are
+//! consulted, in which order. What an entry means is `registry::auth`'s.
+
+use super::Environment;
+use crate::engine::{Io, IoErrorKind};
+use crate::error::{Error, Result};
+
+/// An auth file that exists, with its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFile {
+    pub path: String,
+    pub contents: String,
+}
+
+/// Auth files are small; a bigger one is not an auth file.
+const MAX_AUTH_FILE: u64 = 1 << 20;
+
+/// The files to consult, in order: `--authfile` (else `$REGISTRY_AUTH_FILE`)
+/// if given, else `$XDG_RUNTIME_DIR/containers/auth.json` and
+/// `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config`); then Docker's
+/// `$DOCKER_CONFIG/config.json` (`~/.docker/config.json`).
+pub fn chain(env: &Environment, authfile: Option<&str>) -> Vec<String> {
+    let mut paths = Vec::new();
+    match authfile.or(env.var("REGISTRY_AUTH_FILE")) {
+        Some(p) => paths.push(p.to_owned()),
+        None => {
+            if let Some(rt) = env.var("XDG_RUNTIME_DIR") {
+                paths.push(format!("{rt}/containers/auth.json"));
+            }
+            if let Some(c) = env.config_home() {
+                paths.push(format!("{c}/containers/auth.json"));
+            }
+        }
+    }
+    match env.var("DOCKER_CONFIG") {
+        Some(d) => paths.push(format!("{d}/config.json")),
+        None => {
+            if let Some(h) = env.home() {
+                paths.push(format!("{h}/.docker/config.json"));
+            }
+        }
+    }
+    paths
+}
+
+/// The files of the chain that exist, read. Missing files are skipped, as
+/// containers/image skips them; any other failure is an error.
+pub async fn read(io: &Io, env: &Environment, authfile: Option<&str>) -> Result<Vec<AuthFile>> {
+    let mut out = Vec::new();
+    for path in chain(env, authfile) {
+        match io.read_file(path.clone(), MAX_AUTH_FILE).await {
+            Ok(bytes) => {
+                let contents = String::from_utf8(bytes)
+                    .map_err(|_| Error::invalid(format!("auth file {path} is not UTF-8 text")))?;
+                out.push(AuthFile { path, contents });
+            }
+            Err(e) if e.kind == IoErrorKind::NotFound => {}
+            Err(e) => return Err(Error::invalid(format!("reading auth file {path}: {}", e.message))),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Environment {
+        Environment {
+            variables: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Environment::default()
+        }
+    }
+
+    #[test]
+    fn the_chain_follows_containers_auth_json() {
+        let e = env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/run/user/1")]);
+        assert_eq!(
+            chain(&e, None),
+            ["/run/user/1/containers/auth.json", "/h/.config/containers/auth.json", "/h/.docker/config.json"]
+        );
+        assert_eq!(chain(&e, Some("/a.json")), ["/a.json", "/h/.docker/config.json"]);
+        let e = env(&[("HOME", "/h"), ("REGISTRY_AUTH_FILE", "/r.json"), ("DOCKER_CONFIG", "/d")]);
+        assert_eq!(chain(&e, None), ["/r.json", "/d/config.json"]);
+        let e = env(&[("HOME", "/h"), ("XDG_CONFIG_HOME", "/c"), ("XDG_RUNTIME_DIR", "")]);
+        assert_eq!(chain(&e, None), ["/c/containers/auth.json", "/h/.docker/config.json"]);
+    }
+}

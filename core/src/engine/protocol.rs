@@ -1,0 +1,311 @@
+//! The requests a command makes of its host and the replies it accepts:
+//! the Rust side of `wit/skiff.wit`'s `types` interface, whose comments say
+//! exactly what a host must do for each one.
+
+use crate::compression::Compression;
+use crate::digest::Algorithm;
+
+/// How to check a TLS server and identify to it (decided by the core from
+/// `--tls-verify`, `--cert-dir` and certs.d).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsConfig {
+    /// Accept any server certificate.
+    pub insecure: bool,
+    /// PEM files of extra certificate authorities.
+    pub ca_files: Vec<String>,
+    /// A client certificate and key, both PEM files.
+    pub client_identity: Option<ClientIdentity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientIdentity {
+    pub certificate: String,
+    pub key: String,
+}
+
+/// An HTTP request the host sends exactly as given: no redirects followed,
+/// no headers added beyond what its HTTP stack requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    /// `http://`, `https://` or `http+unix://<percent-encoded socket>/path`.
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// Refuse (with [`IoErrorKind::TooLarge`]) a response body longer than this.
+    pub max_body: u64,
+    pub tls: TlsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// Every header named `name`.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Where a blob's bytes come from in a [`Transfer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobSource {
+    /// The body of this request's answer when its status is one of
+    /// `accept`; any other answer is replied as [`Reply::Http`] (body
+    /// bounded by `max_body`) and nothing moves.
+    Http {
+        request: HttpRequest,
+        accept: Vec<u16>,
+    },
+    File {
+        path: String,
+    },
+    /// `length` bytes at `offset` in a file (a member of an archive).
+    FileRange {
+        path: String,
+        offset: u64,
+        length: u64,
+    },
+}
+
+impl BlobSource {
+    /// A GET whose 200 answer is the blob.
+    pub fn get(request: HttpRequest) -> Self {
+        BlobSource::Http { request, accept: vec![200] }
+    }
+}
+
+/// Where a blob's bytes go in a [`Transfer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobSink {
+    /// Create or truncate this file.
+    File { path: String },
+    /// Send the bytes as this request's body; its `body` field is ignored.
+    Http(HttpRequest),
+}
+
+/// Stream a blob from `source` to `sink` without holding it in memory,
+/// hashing it with `algorithm` on the way. The core compares the digest the
+/// host reports before it commits anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub source: BlobSource,
+    pub sink: BlobSink,
+    pub algorithm: Algorithm,
+    /// The size the manifest declares, if known: the host reads no further.
+    pub expected_size: Option<u64>,
+    /// A short name for progress display (`blob sha256:…`).
+    pub label: String,
+}
+
+/// Re-encode a layer: decode `input` (a file or a member of an archive)
+/// with `from`, encode it with `to` at `level` into `output`, and reply
+/// [`Reply::Recompressed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recompress {
+    pub input: BlobSource,
+    pub output: String,
+    pub from: Compression,
+    pub to: Compression,
+    /// On the codec's own scale, already checked by the core.
+    pub level: i32,
+    pub algorithm: Algorithm,
+}
+
+/// One piece of a [`Request::WriteStream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamPiece {
+    Bytes(Vec<u8>),
+    /// The contents of this file, exactly `size` bytes long.
+    File {
+        path: String,
+        size: u64,
+    },
+}
+
+/// Something for the host to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Http(HttpRequest),
+    /// Read a whole file, refusing one longer than `max_bytes`.
+    ReadFile {
+        path: String,
+        max_bytes: u64,
+    },
+    /// `length` bytes at `offset` of a file.
+    ReadRange {
+        path: String,
+        offset: u64,
+        length: u64,
+    },
+    /// Report back after `millis` milliseconds (retry back-off).
+    Wait {
+        millis: u64,
+    },
+    /// Show a warning to the user; no reply is expected.
+    Warn {
+        message: String,
+    },
+    /// Show a progress line on stderr (unless quiet); no reply is expected.
+    Note {
+        message: String,
+    },
+    Transfer(Transfer),
+    Recompress(Recompress),
+    /// Create or truncate `path` with `data`.
+    WriteFile {
+        path: String,
+        data: Vec<u8>,
+    },
+    /// Write `pieces` in order into `path`, opened for writing (created,
+    /// truncated if regular, written through if a pipe or device).
+    WriteStream {
+        path: String,
+        pieces: Vec<StreamPiece>,
+    },
+    /// Rename `from` to `to`, replacing `to` (the atomic commit of a write).
+    Rename {
+        from: String,
+        to: String,
+    },
+    /// Create a directory and its parents.
+    CreateDir {
+        path: String,
+    },
+    /// Remove a file (a leftover temporary, or an old image's file).
+    RemoveFile {
+        path: String,
+    },
+    /// Remove a directory and everything in it (a staging area of ours).
+    RemoveDir {
+        path: String,
+    },
+    /// The names in a directory.
+    ListDir {
+        path: String,
+    },
+    /// What a path is ([`Reply::FileInfo`]); a missing one is `Absent`.
+    Stat {
+        path: String,
+    },
+    /// The regular files of an (uncompressed) tar archive and where their
+    /// bytes are; links and other entries are not listed.
+    TarIndex {
+        path: String,
+    },
+}
+
+impl Request {
+    /// Warnings and notes are shown, not answered.
+    pub fn expects_reply(&self) -> bool {
+        !matches!(self, Request::Warn { .. } | Request::Note { .. })
+    }
+}
+
+/// A regular file inside a tar archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TarMember {
+    pub name: String,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// Why the host could not carry out a request: facts from its network and
+/// file layers; what they mean (retry, fall back, fail) is the core's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoErrorKind {
+    /// The name did not resolve.
+    Dns,
+    /// Connection refused, host unreachable.
+    Connect,
+    /// The connection was reset or closed before a whole answer.
+    Reset,
+    /// The TLS handshake failed (certificate, or plain HTTP on the port).
+    Tls,
+    /// No answer in time.
+    Timeout,
+    /// The file does not exist.
+    NotFound,
+    PermissionDenied,
+    /// The body or file was longer than allowed.
+    TooLarge,
+    Other,
+}
+
+impl IoErrorKind {
+    /// A failure that may well not happen again: worth a retry.
+    pub fn is_transient(self) -> bool {
+        matches!(self, IoErrorKind::Dns | IoErrorKind::Connect | IoErrorKind::Reset | IoErrorKind::Timeout)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoError {
+    pub kind: IoErrorKind,
+    pub message: String,
+}
+
+/// What a path is, as [`Request::Stat`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Absent,
+    Regular,
+    Directory,
+    Symlink,
+    Fifo,
+    CharDevice,
+    BlockDevice,
+    Socket,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The path itself (lstat).
+    pub kind: FileKind,
+    /// What it leads to (stat): the same as `kind` unless a symlink.
+    pub target: FileKind,
+    /// The size of what it leads to.
+    pub size: u64,
+}
+
+/// The host's report on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Http(HttpResponse),
+    Data(Vec<u8>),
+    /// A `Wait` has elapsed.
+    Elapsed,
+    /// A file-system request succeeded.
+    Done,
+    /// A `ListDir`'s names.
+    Entries(Vec<String>),
+    /// A `TarIndex`'s members.
+    Members(Vec<TarMember>),
+    /// A `Transfer` moved `size` bytes hashing to `digest`; for an HTTP sink,
+    /// the server's answer.
+    Transferred {
+        digest: String,
+        size: u64,
+        response: Option<HttpResponse>,
+    },
+    Recompressed(Recompressed),
+    FileInfo(FileInfo),
+    Failed(IoError),
+}
+
+/// What a `Recompress` wrote, and the sha256 of the decoded bytes (its diff ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recompressed {
+    pub digest: String,
+    pub size: u64,
+    pub diff_id: String,
+}
