@@ -436,9 +436,22 @@ fn eval_command(cmd: &[Arg], dot: &Value, piped: Option<Value>) -> Result<Value>
             }
             Ok(v)
         }
-        "print" => Ok(Value::Str(args.iter().map(Value::print).collect::<Vec<_>>().join(" "))),
+        "print" => Ok(Value::Str(sprint(&args))),
+        "println" => Ok(Value::Str(args.iter().map(Value::print).collect::<Vec<_>>().join(" ") + "\n")),
         other => Err(bad(&format!("function {other:?} not defined"))),
     }
+}
+
+/// `fmt.Sprint`: operands are separated by a space only when neither side is a string.
+fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 && !matches!(a, Value::Str(_)) && !matches!(args[i - 1], Value::Str(_)) {
+            out.push(' ');
+        }
+        out.push_str(&a.print());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -478,6 +491,18 @@ mod tests {
             r#"{"Name":"r/a","Layers":["l1","l2"],"Labels":{"k":"v"},"Env":null,"Created":"2024-05-06T07:08:09Z","Size":3}"#
         );
         assert_eq!(run("a {{- \" b \" -}} c"), "a b c");
+    }
+
+    #[test]
+    fn print_spaces_operands_as_go_sprint() {
+        // fmt.Sprint: a space only between operands when neither is a string.
+        assert_eq!(run(r#"{{print "a" "b"}}"#), "ab");
+        assert_eq!(run("{{print 1 2}}"), "1 2");
+        assert_eq!(run(r#"{{print "a" 1 2 "b"}}"#), "a1 2b");
+        assert_eq!(run(r#"{{print .Size .Name .Size}}"#), "3r/a3");
+        assert_eq!(run("{{print .Layers .Size}}"), "[l1 l2] 3");
+        // fmt.Sprintln: always spaces, and a final newline.
+        assert_eq!(run(r#"{{println "a" "b" 1}}"#), "a b 1\n");
     }
 
     #[test]
