@@ -212,14 +212,20 @@ pub struct Template {
 
 impl Template {
     /// Parses `--format` as containers/common's `report.Formatter.Parse`
-    /// (`OriginUser`) does.
+    /// (`OriginUser`) does: normalised and wrapped in a range over `.`, or if
+    /// that does not parse, only wrapped (the error is then this second parse's).
     pub fn parse(src: &str) -> Result<Self> {
+        let text = enforce_range(&normalize_format(src));
+        if let Ok(nodes) = Parser::new(&text).parse() {
+            return Ok(Template { text, nodes });
+        }
         let text = enforce_range(src);
         let nodes = Parser::new(&text).parse()?;
         Ok(Template { text, nodes })
     }
 
-    /// Runs the template over the inspect output `dot`.
+    /// Runs the template over the inspect output `dot`. The output ends with
+    /// the newline normalisation added, if it could be normalised.
     pub fn execute(&self, dot: &Value) -> Result<String> {
         let data = Value::List(vec![dot.clone()]);
         let root = V::Val(Cow::Borrowed(&data), "[]interface {}");
@@ -227,6 +233,30 @@ impl Template {
         s.walk(&root, &self.nodes)?;
         Ok(s.out)
     }
+}
+
+/// containers/common's `NormalizeFormat`: the escapes `\t` and `\n` become a
+/// tab and a newline, and the format ends with a newline. (Its `table ` mode,
+/// which also aligns columns with a tabwriter, is not supported.)
+fn normalize_format(format: &str) -> String {
+    let mut out = String::with_capacity(format.len() + 1);
+    let mut rest = format;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let (replacement, len) = match tail.as_bytes().get(1) {
+            Some(b't') => ('\t', 2),
+            Some(b'n') => ('\n', 2),
+            _ => ('\\', 1),
+        };
+        out.push(replacement);
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }
 
 /// containers/common's `EnforceRange`: `{{range .}}FORMAT{{end -}}` unless the
@@ -3165,8 +3195,16 @@ mod tests {
         ])
     }
 
+    /// The output without the newline containers/common's normalisation adds.
+    fn strip_newline(out: String) -> String {
+        match out.strip_suffix('\n') {
+            Some(s) => s.to_owned(),
+            None => panic!("no final newline in {out:?}"),
+        }
+    }
+
     fn run(t: &str) -> String {
-        Template::parse(t).unwrap().execute(&sample()).unwrap()
+        strip_newline(Template::parse(t).unwrap().execute(&sample()).unwrap())
     }
 
     /// An inspect output shaped like skopeo's `inspect.Output`.
@@ -3200,8 +3238,12 @@ mod tests {
         Template::parse(t).and_then(|t| t.execute(&image()))
     }
 
-    fn ok(t: &str) -> String {
+    fn raw(t: &str) -> String {
         exec(t).unwrap_or_else(|e| panic!("{t}: {}", e.message))
+    }
+
+    fn ok(t: &str) -> String {
+        strip_newline(raw(t))
     }
 
     fn err(t: &str) -> String {
@@ -3336,12 +3378,12 @@ mod tests {
             ["\"\"", "0", "false", ".Env", ".RepoTags", ".Created", ".Labels.x", ".Tag", "(index .LayersData 1).Size"]
         {
             let t = format!("{{{{if {f}}}}}T{{{{else}}}}F{{{{end}}}}");
-            assert_eq!(exec(&t).map_err(|e| e.message), Ok("F".to_owned()), "{t}");
+            assert_eq!(exec(&t).map_err(|e| e.message), Ok("F\n".to_owned()), "{t}");
         }
         for f in ["\"0\"", "1", "-1", "0.5", "true", ".Labels", ".Layers", ".LayersData", "(index .LayersData 0)", "."]
         {
             let t = format!("{{{{if {f}}}}}T{{{{else}}}}F{{{{end}}}}");
-            assert_eq!(exec(&t).map_err(|e| e.message), Ok("T".to_owned()), "{t}");
+            assert_eq!(exec(&t).map_err(|e| e.message), Ok("T\n".to_owned()), "{t}");
         }
         assert_eq!(ok("{{if .Labels.empty}}e{{else if .Labels.k}}{{.Labels.k}}{{else}}n{{end}}"), "v");
         assert_eq!(ok(r#"{{if eq .Os "windows"}}w{{else if eq .Os "darwin"}}d{{else}}other{{end}}"#), "other");
@@ -3440,7 +3482,8 @@ mod tests {
         let t = Template::parse(r#"{{printf "%s|%v|%q|%#v" .Created .Created .Created .Created}}"#).unwrap();
         assert_eq!(
             t.execute(&created).unwrap(),
-            r#"2024-05-06 07:08:09.5 +0000 UTC|2024-05-06 07:08:09.5 +0000 UTC|"2024-05-06 07:08:09.5 +0000 UTC"|time.Date(2024, time.May, 6, 7, 8, 9, 500000000, time.UTC)"#
+            r#"2024-05-06 07:08:09.5 +0000 UTC|2024-05-06 07:08:09.5 +0000 UTC|"2024-05-06 07:08:09.5 +0000 UTC"|time.Date(2024, time.May, 6, 7, 8, 9, 500000000, time.UTC)
+"#
         );
         assert!(
             err("{{printf .Digest}}")
@@ -3537,7 +3580,8 @@ mod tests {
             ok(r#"{{'a'}} {{0x1F}} {{1_000}} {{1e3}} {{-2}} {{'\x41'}} {{0o17}} {{0b101}} {{true}}"#),
             "97 31 1000 1000 -2 65 15 5 true"
         );
-        assert_eq!(ok(r#"{{"\x41\u00e9\t|"}}{{`raw\n`}}"#), "Aé\t|raw\\n");
+        // Normalisation applies inside actions too: `\n` in a raw string is a newline.
+        assert_eq!(ok(r#"{{"\x41\u00e9\t|"}}{{`raw\n`}}"#), "Aé\t|raw\n");
         assert_eq!(ok("{{- /* comment */ -}} x {{- \" y \" -}} z {{/* c */}}"), "x y z ");
         assert_eq!(ok("{{ .Os\t}}|{{\n.Os\n}}|{{.Os -}}\n  x|x\n {{- .Os}}"), "linux|linux|linuxx|xlinux");
         assert_eq!(ok("{{.Os}} {{- 3 -}} {{-3}}"), "linux3-3");
@@ -3593,6 +3637,19 @@ mod tests {
             let m = err(bad);
             assert!(m.starts_with("template: skopeo inspect:") && !m.contains("Some(") && !m.contains("Err("), "{m}");
         }
+    }
+
+    #[test]
+    fn format_is_normalised_as_containers_common() {
+        // Literal `\t` and `\n` become a tab and a newline, and a final newline is added.
+        assert_eq!(raw(r"{{.Os}}\t{{.Architecture}}\n"), "linux\tamd64\n");
+        assert_eq!(raw("{{.Os}}"), "linux\n");
+        assert_eq!(raw("{{.Os}}\n"), "linux\n");
+        assert_eq!(raw(r"{{.Os}}\\n"), "linux\\\n");
+        assert_eq!(raw(r#"{{"\t"}}"#), "\t\n");
+        // When that breaks the template (a newline in a string), the format is used as given.
+        assert_eq!(raw(r#"{{printf "a\nb"}}"#), "a\nb");
+        assert_eq!(raw("{{range .}}{{.Os}}{{end}}"), "linux\n");
     }
 
     #[test]
