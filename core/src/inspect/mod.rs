@@ -158,9 +158,9 @@ fn schema1_layers(s: &Schema1Manifest) -> Vec<LayerData> {
 /// `--format`: JSON (the default, `json` or `{{json .}}`) or a template.
 enum OutputFormat {
     Json,
-    /// The template, and whether a newline must follow its output
-    /// (containers/common's NormalizeFormat adds one unless the format ends in one).
-    Template(Template, bool),
+    /// The template; its output ends with the newline containers/common's
+    /// NormalizeFormat adds.
+    Template(Template),
 }
 
 impl OutputFormat {
@@ -172,19 +172,13 @@ impl OutputFormat {
         if f.trim() == "json" || compact == "{{json.}}" {
             return Ok(OutputFormat::Json);
         }
-        Ok(OutputFormat::Template(Template::parse(f)?, !f.ends_with('\n')))
+        Ok(OutputFormat::Template(Template::parse(f)?))
     }
 
     fn write(&self, out: &Output) -> Result<Vec<u8>> {
         match self {
             OutputFormat::Json => go_json::to_indented(out),
-            OutputFormat::Template(t, newline) => {
-                let mut s = t.execute(&out.template_value())?;
-                if *newline {
-                    s.push('\n');
-                }
-                Ok(s.into_bytes())
-            }
+            OutputFormat::Template(t) => Ok(t.execute(&out.template_value())?.into_bytes()),
         }
     }
 
