@@ -792,3 +792,214 @@ fn chunked_uploads_give_up_below_the_smallest_chunk() {
     let smallest = sim.seen_at(DST).iter().filter(|s| s.method == "PATCH").map(|s| s.body_len).min().unwrap();
     assert_eq!(smallest, 75 << 10, "75 KiB halved would be under 64 KiB");
 }
+
+#[test]
+fn chunked_uploads_from_a_local_directory_read_file_windows() {
+    let mut sim = Sim::default();
+    let image = Image::new("local", &[200 << 10]);
+    sim.files.insert("/src/manifest.json".into(), image.manifest.clone());
+    sim.files.insert("/src/version".into(), b"Directory Transport Version: 1.1\n".to_vec());
+    for b in std::iter::once(&image.config).chain(&image.layers) {
+        sim.files.insert(format!("/src/{}", &sha256(b)[7..]), b.clone());
+    }
+    let mut r = Registry::default();
+    r.max_body = Some(120 << 10);
+    let dst = sim.host(DST, r);
+    let mut job = copy(json!({}));
+    job["source"] = json!("dir:/src");
+    sim.run(job).unwrap();
+    let layer = &image.layers[0];
+    assert_eq!(dst.borrow().blobs.get(&sha256(layer)), Some(layer));
+    let patches: Vec<_> = sim
+        .seen_at(DST)
+        .into_iter()
+        .filter(|s| s.method == "PATCH")
+        .map(|s| (s.header("content-range").unwrap().to_owned(), s.status))
+        .collect();
+    assert_eq!(
+        patches,
+        [("0-204799".to_owned(), 413), ("0-102399".to_owned(), 202), ("102400-204799".to_owned(), 202)]
+    );
+}
+
+#[test]
+fn plain_http_fallback_only_without_tls_verification() {
+    for (tls_verify, ok) in [(Some(false), true), (None, false)] {
+        let mut sim = Sim::default();
+        let image = Image::new("http", &[10]);
+        let mut r = Registry::with_auth(Auth::Basic { user: "u".into(), pass: "p".into() });
+        r.push("app", "v1", &image);
+        sim.host("http://reg.test", r);
+        let mut opts = creds("u", "p");
+        if let Some(v) = tls_verify {
+            opts["tls_verify"] = json!(v);
+        }
+        let result = sim.run(inspect_raw(json!({ "registry": opts })));
+        assert_eq!(result.is_ok(), ok, "{result:?}");
+        let lines = sim.lines();
+        assert_eq!(lines[0], "https://reg.test GET /v2/", "HTTPS first");
+        if ok {
+            assert_eq!(lines[1..], ["http://reg.test GET /v2/", "http://reg.test GET /v2/app/manifests/v1"]);
+            assert_eq!(sim.log[2].authorization(), Some(basic("u", "p").as_str()), "the registry's own origin");
+        } else {
+            let e = result.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Io);
+            assert!(e.message.starts_with("pinging container registry reg.test: "), "{e}");
+        }
+    }
+}
+
+#[test]
+fn token_endpoint_failures() {
+    let big = format!("{{\"token\":\"{}\"}}", "t".repeat(2 << 20));
+    let cases: Vec<(Resp, ErrorKind, &str)> = vec![
+        (Resp::status(500).body("oops"), ErrorKind::Other, "requesting bearer token: unexpected status 500"),
+        (Resp::status(200).body("{not json"), ErrorKind::Other, "invalid token response"),
+        (Resp::status(200).json(json!({"expires_in": 60})), ErrorKind::Other, "token response has no token"),
+        (Resp::status(200).body(big), ErrorKind::Integrity, "requesting bearer token from https://auth.test"),
+        (
+            Resp::error(403, "DENIED", "no such user"),
+            ErrorKind::Unauthorized,
+            "unable to retrieve auth token: invalid username/password: denied: no such user",
+        ),
+    ];
+    for (answer, kind, message) in cases {
+        let mut sim = Sim::default();
+        registry(&mut sim, bearer());
+        let a = answer.clone();
+        sim.host(AUTH, move |_: &Req, _| a.clone());
+        let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+        assert_eq!(e.kind, kind, "{message}: {e}");
+        assert!(e.message.contains(message), "{e}");
+    }
+}
+
+#[test]
+fn token_endpoint_rate_limits_are_waited_out() {
+    let mut sim = Sim::default();
+    registry(&mut sim, bearer());
+    let mut tokens = TokenServer::default();
+    let mut refused = 0;
+    sim.host(AUTH, move |req: &Req, now| {
+        refused += 1;
+        if refused <= 2 { Resp::status(429).header("Retry-After", "4") } else { tokens.serve(req, now) }
+    });
+    sim.run(inspect_raw(json!({}))).unwrap();
+    assert_eq!(sim.waits, [4000, 4000]);
+    assert_eq!(sim.seen_at(AUTH).len(), 3);
+}
+
+#[test]
+fn bad_token_realms_are_refused() {
+    for realm in ["/token", "ftp://auth.test/token", "https://u:p@auth.test/token", ""] {
+        let mut sim = Sim::default();
+        registry(&mut sim, Auth::Bearer { realm: realm.into(), service: "reg.test".into() });
+        let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+        assert!(e.message.contains("registry reg.test gave an invalid token realm"), "{realm:?}: {e}");
+        assert_eq!(sim.log.len(), 1, "{realm:?}: nothing but the ping");
+    }
+}
+
+#[test]
+fn copy_to_a_bearer_registry_with_credentials() {
+    let mut sim = Sim::default();
+    let image = Image::new("push", &[100]);
+    let mut src = Registry::default();
+    src.push("app", "v1", &image);
+    sim.host(REG, src);
+    let dst_auth = Auth::Bearer { realm: "https://dauth.test/token".into(), service: "dst.test".into() };
+    let dst = sim.host(DST, Registry::with_auth(dst_auth));
+    sim.host(
+        "https://dauth.test",
+        TokenServer { user: Some(("d".into(), "dpw".into())), anonymous_pull: false, ..Default::default() },
+    );
+    sim.run(copy(dest_creds())).unwrap();
+    assert_eq!(dst.borrow().repos["app"].tags["v1"], image.digest());
+    let token_reqs = sim.seen_at("https://dauth.test");
+    assert_eq!(token_reqs.len(), 1, "one push token serves the whole copy: {:#?}", sim.lines());
+    assert_eq!(token_reqs[0].line(), "GET /token?service=dst.test&scope=repository%3Aapp%3Apull%2Cpush&account=d");
+    assert!(sim.seen_at(REG).iter().all(|s| s.authorization().is_none()), "the source is anonymous");
+}
+
+#[test]
+fn manifest_digest_mismatch_is_an_integrity_error() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let manifest = image.manifest.clone();
+    reg.borrow_mut().script(
+        1,
+        |r| r.path().contains("/manifests/"),
+        move |_| {
+            Resp::status(200)
+                .header("Content-Type", MT_V2S2)
+                .header("Docker-Content-Digest", sha256(b"something else"))
+                .body(manifest.clone())
+        },
+    );
+    let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(e.message.contains("registry's Docker-Content-Digest does not match the manifest"), "{e}");
+}
+
+#[test]
+fn upload_sessions_elsewhere_get_no_credentials() {
+    // The registry hands uploads to a storage service on another origin.
+    let mut sim = Sim::default();
+    let (_, dst, image) = two_registries(&mut sim, &[100]);
+    let store = Rc::new(RefCell::new(Vec::<(String, usize)>::new()));
+    let seen = store.clone();
+    dst.borrow_mut().script(
+        10,
+        |r| r.method == "POST" && r.path().ends_with("/blobs/uploads/"),
+        |_| Resp::status(202).header("Location", "https://uploads.test/session?id=7"),
+    );
+    sim.host("https://uploads.test", move |r: &Req, _| {
+        seen.borrow_mut().push((r.query("digest").unwrap_or_default(), r.body.len()));
+        Resp::status(201)
+    });
+    sim.run(copy(dest_creds())).unwrap();
+    let uploads = sim.seen_at("https://uploads.test");
+    assert_eq!(uploads.len(), 2, "config and layer");
+    assert!(uploads.iter().all(|s| s.authorization().is_none()), "{uploads:#?}");
+    assert!(uploads.iter().all(|s| s.line().starts_with("PUT /session?id=7&digest=sha256%3A")));
+    let got: Vec<usize> = store.borrow().iter().map(|(_, n)| *n).collect();
+    assert_eq!(got.iter().sum::<usize>(), image.config.len() + image.layers[0].len());
+    assert!(sim.seen_at(DST).iter().skip(1).all(|s| s.authorization() == Some(basic("d", "dpw").as_str())));
+}
+
+#[test]
+fn a_refused_blob_stream_is_retried_as_the_registry_asks() {
+    for destination in ["dir:/out", "docker://dst.test/app:v1"] {
+        let mut sim = Sim::default();
+        let (src, _, image) = two_registries(&mut sim, &[100]);
+        let layer = sha256(&image.layers[0]);
+        src.borrow_mut().script(
+            2,
+            move |r| r.path().ends_with(&layer),
+            |_| Resp::error(429, "TOOMANYREQUESTS", "slow down").header("Retry-After", "5"),
+        );
+        let mut job = copy(dest_creds());
+        job["destination"] = json!(destination);
+        sim.run(job).unwrap();
+        assert_eq!(sim.waits, [5000, 5000], "{destination}");
+    }
+}
+
+#[test]
+fn a_registry_that_challenges_only_on_access() {
+    // The ping is open; the repository asks for credentials.
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Basic { user: "u".into(), pass: "p".into() });
+    reg.borrow_mut().script(1, |r| r.path() == "/v2/", |_| Resp::status(200).json(json!({})));
+    let out = sim.run(inspect_raw(json!({"registry": creds("u", "p")}))).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    let auths: Vec<_> = sim.log.iter().map(|s| (s.line(), s.authorization().is_some(), s.status)).collect();
+    assert_eq!(
+        auths,
+        [
+            ("GET /v2/".to_owned(), false, 200),
+            ("GET /v2/app/manifests/v1".to_owned(), false, 401),
+            ("GET /v2/app/manifests/v1".to_owned(), true, 200),
+        ]
+    );
+}

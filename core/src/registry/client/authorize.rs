@@ -44,18 +44,20 @@ impl RegistryClient {
     }
 
     /// After a 401 to a request for `scope`: takes up the challenges it
-    /// carries, and forgets the token fetched for `scope`. True if there was
-    /// one, so that asking again with a fresh token may help.
-    pub(super) fn forget_token(&self, scope: &str, resp: &HttpResponse) -> bool {
-        if self.opts.registry_token.is_some() {
-            return false;
-        }
+    /// carries, and forgets the token fetched for `scope`. True if asking
+    /// again may help: a token we fetched was refused (it may have expired
+    /// or been revoked: a fresh one is fetched), or the registry challenges
+    /// only now (its ping was open, so the request went without credentials).
+    pub(super) fn retry_after_401(&self, scope: &str, resp: &HttpResponse) -> bool {
         let challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
         let mut session = self.session.borrow_mut();
+        let first_challenge = session.challenges.is_empty() && !challenges.is_empty();
         if !challenges.is_empty() {
             session.challenges = challenges;
         }
-        session.tokens.remove(scope).is_some()
+        // `--registry-token` is used as given: there is nothing fresher.
+        let dropped = self.opts.registry_token.is_none() && session.tokens.remove(scope).is_some();
+        first_challenge || dropped
     }
 
     /// A token for `scope`: the cached one while it lives, else a new one

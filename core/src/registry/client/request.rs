@@ -216,7 +216,7 @@ impl RegistryClient {
             if let Reached::Answer(resp) = &reached
                 && resp.status == 401
                 && !refreshed
-                && self.forget_token(call.scope, resp)
+                && self.retry_after_401(call.scope, resp)
             {
                 refreshed = true;
                 continue;
