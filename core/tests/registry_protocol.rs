@@ -1003,3 +1003,98 @@ fn a_registry_that_challenges_only_on_access() {
         ]
     );
 }
+
+fn auth_file(entries: &[(&str, &str, &str)]) -> Value {
+    let auths: serde_json::Map<String, Value> = entries
+        .iter()
+        .map(|(key, u, p)| ((*key).to_owned(), json!({"auth": basic(u, p).strip_prefix("Basic ").unwrap()})))
+        .collect();
+    json!([{"path": "/run/containers/auth.json", "contents": json!({"auths": auths}).to_string()}])
+}
+
+#[test]
+fn auth_file_credentials_go_to_their_own_registry_only() {
+    let mut sim = Sim::default();
+    let image = Image::new("files", &[100]);
+    let mut src = Registry::with_auth(Auth::Basic { user: "s".into(), pass: "spw".into() });
+    src.push("app", "v1", &image);
+    sim.host(REG, src);
+    let dst = sim.host(DST, Registry::with_auth(Auth::Basic { user: "d".into(), pass: "dpw".into() }));
+    let files = auth_file(&[("reg.test", "s", "spw"), ("dst.test", "d", "dpw"), ("other.test", "o", "opw")]);
+    sim.run(copy(json!({"src": {"registry": {"auth_files": files}}, "dest": {"registry": {"auth_files": files}}})))
+        .unwrap();
+    assert_eq!(dst.borrow().repos["app"].tags["v1"], image.digest());
+    for s in &sim.log {
+        let expected = match s.origin().as_str() {
+            REG => basic("s", "spw"),
+            DST => basic("d", "dpw"),
+            other => panic!("{other}"),
+        };
+        assert!(s.authorization().is_none_or(|a| a == expected), "{s:?}");
+        assert!(s.line() == "GET /v2/" || s.authorization().is_some(), "{s:?}");
+    }
+}
+
+#[test]
+fn docker_hub_is_reached_at_its_api_host_with_its_credentials() {
+    let mut sim = Sim::default();
+    let image = Image::new("hub", &[10]);
+    let mut hub =
+        Registry::with_auth(Auth::Bearer { realm: format!("{AUTH}/token"), service: "registry.docker.io".into() });
+    hub.push("library/busybox", "latest", &image);
+    sim.host("https://registry-1.docker.io", hub);
+    sim.host(AUTH, TokenServer { user: Some(("hubuser".into(), "hubpw".into())), ..Default::default() });
+    let files = auth_file(&[("https://index.docker.io/v1/", "hubuser", "hubpw")]);
+    let job =
+        json!({"command": "inspect", "image": "docker://busybox", "raw": true, "registry": {"auth_files": files}});
+    let out = sim.run(job).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    assert_eq!(
+        sim.lines(),
+        [
+            "https://registry-1.docker.io GET /v2/",
+            "https://auth.test GET /token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull&account=hubuser",
+            "https://registry-1.docker.io GET /v2/library/busybox/manifests/latest",
+        ]
+    );
+    assert_eq!(sim.log[1].authorization(), Some(basic("hubuser", "hubpw").as_str()));
+}
+
+#[test]
+fn no_creds_means_anonymous() {
+    let mut sim = Sim::default();
+    registry(&mut sim, bearer());
+    sim.host(AUTH, TokenServer::default());
+    let files = auth_file(&[("reg.test", "s", "spw")]);
+    sim.run(inspect_raw(json!({"registry": {"auth_files": files, "no_creds": true}}))).unwrap();
+    assert_eq!(sim.seen_at(AUTH)[0].authorization(), None);
+    assert!(!sim.seen_at(AUTH)[0].url.contains("account="));
+}
+
+#[test]
+fn token_endpoint_redirects_keep_credentials_at_the_realm() {
+    for (location, authorized) in [("/token2", true), ("https://sso.test/token2", false)] {
+        let mut sim = Sim::default();
+        registry(&mut sim, bearer());
+        let tokens =
+            Rc::new(RefCell::new(TokenServer { user: Some(("bob".into(), "pw".into())), ..Default::default() }));
+        let t = tokens.clone();
+        let answer = move |req: &Req, now: u64| {
+            if req.path() == "/token" {
+                return Resp::redirect(307, &format!("{location}?{}", req.url.query().unwrap_or_default()));
+            }
+            // Wherever it lands, the token is granted as if asked at the realm.
+            let mut r = req.clone();
+            r.headers.push(("Authorization".into(), basic("bob", "pw")));
+            t.borrow_mut().serve(&r, now)
+        };
+        let a = Rc::new(RefCell::new(answer));
+        sim.shared(AUTH, &a);
+        sim.shared("https://sso.test", &a);
+        sim.run(inspect_raw(json!({"registry": creds("bob", "pw")}))).unwrap();
+        let hops: Vec<_> = sim.log.iter().filter(|s| s.url.contains("/token")).collect();
+        assert_eq!(hops.len(), 2, "{location}");
+        assert_eq!(hops[0].authorization(), Some(basic("bob", "pw").as_str()));
+        assert_eq!(hops[1].authorization().is_some(), authorized, "{location}");
+    }
+}

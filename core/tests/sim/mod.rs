@@ -312,7 +312,8 @@ impl Sim {
     fn transfer(&mut self, t: Transfer) -> Reply {
         let data = match &t.source {
             BlobSource::Http(get) => match self.http(get, true, true) {
-                Ok(resp) if resp.status == 200 || resp.status == 206 => resp.body,
+                // As the host: a ranged GET must answer 206, any other 200.
+                Ok(resp) if resp.status == if ranged(get) { 206 } else { 200 } => resp.body,
                 Ok(resp) => return Reply::Http(resp),
                 Err(e) => return Reply::Failed(e),
             },
@@ -340,6 +341,10 @@ impl Sim {
             }
         }
     }
+}
+
+fn ranged(r: &HttpRequest) -> bool {
+    r.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("range"))
 }
 
 fn fail(kind: IoErrorKind, what: &str) -> Reply {

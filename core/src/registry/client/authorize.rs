@@ -2,13 +2,13 @@
 //! (from `--registry-token`, the cache while it lives, or the token
 //! endpoint the registry's challenge names), Basic credentials when the
 //! registry asks for those, or nothing. Also which credentials the token
-//! endpoint may receive.
+//! endpoint may receive (and, by [`Home`], only at its own origin).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::error::{describe_body, io_error, sanitize};
-use super::request::MAX_SMALL_BODY;
+use super::error::{describe_body, sanitize};
+use super::request::{Home, MAX_SMALL_BODY};
 use super::{RegistryClient, url};
 use crate::engine::HttpResponse;
 use crate::error::{Error, ErrorKind, Result};
@@ -80,7 +80,7 @@ impl RegistryClient {
             query.push(format!("service={}", url::encode(service)));
         }
         query.push(format!("scope={}", url::encode(scope)));
-        let mut headers = Vec::new();
+        let mut authorization = None;
         if let Some(c) = &self.credentials {
             let base = self.session.borrow().base.clone();
             if !realm_may_see_credentials(&realm_url, base.as_ref()) {
@@ -93,13 +93,13 @@ impl RegistryClient {
                 ));
             }
             query.push(format!("account={}", url::encode(&c.username)));
-            headers.push(("Authorization".to_owned(), basic(c)));
+            authorization = Some(basic(c));
         }
-        let request = self.get(&url::with_query(&realm_url, &query), headers, MAX_SMALL_BODY);
+        let request = self.get(&url::with_query(&realm_url, &query), Vec::new(), MAX_SMALL_BODY);
         let resp = self
-            .send_direct(request)
+            .send_elsewhere(&Home::new(realm_url, authorization), request)
             .await
-            .map_err(|e| io_error(e).context(format!("requesting bearer token from {realm_origin}")))?;
+            .map_err(|e| e.context(format!("requesting bearer token from {realm_origin}")))?;
         match resp.status {
             200 => {}
             401 | 403 => {

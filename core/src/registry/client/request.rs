@@ -106,6 +106,11 @@ pub(super) struct Home {
 }
 
 impl Home {
+    /// `base`'s origin, where `authorization` (if any) may go.
+    pub fn new(base: Url, authorization: Option<String>) -> Home {
+        Home { base, authorization }
+    }
+
     /// The home of a request another client made (a source registry's blob
     /// GET, see [`RegistryClient::blob_request`]): its origin and its credentials.
     pub fn of(request: &HttpRequest) -> Option<Home> {
@@ -124,6 +129,14 @@ impl Home {
         {
             request.headers.push(("Authorization".to_owned(), a.clone()));
         }
+    }
+}
+
+/// The answer of a plain exchange.
+fn answer(reached: Reached<()>) -> Result<HttpResponse> {
+    match reached {
+        Reached::Answer(resp) => Ok(resp),
+        Reached::Moved(()) => unreachable!("a plain exchange moves nothing"),
     }
 }
 
@@ -148,7 +161,7 @@ fn shown(url: &Url) -> String {
 
 impl RegistryClient {
     /// `request` exactly as given (no credentials added, no redirects
-    /// followed), retried as the policy allows: the ping, the token endpoint.
+    /// followed), retried as the policy allows: the ping.
     pub(super) async fn send_direct(&self, request: HttpRequest) -> Result<HttpResponse, IoError> {
         self.retrying(
             || self.io.http(request.clone()),
@@ -193,11 +206,18 @@ impl RegistryClient {
 
     /// Sends `call` to the registry and returns its answer.
     pub(super) async fn send(&self, call: Call<'_>) -> Result<HttpResponse> {
-        let carry = |request| async { self.io.http(request).await.map(Reached::<()>::Answer) };
-        match self.send_with(call, carry).await? {
-            Reached::Answer(resp) => Ok(resp),
-            Reached::Moved(()) => unreachable!("a plain request moves nothing"),
-        }
+        answer(self.send_with(call, |request| self.exchange(request)).await?)
+    }
+
+    /// Sends `request` to another origin (a token endpoint), with `home`'s
+    /// credentials only there: retried, redirects followed.
+    pub(super) async fn send_elsewhere(&self, home: &Home, request: HttpRequest) -> Result<HttpResponse> {
+        answer(self.deliver(home, request, &|request| self.exchange(request), true).await?)
+    }
+
+    /// A plain HTTP exchange, as a carrier for [`Self::deliver`].
+    async fn exchange(&self, request: HttpRequest) -> Result<Reached<()>, IoError> {
+        self.io.http(request).await.map(Reached::Answer)
     }
 
     /// Sends `call` to the registry, carried by `carry` (a plain exchange,
