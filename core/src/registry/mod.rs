@@ -3,13 +3,11 @@
 
 pub mod auth;
 mod client;
-mod error_body;
 mod link;
 pub mod lookaside;
 pub(crate) mod url;
 
-pub use client::{BlobPush, RegistryClient};
-pub use error_body::RegistryErrors;
+pub use client::{BlobPush, RegistryClient, RegistryErrors};
 
 use serde::Deserialize;
 

@@ -6,4 +6,4 @@ mod token;
 
 pub use challenge::{Challenge, parse_challenges};
 pub use credentials::{AuthFile, Credentials, lookup_credentials};
-pub use token::parse_token_response;
+pub use token::{MINIMUM_TOKEN_LIFETIME_S, Token, parse_token_response};

@@ -6,8 +6,10 @@
 //! the size. The registry checks the assembled blob against the digest in the
 //! final PUT, so nothing is committed unless the whole blob matches.
 
-use super::{BlobPush, RegistryClient, UploadStart, status_error};
-use crate::engine::{BlobSink, BlobSource, Transfer, Transferred};
+use super::error::status_error;
+use super::push::{UploadSession, UploadStart};
+use super::{BlobPush, RegistryClient, push_scope};
+use crate::engine::BlobSource;
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
 
@@ -36,42 +38,33 @@ impl RegistryClient {
     pub(super) async fn push_chunked(&self, repository: &str, d: &Descriptor, source: &BlobSource) -> Result<BlobPush> {
         let what = format!("writing blob {} to {}/{repository} in chunks", d.digest, self.registry);
         let size = u64::try_from(d.size).map_err(|_| Error::invalid(format!("{what}: the blob's size is unknown")))?;
+        let scope = push_scope(repository);
         let mut session = match self.start_upload(repository, d, None).await? {
             UploadStart::Done(outcome) => return Ok(outcome),
             UploadStart::Session(s) => s,
         };
-        let base = self.ensure_base().await?;
         let (mut sent, mut chunk) = (0u64, FIRST_CHUNK);
         while sent < size {
             let length = chunk.min(size - sent);
-            let mut patch = session.request("PATCH", "");
-            patch.headers.push(("Content-Range".to_owned(), format!("{sent}-{}", sent + length - 1)));
-            patch.headers.push(("Content-Length".to_owned(), length.to_string()));
-            let t = Transfer {
-                source: window(source, sent, length),
-                sink: BlobSink::Http(patch),
-                algorithm: d.digest.algorithm(),
-                expected_size: Some(length),
-                label: format!("blob {}", d.digest),
-            };
-            let resp = match self.io.transfer(t).await.map_err(|e| super::io_error(e).context(&what))? {
-                Transferred::Moved { size: moved, response: Some(resp), .. } if moved == length => resp,
-                Transferred::Moved { response: None, .. } => return Err(Error::other(format!("{what}: no answer"))),
-                Transferred::Moved { response: Some(resp), .. } | Transferred::Refused(resp) => resp,
-            };
+            let patch = session
+                .call("PATCH", &[], &scope)
+                .header("Content-Range", format!("{sent}-{}", sent + length - 1))
+                .header("Content-Length", length.to_string());
+            let patch = self.request(patch).await?;
+            let (_, resp) = self
+                .stream(&window(source, sent, length), patch, Some(length), d)
+                .await
+                .map_err(|e| e.context(&what))?;
             match resp.status {
                 202 => {
                     sent += length;
-                    let from = session.location.clone();
-                    session = self.follow_upload(&base, &from, &resp, repository, &what).await?;
+                    session = UploadSession::after(&session.location, &resp).map_err(|e| e.context(&what))?;
                 }
                 413 if length / 2 >= SMALLEST_CHUNK => chunk = length / 2,
                 _ => return Err(status_error(&what, &resp)),
             }
         }
-        let mut put = session.put(&d.digest);
-        put.headers.push(("Content-Length".to_owned(), "0".to_owned()));
-        put.body = Some(Vec::new());
+        let put = session.put(&d.digest, &scope).header("Content-Length", "0").body(Vec::new());
         self.put_created(put, &what).await?;
         Ok(BlobPush::Uploaded)
     }

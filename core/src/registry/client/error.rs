@@ -1,7 +1,11 @@
-//! The distribution spec's error envelope:
-//! `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"...","detail":...}]}`.
+//! What a failed request becomes: the distribution spec's error envelope
+//! (`{"errors":[{"code":"MANIFEST_UNKNOWN","message":"...","detail":...}]}`),
+//! and the [`Error`] of the right kind for a status or a host failure.
 
 use serde::Deserialize;
+
+use crate::engine::{HttpResponse, IoError, IoErrorKind};
+use crate::error::{Error, ErrorKind};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RegistryErrors {
@@ -53,6 +57,45 @@ impl RegistryErrors {
 pub fn sanitize(s: &str) -> String {
     let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if clean.chars().count() > 512 { clean.chars().take(512).chain("…".chars()).collect() } else { clean }
+}
+
+/// A host failure as an error: an oversized body is an integrity problem
+/// (a hostile or broken registry), anything else an IO one.
+pub fn io_error(e: IoError) -> Error {
+    let kind = match e.kind {
+        IoErrorKind::TooLarge => ErrorKind::Integrity,
+        _ => ErrorKind::Io,
+    };
+    Error::new(kind, e.message)
+}
+
+/// Names what was too large, if that is what went wrong.
+pub fn too_large(e: Error, what: &str) -> Error {
+    if e.kind == ErrorKind::Integrity { e.context(format!("{what} is too large")) } else { e }
+}
+
+/// `: <the envelope's errors>`, or nothing when the body is not an envelope.
+pub fn describe_body(resp: &HttpResponse) -> String {
+    RegistryErrors::parse(&resp.body).describe().map(|d| format!(": {d}")).unwrap_or_default()
+}
+
+/// Turns a non-success status into an error of the right kind.
+pub fn status_error(what: &str, resp: &HttpResponse) -> Error {
+    let errors = RegistryErrors::parse(&resp.body);
+    let detail = errors.describe().unwrap_or_else(|| match resp.status {
+        401 => "authentication required".to_owned(),
+        403 => "access denied".to_owned(),
+        404 => "not found".to_owned(),
+        s => format!("unexpected status {s}"),
+    });
+    let kind = match resp.status {
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Unauthorized,
+        404 => ErrorKind::NotFound,
+        _ if errors.has_code("DENIED") || errors.has_code("UNAUTHORIZED") => ErrorKind::Unauthorized,
+        _ => ErrorKind::Other,
+    };
+    Error::new(kind, format!("{what}: {detail}"))
 }
 
 #[cfg(test)]

@@ -1,0 +1,138 @@
+//! Which `Authorization` a request for a scope carries: a bearer token
+//! (from `--registry-token`, the cache while it lives, or the token
+//! endpoint the registry's challenge names), Basic credentials when the
+//! registry asks for those, or nothing. Also which credentials the token
+//! endpoint may receive (and, by [`Home`], only at its own origin).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::error::{describe_body, sanitize};
+use super::request::{Home, MAX_SMALL_BODY};
+use super::{RegistryClient, url};
+use crate::engine::HttpResponse;
+use crate::error::{Error, ErrorKind, Result};
+use crate::registry::auth::{self, Challenge, Credentials};
+use url::Url;
+
+/// `Basic base64(user:password)`.
+fn basic(c: &Credentials) -> String {
+    format!("Basic {}", STANDARD.encode(format!("{}:{}", c.username, c.password)))
+}
+
+/// Whether credentials for the registry at `base` may go to token endpoint
+/// `realm`: over HTTPS, or to the registry's own host.
+fn realm_may_see_credentials(realm: &Url, base: Option<&Url>) -> bool {
+    realm.scheme() == "https" || base.is_some_and(|b| b.host_str() == realm.host_str())
+}
+
+impl RegistryClient {
+    /// The `Authorization` header for `scope`, if the registry asks for one.
+    pub(super) async fn authorization(&self, scope: &str) -> Result<Option<String>> {
+        let (bearer, basic_challenge) = {
+            let session = self.session.borrow();
+            let bearer = session.challenges.iter().find(|c| c.scheme == "bearer").cloned();
+            (bearer, session.challenges.iter().any(|c| c.scheme == "basic"))
+        };
+        if let Some(ch) = bearer {
+            return Ok(Some(format!("Bearer {}", self.bearer_token(&ch, scope).await?)));
+        }
+        if basic_challenge {
+            return Ok(self.credentials.as_ref().map(basic));
+        }
+        Ok(None)
+    }
+
+    /// After a 401 to a request for `scope`: takes up the challenges it
+    /// carries, and forgets the token fetched for `scope`. True if asking
+    /// again may help: a token we fetched was refused (it may have expired
+    /// or been revoked: a fresh one is fetched), or the registry challenges
+    /// only now (its ping was open, so the request went without credentials).
+    pub(super) fn retry_after_401(&self, scope: &str, resp: &HttpResponse) -> bool {
+        let challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
+        let mut session = self.session.borrow_mut();
+        let first_challenge = session.challenges.is_empty() && !challenges.is_empty();
+        if !challenges.is_empty() {
+            session.challenges = challenges;
+        }
+        // `--registry-token` is used as given: there is nothing fresher.
+        let dropped = self.opts.registry_token.is_none() && session.tokens.remove(scope).is_some();
+        first_challenge || dropped
+    }
+
+    /// A token for `scope`: the cached one while it lives, else a new one
+    /// from the endpoint challenge `ch` names.
+    async fn bearer_token(&self, ch: &Challenge, scope: &str) -> Result<String> {
+        if let Some(t) = &self.opts.registry_token {
+            return Ok(t.clone());
+        }
+        let now = self.io.now_ms();
+        if let Some(t) = self.session.borrow().tokens.get(scope).filter(|t| !t.expired(now)) {
+            return Ok(t.value.clone());
+        }
+        let realm = ch.params.get("realm").map(String::as_str).unwrap_or_default();
+        let realm_url = url::parse(realm).ok_or_else(|| {
+            Error::other(format!("registry {} gave an invalid token realm {:?}", self.registry, sanitize(realm)))
+        })?;
+        let realm_origin = url::origin_of(&realm_url);
+        let mut query = Vec::new();
+        if let Some(service) = ch.params.get("service") {
+            query.push(format!("service={}", url::encode(service)));
+        }
+        query.push(format!("scope={}", url::encode(scope)));
+        let mut authorization = None;
+        if let Some(c) = &self.credentials {
+            let base = self.session.borrow().base.clone();
+            if !realm_may_see_credentials(&realm_url, base.as_ref()) {
+                return Err(Error::new(
+                    ErrorKind::Unauthorized,
+                    format!(
+                        "refusing to send credentials for {} to token realm {realm_origin} over plain HTTP",
+                        self.registry
+                    ),
+                ));
+            }
+            query.push(format!("account={}", url::encode(&c.username)));
+            authorization = Some(basic(c));
+        }
+        let request = self.get(&url::with_query(&realm_url, &query), Vec::new(), MAX_SMALL_BODY);
+        let resp = self
+            .send_elsewhere(&Home::new(realm_url, authorization), request)
+            .await
+            .map_err(|e| e.context(format!("requesting bearer token from {realm_origin}")))?;
+        match resp.status {
+            200 => {}
+            401 | 403 => {
+                return Err(Error::new(
+                    ErrorKind::Unauthorized,
+                    format!("unable to retrieve auth token: invalid username/password{}", describe_body(&resp)),
+                ));
+            }
+            s => {
+                return Err(Error::other(format!(
+                    "requesting bearer token: unexpected status {s}{}",
+                    describe_body(&resp)
+                )));
+            }
+        }
+        let token = auth::parse_token_response(&resp.body, self.io.now_ms())?;
+        let value = token.value.clone();
+        self.session.borrow_mut().tokens.insert(scope.to_owned(), token);
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn where_realm_credentials_go() {
+        let base = url::parse("http://reg.local:5000/").unwrap();
+        let realm = |s: &str| url::parse(s).unwrap();
+        assert!(realm_may_see_credentials(&realm("https://auth.example/token"), Some(&base)));
+        assert!(realm_may_see_credentials(&realm("http://reg.local:5001/token"), Some(&base)), "the same host");
+        assert!(!realm_may_see_credentials(&realm("http://auth.example/token"), Some(&base)));
+        assert!(!realm_may_see_credentials(&realm("http://auth.example/token"), None));
+    }
+}

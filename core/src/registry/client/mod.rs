@@ -1,0 +1,148 @@
+//! A registry client written against [`Io`]: every protocol decision (ping
+//! and HTTP fallback, auth challenges and token exchange, redirects and
+//! whether credentials may follow them, retries, pagination, digest checks)
+//! is made here; the host only moves bytes.
+//!
+//! - [`request`]: the one pipeline every registry request goes through
+//!   (authorization, retries, redirects, a fresh token after a 401), the
+//!   rule for where credentials go, and the registry's URLs;
+//! - [`authorize`]: which `Authorization` a scope needs, bearer tokens;
+//! - [`retry`]: which outcomes are tried again, and after how long;
+//! - [`pull`] and [`push`]: the operations; [`chunked`]: chunked uploads;
+//! - [`error`]: statuses and error bodies as errors.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+mod authorize;
+mod chunked;
+mod error;
+mod pull;
+mod push;
+mod request;
+mod retry;
+
+pub use error::RegistryErrors;
+pub use push::BlobPush;
+
+use super::auth::{self, Challenge, Credentials, Token};
+use super::{RegistryOptions, url};
+use crate::engine::{HttpRequest, Io};
+use crate::error::{Error, Result};
+use error::{describe_body, io_error};
+use request::MAX_SMALL_BODY;
+use retry::RetryPolicy;
+use url::Url;
+
+/// A client for one registry, with the credentials chosen for one repository.
+/// Its methods take `&self` so that several transfers can share it; the
+/// session state is borrowed only between awaits.
+pub struct RegistryClient {
+    io: Io,
+    /// The registry as named in references (`docker.io`, `localhost:5000`).
+    registry: String,
+    opts: RegistryOptions,
+    credentials: Option<Credentials>,
+    /// Boxed: the client sits in an enum of destinations beside small ones.
+    session: RefCell<Box<Session>>,
+}
+
+/// What the client learns while talking to the registry.
+#[derive(Default)]
+struct Session {
+    /// `scheme://host[:port]/` once the `/v2/` ping has succeeded.
+    base: Option<Url>,
+    challenges: Vec<Challenge>,
+    /// Bearer tokens by scope.
+    tokens: HashMap<String, Token>,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient").field("registry", &self.registry).finish()
+    }
+}
+
+/// Scope for pulling from a repository.
+pub fn pull_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull")
+}
+
+/// Scope for pushing to a repository.
+pub fn push_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull,push")
+}
+
+/// Scope for deleting from a repository.
+fn delete_scope(repository: &str) -> String {
+    format!("repository:{repository}:*")
+}
+
+impl RegistryClient {
+    pub fn new(io: Io, registry: &str, repository: &str, opts: RegistryOptions) -> Result<Self> {
+        let credentials = if opts.no_creds {
+            None
+        } else if let Some(c) = opts.credentials.clone() {
+            Some(c)
+        } else {
+            auth::lookup_credentials(&opts.auth_files, registry, repository)?
+        };
+        Ok(RegistryClient { io, registry: registry.to_owned(), opts, credentials, session: RefCell::default() })
+    }
+
+    /// `--retry-times` and `--retry-delay`.
+    fn retry(&self) -> RetryPolicy {
+        RetryPolicy { times: self.opts.retry_times, delay_ms: self.opts.retry_delay_ms }
+    }
+
+    /// A GET this client's TLS settings apply to.
+    fn get(&self, url: &Url, headers: Vec<(String, String)>, max_body: u64) -> HttpRequest {
+        HttpRequest {
+            method: "GET".to_owned(),
+            url: url.as_str().to_owned(),
+            headers,
+            body: None,
+            max_body,
+            tls: self.opts.tls.clone(),
+        }
+    }
+
+    /// The host that serves the registry's API (Docker Hub's differs from its name).
+    fn api_host(&self) -> &str {
+        if self.registry == "docker.io" { "registry-1.docker.io" } else { &self.registry }
+    }
+
+    /// Pings `/v2/` over HTTPS, and over plain HTTP when `--tls-verify=false`
+    /// allows it, remembering the scheme and the auth challenges.
+    async fn ensure_base(&self) -> Result<Url> {
+        if let Some(b) = self.session.borrow().base.clone() {
+            return Ok(b);
+        }
+        let schemes: &[&str] = if self.opts.tls_verify == Some(false) { &["https", "http"] } else { &["https"] };
+        let mut last = None;
+        for scheme in schemes {
+            let base = url::parse(&format!("{scheme}://{}/", self.api_host()))
+                .filter(|b| b.path() == "/" && b.query().is_none())
+                .ok_or_else(|| Error::invalid(format!("invalid registry name {:?}", self.registry)))?;
+            let ping = self.get(&request::api_url(&base, "/v2/"), vec![], MAX_SMALL_BODY);
+            match self.send_direct(ping).await {
+                Ok(resp) if resp.status == 200 || resp.status == 401 => {
+                    let mut session = self.session.borrow_mut();
+                    session.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
+                    session.base = Some(base.clone());
+                    return Ok(base);
+                }
+                Ok(resp) => {
+                    last = Some(Error::other(format!(
+                        "pinging container registry {}: unexpected status {}{}",
+                        self.registry,
+                        resp.status,
+                        describe_body(&resp)
+                    )))
+                }
+                Err(e) => last = Some(io_error(e).context(format!("pinging container registry {}", self.registry))),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::other("no scheme to try")))
+    }
+}

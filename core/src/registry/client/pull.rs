@@ -1,0 +1,138 @@
+//! Reading from a registry: manifests (checked against their digest),
+//! small blobs, streamed blobs, tag lists (paginated).
+
+use super::error::{sanitize, status_error, too_large};
+use super::request::{
+    Call, MAX_SMALL_BODY, Reached, Target, api_url, blob_path, manifest_accept, manifest_path, tags_path,
+};
+use super::{RegistryClient, pull_scope, push_scope, url};
+use crate::digest::Digest;
+use crate::engine::{BlobSink, BlobSource, HttpRequest, Transfer, Transferred};
+use crate::error::{Error, Result};
+use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
+use crate::registry::link;
+
+/// One page of a tag list.
+const MAX_TAGS_PAGE: u64 = 16 * 1024 * 1024;
+/// Tag-list pages followed before giving up (a registry that loops).
+const MAX_TAG_PAGES: usize = 1000;
+
+impl RegistryClient {
+    /// The raw manifest and its `Content-Type`. A manifest fetched by digest
+    /// is checked against it; one fetched by tag against `Docker-Content-Digest`.
+    pub async fn get_manifest(&self, repository: &str, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
+        let scope = pull_scope(repository);
+        let (k, v) = manifest_accept();
+        let call = Call::path("GET", manifest_path(repository, reference), &scope, MAX_MANIFEST_SIZE).header(&k, v);
+        let resp = self.send(call).await.map_err(|e| too_large(e, "manifest"))?;
+        let what = format!("reading manifest {reference} in {}/{repository}", self.registry);
+        if resp.status != 200 {
+            return Err(status_error(&what, &resp));
+        }
+        if let Ok(d) = Digest::parse(reference) {
+            manifest::verify_manifest_digest(&resp.body, &d).map_err(|e| e.context(&what))?;
+        } else if let Some(d) = resp.header("docker-content-digest").and_then(|h| Digest::parse(h.trim()).ok()) {
+            manifest::verify_manifest_digest(&resp.body, &d).map_err(|e| {
+                e.context(format!("{what}: registry's Docker-Content-Digest does not match the manifest"))
+            })?;
+        }
+        let ct = resp.header("content-type").map(str::to_owned);
+        Ok((resp.body, ct))
+    }
+
+    /// The digest of the manifest `reference` names, if the registry says
+    /// (HEAD, `Docker-Content-Digest`); None when it is absent or unknown.
+    pub async fn manifest_digest_at(&self, repository: &str, reference: &str) -> Option<Digest> {
+        let scope = push_scope(repository);
+        let (k, v) = manifest_accept();
+        let resp = self.send(Call::path("HEAD", manifest_path(repository, reference), &scope, 0).header(&k, v)).await;
+        let resp = resp.ok()?;
+        let header = resp.header("docker-content-digest").filter(|_| resp.status == 200)?;
+        Digest::parse(header.trim()).ok()
+    }
+
+    /// A small blob (a config), verified against its digest.
+    pub async fn get_blob(&self, repository: &str, digest: &Digest, max: u64) -> Result<Vec<u8>> {
+        let scope = pull_scope(repository);
+        let resp = self
+            .send(Call::path("GET", blob_path(repository, digest), &scope, max))
+            .await
+            .map_err(|e| too_large(e, "blob"))?;
+        let what = format!("fetching blob {digest} from {}/{repository}", self.registry);
+        if resp.status != 200 {
+            return Err(status_error(&what, &resp));
+        }
+        digest.verify(&resp.body, &format!("blob {digest}"))?;
+        Ok(resp.body)
+    }
+
+    /// Every tag, following `Link` pagination within the registry's origin.
+    pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let scope = pull_scope(repository);
+        let what = format!("fetching tags list for {}/{repository}", self.registry);
+        let base = self.ensure_base().await?;
+        let mut page_url = api_url(&base, &tags_path(repository));
+        let mut tags = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..MAX_TAG_PAGES {
+            let resp = self.send(Call::new("GET", Target::Url(page_url.clone()), &scope, MAX_TAGS_PAGE)).await?;
+            if resp.status != 200 {
+                return Err(status_error(&what, &resp));
+            }
+            let page: Page = serde_json::from_slice(&resp.body)
+                .map_err(|e| Error::other(format!("{what}: invalid tag list: {e}")))?;
+            tags.extend(page.tags.unwrap_or_default());
+            let Some(next) = link::next_link(resp.headers_named("link")) else {
+                return Ok(tags);
+            };
+            page_url = url::join(&page_url, &next).filter(|u| url::same_origin(u, &base)).ok_or_else(|| {
+                Error::other(format!("{what}: pagination link leaves the registry: {:?}", sanitize(&next)))
+            })?;
+            if !seen.insert(page_url.clone()) {
+                return Err(Error::other(format!("{what}: pagination links loop")));
+            }
+        }
+        Err(Error::other(format!("tag list of {}/{repository} has more than {MAX_TAG_PAGES} pages", self.registry)))
+    }
+
+    /// Streams blob `d` of `repository` into `sink`, following redirects
+    /// (credentials only to the registry's origin) and checking the digest and
+    /// size the host measured.
+    pub async fn pull_blob(&self, repository: &str, d: &Descriptor, sink: BlobSink) -> Result<()> {
+        let scope = pull_scope(repository);
+        let what = format!("fetching blob {} from {}/{repository}", d.digest, self.registry);
+        let carry = |request| {
+            let transfer = Transfer {
+                source: BlobSource::get(request),
+                sink: sink.clone(),
+                algorithm: d.digest.algorithm(),
+                expected_size: d.expected_size(),
+                label: format!("blob {}", d.digest),
+            };
+            async move {
+                Ok(match self.io.transfer(transfer).await? {
+                    Transferred::Moved { digest, size, .. } => Reached::Moved((digest, size)),
+                    Transferred::Refused(resp) => Reached::Answer(resp),
+                })
+            }
+        };
+        let call = Call::path("GET", blob_path(repository, &d.digest), &scope, MAX_SMALL_BODY);
+        match self.send_with(call, carry).await.map_err(|e| e.context(&what))? {
+            Reached::Moved((digest, size)) => d.check_transfer(&digest, size),
+            Reached::Answer(resp) => Err(status_error(&what, &resp)),
+        }
+    }
+
+    /// An authorized GET of a blob, for another client to use as a transfer
+    /// source (which follows its redirects itself, with these credentials only as far as
+    /// this registry's origin).
+    pub async fn blob_request(&self, repository: &str, digest: &Digest) -> Result<HttpRequest> {
+        let scope = pull_scope(repository);
+        self.request(Call::path("GET", blob_path(repository, digest), &scope, MAX_SMALL_BODY)).await
+    }
+}

@@ -1,0 +1,1116 @@
+//! The registry protocol, end to end: real commands (inspect, list-tags,
+//! delete, copy) driven through the simulated registries of `sim`, with
+//! assertions on what was requested, in which order, with which headers,
+//! and on what the command printed or how it failed.
+
+mod sim;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::{Value, json};
+use sim::*;
+use skiff_core::ErrorKind;
+use skiff_core::engine::IoErrorKind;
+
+const REG: &str = "https://reg.test";
+const AUTH: &str = "https://auth.test";
+const CDN: &str = "https://cdn.test";
+const DST: &str = "https://dst.test";
+
+fn inspect_raw(extra: Value) -> Value {
+    let mut job = json!({"command": "inspect", "image": "docker://reg.test/app:v1", "raw": true});
+    merge(&mut job, inspect_side(extra));
+    job
+}
+
+/// inspect's registry flags live in its `side`.
+fn inspect_side(extra: Value) -> Value {
+    match extra {
+        Value::Object(mut m) => {
+            if let Some(r) = m.remove("registry") {
+                m.insert("side".into(), json!({ "registry": r }));
+            }
+            Value::Object(m)
+        }
+        other => other,
+    }
+}
+
+fn list_tags(extra: Value) -> Value {
+    let mut job = json!({"command": "list-tags", "repository": "docker://reg.test/app"});
+    merge(&mut job, extra);
+    job
+}
+
+fn copy(extra: Value) -> Value {
+    let mut job = json!({
+        "command": "copy",
+        "source": "docker://reg.test/app:v1",
+        "destination": "docker://dst.test/app:v1",
+        "policy": {"insecure": true},
+    });
+    merge(&mut job, extra);
+    job
+}
+
+fn merge(job: &mut Value, extra: Value) {
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            job[k] = v;
+        }
+    }
+}
+
+fn creds(user: &str, pass: &str) -> Value {
+    json!({"credentials": {"username": user, "password": pass}})
+}
+
+/// A registry at `REG` holding `app:v1`.
+fn registry(sim: &mut Sim, auth: Auth) -> (Rc<RefCell<Registry>>, Image) {
+    let image = Image::new("app", &[300, 500]);
+    let mut r = Registry::with_auth(auth);
+    r.push("app", "v1", &image);
+    (sim.host(REG, r), image)
+}
+
+fn bearer() -> Auth {
+    Auth::Bearer { realm: format!("{AUTH}/token"), service: "reg.test".to_owned() }
+}
+
+fn lines_at(sim: &Sim, origin: &str) -> Vec<String> {
+    sim.seen_at(origin).iter().map(|s| s.line()).collect()
+}
+
+// ---------------------------------------------------------------------------
+// Authentication.
+
+#[test]
+fn anonymous_registry_gets_no_authorization() {
+    let mut sim = Sim::default();
+    let (_, image) = registry(&mut sim, Auth::Anonymous);
+    let out = sim.run(inspect_raw(json!({"registry": creds("u", "p")}))).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    assert_eq!(lines_at(&sim, REG), ["GET /v2/", "GET /v2/app/manifests/v1"]);
+    assert!(sim.log.iter().all(|s| s.authorization().is_none()), "no challenge, no credentials");
+    let accept = sim.log[1].header("accept").unwrap();
+    assert!(accept.starts_with("application/vnd.docker.distribution.manifest.v2+json, "), "{accept}");
+    assert!(accept.contains("application/vnd.oci.image.index.v1+json"));
+}
+
+#[test]
+fn basic_challenge_sends_credentials_to_the_registry() {
+    struct Case {
+        creds: Option<(&'static str, &'static str)>,
+        ok: bool,
+    }
+    let cases = [
+        Case { creds: Some(("alice", "pw")), ok: true },
+        Case { creds: Some(("alice", "wrong")), ok: false },
+        Case { creds: None, ok: false },
+    ];
+    for c in cases {
+        let mut sim = Sim::default();
+        registry(&mut sim, Auth::Basic { user: "alice".into(), pass: "pw".into() });
+        let opts = c.creds.map(|(u, p)| json!({"registry": creds(u, p)})).unwrap_or(json!({}));
+        let result = sim.run(inspect_raw(opts));
+        assert_eq!(result.is_ok(), c.ok, "{:?}: {result:?}", c.creds);
+        let manifest_get = &sim.log[1];
+        assert_eq!(manifest_get.authorization().map(str::to_owned), c.creds.map(|(u, p)| basic(u, p)));
+        assert_eq!(sim.log[0].authorization(), None, "the ping goes without");
+        if !c.ok {
+            let e = result.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+            assert!(
+                e.message.contains("reading manifest v1 in reg.test/app: unauthorized: authentication required"),
+                "{e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bearer_tokens_anonymous_and_credentialed() {
+    struct Case {
+        name: &'static str,
+        user: Option<(&'static str, &'static str)>,
+        anonymous_pull: bool,
+        expect: Result<(), ErrorKind>,
+        /// The token request's query, and whether it carried Basic credentials.
+        token_query: &'static str,
+        token_basic: bool,
+        /// Token requests: a second after a token the registry refuses.
+        tokens: usize,
+    }
+    let cases = [
+        Case {
+            name: "anonymous",
+            user: None,
+            anonymous_pull: true,
+            expect: Ok(()),
+            token_query: "service=reg.test&scope=repository%3Aapp%3Apull",
+            token_basic: false,
+            tokens: 1,
+        },
+        Case {
+            name: "credentialed",
+            user: Some(("bob", "pw")),
+            anonymous_pull: false,
+            expect: Ok(()),
+            token_query: "service=reg.test&scope=repository%3Aapp%3Apull&account=bob",
+            token_basic: true,
+            tokens: 1,
+        },
+        Case {
+            name: "wrong password",
+            user: Some(("bob", "nope")),
+            anonymous_pull: false,
+            expect: Err(ErrorKind::Unauthorized),
+            token_query: "service=reg.test&scope=repository%3Aapp%3Apull&account=bob",
+            token_basic: true,
+            tokens: 1,
+        },
+        Case {
+            name: "anonymous, but pulls need an account",
+            user: None,
+            anonymous_pull: false,
+            expect: Err(ErrorKind::Unauthorized),
+            token_query: "service=reg.test&scope=repository%3Aapp%3Apull",
+            token_basic: false,
+            tokens: 2,
+        },
+    ];
+    for c in cases {
+        let mut sim = Sim::default();
+        registry(&mut sim, bearer());
+        sim.host(
+            AUTH,
+            TokenServer {
+                user: Some(("bob".into(), "pw".into())),
+                anonymous_pull: c.anonymous_pull,
+                ..Default::default()
+            },
+        );
+        let opts = c.user.map(|(u, p)| json!({"registry": creds(u, p)})).unwrap_or(json!({}));
+        let result = sim.run(inspect_raw(opts));
+        assert_eq!(result.as_ref().map(|_| ()).map_err(|e| e.kind), c.expect, "{}: {result:?}", c.name);
+        let token_reqs = sim.seen_at(AUTH);
+        assert_eq!(token_reqs.len(), c.tokens, "{}: token requests", c.name);
+        assert_eq!(token_reqs[0].line(), format!("GET /token?{}", c.token_query), "{}", c.name);
+        assert_eq!(token_reqs[0].authorization() == Some(&basic("bob", c.user.map_or("", |u| u.1))), c.token_basic);
+        let reg = sim.seen_at(REG);
+        assert_eq!(reg[0].authorization(), None, "{}: the ping goes without", c.name);
+        if c.expect.is_ok() {
+            let a = reg[1].authorization().unwrap();
+            let token = SimToken::parse(a.strip_prefix("Bearer ").unwrap()).unwrap();
+            assert_eq!(token.scopes, ["repository:app:pull"], "{}", c.name);
+        }
+    }
+}
+
+#[test]
+fn registry_token_is_used_as_is() {
+    let mut sim = Sim::default();
+    registry(&mut sim, bearer());
+    sim.host(AUTH, TokenServer::default());
+    let result = sim.run(inspect_raw(json!({"registry": {"registry_token": "1.99999999999999.repository:app:pull"}})));
+    assert!(result.is_ok(), "{result:?}");
+    assert!(sim.seen_at(AUTH).is_empty(), "no token exchange");
+    assert_eq!(sim.log[1].authorization(), Some("Bearer 1.99999999999999.repository:app:pull"));
+}
+
+#[test]
+fn token_realm_over_plain_http_never_sees_credentials() {
+    let mut sim = Sim::default();
+    registry(&mut sim, Auth::Bearer { realm: "http://auth.test/token".into(), service: "reg.test".into() });
+    sim.host("http://auth.test", TokenServer::default());
+    let e = sim.run(inspect_raw(json!({"registry": creds("bob", "pw")}))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized);
+    assert!(e.message.contains("refusing to send credentials for reg.test to token realm http://auth.test"), "{e}");
+    assert!(sim.seen_at("http://auth.test").is_empty());
+}
+
+#[test]
+fn token_expiry_mid_command() {
+    // Each exchange takes 20 s of virtual time, so the client learns the time
+    // one exchange late; the registry allows for that much clock skew. A
+    // 60 s token then serves three requests and is renewed before the fourth.
+    struct Case {
+        expires_in: Option<u64>,
+        issued_at: bool,
+        tokens: usize,
+    }
+    let cases = [
+        Case { expires_in: Some(60), issued_at: false, tokens: 2 },
+        Case { expires_in: None, issued_at: false, tokens: 2 },
+        Case { expires_in: Some(1), issued_at: true, tokens: 2 },
+        Case { expires_in: Some(3600), issued_at: true, tokens: 1 },
+    ];
+    for c in cases {
+        let mut sim = Sim::default();
+        sim.latency_ms = 20_000;
+        let mut r = Registry::with_auth(bearer());
+        r.tags("app", &["a", "b", "c", "d", "e", "f"]);
+        r.tags_page = Some(1);
+        r.token_leeway_ms = 30_000;
+        sim.host(REG, r);
+        sim.host(AUTH, TokenServer { expires_in: c.expires_in, issued_at: c.issued_at, ..Default::default() });
+        let out = sim.run(list_tags(json!({}))).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["Tags"], json!(["a", "b", "c", "d", "e", "f"]));
+        assert_eq!(sim.seen_at(AUTH).len(), c.tokens, "expires_in {:?}: {:#?}", c.expires_in, sim.lines());
+        // Never a refused request: the token was renewed before it expired on the registry.
+        assert!(sim.seen_at(REG).iter().skip(1).all(|s| s.status == 200), "{:#?}", sim.lines());
+    }
+}
+
+#[test]
+fn a_401_after_a_token_fetches_a_fresh_one_once() {
+    for (revoked_below, ok, tokens) in [(2, true, 2), (100, false, 2)] {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, bearer());
+        reg.borrow_mut().revoked_below = revoked_below;
+        sim.host(AUTH, TokenServer::default());
+        let result = sim.run(inspect_raw(json!({})));
+        assert_eq!(result.is_ok(), ok, "{result:?}");
+        assert_eq!(sim.seen_at(AUTH).len(), tokens, "{:#?}", sim.lines());
+        let gets: Vec<_> = sim.seen_at(REG).into_iter().filter(|s| s.line() == "GET /v2/app/manifests/v1").collect();
+        assert_eq!(gets.len(), 2, "retried once");
+        assert_ne!(gets[0].authorization(), gets[1].authorization(), "with the fresh token");
+        if !ok {
+            assert_eq!(result.unwrap_err().kind, ErrorKind::Unauthorized);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Retries.
+
+#[test]
+fn too_many_requests_waits_as_retry_after_says() {
+    let now = Sim::default().now_ms;
+    struct Case {
+        retry_after: Option<String>,
+        /// The waits asked for, in ms.
+        waits: Vec<u64>,
+    }
+    let cases = [
+        Case { retry_after: Some("3".into()), waits: vec![3000] },
+        Case { retry_after: Some("0".into()), waits: vec![0] },
+        Case { retry_after: Some(http_date(now + 7000)), waits: vec![7000] },
+        Case { retry_after: Some(http_date(now - 7000)), waits: vec![1000] },
+        Case { retry_after: Some("-5".into()), waits: vec![1000] },
+        Case { retry_after: Some("soon, maybe".into()), waits: vec![1000] },
+        Case { retry_after: Some("99999999999999999999".into()), waits: vec![60_000] },
+        Case { retry_after: Some("86400".into()), waits: vec![60_000] },
+        Case { retry_after: None, waits: vec![1000] },
+    ];
+    for c in cases {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, Auth::Anonymous);
+        let ra = c.retry_after.clone();
+        reg.borrow_mut().script(
+            1,
+            |r| r.path() == "/v2/app/manifests/v1",
+            move |_| {
+                let resp = Resp::error(429, "TOOMANYREQUESTS", "slow down");
+                match &ra {
+                    Some(v) => resp.header("Retry-After", v.clone()),
+                    None => resp,
+                }
+            },
+        );
+        let result = sim.run(inspect_raw(json!({})));
+        assert!(result.is_ok(), "{:?}: {result:?}", c.retry_after);
+        assert_eq!(sim.waits, c.waits, "Retry-After {:?}", c.retry_after);
+    }
+}
+
+#[test]
+fn too_many_requests_gives_up_after_five_tries() {
+    for (retry_times, tries) in [(0, 5), (2, 5), (7, 8)] {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, Auth::Anonymous);
+        reg.borrow_mut().script(
+            100,
+            |r| r.path() == "/v2/app/manifests/v1",
+            |_| Resp::error(429, "TOOMANYREQUESTS", "slow down").header("Retry-After", "2"),
+        );
+        let e = sim.run(inspect_raw(json!({"registry": {"retry_times": retry_times}}))).unwrap_err();
+        assert!(e.message.contains("toomanyrequests: slow down"), "{e}");
+        assert_eq!(sim.seen_at(REG).len() - 1, tries, "retry_times {retry_times}");
+        assert_eq!(sim.waits, vec![2000; tries - 1]);
+    }
+}
+
+#[test]
+fn gateway_errors_retry_only_with_retry_times() {
+    for status in [502, 503, 504] {
+        for (retry_times, delay, ok, waits) in
+            [(0, None, false, vec![]), (2, None, true, vec![1000, 2000]), (3, Some(250), true, vec![250, 250])]
+        {
+            let mut sim = Sim::default();
+            let (reg, _) = registry(&mut sim, Auth::Anonymous);
+            reg.borrow_mut().script(2, |r| r.path() == "/v2/app/manifests/v1", move |_| Resp::status(status));
+            let mut opts = json!({"retry_times": retry_times});
+            if let Some(d) = delay {
+                opts["retry_delay_ms"] = json!(d);
+            }
+            let result = sim.run(inspect_raw(json!({"registry": opts})));
+            assert_eq!(result.is_ok(), ok, "{status} retry_times {retry_times}: {result:?}");
+            assert_eq!(sim.waits, waits, "{status} retry_times {retry_times}");
+            if !ok {
+                let e = result.unwrap_err();
+                assert!(e.message.ends_with(&format!("unexpected status {status}")), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn connection_failures_retry_but_tls_failures_do_not() {
+    for (kind, tries) in [(IoErrorKind::Connect, 3), (IoErrorKind::Timeout, 3), (IoErrorKind::Tls, 1)] {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, Auth::Anonymous);
+        reg.borrow_mut().script(10, |r| r.path() == "/v2/app/manifests/v1", move |_| Resp::failure(kind));
+        let e = sim.run(inspect_raw(json!({"registry": {"retry_times": 2}}))).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Io, "{kind:?}: {e}");
+        assert_eq!(sim.seen_at(REG).len() - 1, tries, "{kind:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Redirects.
+
+#[test]
+fn redirects_keep_credentials_at_home() {
+    struct Case {
+        name: &'static str,
+        location: &'static str,
+        /// Whether the redirected request carries Authorization.
+        authorized: bool,
+    }
+    let cases = [
+        Case { name: "same origin, path", location: "/v2/app/manifests/v1?moved=1", authorized: true },
+        Case {
+            name: "same origin, absolute",
+            location: "https://reg.test:443/v2/app/manifests/v1?moved=1",
+            authorized: true,
+        },
+        Case { name: "other host", location: "https://mirror.test/v2/app/manifests/v1?moved=1", authorized: false },
+        Case { name: "other port", location: "https://reg.test:8443/v2/app/manifests/v1?moved=1", authorized: false },
+        Case { name: "other scheme", location: "http://reg.test/v2/app/manifests/v1?moved=1", authorized: false },
+    ];
+    for c in cases {
+        let mut sim = Sim::default();
+        let (reg, image) = registry(&mut sim, Auth::Basic { user: "u".into(), pass: "p".into() });
+        let location = c.location;
+        reg.borrow_mut().script(
+            1,
+            |r| r.query("moved").is_none() && r.path().contains("/manifests/"),
+            move |_| Resp::redirect(307, location),
+        );
+        // Whoever serves the target answers from the same store, credentials or not.
+        let target =
+            url::Url::parse(c.location).unwrap_or_else(|_| url::Url::parse(REG).unwrap().join(c.location).unwrap());
+        let origin = target.origin().ascii_serialization();
+        let manifest = image.manifest.clone();
+        if origin != REG {
+            sim.host(&origin, move |_: &Req, _| {
+                Resp::status(200).header("Content-Type", MT_V2S2).body(manifest.clone())
+            });
+        }
+        let out = sim.run(inspect_raw(json!({"registry": creds("u", "p")}))).unwrap();
+        assert_eq!(out.as_bytes(), image.manifest.as_slice(), "{}", c.name);
+        let last = sim.log.last().unwrap();
+        assert_eq!(last.origin(), origin, "{}", c.name);
+        assert_eq!(last.authorization().is_some(), c.authorized, "{}: {:?}", c.name, last);
+    }
+}
+
+#[test]
+fn redirect_loops_and_bad_locations_are_clean_errors() {
+    type Answer = Box<dyn Fn(&Req) -> Resp>;
+    let cases: [(&str, Answer, &str); 4] = [
+        ("loop", Box::new(|_| Resp::redirect(302, "/v2/app/manifests/v1")), "too many redirects"),
+        ("no location", Box::new(|_| Resp::status(301)), "redirected without a Location"),
+        (
+            "ftp",
+            Box::new(|_| Resp::redirect(302, "ftp://reg.test/x")),
+            "redirected to an invalid location \"ftp://reg.test/x\"",
+        ),
+        ("userinfo", Box::new(|_| Resp::redirect(302, "https://u:p@evil.test/x")), "invalid location"),
+    ];
+    for (name, answer, message) in cases {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, Auth::Anonymous);
+        reg.borrow_mut().script(1000, |r| r.path().contains("/manifests/"), answer);
+        let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+        assert!(e.message.contains(message), "{name}: {e}");
+        assert!(e.message.contains("https://reg.test/v2/app/manifests/v1"), "{name}: names the request: {e}");
+        let gets = sim.seen_at(REG).len() - 1;
+        assert_eq!(gets, if name == "loop" { 11 } else { 1 }, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tag lists.
+
+#[test]
+fn tag_list_pagination() {
+    let mut sim = Sim::default();
+    let mut r = Registry::default();
+    r.tags("app", &["a", "b", "c", "d", "e"]);
+    r.tags_page = Some(2);
+    sim.host(REG, r);
+    let out = sim.run(list_tags(json!({}))).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, json!({"Repository": "reg.test/app", "Tags": ["a", "b", "c", "d", "e"]}));
+    assert_eq!(
+        lines_at(&sim, REG),
+        ["GET /v2/", "GET /v2/app/tags/list", "GET /v2/app/tags/list?n=2&last=b", "GET /v2/app/tags/list?n=2&last=d"]
+    );
+}
+
+#[test]
+fn tag_list_links_that_loop_or_leave_are_refused() {
+    let cases = [
+        ("loop", "</v2/app/tags/list?page=1>; rel=\"next\"", "pagination links loop"),
+        ("other host", "<https://evil.test/v2/app/tags/list>; rel=\"next\"", "pagination link leaves the registry"),
+        ("other scheme", "<http://reg.test/v2/app/tags/list?x>; rel=\"next\"", "pagination link leaves the registry"),
+        ("invalid", "<ftp://reg.test/x>; rel=\"next\"", "pagination link leaves the registry"),
+    ];
+    for (name, link, message) in cases {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, Auth::Basic { user: "u".into(), pass: "p".into() });
+        reg.borrow_mut().script(
+            100,
+            |r| r.path().ends_with("/tags/list"),
+            move |_| Resp::status(200).json(json!({"name": "app", "tags": ["x"]})).header("Link", link),
+        );
+        sim.host("https://evil.test", |_: &Req, _| Resp::status(200).json(json!({"tags": ["evil"]})));
+        let e = sim.run(list_tags(json!({"registry": creds("u", "p")}))).unwrap_err();
+        assert!(e.message.contains(message), "{name}: {e}");
+        assert!(sim.seen_at("https://evil.test").is_empty(), "{name}");
+        assert!(sim.seen_at(REG).len() <= 4, "{name}: {:?}", sim.lines());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Error envelopes.
+
+#[test]
+fn error_envelopes_become_errors_of_the_right_kind() {
+    let big = "x".repeat(5 << 20);
+    let cases: Vec<(Resp, ErrorKind, &str)> = vec![
+        (
+            Resp::error(401, "UNAUTHORIZED", "authentication required"),
+            ErrorKind::Unauthorized,
+            "unauthorized: authentication required",
+        ),
+        (
+            Resp::error(403, "DENIED", "requested access to the resource is denied"),
+            ErrorKind::Unauthorized,
+            "denied: requested access to the resource is denied",
+        ),
+        (
+            Resp::error(404, "NAME_UNKNOWN", "repository name not known to registry"),
+            ErrorKind::NotFound,
+            "name unknown: repository name not known to registry",
+        ),
+        (
+            Resp::error(404, "MANIFEST_UNKNOWN", "manifest unknown"),
+            ErrorKind::NotFound,
+            "manifest unknown: manifest unknown",
+        ),
+        (Resp::error(400, "DENIED", "no"), ErrorKind::Unauthorized, "denied: no"),
+        (Resp::error(429, "TOOMANYREQUESTS", "rate limited"), ErrorKind::Other, "toomanyrequests: rate limited"),
+        (
+            Resp::status(404).body("<html>not here</html>"),
+            ErrorKind::NotFound,
+            "reading manifest v1 in reg.test/app: not found",
+        ),
+        (Resp::status(500).body("{\"errors\": [{\"code\": 7}"), ErrorKind::Other, "unexpected status 500"),
+        (
+            Resp::status(500).json(json!({"errors": [{"code": "X", "message": "a\u{1b}[31mred"}]})),
+            ErrorKind::Other,
+            "x: a [31mred",
+        ),
+        (Resp::status(404).body(big.clone()), ErrorKind::Integrity, "manifest is too large"),
+        (Resp::status(200).header("Content-Type", MT_V2S2).body(big), ErrorKind::Integrity, "manifest is too large"),
+    ];
+    for (answer, kind, message) in cases {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, Auth::Anonymous);
+        let status = answer.status;
+        reg.borrow_mut().script(100, |r| r.path().contains("/manifests/"), move |_| answer.clone());
+        let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+        assert_eq!(e.kind, kind, "{status} {message}: {e}");
+        assert!(e.message.contains(message), "{status}: {e}");
+        assert!(e.message.len() < 2000, "a hostile body stays short");
+    }
+}
+
+#[test]
+fn delete_outcomes() {
+    struct Case {
+        deletes: bool,
+        image: &'static str,
+        ok: bool,
+        kind: Option<ErrorKind>,
+    }
+    let cases = [
+        Case { deletes: true, image: "docker://reg.test/app:v1", ok: true, kind: None },
+        Case { deletes: false, image: "docker://reg.test/app:v1", ok: false, kind: Some(ErrorKind::Unsupported) },
+        Case { deletes: true, image: "docker://reg.test/app:nope", ok: false, kind: Some(ErrorKind::NotFound) },
+    ];
+    for c in cases {
+        let mut sim = Sim::default();
+        let (reg, image) = registry(&mut sim, Auth::Anonymous);
+        reg.borrow_mut().deletes = c.deletes;
+        let result = sim.run(json!({"command": "delete", "image": c.image}));
+        assert_eq!(result.is_ok(), c.ok, "{result:?}");
+        assert_eq!(result.err().map(|e| e.kind), c.kind);
+        if c.ok {
+            assert_eq!(
+                lines_at(&sim, REG),
+                [
+                    "GET /v2/".to_owned(),
+                    "GET /v2/app/manifests/v1".to_owned(),
+                    format!("DELETE /v2/app/manifests/{}", image.digest())
+                ]
+            );
+            assert!(reg.borrow().repos["app"].tags.is_empty());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Copies: pulls and pushes.
+
+/// `REG` (bearer, anonymous pulls) holding `app:v1`, and `DST` (Basic) empty.
+fn two_registries(sim: &mut Sim, layers: &[usize]) -> (Rc<RefCell<Registry>>, Rc<RefCell<Registry>>, Image) {
+    let image = Image::new("copy", layers);
+    let mut src = Registry::with_auth(bearer());
+    src.push("app", "v1", &image);
+    let src = sim.host(REG, src);
+    sim.host(AUTH, TokenServer::default());
+    let dst = sim.host(DST, Registry::with_auth(Auth::Basic { user: "d".into(), pass: "dpw".into() }));
+    (src, dst, image)
+}
+
+fn dest_creds() -> Value {
+    json!({"dest": {"registry": creds("d", "dpw")}})
+}
+
+#[test]
+fn copy_between_registries() {
+    let mut sim = Sim::default();
+    let (_, dst, image) = two_registries(&mut sim, &[300, 500]);
+    let out = sim.run(copy(dest_creds())).unwrap();
+    assert_eq!(out, "");
+    let d = dst.borrow();
+    assert_eq!(d.repos["app"].tags["v1"], image.digest(), "the manifest is stored under its tag, bytes unchanged");
+    assert_eq!(d.repos["app"].manifests[&image.digest()].0, image.manifest);
+    for b in std::iter::once(&image.config).chain(&image.layers) {
+        assert_eq!(d.blobs.get(&sha256(b)), Some(b), "every blob arrived intact");
+    }
+    // Each registry saw only its own credentials.
+    for s in &sim.log {
+        match s.origin().as_str() {
+            REG => assert!(s.authorization().is_none_or(|a| a.starts_with("Bearer ")), "{s:?}"),
+            AUTH => assert_eq!(s.authorization(), None),
+            DST => assert!(s.authorization().is_none_or(|a| a == basic("d", "dpw")), "{s:?}"),
+            other => panic!("unexpected origin {other}"),
+        }
+    }
+    let dst_lines = lines_at(&sim, DST);
+    assert_eq!(dst_lines[0], "GET /v2/");
+    assert_eq!(dst_lines[1], "HEAD /v2/app/manifests/v1", "is the image there already?");
+    assert_eq!(dst_lines.last().unwrap(), "PUT /v2/app/manifests/v1");
+    for b in std::iter::once(&image.config).chain(&image.layers) {
+        let digest = sha256(b);
+        let mine: Vec<&String> = dst_lines.iter().filter(|l| l.contains(&digest[7..])).collect();
+        assert_eq!(mine.len(), 2, "{digest}: {dst_lines:#?}");
+        assert_eq!(mine[0], &format!("HEAD /v2/app/blobs/{digest}"));
+        assert!(
+            mine[1].starts_with("PUT /v2/app/blobs/uploads/")
+                && mine[1].ends_with(&format!("digest={}", digest.replace(':', "%3A"))),
+            "{}",
+            mine[1]
+        );
+    }
+    assert_eq!(dst_lines.iter().filter(|l| l.as_str() == "POST /v2/app/blobs/uploads/").count(), 3);
+    // The uploads stream straight from the source registry.
+    let streamed: Vec<_> = sim.log.iter().filter(|s| s.transfer && s.origin() == REG).collect();
+    assert_eq!(streamed.len(), 3);
+}
+
+#[test]
+fn copy_skips_blobs_and_images_already_there() {
+    let mut sim = Sim::default();
+    let (_, dst, image) = two_registries(&mut sim, &[300]);
+    dst.borrow_mut().push("app", "v1", &image);
+    sim.run(copy(dest_creds())).unwrap();
+    assert_eq!(lines_at(&sim, DST), ["GET /v2/", "HEAD /v2/app/manifests/v1"]);
+    assert!(sim.notes.iter().any(|n| n.contains("image already present")), "{:?}", sim.notes);
+
+    let mut sim = Sim::default();
+    let (_, dst, image) = two_registries(&mut sim, &[300]);
+    dst.borrow_mut().push("app", "old", &image);
+    sim.run(copy(dest_creds())).unwrap();
+    let puts =
+        lines_at(&sim, DST).into_iter().filter(|l| l.starts_with("PUT ") || l.starts_with("POST ")).collect::<Vec<_>>();
+    assert_eq!(puts, ["PUT /v2/app/manifests/v1"], "the blobs were there: only the manifest is written");
+}
+
+#[test]
+fn cross_repository_mounts() {
+    for (mounts, mounted) in [(true, true), (false, false)] {
+        let mut sim = Sim::default();
+        let image = Image::new("mount", &[300]);
+        let mut r = Registry::with_auth(Auth::Basic { user: "u".into(), pass: "p".into() });
+        r.push("app", "v1", &image);
+        r.mounts = mounts;
+        let reg = sim.host(REG, r);
+        let job = json!({
+            "command": "copy", "source": "docker://reg.test/app:v1", "destination": "docker://reg.test/team/copy:v1",
+            "policy": {"insecure": true}, "src": {"registry": creds("u", "p")}, "dest": {"registry": creds("u", "p")},
+        });
+        sim.run(job).unwrap();
+        let lines = lines_at(&sim, REG);
+        let layer = sha256(&image.layers[0]);
+        let mount = format!("POST /v2/team/copy/blobs/uploads/?mount={}&from=app", layer.replace(':', "%3A"));
+        assert!(lines.contains(&mount), "{lines:#?}");
+        let uploads = lines.iter().filter(|l| l.starts_with("PUT /v2/team/copy/blobs/uploads/")).count();
+        assert_eq!(uploads, if mounted { 0 } else { 2 }, "mounts {mounts}: {lines:#?}");
+        assert!(reg.borrow().repos["team/copy"].blobs.contains(&layer));
+        if mounted {
+            assert!(sim.notes.iter().any(|n| n == &format!("Copying blob {layer}")), "{:?}", sim.notes);
+        }
+    }
+}
+
+#[test]
+fn blob_redirects_to_a_cdn_go_without_credentials() {
+    // Streamed to another registry (the destination client follows the
+    // source's redirects), and pulled into a directory.
+    for destination in ["docker://dst.test/app:v1", "dir:/out"] {
+        let mut sim = Sim::default();
+        let (src, _, image) = two_registries(&mut sim, &[300, 500]);
+        src.borrow_mut().blob_redirect = Some(CDN.to_owned());
+        sim.host(CDN, Cdn { registry: src.clone() });
+        let mut job = copy(dest_creds());
+        job["destination"] = json!(destination);
+        sim.run(job).unwrap();
+        let cdn = sim.seen_at(CDN);
+        assert_eq!(cdn.len(), 3, "{destination}: config and two layers: {:#?}", sim.lines());
+        assert!(cdn.iter().all(|s| s.authorization().is_none()), "{destination}: {cdn:#?}");
+        let blob_gets: Vec<_> = sim.seen_at(REG).into_iter().filter(|s| s.line().contains("/blobs/")).collect();
+        assert!(blob_gets.iter().all(|s| s.authorization().is_some_and(|a| a.starts_with("Bearer "))), "{destination}");
+        if destination.starts_with("dir:") {
+            for l in &image.layers {
+                assert_eq!(sim.files.get(&format!("/out/{}", &sha256(l)[7..])), Some(l), "{destination}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_redirect_back_home_gets_credentials_again() {
+    // registry → cdn → registry: the last hop is the registry's own origin.
+    let mut sim = Sim::default();
+    let image = Image::new("home", &[300]);
+    let mut r = Registry::with_auth(Auth::Basic { user: "u".into(), pass: "p".into() });
+    r.push("app", "v1", &image);
+    let layer = sha256(&image.layers[0]);
+    let l = layer.clone();
+    r.script(
+        1,
+        move |req| req.path().ends_with(&l) && req.query("back").is_none(),
+        |req| Resp::redirect(307, &format!("{CDN}{}", req.path())),
+    );
+    sim.host(REG, r);
+    sim.host(CDN, |req: &Req, _| Resp::redirect(302, &format!("{REG}{}?back=1", req.path())));
+    let job = json!({
+        "command": "copy", "source": "docker://reg.test/app:v1", "destination": "dir:/out",
+        "policy": {"insecure": true}, "src": {"registry": creds("u", "p")},
+    });
+    sim.run(job).unwrap();
+    let hops: Vec<_> = sim.log.iter().filter(|s| s.url.contains(&layer)).collect();
+    assert_eq!(
+        hops.iter().map(|s| (s.origin(), s.authorization().is_some())).collect::<Vec<_>>(),
+        [(REG.to_owned(), true), (CDN.to_owned(), false), (REG.to_owned(), true)]
+    );
+    assert_eq!(sim.files.get(&format!("/out/{}", &layer[7..])), Some(&image.layers[0]));
+}
+
+#[test]
+fn chunked_uploads_halve_on_413() {
+    let mut sim = Sim::default();
+    let (_, dst, image) = two_registries(&mut sim, &[300 << 10]);
+    dst.borrow_mut().max_body = Some(100 << 10);
+    sim.run(copy(dest_creds())).unwrap();
+    let layer = &image.layers[0];
+    assert_eq!(dst.borrow().blobs.get(&sha256(layer)), Some(layer), "assembled intact");
+    let dst_log = sim.seen_at(DST);
+    let hex = &sha256(layer)[7..];
+    let sends: Vec<(String, Option<&str>, usize, u16)> = dst_log
+        .iter()
+        .filter(|s| s.method == "PATCH" || (s.method == "PUT" && s.url.contains(hex)))
+        .map(|s| (s.method.clone(), s.header("content-range"), s.body_len, s.status))
+        .collect();
+    let k = 1024;
+    assert_eq!(
+        sends,
+        [
+            ("PUT".to_owned(), None, 300 * k, 413),
+            ("PATCH".to_owned(), Some("0-307199"), 300 * k, 413),
+            ("PATCH".to_owned(), Some("0-153599"), 150 * k, 413),
+            ("PATCH".to_owned(), Some("0-76799"), 75 * k, 202),
+            ("PATCH".to_owned(), Some("76800-153599"), 75 * k, 202),
+            ("PATCH".to_owned(), Some("153600-230399"), 75 * k, 202),
+            ("PATCH".to_owned(), Some("230400-307199"), 75 * k, 202),
+            ("PUT".to_owned(), None, 0, 201),
+        ],
+        "{:#?}",
+        sim.lines()
+    );
+    // Each chunk was a ranged read of the source registry.
+    let ranges: Vec<_> = sim.seen_at(REG).into_iter().filter_map(|s| s.header("range").map(str::to_owned)).collect();
+    assert_eq!(
+        ranges,
+        [
+            "bytes=0-307199",
+            "bytes=0-153599",
+            "bytes=0-76799",
+            "bytes=76800-153599",
+            "bytes=153600-230399",
+            "bytes=230400-307199"
+        ]
+    );
+    // Each PATCH went to the Location the previous answer gave.
+    let patches: Vec<_> =
+        dst_log.iter().filter(|s| s.method == "PATCH" && s.status == 202).map(|s| s.url.clone()).collect();
+    assert!(patches[1].contains("_state=p76800") && patches[3].contains("_state=p230400"), "{patches:#?}");
+}
+
+#[test]
+fn chunked_uploads_give_up_below_the_smallest_chunk() {
+    let mut sim = Sim::default();
+    let (_, dst, _) = two_registries(&mut sim, &[300 << 10]);
+    dst.borrow_mut().max_body = Some(1000);
+    let e = sim.run(copy(dest_creds())).unwrap_err();
+    assert!(e.message.contains("in chunks: size invalid: request entity too large"), "{e}");
+    let smallest = sim.seen_at(DST).iter().filter(|s| s.method == "PATCH").map(|s| s.body_len).min().unwrap();
+    assert_eq!(smallest, 75 << 10, "75 KiB halved would be under 64 KiB");
+}
+
+#[test]
+fn chunked_uploads_from_a_local_directory_read_file_windows() {
+    let mut sim = Sim::default();
+    let image = Image::new("local", &[200 << 10]);
+    sim.files.insert("/src/manifest.json".into(), image.manifest.clone());
+    sim.files.insert("/src/version".into(), b"Directory Transport Version: 1.1\n".to_vec());
+    for b in std::iter::once(&image.config).chain(&image.layers) {
+        sim.files.insert(format!("/src/{}", &sha256(b)[7..]), b.clone());
+    }
+    let mut r = Registry::default();
+    r.max_body = Some(120 << 10);
+    let dst = sim.host(DST, r);
+    let mut job = copy(json!({}));
+    job["source"] = json!("dir:/src");
+    sim.run(job).unwrap();
+    let layer = &image.layers[0];
+    assert_eq!(dst.borrow().blobs.get(&sha256(layer)), Some(layer));
+    let patches: Vec<_> = sim
+        .seen_at(DST)
+        .into_iter()
+        .filter(|s| s.method == "PATCH")
+        .map(|s| (s.header("content-range").unwrap().to_owned(), s.status))
+        .collect();
+    assert_eq!(
+        patches,
+        [("0-204799".to_owned(), 413), ("0-102399".to_owned(), 202), ("102400-204799".to_owned(), 202)]
+    );
+}
+
+#[test]
+fn plain_http_fallback_only_without_tls_verification() {
+    for (tls_verify, ok) in [(Some(false), true), (None, false)] {
+        let mut sim = Sim::default();
+        let image = Image::new("http", &[10]);
+        let mut r = Registry::with_auth(Auth::Basic { user: "u".into(), pass: "p".into() });
+        r.push("app", "v1", &image);
+        sim.host("http://reg.test", r);
+        let mut opts = creds("u", "p");
+        if let Some(v) = tls_verify {
+            opts["tls_verify"] = json!(v);
+        }
+        let result = sim.run(inspect_raw(json!({ "registry": opts })));
+        assert_eq!(result.is_ok(), ok, "{result:?}");
+        let lines = sim.lines();
+        assert_eq!(lines[0], "https://reg.test GET /v2/", "HTTPS first");
+        if ok {
+            assert_eq!(lines[1..], ["http://reg.test GET /v2/", "http://reg.test GET /v2/app/manifests/v1"]);
+            assert_eq!(sim.log[2].authorization(), Some(basic("u", "p").as_str()), "the registry's own origin");
+        } else {
+            let e = result.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Io);
+            assert!(e.message.starts_with("pinging container registry reg.test: "), "{e}");
+        }
+    }
+}
+
+#[test]
+fn token_endpoint_failures() {
+    let big = format!("{{\"token\":\"{}\"}}", "t".repeat(2 << 20));
+    let cases: Vec<(Resp, ErrorKind, &str)> = vec![
+        (Resp::status(500).body("oops"), ErrorKind::Other, "requesting bearer token: unexpected status 500"),
+        (Resp::status(200).body("{not json"), ErrorKind::Other, "invalid token response"),
+        (Resp::status(200).json(json!({"expires_in": 60})), ErrorKind::Other, "token response has no token"),
+        (Resp::status(200).body(big), ErrorKind::Integrity, "requesting bearer token from https://auth.test"),
+        (
+            Resp::error(403, "DENIED", "no such user"),
+            ErrorKind::Unauthorized,
+            "unable to retrieve auth token: invalid username/password: denied: no such user",
+        ),
+    ];
+    for (answer, kind, message) in cases {
+        let mut sim = Sim::default();
+        registry(&mut sim, bearer());
+        let a = answer.clone();
+        sim.host(AUTH, move |_: &Req, _| a.clone());
+        let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+        assert_eq!(e.kind, kind, "{message}: {e}");
+        assert!(e.message.contains(message), "{e}");
+    }
+}
+
+#[test]
+fn token_endpoint_rate_limits_are_waited_out() {
+    let mut sim = Sim::default();
+    registry(&mut sim, bearer());
+    let mut tokens = TokenServer::default();
+    let mut refused = 0;
+    sim.host(AUTH, move |req: &Req, now| {
+        refused += 1;
+        if refused <= 2 { Resp::status(429).header("Retry-After", "4") } else { tokens.serve(req, now) }
+    });
+    sim.run(inspect_raw(json!({}))).unwrap();
+    assert_eq!(sim.waits, [4000, 4000]);
+    assert_eq!(sim.seen_at(AUTH).len(), 3);
+}
+
+#[test]
+fn bad_token_realms_are_refused() {
+    for realm in ["/token", "ftp://auth.test/token", "https://u:p@auth.test/token", ""] {
+        let mut sim = Sim::default();
+        registry(&mut sim, Auth::Bearer { realm: realm.into(), service: "reg.test".into() });
+        let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+        assert!(e.message.contains("registry reg.test gave an invalid token realm"), "{realm:?}: {e}");
+        assert_eq!(sim.log.len(), 1, "{realm:?}: nothing but the ping");
+    }
+}
+
+#[test]
+fn copy_to_a_bearer_registry_with_credentials() {
+    let mut sim = Sim::default();
+    let image = Image::new("push", &[100]);
+    let mut src = Registry::default();
+    src.push("app", "v1", &image);
+    sim.host(REG, src);
+    let dst_auth = Auth::Bearer { realm: "https://dauth.test/token".into(), service: "dst.test".into() };
+    let dst = sim.host(DST, Registry::with_auth(dst_auth));
+    sim.host(
+        "https://dauth.test",
+        TokenServer { user: Some(("d".into(), "dpw".into())), anonymous_pull: false, ..Default::default() },
+    );
+    sim.run(copy(dest_creds())).unwrap();
+    assert_eq!(dst.borrow().repos["app"].tags["v1"], image.digest());
+    let token_reqs = sim.seen_at("https://dauth.test");
+    assert_eq!(token_reqs.len(), 1, "one push token serves the whole copy: {:#?}", sim.lines());
+    assert_eq!(token_reqs[0].line(), "GET /token?service=dst.test&scope=repository%3Aapp%3Apull%2Cpush&account=d");
+    assert!(sim.seen_at(REG).iter().all(|s| s.authorization().is_none()), "the source is anonymous");
+}
+
+#[test]
+fn manifest_digest_mismatch_is_an_integrity_error() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let manifest = image.manifest.clone();
+    reg.borrow_mut().script(
+        1,
+        |r| r.path().contains("/manifests/"),
+        move |_| {
+            Resp::status(200)
+                .header("Content-Type", MT_V2S2)
+                .header("Docker-Content-Digest", sha256(b"something else"))
+                .body(manifest.clone())
+        },
+    );
+    let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(e.message.contains("registry's Docker-Content-Digest does not match the manifest"), "{e}");
+}
+
+#[test]
+fn upload_sessions_elsewhere_get_no_credentials() {
+    // The registry hands uploads to a storage service on another origin.
+    let mut sim = Sim::default();
+    let (_, dst, image) = two_registries(&mut sim, &[100]);
+    let store = Rc::new(RefCell::new(Vec::<(String, usize)>::new()));
+    let seen = store.clone();
+    dst.borrow_mut().script(
+        10,
+        |r| r.method == "POST" && r.path().ends_with("/blobs/uploads/"),
+        |_| Resp::status(202).header("Location", "https://uploads.test/session?id=7"),
+    );
+    sim.host("https://uploads.test", move |r: &Req, _| {
+        seen.borrow_mut().push((r.query("digest").unwrap_or_default(), r.body.len()));
+        Resp::status(201)
+    });
+    sim.run(copy(dest_creds())).unwrap();
+    let uploads = sim.seen_at("https://uploads.test");
+    assert_eq!(uploads.len(), 2, "config and layer");
+    assert!(uploads.iter().all(|s| s.authorization().is_none()), "{uploads:#?}");
+    assert!(uploads.iter().all(|s| s.line().starts_with("PUT /session?id=7&digest=sha256%3A")));
+    let got: Vec<usize> = store.borrow().iter().map(|(_, n)| *n).collect();
+    assert_eq!(got.iter().sum::<usize>(), image.config.len() + image.layers[0].len());
+    assert!(sim.seen_at(DST).iter().skip(1).all(|s| s.authorization() == Some(basic("d", "dpw").as_str())));
+}
+
+#[test]
+fn a_refused_blob_stream_is_retried_as_the_registry_asks() {
+    for destination in ["dir:/out", "docker://dst.test/app:v1"] {
+        let mut sim = Sim::default();
+        let (src, _, image) = two_registries(&mut sim, &[100]);
+        let layer = sha256(&image.layers[0]);
+        src.borrow_mut().script(
+            2,
+            move |r| r.path().ends_with(&layer),
+            |_| Resp::error(429, "TOOMANYREQUESTS", "slow down").header("Retry-After", "5"),
+        );
+        let mut job = copy(dest_creds());
+        job["destination"] = json!(destination);
+        sim.run(job).unwrap();
+        assert_eq!(sim.waits, [5000, 5000], "{destination}");
+    }
+}
+
+#[test]
+fn a_registry_that_challenges_only_on_access() {
+    // The ping is open; the repository asks for credentials.
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Basic { user: "u".into(), pass: "p".into() });
+    reg.borrow_mut().script(1, |r| r.path() == "/v2/", |_| Resp::status(200).json(json!({})));
+    let out = sim.run(inspect_raw(json!({"registry": creds("u", "p")}))).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    let auths: Vec<_> = sim.log.iter().map(|s| (s.line(), s.authorization().is_some(), s.status)).collect();
+    assert_eq!(
+        auths,
+        [
+            ("GET /v2/".to_owned(), false, 200),
+            ("GET /v2/app/manifests/v1".to_owned(), false, 401),
+            ("GET /v2/app/manifests/v1".to_owned(), true, 200),
+        ]
+    );
+}
+
+/// Writes an auth file into the simulated file system; returns its path
+/// (for `authfile`), which the core reads the way it reads a real one.
+fn auth_file(sim: &mut Sim, entries: &[(&str, &str, &str)]) -> &'static str {
+    let auths: serde_json::Map<String, Value> = entries
+        .iter()
+        .map(|(key, u, p)| ((*key).to_owned(), json!({"auth": basic(u, p).strip_prefix("Basic ").unwrap()})))
+        .collect();
+    let path = "/run/containers/auth.json";
+    sim.files.insert(path.to_owned(), json!({ "auths": auths }).to_string().into_bytes());
+    path
+}
+
+#[test]
+fn auth_file_credentials_go_to_their_own_registry_only() {
+    let mut sim = Sim::default();
+    let image = Image::new("files", &[100]);
+    let mut src = Registry::with_auth(Auth::Basic { user: "s".into(), pass: "spw".into() });
+    src.push("app", "v1", &image);
+    sim.host(REG, src);
+    let dst = sim.host(DST, Registry::with_auth(Auth::Basic { user: "d".into(), pass: "dpw".into() }));
+    let files = auth_file(&mut sim, &[("reg.test", "s", "spw"), ("dst.test", "d", "dpw"), ("other.test", "o", "opw")]);
+    sim.run(copy(json!({"src": {"registry": {"authfile": files}}, "dest": {"registry": {"authfile": files}}})))
+        .unwrap();
+    assert_eq!(dst.borrow().repos["app"].tags["v1"], image.digest());
+    for s in &sim.log {
+        let expected = match s.origin().as_str() {
+            REG => basic("s", "spw"),
+            DST => basic("d", "dpw"),
+            other => panic!("{other}"),
+        };
+        assert!(s.authorization().is_none_or(|a| a == expected), "{s:?}");
+        assert!(s.line() == "GET /v2/" || s.authorization().is_some(), "{s:?}");
+    }
+}
+
+#[test]
+fn docker_hub_is_reached_at_its_api_host_with_its_credentials() {
+    let mut sim = Sim::default();
+    let image = Image::new("hub", &[10]);
+    let mut hub =
+        Registry::with_auth(Auth::Bearer { realm: format!("{AUTH}/token"), service: "registry.docker.io".into() });
+    hub.push("library/busybox", "latest", &image);
+    sim.host("https://registry-1.docker.io", hub);
+    sim.host(AUTH, TokenServer { user: Some(("hubuser".into(), "hubpw".into())), ..Default::default() });
+    let files = auth_file(&mut sim, &[("https://index.docker.io/v1/", "hubuser", "hubpw")]);
+    let job = json!({"command": "inspect", "image": "docker://busybox", "raw": true, "side": {"registry": {"authfile": files}}});
+    let out = sim.run(job).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    assert_eq!(
+        sim.lines(),
+        [
+            "https://registry-1.docker.io GET /v2/",
+            "https://auth.test GET /token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull&account=hubuser",
+            "https://registry-1.docker.io GET /v2/library/busybox/manifests/latest",
+        ]
+    );
+    assert_eq!(sim.log[1].authorization(), Some(basic("hubuser", "hubpw").as_str()));
+}
+
+#[test]
+fn no_creds_means_anonymous() {
+    let mut sim = Sim::default();
+    registry(&mut sim, bearer());
+    sim.host(AUTH, TokenServer::default());
+    let files = auth_file(&mut sim, &[("reg.test", "s", "spw")]);
+    sim.run(inspect_raw(json!({"registry": {"authfile": files, "no_creds": true}}))).unwrap();
+    assert_eq!(sim.seen_at(AUTH)[0].authorization(), None);
+    assert!(!sim.seen_at(AUTH)[0].url.contains("account="));
+}
+
+#[test]
+fn token_endpoint_redirects_keep_credentials_at_the_realm() {
+    for (location, authorized) in [("/token2", true), ("https://sso.test/token2", false)] {
+        let mut sim = Sim::default();
+        registry(&mut sim, bearer());
+        let tokens =
+            Rc::new(RefCell::new(TokenServer { user: Some(("bob".into(), "pw".into())), ..Default::default() }));
+        let t = tokens.clone();
+        let answer = move |req: &Req, now: u64| {
+            if req.path() == "/token" {
+                return Resp::redirect(307, &format!("{location}?{}", req.url.query().unwrap_or_default()));
+            }
+            // Wherever it lands, the token is granted as if asked at the realm.
+            let mut r = req.clone();
+            r.headers.push(("Authorization".into(), basic("bob", "pw")));
+            t.borrow_mut().serve(&r, now)
+        };
+        let a = Rc::new(RefCell::new(answer));
+        sim.shared(AUTH, &a);
+        sim.shared("https://sso.test", &a);
+        sim.run(inspect_raw(json!({"registry": creds("bob", "pw")}))).unwrap();
+        let hops: Vec<_> = sim.log.iter().filter(|s| s.url.contains("/token")).collect();
+        assert_eq!(hops.len(), 2, "{location}");
+        assert_eq!(hops[0].authorization(), Some(basic("bob", "pw").as_str()));
+        assert_eq!(hops[1].authorization().is_some(), authorized, "{location}");
+    }
+}
