@@ -1,3 +1,4 @@
+mod archive_outputs;
 mod auth;
 mod bad_input;
 mod bearer;
