@@ -28,6 +28,7 @@ fn named(transport: &str, path: &Path) -> String {
 /// What skopeo writes for `transport` into a regular file: the reference bytes.
 fn skopeo_archive(dir: &Path, transport: &str) -> Vec<u8> {
     let path = dir.join(format!("skopeo-{transport}.tar"));
+    let _ = std::fs::remove_file(&path);
     skopeo(&[INSECURE, "copy", "-q", &source(), &named(transport, &path)]).ok();
     std::fs::read(&path).unwrap()
 }
