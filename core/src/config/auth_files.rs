@@ -2,7 +2,7 @@
 //! consulted, in which order. What an entry means is `registry::auth`'s.
 
 use super::Environment;
-use crate::engine::{Io, IoErrorKind};
+use crate::engine::{Io, IoErrorKind, join_all};
 use crate::error::{Error, Result};
 
 /// An auth file that exists, with its contents.
@@ -46,9 +46,12 @@ pub fn chain(env: &Environment, authfile: Option<&str>) -> Vec<String> {
 /// The files of the chain that exist, read. Missing files are skipped, as
 /// containers/image skips them; any other failure is an error.
 pub async fn read(io: &Io, env: &Environment, authfile: Option<&str>) -> Result<Vec<AuthFile>> {
+    let paths = chain(env, authfile);
+    // All asked for at once; judged in the chain's order.
+    let reads = join_all(paths.iter().map(|p| io.read_file(p.clone(), MAX_AUTH_FILE)).collect()).await;
     let mut out = Vec::new();
-    for path in chain(env, authfile) {
-        match io.read_file(path.clone(), MAX_AUTH_FILE).await {
+    for (path, read) in paths.into_iter().zip(reads) {
+        match read {
             Ok(bytes) => {
                 let contents = String::from_utf8(bytes)
                     .map_err(|_| Error::invalid(format!("auth file {path} is not UTF-8 text")))?;

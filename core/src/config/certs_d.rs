@@ -5,7 +5,7 @@
 //! that exists, as containers/image picks it.
 
 use super::Environment;
-use crate::engine::{ClientIdentity, Io, IoErrorKind, TlsConfig};
+use crate::engine::{ClientIdentity, Io, IoErrorKind, TlsConfig, join_all};
 use crate::error::{Error, Result};
 use crate::files::join;
 
@@ -29,8 +29,11 @@ pub async fn tls_for(
     host_port: &str,
 ) -> Result<TlsConfig> {
     let mut tls = TlsConfig { insecure: tls_verify == Some(false), ..TlsConfig::default() };
-    for dir in directories(env, cert_dir, host_port) {
-        let mut names = match io.list_dir(dir.clone()).await {
+    let dirs = directories(env, cert_dir, host_port);
+    // All listed at once; the first that exists is used.
+    let listings = join_all(dirs.iter().map(|d| io.list_dir(d.clone())).collect()).await;
+    for (dir, listing) in dirs.into_iter().zip(listings) {
+        let mut names = match listing {
             Ok(names) => names,
             Err(e) if e.kind == IoErrorKind::NotFound => continue,
             Err(e) => return Err(Error::invalid(format!("reading certificates in {dir}: {}", e.message))),

@@ -80,6 +80,37 @@ pub async fn join_bounded<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Ou
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
+/// Runs `first` and `second` together and returns `first`'s output as soon
+/// as `good` accepts it (`second`, abandoned, is None); otherwise waits for
+/// `second` too. For a preferred request with a fallback asked in parallel.
+pub async fn prefer_first<A: Future, B: Future>(
+    first: A,
+    second: B,
+    good: impl Fn(&A::Output) -> bool,
+) -> (A::Output, Option<B::Output>) {
+    let (mut first, mut second) = (Box::pin(first), Box::pin(second));
+    let (mut a, mut b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if a.is_none()
+            && let Poll::Ready(v) = first.as_mut().poll(cx)
+        {
+            a = Some(v);
+        }
+        if b.is_none()
+            && let Poll::Ready(v) = second.as_mut().poll(cx)
+        {
+            b = Some(v);
+        }
+        match &a {
+            Some(v) if good(v) => Poll::Ready(()),
+            Some(_) if b.is_some() => Poll::Ready(()),
+            _ => Poll::Pending,
+        }
+    })
+    .await;
+    (a.expect("first finished"), b)
+}
+
 /// One running command.
 ///
 /// # Driving contract
@@ -273,6 +304,42 @@ mod tests {
         op.handle(1, note, Reply::Done);
         let got = op.poll(1);
         assert!(matches!(got, Action::Failed(_)), "{got:?}");
+    }
+
+    #[test]
+    fn prefer_first_waits_for_the_fallback_only_when_the_first_fails() {
+        let run = |first_reply: &'static [u8]| {
+            let mut op = Operation::start(|io| async move {
+                let (a, b) = prefer_first(io.read_file("https".into(), 10), io.read_file("http".into(), 10), |r| {
+                    r.as_ref().is_ok_and(|d| d == b"good")
+                })
+                .await;
+                let mut out = a.map_err(|e| Error::other(e.message))?;
+                out.extend(b.map(|r| r.unwrap_or_default()).unwrap_or_else(|| b"-".to_vec()));
+                Ok(out)
+            });
+            let mut ids = vec![];
+            while let Action::Perform { id, request: Request::ReadFile { path, .. } } = op.poll(0) {
+                ids.push((id, path));
+            }
+            assert_eq!(ids.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(), ["https", "http"], "both at once");
+            op.handle(1, ids[0].0, Reply::Data(first_reply.to_vec()));
+            match op.poll(1) {
+                Action::Idle => {
+                    // Waiting for the fallback, which then decides.
+                    op.handle(2, ids[1].0, Reply::Data(b"H".to_vec()));
+                    op.poll(2)
+                }
+                done => {
+                    // The fallback's late answer is taken and dropped.
+                    op.handle(2, ids[1].0, Reply::Data(b"H".to_vec()));
+                    assert_eq!(op.poll(2), Action::Idle);
+                    done
+                }
+            }
+        };
+        assert_eq!(run(b"good"), Action::Done(b"good-".to_vec()), "a good first answer wins at once");
+        assert_eq!(run(b"bad"), Action::Done(b"badH".to_vec()), "a bad one waits for the fallback");
     }
 
     #[test]

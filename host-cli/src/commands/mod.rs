@@ -168,6 +168,8 @@ fn run_job_on(
             None => work.await,
         }
     })?;
+    // Idle pool threads are not waited for: nothing is left to do.
+    rt.shutdown_background();
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out)?;
     stdout.flush()?;

@@ -1,9 +1,13 @@
 //! File-system requests of the core: bounded reads, writes, renames,
 //! directories, `stat`, and streamed writes of pieces (archives).
+//!
+//! Requests on small things (a manifest, a directory listing, a rename)
+//! are done right away on the calling thread: handing each to tokio's
+//! blocking pool costs more than the work, and most commands make a handful
+//! (the configuration files the core looks for). Writes of whole archives
+//! and removing trees go to the blocking pool.
 
 use std::io::{Read as _, Write as _};
-
-use tokio::io::AsyncReadExt;
 
 use super::error::of_io;
 use super::failed;
@@ -14,13 +18,13 @@ fn io_failed(what: &str, e: &std::io::Error) -> Reply {
 }
 
 pub async fn read_file(path: &str, max: u64) -> Reply {
-    let file = match tokio::fs::File::open(path).await {
+    let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return io_failed(&format!("open {path}"), &e),
     };
     let mut data = Vec::new();
     // Read one byte past the limit to tell "exactly max" from "too long".
-    match file.take(max.saturating_add(1)).read_to_end(&mut data).await {
+    match file.take(max.saturating_add(1)).read_to_end(&mut data) {
         Ok(_) if data.len() as u64 > max => {
             failed(crate::runtime::wit::IoErrorKind::TooLarge, format!("{path} is larger than {max} bytes"))
         }
@@ -32,10 +36,10 @@ pub async fn read_file(path: &str, max: u64) -> Reply {
 /// Carries out a file-system request from the core, replying `done`.
 pub async fn apply(request: Request) -> Reply {
     let (what, result) = match request {
-        Request::WriteFile(w) => (format!("write {}", w.path), tokio::fs::write(&w.path, &w.data).await),
-        Request::Rename(r) => (format!("rename {} to {}", r.from, r.to), tokio::fs::rename(&r.from, &r.to).await),
-        Request::CreateDir(p) => (format!("create directory {p}"), tokio::fs::create_dir_all(&p).await),
-        Request::RemoveFile(p) => (format!("remove {p}"), tokio::fs::remove_file(&p).await),
+        Request::WriteFile(w) => (format!("write {}", w.path), std::fs::write(&w.path, &w.data)),
+        Request::Rename(r) => (format!("rename {} to {}", r.from, r.to), std::fs::rename(&r.from, &r.to)),
+        Request::CreateDir(p) => (format!("create directory {p}"), std::fs::create_dir_all(&p)),
+        Request::RemoveFile(p) => (format!("remove {p}"), std::fs::remove_file(&p)),
         Request::RemoveDir(p) => (format!("remove {p}"), tokio::fs::remove_dir_all(&p).await),
         Request::ListDir(p) => return list_dir(&p).await,
         _ => return failed(crate::runtime::wit::IoErrorKind::Other, "not a file-system request"),
@@ -47,15 +51,14 @@ pub async fn apply(request: Request) -> Reply {
 }
 
 async fn list_dir(path: &str) -> Reply {
-    let mut dir = match tokio::fs::read_dir(path).await {
+    let dir = match std::fs::read_dir(path) {
         Ok(d) => d,
         Err(e) => return io_failed(path, &e),
     };
     let mut names = Vec::new();
-    loop {
-        match dir.next_entry().await {
-            Ok(Some(e)) => names.push(e.file_name().to_string_lossy().into_owned()),
-            Ok(None) => break,
+    for entry in dir {
+        match entry {
+            Ok(e) => names.push(e.file_name().to_string_lossy().into_owned()),
             Err(e) => return io_failed(path, &e),
         }
     }
@@ -86,7 +89,7 @@ fn kind_of(t: std::fs::FileType) -> FileKind {
 /// `lstat`, and `stat` through a symlink; a missing path is `absent`.
 pub async fn stat(path: String) -> Reply {
     let absent = FileInfo { kind: FileKind::Absent, target: FileKind::Absent, size: 0 };
-    let link = match tokio::fs::symlink_metadata(&path).await {
+    let link = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Reply::FileInfo(absent),
         Err(e) => return io_failed(&path, &e),
@@ -95,7 +98,7 @@ pub async fn stat(path: String) -> Reply {
     if kind != FileKind::Symlink {
         return Reply::FileInfo(FileInfo { kind, target: kind, size: link.len() });
     }
-    match tokio::fs::metadata(&path).await {
+    match std::fs::metadata(&path) {
         Ok(m) => Reply::FileInfo(FileInfo { kind, target: kind_of(m.file_type()), size: m.len() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Reply::FileInfo(FileInfo { kind, target: FileKind::Absent, size: 0 })

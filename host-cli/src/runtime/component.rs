@@ -50,10 +50,12 @@ fn cache_path() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
         .join("skiff");
-    let mut h = std::hash::DefaultHasher::new();
-    std::hash::Hasher::write(&mut h, CORE_WASM);
-    let hash = std::hash::Hasher::finish(&h);
-    dir.join(format!("core-{}-wasmtime{}-{hash:016x}.cwasm", env!("CARGO_PKG_VERSION"), env!("SKIFF_WASMTIME_VERSION")))
+    dir.join(format!(
+        "core-{}-wasmtime{}-{}.cwasm",
+        env!("CARGO_PKG_VERSION"),
+        env!("SKIFF_WASMTIME_VERSION"),
+        env!("SKIFF_CORE_HASH")
+    ))
 }
 
 /// Maps the cached compiled component, compiling and caching it when it is

@@ -119,18 +119,37 @@ impl RegistryClient {
             return Ok(b);
         }
         let schemes: &[&str] = if self.opts.tls_verify == Some(false) { &["https", "http"] } else { &["https"] };
-        let mut last = None;
+        let mut bases = Vec::new();
         for scheme in schemes {
             let base = url::parse(&format!("{scheme}://{}/", self.api_host()))
                 .filter(|b| b.path() == "/" && b.query().is_none())
                 .ok_or_else(|| Error::invalid(format!("invalid registry name {:?}", self.registry)))?;
-            let ping = self.get(&request::api_url(&base, "/v2/"), vec![], MAX_SMALL_BODY);
-            match self.send_direct(ping).await {
+            bases.push(base);
+        }
+        let ping = |base: &Url| self.send_direct(self.get(&request::api_url(base, "/v2/"), vec![], MAX_SMALL_BODY));
+        // HTTPS is preferred; when plain HTTP is allowed too, both are asked
+        // at once so a plain registry costs no extra round trip, and the
+        // HTTP answer is used only if HTTPS fails (then waited for).
+        let answers = match bases.as_slice() {
+            [https, http] => {
+                let (first, second) = crate::engine::prefer_first(ping(https), ping(http), |r| {
+                    r.as_ref().is_ok_and(|resp| resp.status == 200 || resp.status == 401)
+                })
+                .await;
+                vec![Some(first), second]
+            }
+            [only] => vec![Some(ping(only).await)],
+            _ => Vec::new(),
+        };
+        let mut last = None;
+        for (base, answer) in bases.iter().zip(answers) {
+            let Some(answer) = answer else { break };
+            match answer {
                 Ok(resp) if resp.status == 200 || resp.status == 401 => {
                     let mut session = self.session.borrow_mut();
                     session.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
                     session.base = Some(base.clone());
-                    return Ok(base);
+                    return Ok(base.clone());
                 }
                 Ok(resp) => {
                     last = Some(Error::other(format!(
