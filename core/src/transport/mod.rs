@@ -11,7 +11,7 @@ mod registry;
 mod tar_members;
 pub mod tar_write;
 
-pub use dest::ImageDestination;
+pub use dest::{BlobStore, Destination, ImageDestination, LocalBoxFuture};
 pub use dir::DirSource;
 pub use docker_archive::DockerArchiveSource;
 pub use oci_layout::LayoutSource;

@@ -1,0 +1,75 @@
+//! What the local destinations (a layout, `dir:`, a `docker save` staging
+//! directory) share: each names a path per blob, and stores blobs there the
+//! same way, through a temporary name renamed into place once checked.
+
+use super::{BlobStore, LocalBoxFuture};
+use crate::digest::Digest;
+use crate::engine::{BlobSink, Io, Request};
+use crate::error::Result;
+use crate::manifest::Descriptor;
+use crate::registry::BlobPush;
+use crate::transport::{ImageSource, fs_error, join, write_atomically};
+
+/// A destination whose blobs are files.
+pub(super) trait LocalBlobs {
+    /// The IO handle to write with.
+    fn io(&self) -> &Io;
+
+    /// Where blob `d` lives.
+    fn blob_path(&self, d: &Digest) -> String;
+
+    /// Where blob `d` goes, its directory made if need be (a layout, which
+    /// holds `blobs/sha256` from the start, overrides this to make another
+    /// algorithm's directory on first use).
+    async fn blob_target(&self, d: &Digest) -> Result<String> {
+        Ok(self.blob_path(d))
+    }
+}
+
+/// The local destinations store blobs alike.
+impl<T: LocalBlobs> BlobStore for T {
+    /// Pulled into a temporary name, then renamed into place.
+    fn put_blob<'a>(&'a self, source: &'a ImageSource, d: &'a Descriptor) -> LocalBoxFuture<'a, Result<BlobPush>> {
+        Box::pin(async move {
+            let final_path = self.blob_target(&d.digest).await?;
+            let io = self.io();
+            let tmp = format!("{final_path}.skiff-tmp");
+            let pulled = source.pull_blob(d, BlobSink::File { path: tmp.clone() }).await;
+            if let Err(e) = pulled {
+                let _ = io.fs(Request::RemoveFile { path: tmp }).await;
+                return Err(e);
+            }
+            io.fs(Request::Rename { from: tmp, to: final_path.clone() })
+                .await
+                .map_err(fs_error(format!("writing {final_path}")))?;
+            Ok(BlobPush::Uploaded)
+        })
+    }
+
+    fn put_blob_bytes<'a>(&'a self, d: &'a Descriptor, bytes: &'a [u8]) -> LocalBoxFuture<'a, Result<BlobPush>> {
+        Box::pin(async move {
+            d.digest.verify(bytes, "converted blob")?;
+            let path = self.blob_target(&d.digest).await?;
+            write_atomically(self.io(), &path, bytes).await?;
+            Ok(BlobPush::Uploaded)
+        })
+    }
+
+    /// In the blobs' directory, so a rename commits it.
+    fn scratch_path(&self, _tmpdir: &str, name: &str) -> String {
+        let p = self.blob_path(&Digest::sha256(b""));
+        join(p.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("."), name)
+    }
+
+    /// Renamed into place.
+    fn put_file_blob<'a>(&'a self, d: &'a Descriptor, path: String) -> LocalBoxFuture<'a, Result<BlobPush>> {
+        Box::pin(async move {
+            let final_path = self.blob_target(&d.digest).await?;
+            self.io()
+                .fs(Request::Rename { from: path, to: final_path.clone() })
+                .await
+                .map_err(fs_error(format!("writing {final_path}")))?;
+            Ok(BlobPush::Uploaded)
+        })
+    }
+}
