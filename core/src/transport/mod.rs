@@ -56,10 +56,8 @@ impl SideOptions {
     pub async fn resolve(&mut self, io: &Io, env: &Environment, image: &ImageReference) -> Result<()> {
         match image {
             ImageReference::Docker(r) => resolve_registry(io, env, &mut self.registry, &r.registry).await?,
-            ImageReference::DockerDaemon(_) => {
-                if self.daemon_host.is_none() {
-                    self.daemon_host = env.var("DOCKER_HOST").map(str::to_owned);
-                }
+            ImageReference::DockerDaemon(_) if self.daemon_host.is_none() => {
+                self.daemon_host = env.var("DOCKER_HOST").map(str::to_owned);
             }
             _ => {}
         }
