@@ -7,6 +7,7 @@ mod copy;
 mod daemon;
 mod delete;
 mod host_js;
+mod layout_fixes;
 mod list_tags;
 mod local;
 mod schema1_copy;
