@@ -161,12 +161,16 @@ fn run_job_on(
     let out = rt.block_on(async {
         let mut core = Core::load()?;
         let work = core.run(job, env, &io);
-        match g.command_timeout.filter(|d| !d.is_zero()) {
+        let out = match g.command_timeout.filter(|d| !d.is_zero()) {
             Some(limit) => tokio::time::timeout(limit, work)
                 .await
                 .map_err(|_| anyhow!("command timed out after {limit:?} (--command-timeout)"))?,
             None => work.await,
-        }
+        };
+        // The instance's memory is the process's to reclaim at exit; tearing
+        // it down piece by piece first only delays the exit.
+        std::mem::forget(core);
+        out
     })?;
     // Idle pool threads are not waited for: nothing is left to do.
     rt.shutdown_background();

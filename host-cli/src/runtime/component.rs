@@ -77,14 +77,27 @@ fn load_component(engine: &Engine) -> Result<Component> {
         // Caching is an optimisation: failing to write it is not an error.
         let _ = std::fs::create_dir_all(dir);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, &compiled).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
+        if std::fs::write(&tmp, &compiled).is_ok() && std::fs::rename(&tmp, &path).is_ok() {
+            remove_other_builds(dir, &path);
         }
     }
     // SAFETY: `compiled` was produced just now by this engine.
     #[allow(unsafe_code)]
     let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(wt)?;
     Ok(component)
+}
+
+/// Removes compiled components of other skiff builds (each is ~5 MB and
+/// would otherwise pile up with every upgrade).
+fn remove_other_builds(dir: &std::path::Path, keep: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if p != keep && name.starts_with("core-") && name.ends_with(".cwasm") {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 impl Core {
