@@ -88,20 +88,41 @@ fn load_component(engine: &Engine) -> Result<Component> {
 }
 
 /// Removes compiled components of other skiff builds (each is ~5 MB and
-/// would otherwise pile up with every upgrade).
+/// would otherwise pile up with every upgrade), and temporary files of
+/// compilations that were cut short (a run that exited early). A
+/// compilation running at this moment only loses its chance to cache.
 fn remove_other_builds(dir: &std::path::Path, keep: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if p != keep && name.starts_with("core-") && name.ends_with(".cwasm") {
+        if p != keep && name.starts_with("core-") {
             let _ = std::fs::remove_file(p);
         }
     }
 }
 
+/// A load started early on another thread (see [`Core::preload`]).
+static PRELOADED: std::sync::Mutex<Option<std::thread::JoinHandle<Result<Core>>>> = std::sync::Mutex::new(None);
+
 impl Core {
+    /// Starts loading the component on another thread, so that it is ready
+    /// (about 1 ms later) while the command line is still being parsed.
+    pub fn preload() {
+        let handle = std::thread::spawn(Core::load_now);
+        *PRELOADED.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    }
+
+    /// The component: the preloaded one if a load was started, else loaded now.
     pub fn load() -> Result<Self> {
+        let preloaded = PRELOADED.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match preloaded {
+            Some(handle) => handle.join().map_err(|_| anyhow!("loading the core component failed"))?,
+            None => Self::load_now(),
+        }
+    }
+
+    fn load_now() -> Result<Self> {
         let engine = engine()?;
         let component = load_component(&engine)?;
         let mut linker = Linker::<HostState>::new(&engine);
