@@ -82,27 +82,50 @@ pub struct Lookaside {
     base: String,
 }
 
+/// Where a lookaside URL leads, as the `url` crate (and the host) reads it.
+enum Place {
+    /// A local directory (`file:`), its path percent-decoded.
+    File(String),
+    Http,
+    Other,
+}
+
+impl Place {
+    fn of(url: &str) -> Place {
+        match ::url::Url::parse(url) {
+            Ok(u) if u.scheme() == "file" => {
+                Place::File(percent_encoding::percent_decode_str(u.path()).decode_utf8_lossy().into_owned())
+            }
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Place::Http,
+            _ => Place::Other,
+        }
+    }
+}
+
 impl Lookaside {
     fn url(&self, manifest: &Digest, n: usize) -> String {
         format!("{}@{}={}/signature-{n}", self.base, manifest.algorithm().name(), manifest.hex())
     }
 
-    /// The local directory of a `file://` storage.
-    fn file_path(url: &str) -> Option<&str> {
-        url.strip_prefix("file://").filter(|p| p.starts_with('/'))
+    /// The local file of signature `n`, for a `file:` storage.
+    fn file_path(&self, manifest: &Digest, n: usize) -> Option<String> {
+        match Place::of(&self.url(manifest, n)) {
+            Place::File(path) => Some(path),
+            _ => None,
+        }
     }
 
     /// Whether signatures can be written here (only to a local directory).
     pub fn writable(&self) -> Result<()> {
-        match Self::file_path(&self.base) {
-            Some(_) => Ok(()),
-            None if self.base.starts_with("http://") || self.base.starts_with("https://") => {
-                Err(Error::unsupported(format!(
-                    "Writing directly to a lookaside at {} is not supported. Configure a lookaside-staging: location",
-                    self.base
-                )))
+        match Place::of(&self.base) {
+            Place::File(_) => Ok(()),
+            Place::Http => Err(Error::unsupported(format!(
+                "Writing directly to a lookaside at {} is not supported. Configure a lookaside-staging: location",
+                self.base
+            ))),
+            Place::Other => {
+                Err(Error::unsupported(format!("Unsupported scheme when writing signatures to {}", self.base)))
             }
-            None => Err(Error::unsupported(format!("Unsupported scheme when writing signatures to {}", self.base))),
         }
     }
 
@@ -116,13 +139,13 @@ impl Lookaside {
                 return Err(too_many_signatures(&self.base));
             }
             let url = self.url(manifest, found.len() + 1);
-            let blob = match Self::file_path(&url) {
-                Some(path) => match io.read_file(path.to_owned(), MAX_SIGNATURE_SIZE).await {
+            let blob = match Place::of(&url) {
+                Place::File(path) => match io.read_file(path, MAX_SIGNATURE_SIZE).await {
                     Ok(b) => b,
                     Err(e) if e.kind == IoErrorKind::NotFound => return Ok(found),
                     Err(e) => return Err(Error::new(ErrorKind::Io, format!("reading signature {url}: {}", e.message))),
                 },
-                None if url.starts_with("http://") || url.starts_with("https://") => {
+                Place::Http => {
                     let request = HttpRequest {
                         method: "GET".to_owned(),
                         url: url.clone(),
@@ -141,7 +164,7 @@ impl Lookaside {
                         s => return Err(Error::other(format!("reading signature {url}: status {s}"))),
                     }
                 }
-                None => {
+                Place::Other => {
                     return Err(Error::unsupported(format!("Unsupported scheme when reading signature from {url}")));
                 }
             };
@@ -153,7 +176,7 @@ impl Lookaside {
     /// removes any later ones left from before.
     pub async fn write(&self, io: &Io, manifest: &Digest, signatures: &[Signature]) -> Result<()> {
         self.writable()?;
-        let path = |n: usize| Self::file_path(&self.url(manifest, n)).expect("checked writable").to_owned();
+        let path = |n: usize| self.file_path(manifest, n).expect("checked writable");
         let dir = path(1).rsplit_once('/').map(|(d, _)| d.to_owned()).expect("a signature path has a directory");
         io.fs(Request::CreateDir { path: dir.clone() }).await.map_err(fs_error(format!("creating {dir}")))?;
         for (i, s) in signatures.iter().enumerate() {

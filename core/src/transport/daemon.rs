@@ -25,17 +25,25 @@ impl Daemon {
     /// `unix:///path/to/socket`, `tcp://host:port` or `http://host:port`.
     pub fn parse(host: Option<&str>) -> Result<Self> {
         let host = host.filter(|h| !h.is_empty()).unwrap_or(DEFAULT_HOST);
-        let base = if let Some(path) = host.strip_prefix("unix://") {
-            if !path.starts_with('/') {
-                return Err(Error::invalid(format!("daemon host {host:?}: the socket path must be absolute")));
+        let unsupported =
+            || Error::unsupported(format!("daemon host {host:?}: use unix:///path/to/docker.sock or tcp://host:port"));
+        // Read as a URL (as the Docker client reads DOCKER_HOST), with the
+        // same parser the host uses for the requests made from it.
+        let url = ::url::Url::parse(host).map_err(|_| unsupported())?;
+        let base = match url.scheme() {
+            "unix" => {
+                if url.host_str().is_some_and(|h| !h.is_empty()) || !url.path().starts_with('/') {
+                    return Err(Error::invalid(format!("daemon host {host:?}: the socket path must be absolute")));
+                }
+                let path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+                format!("http+unix://{}", encode(&path))
             }
-            format!("http+unix://{}", encode(path))
-        } else if let Some(addr) = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("http://")) {
-            format!("http://{}", addr.trim_end_matches('/'))
-        } else {
-            return Err(Error::unsupported(format!(
-                "daemon host {host:?}: use unix:///path/to/docker.sock or tcp://host:port"
-            )));
+            "tcp" | "http" => match (url.host_str(), url.port()) {
+                (Some(h), Some(p)) if !h.is_empty() => format!("http://{h}:{p}"),
+                (Some(h), None) if !h.is_empty() => format!("http://{h}"),
+                _ => return Err(unsupported()),
+            },
+            _ => return Err(unsupported()),
         };
         Ok(Daemon { base })
     }
@@ -133,6 +141,11 @@ mod tests {
         assert_eq!(Daemon::parse(Some("tcp://127.0.0.1:2375")).unwrap().base, "http://127.0.0.1:2375");
         assert!(Daemon::parse(Some("ssh://host")).is_err());
         assert!(Daemon::parse(Some("unix://relative.sock")).is_err());
+        // The socket path is encoded once, whatever the URL form.
+        let spaced = Daemon::parse(Some("unix:///run/my docker.sock")).unwrap().base;
+        assert_eq!(spaced, "http+unix://%2Frun%2Fmy%20docker.sock");
+        assert_eq!(Daemon::parse(Some("unix:///run/my%20docker.sock")).unwrap().base, spaced);
+        assert_eq!(Daemon::parse(Some("http://[::1]:2375/")).unwrap().base, "http://[::1]:2375");
     }
 
     #[test]
