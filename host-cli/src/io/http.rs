@@ -1,6 +1,7 @@
-//! HTTP for the core: one reqwest client per origin and TLS setting (so
-//! each registry gets the certificates the core chose for it), no
-//! redirects followed, no proxy, bodies read up to the core's limit.
+//! HTTP for the core: one reqwest client per TLS setting the core asks for
+//! (each registry gets the certificates the core chose for it; a client
+//! keeps its connections per origin), no redirects followed, no proxy,
+//! bodies read up to the core's limit.
 //! `http+unix://<percent-encoded socket path>/path` reaches a server on a
 //! unix socket (the Docker daemon).
 
@@ -18,19 +19,19 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A registry that stops sending for this long is treated as gone.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// What a client is made for: an origin and how to trust it.
+/// What a client is made for: how to trust servers (or a unix socket).
 #[derive(PartialEq, Eq, Hash)]
 struct ClientKey {
-    origin: String,
+    socket: Option<String>,
     insecure: bool,
     ca_files: Vec<String>,
     identity: Option<(String, String)>,
 }
 
 impl ClientKey {
-    fn new(origin: String, tls: &TlsConfig) -> Self {
+    fn new(socket: Option<String>, tls: &TlsConfig) -> Self {
         ClientKey {
-            origin,
+            socket,
             insecure: tls.insecure,
             ca_files: tls.ca_files.clone(),
             identity: tls.client_identity.as_ref().map(|i| (i.certificate.clone(), i.key.clone())),
@@ -44,10 +45,10 @@ pub struct Http {
 }
 
 impl Http {
-    /// The client for `url`'s origin, built on first use: plain HTTP needs no
-    /// trust roots, so nothing is loaded for it.
-    fn client(&self, url: &reqwest::Url, tls: &TlsConfig) -> Result<Client, Reply> {
-        let key = ClientKey::new(url.origin().ascii_serialization(), tls);
+    /// The client for `tls`, built on first use (an insecure one loads no
+    /// trust roots).
+    fn client(&self, tls: &TlsConfig) -> Result<Client, Reply> {
+        let key = ClientKey::new(None, tls);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
@@ -58,14 +59,10 @@ impl Http {
             .read_timeout(READ_TIMEOUT)
             .no_proxy()
             .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")));
-        if url.scheme() == "https" {
-            if tls.insecure {
-                b = b.danger_accept_invalid_certs(true).tls_built_in_root_certs(false);
-            }
-            b = certs::configure(b, tls).map_err(|e| failed(IoErrorKind::Other, e))?;
-        } else {
-            b = b.tls_built_in_root_certs(false);
+        if tls.insecure {
+            b = b.danger_accept_invalid_certs(true).tls_built_in_root_certs(false);
         }
+        b = certs::configure(b, tls).map_err(|e| failed(IoErrorKind::Other, e))?;
         let c = b.build().map_err(|e| failed(IoErrorKind::Other, chain(&e)))?;
         clients.insert(key, c.clone());
         Ok(c)
@@ -80,7 +77,7 @@ impl Http {
         target.set_path(url.path());
         target.set_query(url.query());
         let plain = TlsConfig { insecure: false, ca_files: Vec::new(), client_identity: None };
-        let key = ClientKey::new(format!("unix:{socket}"), &plain);
+        let key = ClientKey::new(Some(socket.clone()), &plain);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok((c.clone(), target));
@@ -110,7 +107,7 @@ impl Http {
         let url = reqwest::Url::parse(&r.url).map_err(|e| failed(IoErrorKind::Other, format!("invalid URL: {e}")))?;
         let (client, url) = match url.scheme() {
             "http+unix" => self.unix_client(&url)?,
-            _ => (self.client(&url, &r.tls)?, url),
+            _ => (self.client(&r.tls)?, url),
         };
         let method = Method::from_bytes(r.method.as_bytes())
             .map_err(|_| failed(IoErrorKind::Other, format!("invalid method {:?}", r.method)))?;
