@@ -78,9 +78,7 @@ fn environment_from_wit(e: wj::Environment) -> Environment {
     Environment {
         variables: e.variables.into_iter().collect(),
         uid: e.uid,
-        os: Some(e.os),
-        architecture: Some(e.architecture),
-        variant: e.variant,
+        platform: WantedPlatform { os: Some(e.os), architecture: Some(e.architecture), variant: e.variant },
         scratch_dir: e.scratch_dir,
     }
 }

@@ -85,7 +85,7 @@ function environment() {
   if (!isNode) return {};
   const names = ['HOME', 'XDG_RUNTIME_DIR', 'XDG_CONFIG_HOME', 'REGISTRY_AUTH_FILE', 'DOCKER_CONFIG', 'DOCKER_HOST'];
   const variables = Object.fromEntries(names.filter((n) => process.env[n] !== undefined).map((n) => [n, process.env[n]]));
-  return { variables, uid: process.getuid?.() ?? 0, os: process.platform, architecture: process.arch };
+  return { variables, uid: process.getuid?.() ?? 0, platform: { os: process.platform, architecture: process.arch } };
 }
 
 function registryOptions(opts) {

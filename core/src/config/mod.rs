@@ -26,11 +26,7 @@ pub struct Environment {
     pub uid: u32,
     /// This machine's platform, in Go's names or Rust's.
     #[serde(default)]
-    pub os: Option<String>,
-    #[serde(default)]
-    pub architecture: Option<String>,
-    #[serde(default)]
-    pub variant: Option<String>,
+    pub platform: WantedPlatform,
     /// A directory of this run's own, removed by the host afterwards.
     #[serde(default)]
     pub scratch_dir: Option<String>,
@@ -53,13 +49,15 @@ impl Environment {
 
     /// The platform to choose images for: `overrides` where given, else this machine's.
     pub fn platform(&self, overrides: &WantedPlatform) -> WantedPlatform {
+        let here = &self.platform;
         WantedPlatform {
-            os: overrides.os.clone().or_else(|| self.os.clone()),
-            architecture: overrides.architecture.clone().or_else(|| self.architecture.clone()),
+            os: overrides.os.clone().or_else(|| here.os.clone()),
+            architecture: overrides.architecture.clone().or_else(|| here.architecture.clone()),
+            // This machine's variant belongs to its architecture only.
             variant: overrides
                 .variant
                 .clone()
-                .or_else(|| if overrides.architecture.is_some() { None } else { self.variant.clone() }),
+                .or_else(|| if overrides.architecture.is_some() { None } else { here.variant.clone() }),
         }
     }
 
