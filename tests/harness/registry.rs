@@ -34,6 +34,10 @@ pub struct Options {
     pub schema1: bool,
     /// With `tls_and_htpasswd`: also demand a client certificate signed by the CA.
     pub client_certs: bool,
+    /// With `tls_and_htpasswd`: serve a self-signed certificate made as
+    /// Docker's documentation shows (`CA:TRUE`, the trust anchor and the
+    /// server's certificate at once) instead of one issued by a test CA.
+    pub self_signed: bool,
 }
 
 impl Registry {
@@ -55,7 +59,7 @@ impl Registry {
             top.push_str("compatibility:\n  schema1:\n    enabled: true\n");
         }
         if opts.tls_and_htpasswd {
-            let (ca_path, dir_with_ca) = make_certs(dir);
+            let (ca_path, dir_with_ca) = if opts.self_signed { make_self_signed(dir) } else { make_certs(dir) };
             http.push_str(&format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 dir.join("server.crt").display(),
@@ -136,6 +140,38 @@ fn make_certs(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::copy(&ca, certs.join("ca.crt")).unwrap();
     (ca, certs)
+}
+
+/// The setup of Docker's "test an insecure registry" guide: `openssl req
+/// -newkey rsa:4096 -nodes -keyout domain.key -x509 -days 365 -out
+/// domain.crt -addext subjectAltName=IP:127.0.0.1`, served by the registry
+/// and copied as `ca.crt` into a certs.d-style directory.
+fn make_self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let (key, cert) = (dir.join("server.key"), dir.join("server.crt"));
+    run(
+        "openssl",
+        &[
+            "req",
+            "-newkey",
+            "rsa:4096",
+            "-nodes",
+            "-keyout",
+            s(&key),
+            "-x509",
+            "-days",
+            "365",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-out",
+            s(&cert),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+    );
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(&cert, certs.join("ca.crt")).unwrap();
+    (cert, certs)
 }
 
 /// A client key and certificate signed by the test CA, in a certs.d-style directory.

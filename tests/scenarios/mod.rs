@@ -11,6 +11,7 @@ mod layout_fixes;
 mod list_tags;
 mod local;
 mod schema1_copy;
+mod self_signed;
 mod signatures;
 
 use serde_json::Value;

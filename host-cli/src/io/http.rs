@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::{Client, Method};
 
-use super::error::{chain, of_http};
+use super::error::{chain, describe_http, of_http};
 use super::{certs, failed};
 use crate::runtime::wit::{Header, HttpRequest, HttpResponse, IoErrorKind, Reply, TlsConfig};
 
@@ -118,7 +118,11 @@ impl Http {
         if let Some(body) = body {
             req = req.body(body);
         }
-        req.send().await.map_err(|e| failed(of_http(&e), format!("{}: {}", describe(r), chain(&e))))
+        // The URL is said once, without its query (which may carry a signed token).
+        req.send().await.map_err(|e| {
+            let e = e.without_url();
+            failed(of_http(&e), format!("{}: {}", describe(r), describe_http(&e)))
+        })
     }
 }
 
@@ -154,7 +158,10 @@ pub async fn read_bounded(mut resp: reqwest::Response, r: &HttpRequest) -> Reply
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return failed(of_http(&e), format!("{}: reading body: {}", describe(r), chain(&e))),
+            Err(e) => {
+                let e = e.without_url();
+                return failed(of_http(&e), format!("{}: reading body: {}", describe(r), describe_http(&e)));
+            }
         }
     }
     Reply::Http(HttpResponse { status, headers, body })

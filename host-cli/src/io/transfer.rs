@@ -8,7 +8,7 @@ use futures_util::stream;
 use ring::digest::{Context, SHA256, SHA512};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::error::{chain, of_http, of_io};
+use super::error::{describe_http, of_http, of_io};
 use super::failed;
 use super::http::{Http, read_bounded};
 use crate::runtime::wit::{BlobSink, BlobSource, HashAlgorithm, IoErrorKind, Reply, Transfer, Transferred};
@@ -44,11 +44,10 @@ mod bytes_stream {
         /// that whole buffer alive (memory would grow with the queue).
         pub async fn next(&mut self) -> Result<Option<Bytes>, (crate::runtime::wit::IoErrorKind, String)> {
             match self {
-                Chunks::Http(r) => r
-                    .chunk()
-                    .await
-                    .map(|c| c.map(|b| Bytes::copy_from_slice(&b)))
-                    .map_err(|e| (super::of_http(&e), super::chain(&e))),
+                Chunks::Http(r) => r.chunk().await.map(|c| c.map(|b| Bytes::copy_from_slice(&b))).map_err(|e| {
+                    let e = e.without_url();
+                    (super::of_http(&e), super::describe_http(&e))
+                }),
                 Chunks::File(f) => read_chunk(f).await,
                 Chunks::Range(f) => read_chunk(f).await,
             }

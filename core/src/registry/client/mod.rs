@@ -159,7 +159,19 @@ impl RegistryClient {
                         describe_body(&resp)
                     )))
                 }
-                Err(e) => last = Some(io_error(e).context(format!("pinging container registry {}", self.registry))),
+                Err(e) => {
+                    let tls = e.kind == crate::engine::IoErrorKind::Tls;
+                    let mut err = io_error(e).context(format!("pinging container registry {}", self.registry));
+                    if tls && base.scheme() == "https" {
+                        err.message.push_str(&format!(
+                            ". To trust this registry, put its CA certificate in /etc/containers/certs.d/{}/ca.crt \
+                             (or ~/.config/containers/certs.d/{0}/ca.crt) or pass its directory with --cert-dir; \
+                             --tls-verify=false turns the checks off",
+                            self.registry
+                        ));
+                    }
+                    last = Some(err);
+                }
             }
         }
         Err(last.unwrap_or_else(|| Error::other("no scheme to try")))

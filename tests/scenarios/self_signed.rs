@@ -1,0 +1,83 @@
+//! A registry with a self-signed certificate, set up exactly as Docker's
+//! documentation shows, trusted by copying that certificate into certs.d or
+//! a `--cert-dir` (issue #10's first item). skopeo accepts it; skiff must,
+//! still checking the name, and must say clearly what is wrong otherwise.
+
+use std::sync::OnceLock;
+
+use skiff_tests::harness::fixtures::{push, world};
+use skiff_tests::harness::registry::{Options, PASSWORD, Registry, USER};
+use skiff_tests::harness::tools::{skiff, skopeo, test_home};
+
+use super::assert_inspect_matches;
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let w = world();
+        let r = Registry::start(
+            &w.root.join("self-signed"),
+            Options { tls_and_htpasswd: true, self_signed: true, ..Options::default() },
+        );
+        let creds = format!("{USER}:{PASSWORD}");
+        let certs = r.cert_dir.clone().unwrap();
+        push(
+            &w.single,
+            "v1",
+            &format!("docker://{}/test/app:v1", r.host()),
+            &["--dest-creds", &creds, "--dest-cert-dir", certs.to_str().unwrap()],
+        );
+        r
+    })
+}
+
+fn creds() -> String {
+    format!("{USER}:{PASSWORD}")
+}
+
+#[test]
+fn a_self_signed_registry_is_trusted_through_cert_dir_as_skopeo_trusts_it() {
+    let r = registry();
+    let image = format!("docker://{}/test/app:v1", r.host());
+    let cert_dir = r.cert_dir.as_ref().unwrap().display().to_string();
+    let args = ["inspect", "--creds", &creds(), "--cert-dir", &cert_dir, &image];
+    let ours = skiff(&args).ok().json();
+    let theirs = skopeo(&args).ok().json();
+    let raw = skopeo(&["inspect", "--raw", "--creds", &creds(), "--cert-dir", &cert_dir, &image]).ok().stdout;
+    assert_inspect_matches(&ours, &theirs, &raw);
+    // And through the user's certs.d, found by the core from HOME.
+    let certs_d = test_home().join(".config/containers/certs.d").join(r.host());
+    std::fs::create_dir_all(&certs_d).unwrap();
+    std::fs::copy(r.cert_dir.as_ref().unwrap().join("ca.crt"), certs_d.join("ca.crt")).unwrap();
+    let found = skiff(&["inspect", "--raw", "--creds", &creds(), &image]);
+    std::fs::remove_dir_all(&certs_d).unwrap();
+    assert_eq!(found.code, 0, "{}", found.stderr);
+    assert_eq!(found.stdout, raw);
+}
+
+#[test]
+fn the_self_signed_certificate_is_still_checked_and_failures_read_as_sentences() {
+    let r = registry();
+    let cert_dir = r.cert_dir.as_ref().unwrap().display().to_string();
+    // Its name: the certificate is for 127.0.0.1 only, not for localhost.
+    let by_name = format!("docker://localhost:{}/test/app:v1", r.port);
+    let e = skiff(&["inspect", "--raw", "--creds", &creds(), "--cert-dir", &cert_dir, &by_name]);
+    assert_eq!(e.code, 1, "{}", e.stderr);
+    assert!(e.stderr.contains("not valid for this host name"), "{}", e.stderr);
+    assert_eq!(skopeo(&["inspect", "--raw", "--creds", &creds(), "--cert-dir", &cert_dir, &by_name]).code, 1);
+    // Not configured at all: which registry, what is wrong, what to do; no Debug dump.
+    let image = format!("docker://{}/test/app:v1", r.host());
+    let e = skiff(&["inspect", "--raw", "--creds", &creds(), &image]);
+    assert_eq!(e.code, 1, "{}", e.stderr);
+    for part in [r.host().as_str(), "TLS handshake failed", "not trusted", "certs.d", "--cert-dir"] {
+        assert!(e.stderr.contains(part), "{part:?} in {}", e.stderr);
+    }
+    for dump in ["Other(", "OtherError", "UnknownIssuer", "CaUsedAsEndEntity", "{ "] {
+        assert!(!e.stderr.contains(dump), "{dump:?} in {}", e.stderr);
+    }
+    // Another registry's certificate in the directory does not vouch for this one.
+    let other = world().secure.cert_dir.as_ref().unwrap().display().to_string();
+    let e = skiff(&["inspect", "--raw", "--creds", &creds(), "--cert-dir", &other, &image]);
+    assert_eq!(e.code, 1, "{}", e.stderr);
+    assert!(e.stderr.contains("not trusted"), "{}", e.stderr);
+}
