@@ -27,6 +27,7 @@ use crate::error::{Error, ErrorKind};
 use crate::inspect::InspectJob;
 use crate::job::{Job, ManifestDigestJob};
 use crate::list_tags::ListTagsJob;
+use crate::login::{LoginJob, LogoutJob};
 use crate::platform::WantedPlatform;
 use crate::registry::RegistryOptions;
 use crate::registry::auth::Credentials;
@@ -126,6 +127,14 @@ fn job_from_wit(job: wj::Job) -> Job {
         }
         wj::Job::Delete(j) => Job::Delete(DeleteJob { image: j.image, registry: registry_from_wit(j.registry) }),
         wj::Job::ManifestDigest(j) => Job::ManifestDigest(ManifestDigestJob { path: j.path }),
+        wj::Job::Login(j) => Job::Login(LoginJob {
+            registry: j.registry,
+            get_login: j.get_login,
+            username: j.username,
+            password: j.password,
+            access: registry_from_wit(j.access),
+        }),
+        wj::Job::Logout(j) => Job::Logout(LogoutJob { registry: j.registry, all: j.all, authfile: j.authfile }),
         wj::Job::Copy(j) => Job::Copy(CopyJob {
             source: j.source,
             destination: j.destination,
@@ -241,6 +250,7 @@ fn request_to_wit(r: Request) -> wit::Request {
             algorithm: hash_to_wit(r.algorithm),
         }),
         Request::WriteFile { path, data } => wit::Request::WriteFile(wit::FileWrite { path, data }),
+        Request::WritePrivateFile { path, data } => wit::Request::WritePrivateFile(wit::FileWrite { path, data }),
         Request::WriteStream { path, pieces } => wit::Request::WriteStream(wit::WriteStream {
             path,
             pieces: pieces

@@ -9,7 +9,7 @@ use crate::config::Environment;
 use crate::engine::{Io, Operation};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
-use crate::{copy, delete, inspect, list_tags};
+use crate::{copy, delete, inspect, list_tags, login};
 
 // A job is parsed once per command; its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -21,6 +21,8 @@ pub enum Job {
     Delete(delete::DeleteJob),
     Copy(copy::CopyJob),
     ManifestDigest(ManifestDigestJob),
+    Login(login::LoginJob),
+    Logout(login::LogoutJob),
 }
 
 /// `skopeo manifest-digest FILE`.
@@ -44,6 +46,8 @@ impl Job {
             Job::Delete(j) => Operation::start(move |io| delete::run(io, j, env)),
             Job::Copy(j) => Operation::start(move |io| copy::run(io, j, env)),
             Job::ManifestDigest(j) => Operation::start(move |io| manifest_digest(io, j)),
+            Job::Login(j) => Operation::start(move |io| login::login(io, j, env)),
+            Job::Logout(j) => Operation::start(move |io| login::logout(io, j, env)),
         }
     }
 

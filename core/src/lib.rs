@@ -19,6 +19,7 @@ pub mod go;
 pub mod inspect;
 pub mod job;
 pub mod list_tags;
+pub mod login;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;

@@ -67,6 +67,10 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Copy an IMAGE-NAME from one location to another
     Copy(CopyArgs),
+    /// Login to a container registry
+    Login(LoginArgs),
+    /// Logout of a container registry
+    Logout(LogoutArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -151,6 +155,54 @@ pub struct ListTagsArgs {
     pub registry: RegistryFlags,
     #[command(flatten)]
     pub retry: RetryFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// REGISTRY
+    pub registry: String,
+    /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+    #[arg(long, value_name = "string")]
+    pub authfile: Option<String>,
+    /// path of a Docker-compatible config file to update instead
+    #[arg(long, value_name = "string", conflicts_with = "authfile")]
+    pub compat_auth_file: Option<String>,
+    /// Return the current login user for the registry
+    #[arg(long)]
+    pub get_login: bool,
+    /// Password for registry
+    #[arg(short, long, value_name = "string")]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long, conflicts_with = "password")]
+    pub password_stdin: bool,
+    /// Username for registry
+    #[arg(short, long, value_name = "string")]
+    pub username: Option<String>,
+    /// Write more detailed information to stdout
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// use certificates at PATH (*.crt, *.cert, *.key) to connect to the registry
+    #[arg(long, value_name = "PATH")]
+    pub cert_dir: Option<String>,
+    /// require HTTPS and verify certificates when talking to the container registry
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// REGISTRY
+    pub registry: Option<String>,
+    /// Remove the login credentials for all registries
+    #[arg(short, long)]
+    pub all: bool,
+    /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+    #[arg(long, value_name = "string")]
+    pub authfile: Option<String>,
+    /// path of a Docker-compatible config file to update instead
+    #[arg(long, value_name = "string", conflicts_with = "authfile")]
+    pub compat_auth_file: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -157,6 +157,7 @@ fn request_to_js(r: Request) -> JsValue {
         // Copying is a CLI feature: the driver answers these with a failure.
         Request::Transfer(_) => set(&o, "kind", "transfer"),
         Request::WriteFile { .. } => set(&o, "kind", "write-file"),
+        Request::WritePrivateFile { .. } => set(&o, "kind", "write-private-file"),
         Request::Rename { .. } => set(&o, "kind", "rename"),
         Request::CreateDir { .. } => set(&o, "kind", "create-dir"),
         Request::RemoveFile { .. } => set(&o, "kind", "remove-file"),

@@ -106,3 +106,37 @@ fn registry_token_is_used_as_given() {
     let bad = skiff(&["inspect", "--tls-verify=false", "--registry-token", "not-a-token", &img]);
     assert_eq!(bad.code, 1, "{}", bad.stderr);
 }
+
+/// `login` to a token registry: the credentials go to the token endpoint
+/// (no scope), the token to the registry's `/v2/`, then to the auth file;
+/// a wrong password stores nothing. skopeo does the same with the same result.
+#[test]
+fn login_through_the_token_endpoint() {
+    let w = token_world();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("auth.json");
+    let f = file.display().to_string();
+    let host = w.registry.host();
+    let before = w.issuer.seen.lock().unwrap().len();
+    let args = ["login", "--tls-verify=false", "--authfile", &f, "-u", USER, "-p", PASSWORD, &host];
+    let ours = skiff(&args).ok();
+    let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
+    assert!(
+        seen.iter().any(|s| s.authorization.as_deref().is_some_and(|a| a.starts_with("Basic "))
+            && s.query.contains(&format!("account={USER}"))),
+        "{seen:?}"
+    );
+    let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert!(stored["auths"][&host]["auth"].is_string(), "{stored}");
+    let theirs_file = tmp.path().join("skopeo.json");
+    let t = theirs_file.display().to_string();
+    let theirs = skopeo(&["login", "--tls-verify=false", "--authfile", &t, "-u", USER, "-p", PASSWORD, &host]).ok();
+    assert_eq!(ours.stdout_str(), theirs.stdout_str());
+    let theirs_stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&theirs_file).unwrap()).unwrap();
+    assert_eq!(stored["auths"][&host], theirs_stored["auths"][&host]);
+    let wrong = tmp.path().join("wrong.json");
+    let r =
+        skiff(&["login", "--tls-verify=false", "--authfile", wrong.to_str().unwrap(), "-u", USER, "-p", "nope", &host]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!wrong.exists());
+}

@@ -10,6 +10,7 @@ mod host_js;
 mod layout_fixes;
 mod list_tags;
 mod local;
+mod login;
 mod schema1_copy;
 mod self_signed;
 mod signatures;

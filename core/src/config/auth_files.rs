@@ -64,6 +64,48 @@ pub async fn read(io: &Io, env: &Environment, authfile: Option<&str>) -> Result<
     Ok(out)
 }
 
+/// Where `login` stores credentials and `logout` removes them, as
+/// containers/image picks it: `--authfile` (or `--compat-auth-file`), else
+/// `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`, else
+/// `/run/containers/<uid>/auth.json`.
+pub fn writable_path(env: &Environment, authfile: Option<&str>) -> String {
+    if let Some(p) = authfile.or(env.var("REGISTRY_AUTH_FILE")) {
+        return p.to_owned();
+    }
+    match env.var("XDG_RUNTIME_DIR") {
+        Some(rt) => format!("{rt}/containers/auth.json"),
+        None => format!("/run/containers/{}/auth.json", env.uid),
+    }
+}
+
+/// The file's JSON object (an absent file is an empty one), so that an
+/// edit keeps every other entry and key as it was.
+pub async fn read_object(io: &Io, path: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    match io.read_file(path.to_owned(), MAX_AUTH_FILE).await {
+        Ok(bytes) => match serde_json::from_slice(&bytes) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            Ok(_) => Err(Error::invalid(format!("auth file {path} does not hold a JSON object"))),
+            Err(e) => Err(Error::invalid(format!("auth file {path} is not valid JSON: {e}"))),
+        },
+        Err(e) if e.kind == IoErrorKind::NotFound => Ok(serde_json::Map::new()),
+        Err(e) => Err(Error::invalid(format!("reading auth file {path}: {}", e.message))),
+    }
+}
+
+/// Writes the auth file readable by its owner only (0600, directories
+/// 0700), through a temporary name and a rename.
+pub async fn write_object(io: &Io, path: &str, object: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+    let mut data = serde_json::to_vec_pretty(object)?;
+    data.push(b'\n');
+    let tmp = format!("{path}.skiff-tmp");
+    let fail =
+        |what: &str, e: crate::engine::IoError| Error::invalid(format!("{what} auth file {path}: {}", e.message));
+    io.fs(crate::engine::Request::WritePrivateFile { path: tmp.clone(), data })
+        .await
+        .map_err(|e| fail("writing", e))?;
+    io.fs(crate::engine::Request::Rename { from: tmp, to: path.to_owned() }).await.map_err(|e| fail("writing", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,6 +165,12 @@ pub enum Request {
         path: String,
         data: Vec<u8>,
     },
+    /// Like `WriteFile`, readable by its owner only (0600; missing parent
+    /// directories 0700): for files holding credentials.
+    WritePrivateFile {
+        path: String,
+        data: Vec<u8>,
+    },
     /// Write `pieces` in order into `path`, opened for writing (created,
     /// truncated if regular, written through if a pipe or device).
     WriteStream {

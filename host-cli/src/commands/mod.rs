@@ -5,6 +5,7 @@ mod copy;
 mod delete;
 mod inspect;
 mod list_tags;
+mod login;
 mod manifest_digest;
 
 use std::io::Write as _;
@@ -28,6 +29,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ManifestDigest(a) => manifest_digest::run(&cli.global, a),
         Command::Delete(a) => delete::run(&cli.global, a),
         Command::Copy(a) => copy::run(&cli.global, a),
+        Command::Login(a) => login::login(&cli.global, a),
+        Command::Logout(a) => login::logout(&cli.global, a),
     }
 }
 

@@ -37,6 +37,7 @@ pub async fn read_file(path: &str, max: u64) -> Reply {
 pub async fn apply(request: Request) -> Reply {
     let (what, result) = match request {
         Request::WriteFile(w) => (format!("write {}", w.path), std::fs::write(&w.path, &w.data)),
+        Request::WritePrivateFile(w) => (format!("write {}", w.path), write_private(&w.path, &w.data)),
         Request::Rename(r) => (format!("rename {} to {}", r.from, r.to), std::fs::rename(&r.from, &r.to)),
         Request::CreateDir(p) => (format!("create directory {p}"), std::fs::create_dir_all(&p)),
         Request::RemoveFile(p) => (format!("remove {p}"), std::fs::remove_file(&p)),
@@ -48,6 +49,20 @@ pub async fn apply(request: Request) -> Reply {
         Ok(()) => Reply::Done,
         Err(e) => io_failed(&what, &e),
     }
+}
+
+/// Creates or truncates `path`, readable by its owner only, with missing
+/// parent directories (0700).
+fn write_private(path: &str, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+    if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // An existing file keeps its mode on open: set it.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(data)?;
+    f.flush()
 }
 
 async fn list_dir(path: &str) -> Reply {

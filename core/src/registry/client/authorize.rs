@@ -79,7 +79,10 @@ impl RegistryClient {
         if let Some(service) = ch.params.get("service") {
             query.push(format!("service={}", url::encode(service)));
         }
-        query.push(format!("scope={}", url::encode(scope)));
+        // A login asks for no scope: a token that says the credentials are good.
+        if !scope.is_empty() {
+            query.push(format!("scope={}", url::encode(scope)));
+        }
         let mut authorization = None;
         if let Some(c) = &self.credentials {
             let base = self.session.borrow().base.clone();

@@ -223,6 +223,21 @@ impl RegistryClient {
     }
 
     /// Deletes the manifest `digest` (and so every tag pointing at it).
+    /// Whether the registry accepts the client's credentials (`login`):
+    /// `GET /v2/` with them (a bearer token for no scope first, if the
+    /// registry wants tokens) must answer 200, as containers/image checks.
+    pub async fn check_auth(&self) -> Result<()> {
+        let resp = self.send(Call::path("GET", "/v2/".to_owned(), "", MAX_SMALL_BODY)).await?;
+        match resp.status {
+            200 => Ok(()),
+            401 | 403 => Err(Error::new(
+                crate::error::ErrorKind::Unauthorized,
+                format!("{}: invalid username/password{}", self.registry, describe_body(&resp)),
+            )),
+            _ => Err(status_error(&format!("logging into {}", self.registry), &resp)),
+        }
+    }
+
     pub async fn delete_manifest(&self, repository: &str, digest: &Digest) -> Result<()> {
         let scope = delete_scope(repository);
         let resp = self
