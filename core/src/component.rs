@@ -268,6 +268,9 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::ListDir { path } => wit::Request::ListDir(path),
         Request::Stat { path } => wit::Request::Stat(path),
         Request::TarIndex { path } => wit::Request::TarIndex(path),
+        Request::Run { program, args, stdin, max_output } => {
+            wit::Request::Run(wit::Run { program, args, stdin, max_output })
+        }
     }
 }
 
@@ -323,6 +326,9 @@ fn reply_from_wit(reply: wit::Reply) -> Reply {
         }
         wit::Reply::FileInfo(i) => {
             Reply::FileInfo(FileInfo { kind: file_kind(i.kind), target: file_kind(i.target), size: i.size })
+        }
+        wit::Reply::Output(o) => {
+            Reply::Output(engine::ProcessOutput { status: o.status, stdout: o.stdout, stderr: o.stderr })
         }
         wit::Reply::Failed(e) => Reply::Failed(IoError { kind: io_kind(e.kind), message: e.message }),
     }

@@ -28,7 +28,7 @@ pub async fn run(io: Io, mut job: DeleteJob, env: Environment) -> Result<Vec<u8>
             image.transport_name()
         )));
     };
-    resolve_registry(&io, &env, &mut job.registry, &r.registry).await?;
+    resolve_registry(&io, &env, &mut job.registry, &r.registry, &r.repository).await?;
     let client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
     let digest: Digest = match &r.digest {
         Some(d) => d.clone(),

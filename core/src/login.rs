@@ -96,7 +96,7 @@ pub async fn login(io: Io, mut job: LoginJob, env: Environment) -> Result<Vec<u8
     let mut opts = job.access;
     opts.credentials =
         Some(crate::registry::auth::Credentials { username: username.clone(), password: password.clone() });
-    resolve_registry(&io, &env, &mut opts, &registry).await?;
+    resolve_registry(&io, &env, &mut opts, &registry, "").await?;
     let client = RegistryClient::new(io.clone(), &registry, "", opts)?;
     client.check_auth().await.map_err(|e| e.context(format!("authenticating creds for {key:?}")))?;
     let mut object = auth_files::read_object(&io, &path).await?;

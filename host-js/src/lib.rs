@@ -164,6 +164,11 @@ fn request_to_js(r: Request) -> JsValue {
         Request::ReadRange { .. } => set(&o, "kind", "read-range"),
         Request::TarIndex { .. } => set(&o, "kind", "tar-index"),
         Request::WriteStream { .. } => set(&o, "kind", "write-stream"),
+        // No programs are run from JavaScript: the driver answers with a failure.
+        Request::Run { program, .. } => {
+            set(&o, "kind", "run");
+            set(&o, "program", program);
+        }
         Request::Stat { path } => {
             set(&o, "kind", "stat");
             set(&o, "path", path);

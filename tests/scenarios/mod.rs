@@ -4,6 +4,7 @@ mod bad_input;
 mod bearer;
 mod compat;
 mod copy;
+mod cred_helpers;
 mod daemon;
 mod delete;
 mod host_js;

@@ -14,7 +14,7 @@ mod runtime;
 
 pub use protocol::{
     BlobSink, BlobSource, ClientIdentity, FileInfo, FileKind, HttpRequest, HttpResponse, IoError, IoErrorKind,
-    Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, TlsConfig, Transfer,
+    ProcessOutput, Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, TlsConfig, Transfer,
 };
 pub use runtime::{Io, Transferred};
 

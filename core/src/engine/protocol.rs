@@ -207,6 +207,14 @@ pub enum Request {
     TarIndex {
         path: String,
     },
+    /// Run `program` (looked up in PATH) with `args`, `stdin` as its
+    /// input; its output read up to `max_output` bytes each.
+    Run {
+        program: String,
+        args: Vec<String>,
+        stdin: Vec<u8>,
+        max_output: u64,
+    },
 }
 
 impl Request {
@@ -305,7 +313,18 @@ pub enum Reply {
     },
     Recompressed(Recompressed),
     FileInfo(FileInfo),
+    /// A `Run`'s exit status and output.
+    Output(ProcessOutput),
     Failed(IoError),
+}
+
+/// How a program run for the core ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessOutput {
+    /// The exit status (-1 when a signal ended it).
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 /// What a `Recompress` wrote, and the sha256 of the decoded bytes (its diff ID).

@@ -121,6 +121,20 @@ impl Io {
         self.call(Request::Recompress(request), |r| if let Reply::Recompressed(r) = r { Ok(r) } else { Err(r) }).await
     }
 
+    /// Runs a program (a credential helper) and returns how it ended.
+    pub async fn run(
+        &self,
+        program: String,
+        args: Vec<String>,
+        stdin: Vec<u8>,
+        max_output: u64,
+    ) -> Result<super::ProcessOutput, IoError> {
+        self.call(Request::Run { program, args, stdin, max_output }, |r| {
+            if let Reply::Output(o) = r { Ok(o) } else { Err(r) }
+        })
+        .await
+    }
+
     /// What a path is; a missing path is [`super::FileKind::Absent`], not an error.
     pub async fn stat(&self, path: String) -> Result<FileInfo, IoError> {
         self.call(Request::Stat { path }, |r| if let Reply::FileInfo(i) = r { Ok(i) } else { Err(r) }).await
@@ -179,6 +193,7 @@ fn unexpected(reply: Reply) -> IoError {
         Reply::Transferred { .. } => "a transferred",
         Reply::Recompressed(_) => "a recompressed",
         Reply::FileInfo(_) => "a file-info",
+        Reply::Output(_) => "an output",
         Reply::Failed(_) => "a failed",
     };
     IoError {

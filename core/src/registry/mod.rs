@@ -7,7 +7,7 @@ mod link;
 pub mod lookaside;
 pub(crate) mod url;
 
-pub use client::{BlobPush, RegistryClient, RegistryErrors};
+pub use client::{BlobPush, RegistryClient, RegistryErrors, sanitize};
 
 use serde::Deserialize;
 
@@ -33,10 +33,6 @@ pub struct RegistryOptions {
     /// `--cert-dir`: instead of the certs.d directories.
     #[serde(default)]
     pub cert_dir: Option<String>,
-    /// The auth files of the chain that exist, read (found by
-    /// `transport::SideOptions::resolve` before a client is made).
-    #[serde(skip)]
-    pub auth_files: Vec<auth::AuthFile>,
     /// `--retry-times`: how often a request that failed in a transient way is tried again.
     #[serde(default)]
     pub retry_times: u32,

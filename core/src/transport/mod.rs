@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 pub(crate) use crate::files::{file_error, fs_error, join, read_local, write_atomically};
 use crate::manifest::Descriptor;
 use crate::reference::{ArchiveSelector, ImageReference};
-use crate::registry::RegistryOptions;
+use crate::registry::{RegistryOptions, auth};
 use crate::signature::Signature;
 
 /// How to reach one image: a copy's source or destination, or what
@@ -55,7 +55,9 @@ impl SideOptions {
     /// `DOCKER_HOST` for a daemon. (`copy` also finds registries.d.)
     pub async fn resolve(&mut self, io: &Io, env: &Environment, image: &ImageReference) -> Result<()> {
         match image {
-            ImageReference::Docker(r) => resolve_registry(io, env, &mut self.registry, &r.registry).await?,
+            ImageReference::Docker(r) => {
+                resolve_registry(io, env, &mut self.registry, &r.registry, &r.repository).await?
+            }
             ImageReference::DockerDaemon(_) if self.daemon_host.is_none() => {
                 self.daemon_host = env.var("DOCKER_HOST").map(str::to_owned);
             }
@@ -65,12 +67,24 @@ impl SideOptions {
     }
 }
 
-/// Finds the auth files (unless credentials were given) and the TLS
-/// settings for `registry` (named as references name it, `docker.io`, as
-/// containers/image looks certs.d up).
-pub async fn resolve_registry(io: &Io, env: &Environment, reg: &mut RegistryOptions, registry: &str) -> Result<()> {
+/// Finds the credentials for `registry`/`repository` (unless given or
+/// refused: the auth file chain, and the credential helper it may name) and
+/// the TLS settings for `registry` (named as references name it,
+/// `docker.io`, as containers/image looks certs.d up).
+pub async fn resolve_registry(
+    io: &Io,
+    env: &Environment,
+    reg: &mut RegistryOptions,
+    registry: &str,
+    repository: &str,
+) -> Result<()> {
     if !reg.no_creds && reg.credentials.is_none() && reg.registry_token.is_none() {
-        reg.auth_files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
+        let files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
+        reg.credentials = match auth::lookup(&files, registry, repository)? {
+            Some(auth::Source::Entry(c)) => Some(c),
+            Some(auth::Source::Helper(name)) => auth::helper::get(io, &name, registry).await?,
+            None => None,
+        };
     }
     reg.tls = certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry).await?;
     Ok(())

@@ -6,6 +6,7 @@ mod certs;
 mod error;
 mod fs;
 mod http;
+mod process;
 mod progress;
 mod recompress;
 mod transfer;
@@ -72,6 +73,7 @@ impl HostIo {
             Request::WriteStream(w) => fs::write_stream(w).await,
             Request::Stat(path) => fs::stat(path).await,
             Request::Recompress(r) => recompress::recompress(r).await,
+            Request::Run(r) => process::run(r).await,
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,

@@ -1,6 +1,8 @@
 //! Credentials, and their lookup in containers-auth.json(5) files and
-//! Docker's `config.json`: the most specific key (`host/ns/repo` before
-//! `host`) of the first file that has one wins.
+//! Docker's `config.json`: in each file, in order, a `credHelpers` entry for
+//! the registry first, then the most specific `auths` key (`host/ns/repo`
+//! before `host`), then the file's `credsStore`; the first file that has
+//! one wins.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -25,9 +27,25 @@ impl std::fmt::Debug for Credentials {
 pub use crate::config::auth_files::AuthFile;
 
 #[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
 struct Wire {
     #[serde(default)]
     auths: BTreeMap<String, Entry>,
+    /// Registry → the helper (`docker-credential-<name>`) that holds its credentials.
+    #[serde(default)]
+    cred_helpers: BTreeMap<String, String>,
+    /// Docker's default helper for registries without an entry.
+    #[serde(default)]
+    creds_store: Option<String>,
+}
+
+/// Where a registry's credentials are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Stored in an auth file.
+    Entry(Credentials),
+    /// Held by this credential helper (`docker-credential-<name>`).
+    Helper(String),
 }
 
 #[derive(Deserialize)]
@@ -40,8 +58,16 @@ struct Entry {
     password: Option<String>,
 }
 
-/// Finds credentials for `registry`/`repository` in `files`, in order.
+/// Credentials stored for `registry`/`repository` in `files` (helpers aside).
 pub fn lookup_credentials(files: &[AuthFile], registry: &str, repository: &str) -> Result<Option<Credentials>> {
+    Ok(match lookup(files, registry, repository)? {
+        Some(Source::Entry(c)) => Some(c),
+        _ => None,
+    })
+}
+
+/// Where the credentials for `registry`/`repository` are, from `files` in order.
+pub fn lookup(files: &[AuthFile], registry: &str, repository: &str) -> Result<Option<Source>> {
     let mut keys = Vec::new();
     let mut scope = format!("{registry}/{repository}");
     loop {
@@ -54,12 +80,22 @@ pub fn lookup_credentials(files: &[AuthFile], registry: &str, repository: &str) 
     for file in files {
         let wire: Wire = serde_json::from_str(&file.contents)
             .map_err(|e| Error::invalid(format!("reading JSON file {:?}: {e}", file.path)))?;
+        if let Some(helper) = wire.cred_helpers.iter().find(|(k, _)| normalize_key(k) == registry).map(|(_, h)| h) {
+            return Ok(Some(Source::Helper(helper.clone())));
+        }
         // Docker's config.json keys may be URLs (https://index.docker.io/v1/).
         let normalized: BTreeMap<String, &Entry> = wire.auths.iter().map(|(k, v)| (normalize_key(k), v)).collect();
         for key in &keys {
             if let Some(entry) = normalized.get(key) {
-                return decode(entry, &file.path).map(Some);
+                // Docker leaves empty entries behind for what its store holds.
+                let empty = entry.auth.as_deref().is_none_or(str::is_empty) && entry.username.is_none();
+                if !(empty && wire.creds_store.is_some()) {
+                    return decode(entry, &file.path).map(|c| Some(Source::Entry(c)));
+                }
             }
+        }
+        if let Some(store) = wire.creds_store.filter(|s| !s.is_empty()) {
+            return Ok(Some(Source::Helper(store)));
         }
     }
     Ok(None)
@@ -124,6 +160,24 @@ mod tests {
         let files = [file(&format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{a}"}}}}}}"#))];
         let c = lookup_credentials(&files, "docker.io", "library/x").unwrap().unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p:with:colons"));
+    }
+
+    #[test]
+    fn helpers_come_first_and_the_store_last() {
+        let a = STANDARD.encode("alice:pw1");
+        let files = [
+            file(&format!(
+                r#"{{"auths":{{"r.io":{{"auth":"{a}"}},"docker.io":{{}}}},"credHelpers":{{"r.io":"pass"}},"credsStore":"desktop"}}"#
+            )),
+            file(&format!(r#"{{"auths":{{"s.io":{{"auth":"{a}"}}}}}}"#)),
+        ];
+        assert_eq!(lookup(&files, "r.io", "x").unwrap(), Some(Source::Helper("pass".into())));
+        // Docker's empty placeholder means "in the store".
+        assert_eq!(lookup(&files, "docker.io", "library/x").unwrap(), Some(Source::Helper("desktop".into())));
+        // The first file's store answers for any registry it has no entry for.
+        assert_eq!(lookup(&files, "s.io", "x").unwrap(), Some(Source::Helper("desktop".into())));
+        let plain = [file(&format!(r#"{{"auths":{{"s.io":{{"auth":"{a}"}}}}}}"#))];
+        assert!(matches!(lookup(&plain, "s.io", "x").unwrap(), Some(Source::Entry(c)) if c.username == "alice"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod push;
 mod request;
 mod retry;
 
-pub use error::RegistryErrors;
+pub use error::{RegistryErrors, sanitize};
 pub use push::BlobPush;
 
 use super::auth::{self, Challenge, Credentials, Token};
@@ -80,13 +80,9 @@ fn delete_scope(repository: &str) -> String {
 
 impl RegistryClient {
     pub fn new(io: Io, registry: &str, repository: &str, opts: RegistryOptions) -> Result<Self> {
-        let credentials = if opts.no_creds {
-            None
-        } else if let Some(c) = opts.credentials.clone() {
-            Some(c)
-        } else {
-            auth::lookup_credentials(&opts.auth_files, registry, repository)?
-        };
+        // The credentials were found before (`transport::resolve_registry`).
+        let _ = repository;
+        let credentials = if opts.no_creds { None } else { opts.credentials.clone() };
         Ok(RegistryClient { io, registry: registry.to_owned(), opts, credentials, session: RefCell::default() })
     }
 
