@@ -98,6 +98,7 @@ fn registry_from_wit(r: wj::RegistryOptions) -> RegistryOptions {
         authfile: r.authfile,
         retry_times: r.retry_times,
         retry_delay_ms: r.retry_delay_ms,
+        user_agent_prefix: r.user_agent_prefix,
         ..RegistryOptions::default()
     }
 }

@@ -1114,3 +1114,26 @@ fn token_endpoint_redirects_keep_credentials_at_the_realm() {
         assert_eq!(hops[1].authorization().is_some(), authorized, "{location}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The User-Agent.
+
+#[test]
+fn every_request_says_who_asks_with_the_users_prefix() {
+    let mut sim = Sim::default();
+    registry(&mut sim, bearer());
+    sim.host(AUTH, TokenServer::default());
+    sim.run(inspect_raw(json!({ "registry": {"user_agent_prefix": "ci-bot/1"} }))).unwrap();
+    let expected = format!("ci-bot/1 skiff/{}", env!("CARGO_PKG_VERSION"));
+    assert!(sim.log.len() >= 3, "the ping, the token and the manifest");
+    for s in &sim.log {
+        let ua: Vec<&str> =
+            s.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.as_str()).collect();
+        assert_eq!(ua, [expected.as_str()], "{} {}", s.method, s.url);
+    }
+    let mut sim = Sim::default();
+    registry(&mut sim, Auth::Anonymous);
+    sim.run(inspect_raw(json!({}))).unwrap();
+    let plain = format!("skiff/{}", env!("CARGO_PKG_VERSION"));
+    assert!(sim.log.iter().all(|s| s.headers.iter().any(|(k, v)| k == "User-Agent" && *v == plain)));
+}

@@ -48,6 +48,9 @@ pub struct GlobalOptions {
     /// directory used to store temporary files
     #[arg(long, global = true, value_name = "string")]
     pub tmpdir: Option<String>,
+    /// prefix to add to the user agent string
+    #[arg(long, global = true, value_name = "string")]
+    pub user_agent_prefix: Option<String>,
     /// Version for skiff
     #[arg(short = 'v', long)]
     pub version: bool,

@@ -121,3 +121,24 @@ fn client_certificate_pairs_from_cert_dir() {
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(refused.stdout.is_empty());
 }
+
+/// Docker's old `~/.dockercfg` (no `auths` wrapper) is the chain's last
+/// file, as in containers/image: skiff and skopeo both log in with it.
+#[test]
+fn the_legacy_dockercfg_is_read() {
+    let home = tempfile::tempdir().unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(creds());
+    let cfg = format!(r#"{{"https://{}":{{"auth":"{auth}","email":"ci@example.com"}}}}"#, world().secure.host());
+    std::fs::write(home.path().join(".dockercfg"), cfg).unwrap();
+    let inspect = |program: std::process::Command| {
+        let mut cmd = program;
+        cmd.env("HOME", home.path()).env_remove("REGISTRY_AUTH_FILE").env_remove("XDG_RUNTIME_DIR");
+        cmd.args(["inspect", "--raw", "--cert-dir", &cert_dir(), &image()]);
+        run(cmd)
+    };
+    let ours = inspect(skiff_cmd());
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    let theirs = inspect(std::process::Command::new("skopeo"));
+    assert_eq!(theirs.code, 0, "{}", theirs.stderr);
+    assert_eq!(ours.stdout, theirs.stdout);
+}

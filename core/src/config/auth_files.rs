@@ -12,13 +12,21 @@ pub struct AuthFile {
     pub contents: String,
 }
 
+impl AuthFile {
+    /// Docker's old `~/.dockercfg`: registry → entry, without `auths`.
+    pub fn is_legacy(&self) -> bool {
+        self.path.ends_with("/.dockercfg")
+    }
+}
+
 /// Auth files are small; a bigger one is not an auth file.
 const MAX_AUTH_FILE: u64 = 1 << 20;
 
 /// The files to consult, in order: `--authfile` (else `$REGISTRY_AUTH_FILE`)
 /// if given, else `$XDG_RUNTIME_DIR/containers/auth.json` and
 /// `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config`); then Docker's
-/// `$DOCKER_CONFIG/config.json` (`~/.docker/config.json`).
+/// `$DOCKER_CONFIG/config.json` (`~/.docker/config.json`), and Docker's
+/// old `~/.dockercfg`.
 pub fn chain(env: &Environment, authfile: Option<&str>) -> Vec<String> {
     let mut paths = Vec::new();
     match authfile.or(env.var("REGISTRY_AUTH_FILE")) {
@@ -39,6 +47,9 @@ pub fn chain(env: &Environment, authfile: Option<&str>) -> Vec<String> {
                 paths.push(format!("{h}/.docker/config.json"));
             }
         }
+    }
+    if let Some(h) = env.home() {
+        paths.push(format!("{h}/.dockercfg"));
     }
     paths
 }
@@ -122,12 +133,17 @@ mod tests {
         let e = env(&[("HOME", "/h"), ("XDG_RUNTIME_DIR", "/run/user/1")]);
         assert_eq!(
             chain(&e, None),
-            ["/run/user/1/containers/auth.json", "/h/.config/containers/auth.json", "/h/.docker/config.json"]
+            [
+                "/run/user/1/containers/auth.json",
+                "/h/.config/containers/auth.json",
+                "/h/.docker/config.json",
+                "/h/.dockercfg"
+            ]
         );
-        assert_eq!(chain(&e, Some("/a.json")), ["/a.json", "/h/.docker/config.json"]);
+        assert_eq!(chain(&e, Some("/a.json")), ["/a.json", "/h/.docker/config.json", "/h/.dockercfg"]);
         let e = env(&[("HOME", "/h"), ("REGISTRY_AUTH_FILE", "/r.json"), ("DOCKER_CONFIG", "/d")]);
-        assert_eq!(chain(&e, None), ["/r.json", "/d/config.json"]);
+        assert_eq!(chain(&e, None), ["/r.json", "/d/config.json", "/h/.dockercfg"]);
         let e = env(&[("HOME", "/h"), ("XDG_CONFIG_HOME", "/c"), ("XDG_RUNTIME_DIR", "")]);
-        assert_eq!(chain(&e, None), ["/c/containers/auth.json", "/h/.docker/config.json"]);
+        assert_eq!(chain(&e, None), ["/c/containers/auth.json", "/h/.docker/config.json", "/h/.dockercfg"]);
     }
 }

@@ -149,7 +149,7 @@ impl Lookaside {
                     let request = HttpRequest {
                         method: "GET".to_owned(),
                         url: url.clone(),
-                        headers: Vec::new(),
+                        headers: vec![("User-Agent".to_owned(), super::USER_AGENT.to_owned())],
                         body: None,
                         max_body: MAX_SIGNATURE_SIZE,
                         tls: tls.clone(),

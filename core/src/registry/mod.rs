@@ -9,6 +9,18 @@ pub(crate) mod url;
 
 pub use client::{BlobPush, RegistryClient, RegistryErrors, sanitize};
 
+/// skiff's `User-Agent`, as skopeo's is `skopeo/<version>`.
+pub const USER_AGENT: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));
+
+/// The `User-Agent` header for requests made with `opts`.
+pub fn user_agent(opts: &RegistryOptions) -> (String, String) {
+    let value = match opts.user_agent_prefix.as_deref().filter(|p| !p.is_empty()) {
+        Some(prefix) => format!("{prefix} {USER_AGENT}"),
+        None => USER_AGENT.to_owned(),
+    };
+    ("User-Agent".to_owned(), value)
+}
+
 use serde::Deserialize;
 
 /// How to talk to a registry, as the host's flags and config describe it.
@@ -36,6 +48,9 @@ pub struct RegistryOptions {
     /// `--retry-times`: how often a request that failed in a transient way is tried again.
     #[serde(default)]
     pub retry_times: u32,
+    /// `--user-agent-prefix`: put before skiff's own `User-Agent`.
+    #[serde(default)]
+    pub user_agent_prefix: Option<String>,
     /// `--retry-delay` in milliseconds; exponential back-off (1 s, 2 s, 4 s…) when unset.
     #[serde(default)]
     pub retry_delay_ms: Option<u64>,

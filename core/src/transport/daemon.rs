@@ -48,7 +48,8 @@ impl Daemon {
         Ok(Daemon { base })
     }
 
-    fn request(&self, method: &str, path: &str, headers: Vec<(String, String)>) -> HttpRequest {
+    fn request(&self, method: &str, path: &str, mut headers: Vec<(String, String)>) -> HttpRequest {
+        headers.push(("User-Agent".to_owned(), crate::registry::USER_AGENT.to_owned()));
         HttpRequest {
             method: method.to_owned(),
             url: format!("{}{path}", self.base),

@@ -43,12 +43,12 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         source: a.source,
         destination: a.destination,
         src: wj::SideOptions {
-            registry: registry_options(&src, &a.retry)?,
+            registry: registry_options(g, &src, &a.retry)?,
             shared_blob_dir: a.src.shared_blob_dir,
             daemon_host: a.src.daemon_host,
         },
         dest: wj::SideOptions {
-            registry: registry_options(&dest, &a.retry)?,
+            registry: registry_options(g, &dest, &a.retry)?,
             shared_blob_dir: a.dest.shared_blob_dir,
             daemon_host: a.dest.daemon_host,
         },

@@ -7,6 +7,6 @@ use crate::cli::{DeleteArgs, GlobalOptions};
 use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: DeleteArgs) -> Result<()> {
-    let job = wj::DeleteJob { image: a.image, registry: registry_options(&a.image_flags.registry, &a.retry)? };
+    let job = wj::DeleteJob { image: a.image, registry: registry_options(g, &a.image_flags.registry, &a.retry)? };
     run_job(g, wj::Job::Delete(job), environment(None))
 }

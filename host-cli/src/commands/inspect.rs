@@ -15,7 +15,7 @@ pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
         format: a.format,
         no_tags: a.no_tags,
         side: wj::SideOptions {
-            registry: registry_options(&a.image_flags.registry, &a.retry)?,
+            registry: registry_options(g, &a.image_flags.registry, &a.retry)?,
             shared_blob_dir: a.image_flags.shared_blob_dir,
             daemon_host: a.image_flags.daemon_host,
         },

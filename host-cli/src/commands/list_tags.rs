@@ -7,6 +7,6 @@ use crate::cli::{GlobalOptions, ListTagsArgs};
 use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: ListTagsArgs) -> Result<()> {
-    let job = wj::ListTagsJob { repository: a.repository, registry: registry_options(&a.registry, &a.retry)? };
+    let job = wj::ListTagsJob { repository: a.repository, registry: registry_options(g, &a.registry, &a.retry)? };
     run_job(g, wj::Job::ListTags(job), environment(None))
 }

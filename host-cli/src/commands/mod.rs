@@ -107,7 +107,7 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
 }
 
 /// One registry's flags, after skopeo's checks on how they combine.
-fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<wj::RegistryOptions> {
+fn registry_options(g: &GlobalOptions, f: &RegistryFlags, retry: &RetryFlags) -> Result<wj::RegistryOptions> {
     if f.creds.is_some() && (f.username.is_some() || f.password.is_some()) {
         bail!("--creds and --username/--password cannot be used together");
     }
@@ -137,6 +137,7 @@ fn registry_options(f: &RegistryFlags, retry: &RetryFlags) -> Result<wj::Registr
         authfile: f.authfile.clone(),
         retry_times: retry.retry_times,
         retry_delay_ms: retry.retry_delay.filter(|d| !d.is_zero()).map(|d| d.as_millis() as u64),
+        user_agent_prefix: g.user_agent_prefix.clone(),
     })
 }
 

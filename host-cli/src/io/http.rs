@@ -57,8 +57,7 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
-            .no_proxy()
-            .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")));
+            .no_proxy();
         if tls.insecure {
             b = b.danger_accept_invalid_certs(true).tls_built_in_root_certs(false);
         }
@@ -86,7 +85,6 @@ impl Http {
             .unix_socket(std::path::PathBuf::from(&socket))
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| failed(IoErrorKind::Other, chain(&e)))?;
         clients.insert(key, c.clone());

@@ -78,8 +78,11 @@ pub fn lookup(files: &[AuthFile], registry: &str, repository: &str) -> Result<Op
         }
     }
     for file in files {
-        let wire: Wire = serde_json::from_str(&file.contents)
-            .map_err(|e| Error::invalid(format!("reading JSON file {:?}: {e}", file.path)))?;
+        let bad = |e: serde_json::Error| Error::invalid(format!("reading JSON file {:?}: {e}", file.path));
+        let wire: Wire = match file.is_legacy() {
+            true => Wire { auths: serde_json::from_str(&file.contents).map_err(bad)?, ..Wire::default() },
+            false => serde_json::from_str(&file.contents).map_err(bad)?,
+        };
         if let Some(helper) = wire.cred_helpers.iter().find(|(k, _)| normalize_key(k) == registry).map(|(_, h)| h) {
             return Ok(Some(Source::Helper(helper.clone())));
         }
@@ -178,6 +181,17 @@ mod tests {
         assert_eq!(lookup(&files, "s.io", "x").unwrap(), Some(Source::Helper("desktop".into())));
         let plain = [file(&format!(r#"{{"auths":{{"s.io":{{"auth":"{a}"}}}}}}"#))];
         assert!(matches!(lookup(&plain, "s.io", "x").unwrap(), Some(Source::Entry(c)) if c.username == "alice"));
+    }
+
+    #[test]
+    fn dockercfg_has_no_auths_wrapper() {
+        let a = STANDARD.encode("old:pw");
+        let legacy = AuthFile {
+            path: "/h/.dockercfg".into(),
+            contents: format!(r#"{{"https://index.docker.io/v1/":{{"auth":"{a}","email":"x@y"}}}}"#),
+        };
+        let c = lookup_credentials(&[legacy], "docker.io", "library/x").unwrap().unwrap();
+        assert_eq!(c.username, "old");
     }
 
     #[test]

@@ -92,7 +92,8 @@ impl RegistryClient {
     }
 
     /// A GET this client's TLS settings apply to.
-    fn get(&self, url: &Url, headers: Vec<(String, String)>, max_body: u64) -> HttpRequest {
+    fn get(&self, url: &Url, mut headers: Vec<(String, String)>, max_body: u64) -> HttpRequest {
+        headers.push(super::user_agent(&self.opts));
         HttpRequest {
             method: "GET".to_owned(),
             url: url.as_str().to_owned(),

@@ -192,10 +192,12 @@ impl RegistryClient {
             Target::Path(p) => api_url(&home.base, p),
             Target::Url(u) => u.clone(),
         };
+        let mut headers = call.headers.clone();
+        headers.push(super::super::user_agent(&self.opts));
         let mut request = HttpRequest {
             method: call.method.to_owned(),
             url: url.as_str().to_owned(),
-            headers: call.headers.clone(),
+            headers,
             body: call.body.clone(),
             max_body: call.max_body,
             tls: self.opts.tls.clone(),
