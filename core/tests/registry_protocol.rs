@@ -231,6 +231,24 @@ fn token_realm_over_plain_http_never_sees_credentials() {
 }
 
 #[test]
+fn a_plain_http_realm_on_another_port_of_the_registry_host_is_another_origin() {
+    // A plain-HTTP registry whose token service is plain HTTP on another port.
+    let mut sim = Sim::default();
+    let image = Image::new("app", &[300]);
+    let mut r =
+        Registry::with_auth(Auth::Bearer { realm: "http://reg.test:5001/token".into(), service: "reg.test".into() });
+    r.push("app", "v1", &image);
+    sim.host("http://reg.test:5000", r);
+    sim.host("http://reg.test:5001", TokenServer::default());
+    let job = json!({"command": "inspect", "image": "docker://reg.test:5000/app:v1", "raw": true,
+        "side": {"registry": {"tls_verify": false, "credentials": {"username": "bob", "password": "pw"}}}});
+    let e = sim.run(job).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized);
+    assert!(e.message.contains("refusing to send credentials"), "{e}");
+    assert!(sim.seen_at("http://reg.test:5001").is_empty(), "nothing went to the other port");
+}
+
+#[test]
 fn token_expiry_mid_command() {
     // Each exchange takes 20 s of virtual time, so the client learns the time
     // one exchange late; the registry allows for that much clock skew. A

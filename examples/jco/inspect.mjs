@@ -110,6 +110,7 @@ const inspectJob = (raw) => ({
         authfile: undefined,
         retryTimes: 0,
         retryDelayMs: undefined,
+        userAgentPrefix: undefined,
       },
       sharedBlobDir: undefined,
       daemonHost: undefined,

@@ -33,11 +33,55 @@ pub struct TokenIssuer {
     pub port: u16,
     /// The certificate the registry must trust (`rootcertbundle`).
     pub cert: PathBuf,
+    /// The issuer's TLS certificate (self-signed, for 127.0.0.1), when it serves HTTPS.
+    pub tls_cert: PathBuf,
+    /// `https` or `http`.
+    pub scheme: &'static str,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
+/// A stream to talk HTTP over: plain TCP or TLS.
+trait ReadWrite: std::io::Read + Write + Send {}
+impl<T: std::io::Read + Write + Send> ReadWrite for T {}
+
+/// A self-signed certificate for 127.0.0.1 and the TLS server using it.
+fn server_config(dir: &Path) -> rustls::ServerConfig {
+    let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &p("tls.key"),
+        "-out",
+        &p("tls.crt"),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+    ]);
+    use rustls::pki_types::pem::PemObject as _;
+    let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("tls.crt"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(dir.join("tls.key")).unwrap();
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap()
+}
+
 impl TokenIssuer {
-    pub fn start(dir: &Path) -> TokenIssuer {
+    /// A token issuer on a free loopback port, over HTTPS when `with_tls`.
+    pub fn start(dir: &Path, with_tls: bool) -> TokenIssuer {
+        let tls = with_tls;
         std::fs::create_dir_all(dir).unwrap();
         let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
         openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &p("issuer.pem")]);
@@ -62,6 +106,7 @@ impl TokenIssuer {
         )
         .unwrap();
         let x5c = STANDARD.encode(std::fs::read(dir.join("issuer.der")).unwrap());
+        let tls = tls.then(|| Arc::new(server_config(dir)));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -69,45 +114,57 @@ impl TokenIssuer {
         let key = Arc::new(key);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (key, x5c, log) = (key.clone(), x5c.clone(), log.clone());
+                let (key, x5c, log, tls) = (key.clone(), x5c.clone(), log.clone(), tls.clone());
                 std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).is_err() {
-                        return;
-                    }
-                    let target = line.split(' ').nth(1).unwrap_or("").to_owned();
-                    let mut authorization = None;
-                    loop {
-                        let mut h = String::new();
-                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                            break;
+                    let mut conn: Box<dyn ReadWrite> = match tls {
+                        Some(config) => {
+                            let Ok(server) = rustls::ServerConnection::new(config) else { return };
+                            Box::new(rustls::StreamOwned::new(server, stream))
                         }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("authorization")
-                        {
-                            authorization = Some(v.trim().to_owned());
+                        None => Box::new(stream),
+                    };
+                    let (target, authorization) = {
+                        let mut reader = BufReader::new(&mut conn);
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).is_err() {
+                            return;
                         }
-                    }
+                        let target = line.split(' ').nth(1).unwrap_or("").to_owned();
+                        let mut authorization = None;
+                        loop {
+                            let mut h = String::new();
+                            if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                                break;
+                            }
+                            if let Some((k, v)) = h.split_once(':')
+                                && k.eq_ignore_ascii_case("authorization")
+                            {
+                                authorization = Some(v.trim().to_owned());
+                            }
+                        }
+                        (target, authorization)
+                    };
                     let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
                     log.lock().unwrap().push(Seen { query: query.clone(), authorization: authorization.clone() });
                     let (status, body) = answer(&key, &x5c, &query, authorization.as_deref());
-                    let mut s = stream;
                     let _ = write!(
-                        s,
+                        conn,
                         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         body.len()
                     );
+                    let _ = conn.flush();
                 });
             }
         });
-        TokenIssuer { port, cert: dir.join("issuer.crt"), seen }
+        let scheme = if with_tls { "https" } else { "http" };
+        TokenIssuer { port, cert: dir.join("issuer.crt"), tls_cert: dir.join("tls.crt"), scheme, seen }
     }
 
     /// The registry config block that delegates auth to this issuer.
     pub fn registry_config(&self) -> String {
         format!(
-            "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+            "auth:\n  token:\n    realm: {}://127.0.0.1:{}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+            self.scheme,
             self.port,
             self.cert.display()
         )

@@ -22,7 +22,8 @@ pub fn token_world() -> &'static TokenWorld {
     static W: OnceLock<TokenWorld> = OnceLock::new();
     W.get_or_init(|| {
         let dir = world().root.join("token");
-        let issuer = TokenIssuer::start(&dir.join("issuer"));
+        // Over HTTPS, as real token services are: credentials may go there.
+        let issuer = TokenIssuer::start(&dir.join("issuer"), true);
         let registry = Registry::start(
             &dir.join("registry"),
             Options { token_auth: Some(issuer.registry_config()), ..Options::default() },
@@ -72,33 +73,56 @@ fn credentials_go_to_the_token_endpoint() {
     assert!(wrong.stderr.contains("unable to retrieve auth token"), "{}", wrong.stderr);
 }
 
+/// A registry whose token realm is plain HTTP on the same host, another port.
+fn plain_realm_world() -> &'static TokenWorld {
+    static W: OnceLock<TokenWorld> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = world().root.join("plain-realm");
+        let issuer = TokenIssuer::start(&dir.join("issuer"), false);
+        let registry = Registry::start(
+            &dir.join("registry"),
+            Options { token_auth: Some(issuer.registry_config()), ..Options::default() },
+        );
+        TokenWorld { issuer, registry }
+    })
+}
+
 #[test]
-fn credentials_never_go_to_a_plain_http_realm_on_another_host() {
-    let w = token_world();
-    // Named `localhost`, the registry's realm (127.0.0.1, plain HTTP) is another host.
-    let img = image(&format!("localhost:{}", w.registry.port));
-    let before = w.issuer.seen.lock().unwrap().len();
-    let r = skiff(&["inspect", "--tls-verify=false", "--creds", &format!("{USER}:{PASSWORD}"), &img]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("refusing to send credentials"), "{}", r.stderr);
-    let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
-    assert!(seen.iter().all(|s| s.authorization.is_none()), "credentials leaked: {seen:?}");
+fn credentials_never_go_to_a_plain_http_realm_on_another_origin() {
+    // Same host, another port: another origin, and plain HTTP.
+    let w = plain_realm_world();
+    for img in [image(&w.registry.host()), image(&format!("localhost:{}", w.registry.port))] {
+        let before = w.issuer.seen.lock().unwrap().len();
+        let r = skiff(&["inspect", "--tls-verify=false", "--creds", &format!("{USER}:{PASSWORD}"), &img]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains("refusing to send credentials"), "{}", r.stderr);
+        let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
+        assert!(seen.iter().all(|s| s.authorization.is_none()), "credentials leaked: {seen:?}");
+    }
+    // Anonymous access still works there.
+    let anonymous = skiff(&["inspect", "--raw", "--tls-verify=false", &image(&w.registry.host())]);
+    assert!(
+        anonymous.stderr.contains("MANIFEST_UNKNOWN") || anonymous.stderr.contains("manifest unknown"),
+        "{}",
+        anonymous.stderr
+    );
 }
 
 #[test]
 fn registry_token_is_used_as_given() {
     let w = token_world();
     let img = image(&w.registry.host());
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
-    let (status, body) = skiff_tests::harness::fixtures::http(
-        &format!("127.0.0.1:{}", w.issuer.port),
-        "GET",
-        "/token?service=skiff-registry&scope=repository%3Atest%2Foci%3Apull",
-        &[("Authorization", &format!("Basic {basic}"))],
-        b"",
-    );
-    assert_eq!(status, 200);
-    let token = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["token"].as_str().unwrap().to_owned();
+    // A token fetched beforehand (curl, trusting the issuer's certificate).
+    let out = std::process::Command::new("curl")
+        .args(["-sf", "--cacert", w.issuer.tls_cert.to_str().unwrap(), "-u", &format!("{USER}:{PASSWORD}")])
+        .arg(format!(
+            "https://127.0.0.1:{}/token?service=skiff-registry&scope=repository%3Atest%2Foci%3Apull",
+            w.issuer.port
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_owned();
     let before = w.issuer.seen.lock().unwrap().len();
     let r = skiff(&["inspect", "--raw", "--tls-verify=false", "--registry-token", &token, &img]).ok();
     assert!(r.stdout_str().contains("schemaVersion"));

@@ -8,6 +8,16 @@ use skiff_tests::harness::tools::{run, skopeo};
 
 use super::bearer::token_world;
 
+/// The CAs Node must trust: the TLS registry's and the token issuer's.
+fn ca_bundle() -> String {
+    let w = world();
+    let path = w.root.join("node-ca-bundle.pem");
+    let mut pem = std::fs::read(w.secure.ca.as_ref().unwrap()).unwrap();
+    pem.extend(std::fs::read(&token_world().issuer.tls_cert).unwrap());
+    std::fs::write(&path, pem).unwrap();
+    path.display().to_string()
+}
+
 #[test]
 fn node_tests_against_real_registries() {
     let js = require_js_package();
@@ -16,7 +26,7 @@ fn node_tests_against_real_registries() {
         ("SKIFF_PLAIN", w.plain.host()),
         ("SKIFF_SECURE", w.secure.host()),
         ("SKIFF_SECURE_CERTS", w.secure.cert_dir.as_ref().unwrap().display().to_string()),
-        ("NODE_EXTRA_CA_CERTS", w.secure.ca.as_ref().unwrap().display().to_string()),
+        ("NODE_EXTRA_CA_CERTS", ca_bundle()),
         ("SKIFF_BEARER", token_world().registry.host()),
         ("SKIFF_USER", USER.to_owned()),
         ("SKIFF_PASSWORD", PASSWORD.to_owned()),

@@ -21,9 +21,10 @@ fn basic(c: &Credentials) -> String {
 }
 
 /// Whether credentials for the registry at `base` may go to token endpoint
-/// `realm`: over HTTPS, or to the registry's own host.
+/// `realm`: over HTTPS, or to the registry's own origin (scheme, host and
+/// port: another port of the same host is another service).
 fn realm_may_see_credentials(realm: &Url, base: Option<&Url>) -> bool {
-    realm.scheme() == "https" || base.is_some_and(|b| b.host_str() == realm.host_str())
+    realm.scheme() == "https" || base.is_some_and(|b| url::same_origin(b, realm))
 }
 
 impl RegistryClient {
@@ -134,7 +135,8 @@ mod tests {
         let base = url::parse("http://reg.local:5000/").unwrap();
         let realm = |s: &str| url::parse(s).unwrap();
         assert!(realm_may_see_credentials(&realm("https://auth.example/token"), Some(&base)));
-        assert!(realm_may_see_credentials(&realm("http://reg.local:5001/token"), Some(&base)), "the same host");
+        assert!(realm_may_see_credentials(&realm("http://reg.local:5000/token"), Some(&base)), "the same origin");
+        assert!(!realm_may_see_credentials(&realm("http://reg.local:5001/token"), Some(&base)), "another port");
         assert!(!realm_may_see_credentials(&realm("http://auth.example/token"), Some(&base)));
         assert!(!realm_may_see_credentials(&realm("http://auth.example/token"), None));
     }
