@@ -194,6 +194,7 @@ fn http_to_wit(h: HttpRequest) -> wit::HttpRequest {
         body: h.body,
         max_body: h.max_body,
         tls: tls_to_wit(h.tls),
+        proxy: h.proxy,
     }
 }
 

@@ -12,6 +12,7 @@ mod layout_fixes;
 mod list_tags;
 mod local;
 mod login;
+mod proxy_env;
 mod schema1_copy;
 mod self_signed;
 mod signatures;

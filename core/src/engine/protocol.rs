@@ -35,6 +35,9 @@ pub struct HttpRequest {
     /// Refuse (with [`IoErrorKind::TooLarge`]) a response body longer than this.
     pub max_body: u64,
     pub tls: TlsConfig,
+    /// Send it through this HTTP proxy (`CONNECT` for https), decided by
+    /// the core from the environment as Go decides it.
+    pub proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -153,6 +153,7 @@ impl Lookaside {
                         body: None,
                         max_body: MAX_SIGNATURE_SIZE,
                         tls: tls.clone(),
+                        proxy: None,
                     };
                     let r = io
                         .http(request)

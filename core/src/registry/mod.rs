@@ -58,4 +58,7 @@ pub struct RegistryOptions {
     /// from `tls_verify`, `cert_dir` and certs.d before the client is made).
     #[serde(skip)]
     pub tls: crate::engine::TlsConfig,
+    /// The proxies of the user's environment (found with `tls`).
+    #[serde(skip)]
+    pub proxy: crate::config::proxy::ProxyConfig,
 }

@@ -57,6 +57,7 @@ impl Daemon {
             body: None,
             max_body: MAX_ANSWER,
             tls: Default::default(),
+            proxy: None,
         }
     }
 

@@ -87,6 +87,7 @@ pub async fn resolve_registry(
         };
     }
     reg.tls = certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry).await?;
+    reg.proxy = crate::config::proxy::ProxyConfig::from_env(env);
     Ok(())
 }
 

@@ -93,8 +93,20 @@ fn platform(g: &GlobalOptions) -> wj::PlatformOverride {
 /// documents, the user, this machine's platform (in Rust's names, which the
 /// core maps to Go's) and this run's scratch directory.
 fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
-    const VARIABLES: [&str; 6] =
-        ["HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_HOST"];
+    const VARIABLES: [&str; 12] = [
+        "HOME",
+        "XDG_RUNTIME_DIR",
+        "XDG_CONFIG_HOME",
+        "REGISTRY_AUTH_FILE",
+        "DOCKER_CONFIG",
+        "DOCKER_HOST",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ];
     let variables = VARIABLES.iter().filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v))).collect();
     wj::Environment {
         variables,

@@ -19,19 +19,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A registry that stops sending for this long is treated as gone.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// What a client is made for: how to trust servers (or a unix socket).
+/// What a client is made for: how to trust servers, the proxy to use (or
+/// a unix socket).
 #[derive(PartialEq, Eq, Hash)]
 struct ClientKey {
     socket: Option<String>,
+    proxy: Option<String>,
     insecure: bool,
     ca_files: Vec<String>,
     identity: Option<(String, String)>,
 }
 
 impl ClientKey {
-    fn new(socket: Option<String>, tls: &TlsConfig) -> Self {
+    fn new(socket: Option<String>, tls: &TlsConfig, proxy: Option<&String>) -> Self {
         ClientKey {
             socket,
+            proxy: proxy.cloned(),
             insecure: tls.insecure,
             ca_files: tls.ca_files.clone(),
             identity: tls.client_identity.as_ref().map(|i| (i.certificate.clone(), i.key.clone())),
@@ -45,10 +48,10 @@ pub struct Http {
 }
 
 impl Http {
-    /// The client for `tls`, built on first use (an insecure one loads no
-    /// trust roots).
-    fn client(&self, tls: &TlsConfig) -> Result<Client, Reply> {
-        let key = ClientKey::new(None, tls);
+    /// The client for `tls` and `proxy`, built on first use (an insecure
+    /// one loads no trust roots).
+    fn client(&self, tls: &TlsConfig, proxy: Option<&String>) -> Result<Client, Reply> {
+        let key = ClientKey::new(None, tls, proxy);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
@@ -56,8 +59,15 @@ impl Http {
         let mut b = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .no_proxy();
+            .read_timeout(READ_TIMEOUT);
+        // Only the proxy the core named; reqwest would read the environment itself.
+        b = match proxy {
+            Some(p) => b.proxy(
+                reqwest::Proxy::all(p.as_str())
+                    .map_err(|e| failed(IoErrorKind::Other, format!("invalid proxy {p}: {}", chain(&e))))?,
+            ),
+            None => b.no_proxy(),
+        };
         if tls.insecure {
             b = b.danger_accept_invalid_certs(true).tls_built_in_root_certs(false);
         }
@@ -76,7 +86,7 @@ impl Http {
         target.set_path(url.path());
         target.set_query(url.query());
         let plain = TlsConfig { insecure: false, ca_files: Vec::new(), client_identity: None };
-        let key = ClientKey::new(Some(socket.clone()), &plain);
+        let key = ClientKey::new(Some(socket.clone()), &plain, None);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok((c.clone(), target));
@@ -105,7 +115,7 @@ impl Http {
         let url = reqwest::Url::parse(&r.url).map_err(|e| failed(IoErrorKind::Other, format!("invalid URL: {e}")))?;
         let (client, url) = match url.scheme() {
             "http+unix" => self.unix_client(&url)?,
-            _ => (self.client(&r.tls)?, url),
+            _ => (self.client(&r.tls, r.proxy.as_ref())?, url),
         };
         let method = Method::from_bytes(r.method.as_bytes())
             .map_err(|_| failed(IoErrorKind::Other, format!("invalid method {:?}", r.method)))?;

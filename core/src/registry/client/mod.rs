@@ -101,6 +101,7 @@ impl RegistryClient {
             body: None,
             max_body,
             tls: self.opts.tls.clone(),
+            proxy: self.opts.proxy.for_url(url.as_str()),
         }
     }
 

@@ -201,6 +201,7 @@ impl RegistryClient {
             body: call.body.clone(),
             max_body: call.max_body,
             tls: self.opts.tls.clone(),
+            proxy: self.opts.proxy.for_url(url.as_str()),
         };
         home.authorize(&mut request);
         request
@@ -301,6 +302,7 @@ mod tests {
             body: None,
             max_body: 1,
             tls: Default::default(),
+            proxy: None,
         }
     }
 
