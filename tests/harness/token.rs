@@ -27,6 +27,8 @@ pub const ISSUER: &str = "skiff-issuer";
 pub struct Seen {
     pub query: String,
     pub authorization: Option<String>,
+    /// Tests tell their own requests apart by a `--user-agent-prefix`.
+    pub user_agent: Option<String>,
 }
 
 pub struct TokenIssuer {
@@ -123,7 +125,7 @@ impl TokenIssuer {
                         }
                         None => Box::new(stream),
                     };
-                    let (target, authorization) = {
+                    let (target, authorization, user_agent) = {
                         let mut reader = BufReader::new(&mut conn);
                         let mut line = String::new();
                         if reader.read_line(&mut line).is_err() {
@@ -131,21 +133,28 @@ impl TokenIssuer {
                         }
                         let target = line.split(' ').nth(1).unwrap_or("").to_owned();
                         let mut authorization = None;
+                        let mut user_agent = None;
                         loop {
                             let mut h = String::new();
                             if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
                                 break;
                             }
-                            if let Some((k, v)) = h.split_once(':')
-                                && k.eq_ignore_ascii_case("authorization")
-                            {
-                                authorization = Some(v.trim().to_owned());
+                            if let Some((k, v)) = h.split_once(':') {
+                                if k.eq_ignore_ascii_case("authorization") {
+                                    authorization = Some(v.trim().to_owned());
+                                } else if k.eq_ignore_ascii_case("user-agent") {
+                                    user_agent = Some(v.trim().to_owned());
+                                }
                             }
                         }
-                        (target, authorization)
+                        (target, authorization, user_agent)
                     };
                     let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
-                    log.lock().unwrap().push(Seen { query: query.clone(), authorization: authorization.clone() });
+                    log.lock().unwrap().push(Seen {
+                        query: query.clone(),
+                        authorization: authorization.clone(),
+                        user_agent,
+                    });
                     let (status, body) = answer(&key, &x5c, &query, authorization.as_deref());
                     let _ = write!(
                         conn,

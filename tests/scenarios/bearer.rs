@@ -34,6 +34,13 @@ pub fn token_world() -> &'static TokenWorld {
     })
 }
 
+/// The token requests made by runs with `--user-agent-prefix prefix` (other
+/// tests use the same issuer at the same time).
+fn seen_from(w: &TokenWorld, prefix: &str) -> Vec<skiff_tests::harness::token::Seen> {
+    let seen = w.issuer.seen.lock().unwrap();
+    seen.iter().filter(|s| s.user_agent.as_deref().is_some_and(|ua| ua.starts_with(prefix))).cloned().collect()
+}
+
 fn image(host: &str) -> String {
     format!("docker://{host}/test/oci:v1")
 }
@@ -57,10 +64,21 @@ fn anonymous_bearer_token_matches_skopeo() {
 fn credentials_go_to_the_token_endpoint() {
     let w = token_world();
     let img = image(&w.registry.host());
-    let before = w.issuer.seen.lock().unwrap().len();
-    let r = skiff(&["inspect", "--raw", "--tls-verify=false", "--creds", &format!("{USER}:{PASSWORD}"), &img]).ok();
+    let ua = "test-credentials-to-token";
+    let r = skiff(&[
+        "--user-agent-prefix",
+        ua,
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &format!("{USER}:{PASSWORD}"),
+        &img,
+    ])
+    .ok();
     assert!(r.stdout_str().contains("schemaVersion"));
-    let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
+    let seen = seen_from(w, ua);
+    assert!(!seen.is_empty(), "the token requests carry the User-Agent");
     assert!(
         seen.iter().any(|s| s.authorization.as_deref().is_some_and(|a| a.starts_with("Basic "))
             && s.query.contains(&format!("account={USER}"))),
@@ -108,11 +126,8 @@ fn credentials_never_go_to_a_plain_http_realm_on_another_origin() {
     );
 }
 
-#[test]
-fn registry_token_is_used_as_given() {
-    let w = token_world();
-    let img = image(&w.registry.host());
-    // A token fetched beforehand (curl, trusting the issuer's certificate).
+/// A pull token for `test/oci`, fetched beforehand (curl, trusting the issuer's certificate).
+fn fetched_token(w: &TokenWorld) -> String {
     let out = std::process::Command::new("curl")
         .args(["-sf", "--cacert", w.issuer.tls_cert.to_str().unwrap(), "-u", &format!("{USER}:{PASSWORD}")])
         .arg(format!(
@@ -122,11 +137,20 @@ fn registry_token_is_used_as_given() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_owned();
-    let before = w.issuer.seen.lock().unwrap().len();
-    let r = skiff(&["inspect", "--raw", "--tls-verify=false", "--registry-token", &token, &img]).ok();
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn registry_token_is_used_as_given() {
+    let w = token_world();
+    let img = image(&w.registry.host());
+    let token = fetched_token(w);
+    let ua = "test-registry-token";
+    let r =
+        skiff(&["--user-agent-prefix", ua, "inspect", "--raw", "--tls-verify=false", "--registry-token", &token, &img])
+            .ok();
     assert!(r.stdout_str().contains("schemaVersion"));
-    assert_eq!(w.issuer.seen.lock().unwrap().len(), before, "no token request when a token is given");
+    assert!(seen_from(w, ua).is_empty(), "no token request when a token is given");
     let bad = skiff(&["inspect", "--tls-verify=false", "--registry-token", "not-a-token", &img]);
     assert_eq!(bad.code, 1, "{}", bad.stderr);
 }
@@ -141,10 +165,11 @@ fn login_through_the_token_endpoint() {
     let file = tmp.path().join("auth.json");
     let f = file.display().to_string();
     let host = w.registry.host();
-    let before = w.issuer.seen.lock().unwrap().len();
-    let args = ["login", "--tls-verify=false", "--authfile", &f, "-u", USER, "-p", PASSWORD, &host];
+    let ua = "test-login-token";
+    let args =
+        ["--user-agent-prefix", ua, "login", "--tls-verify=false", "--authfile", &f, "-u", USER, "-p", PASSWORD, &host];
     let ours = skiff(&args).ok();
-    let seen = w.issuer.seen.lock().unwrap()[before..].to_vec();
+    let seen = seen_from(w, ua);
     assert!(
         seen.iter().any(|s| s.authorization.as_deref().is_some_and(|a| a.starts_with("Basic "))
             && s.query.contains(&format!("account={USER}"))),
@@ -163,4 +188,23 @@ fn login_through_the_token_endpoint() {
         skiff(&["login", "--tls-verify=false", "--authfile", wrong.to_str().unwrap(), "-u", USER, "-p", "nope", &host]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!wrong.exists());
+}
+
+/// Docker's `registrytoken` entry in an auth file: sent to the registry as
+/// it is, with no token request.
+#[test]
+fn a_registrytoken_entry_is_used_as_given() {
+    let w = token_world();
+    let token = fetched_token(w);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("config.json");
+    let entry = serde_json::json!({"auths": {w.registry.host(): {"registrytoken": token}}});
+    std::fs::write(&file, entry.to_string()).unwrap();
+    let img = image(&w.registry.host());
+    let ua = "test-registrytoken-entry";
+    let authfile = file.to_str().unwrap();
+    let r = skiff(&["--user-agent-prefix", ua, "inspect", "--raw", "--tls-verify=false", "--authfile", authfile, &img])
+        .ok();
+    assert!(r.stdout_str().contains("schemaVersion"));
+    assert!(seen_from(w, ua).is_empty(), "no token request");
 }

@@ -80,11 +80,12 @@ pub async fn resolve_registry(
 ) -> Result<()> {
     if !reg.no_creds && reg.credentials.is_none() && reg.registry_token.is_none() {
         let files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
-        reg.credentials = match auth::lookup(&files, registry, repository)? {
-            Some(auth::Source::Entry(c)) => Some(c),
-            Some(auth::Source::Helper(name)) => auth::helper::get(io, &name, registry).await?,
-            None => None,
-        };
+        match auth::lookup(&files, registry, repository)? {
+            Some(auth::Source::Entry(c)) => reg.credentials = Some(c),
+            Some(auth::Source::Helper(name)) => reg.credentials = auth::helper::get(io, &name, registry).await?,
+            Some(auth::Source::RegistryToken(t)) => reg.registry_token = Some(t),
+            None => {}
+        }
     }
     reg.tls = certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry).await?;
     reg.proxy = crate::config::proxy::ProxyConfig::from_env(env);

@@ -46,6 +46,8 @@ pub enum Source {
     Entry(Credentials),
     /// Held by this credential helper (`docker-credential-<name>`).
     Helper(String),
+    /// A bearer token for the registry itself (Docker's `registrytoken`).
+    RegistryToken(String),
 }
 
 #[derive(Deserialize)]
@@ -56,6 +58,9 @@ struct Entry {
     username: Option<String>,
     #[serde(default)]
     password: Option<String>,
+    /// Docker's `registrytoken`: a bearer token sent to the registry as it is.
+    #[serde(default)]
+    registrytoken: Option<String>,
 }
 
 /// Credentials stored for `registry`/`repository` in `files` (helpers aside).
@@ -92,6 +97,9 @@ pub fn lookup(files: &[AuthFile], registry: &str, repository: &str) -> Result<Op
             if let Some(entry) = normalized.get(key) {
                 // Docker leaves empty entries behind for what its store holds.
                 let empty = entry.auth.as_deref().is_none_or(str::is_empty) && entry.username.is_none();
+                if let Some(t) = entry.registrytoken.as_deref().filter(|t| !t.is_empty()) {
+                    return Ok(Some(Source::RegistryToken(t.to_owned())));
+                }
                 if !(empty && wire.creds_store.is_some()) {
                     return decode(entry, &file.path).map(|c| Some(Source::Entry(c)));
                 }
@@ -179,6 +187,8 @@ mod tests {
         assert_eq!(lookup(&files, "docker.io", "library/x").unwrap(), Some(Source::Helper("desktop".into())));
         // The first file's store answers for any registry it has no entry for.
         assert_eq!(lookup(&files, "s.io", "x").unwrap(), Some(Source::Helper("desktop".into())));
+        let token = [file(r#"{"auths":{"t.io":{"registrytoken":"abc"}}}"#)];
+        assert_eq!(lookup(&token, "t.io", "x").unwrap(), Some(Source::RegistryToken("abc".into())));
         let plain = [file(&format!(r#"{{"auths":{{"s.io":{{"auth":"{a}"}}}}}}"#))];
         assert!(matches!(lookup(&plain, "s.io", "x").unwrap(), Some(Source::Entry(c)) if c.username == "alice"));
     }
