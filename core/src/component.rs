@@ -99,6 +99,7 @@ fn registry_from_wit(r: wj::RegistryOptions) -> RegistryOptions {
         retry_times: r.retry_times,
         retry_delay_ms: r.retry_delay_ms,
         user_agent_prefix: r.user_agent_prefix,
+        registries_conf: r.registries_conf,
         ..RegistryOptions::default()
     }
 }

@@ -111,6 +111,7 @@ const inspectJob = (raw) => ({
         retryTimes: 0,
         retryDelayMs: undefined,
         userAgentPrefix: undefined,
+        registriesConf: undefined,
       },
       sharedBlobDir: undefined,
       daemonHost: undefined,

@@ -51,6 +51,9 @@ pub struct GlobalOptions {
     /// prefix to add to the user agent string
     #[arg(long, global = true, value_name = "string")]
     pub user_agent_prefix: Option<String>,
+    /// path to the registries.conf file
+    #[arg(long, global = true, value_name = "string", hide = true)]
+    pub registries_conf: Option<String>,
     /// Version for skiff
     #[arg(short = 'v', long)]
     pub version: bool,

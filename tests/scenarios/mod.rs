@@ -13,6 +13,7 @@ mod list_tags;
 mod local;
 mod login;
 mod proxy_env;
+mod registries_conf;
 mod schema1_copy;
 mod self_signed;
 mod signatures;

@@ -7,6 +7,7 @@ pub mod auth_files;
 pub mod certs_d;
 pub mod policy_file;
 pub mod proxy;
+pub mod registries_conf;
 pub mod registries_d;
 
 use std::collections::BTreeMap;

@@ -48,6 +48,9 @@ pub struct RegistryOptions {
     /// `--retry-times`: how often a request that failed in a transient way is tried again.
     #[serde(default)]
     pub retry_times: u32,
+    /// `--registries-conf`: instead of the registries.conf files.
+    #[serde(default)]
+    pub registries_conf: Option<String>,
     /// `--user-agent-prefix`: put before skiff's own `User-Agent`.
     #[serde(default)]
     pub user_agent_prefix: Option<String>,

@@ -21,6 +21,7 @@ use crate::compression::Compression;
 use crate::digest::Digest;
 use serde::Deserialize;
 
+use crate::config::registries_conf::RegistriesConf;
 use crate::config::registries_d::RegistriesD;
 use crate::config::{Environment, auth_files, certs_d};
 
@@ -28,7 +29,7 @@ use crate::engine::Io;
 use crate::error::{Error, Result};
 pub(crate) use crate::files::{file_error, fs_error, join, read_local, write_atomically};
 use crate::manifest::Descriptor;
-use crate::reference::{ArchiveSelector, ImageReference};
+use crate::reference::{ArchiveSelector, DockerReference, ImageReference};
 use crate::registry::{RegistryOptions, auth};
 use crate::signature::Signature;
 
@@ -47,6 +48,11 @@ pub struct SideOptions {
     /// Where registries keep signatures (found by [`SideOptions::resolve`]).
     #[serde(skip)]
     pub registries_d: RegistriesD,
+    /// Where a registry image is read from, in order (registries.conf
+    /// mirrors, then its location), each with its own access; found by
+    /// [`SideOptions::resolve`].
+    #[serde(skip)]
+    pub pull_sources: Vec<(DockerReference, RegistryOptions)>,
 }
 
 impl SideOptions {
@@ -56,7 +62,18 @@ impl SideOptions {
     pub async fn resolve(&mut self, io: &Io, env: &Environment, image: &ImageReference) -> Result<()> {
         match image {
             ImageReference::Docker(r) => {
-                resolve_registry(io, env, &mut self.registry, &r.registry, &r.repository).await?
+                let conf = RegistriesConf::read(io, env, self.registry.registries_conf.as_deref()).await?;
+                let mut sources = Vec::new();
+                for source in conf.pull_sources(r)? {
+                    let mut opts = self.registry.clone();
+                    let insecure = source.insecure || conf.check(&source.reference)?;
+                    let (registry, repository) = (&source.reference.registry, &source.reference.repository);
+                    resolve_access(io, env, &mut opts, registry, repository, insecure).await?;
+                    sources.push((source.reference, opts));
+                }
+                self.pull_sources = sources;
+                let insecure = conf.check(r)?;
+                resolve_access(io, env, &mut self.registry, &r.registry, &r.repository, insecure).await?
             }
             ImageReference::DockerDaemon(_) if self.daemon_host.is_none() => {
                 self.daemon_host = env.var("DOCKER_HOST").map(str::to_owned);
@@ -67,10 +84,9 @@ impl SideOptions {
     }
 }
 
-/// Finds the credentials for `registry`/`repository` (unless given or
-/// refused: the auth file chain, and the credential helper it may name) and
-/// the TLS settings for `registry` (named as references name it,
-/// `docker.io`, as containers/image looks certs.d up).
+/// Finds what reaching `registry`/`repository` takes: whether
+/// registries.conf blocks it or marks it insecure, its credentials and its
+/// TLS settings (see [`resolve_access`]).
 pub async fn resolve_registry(
     io: &Io,
     env: &Environment,
@@ -78,6 +94,29 @@ pub async fn resolve_registry(
     registry: &str,
     repository: &str,
 ) -> Result<()> {
+    let conf = RegistriesConf::read(io, env, reg.registries_conf.as_deref()).await?;
+    let image =
+        DockerReference { registry: registry.to_owned(), repository: repository.to_owned(), tag: None, digest: None };
+    let insecure = conf.check(&image)?;
+    resolve_access(io, env, reg, registry, repository, insecure).await
+}
+
+/// Finds the credentials for `registry`/`repository` (unless given or
+/// refused: the auth file chain, and the credential helper it may name) and
+/// the TLS settings for `registry` (named as references name it,
+/// `docker.io`, as containers/image looks certs.d up); `insecure` (from
+/// registries.conf) skips TLS checks unless `--tls-verify` says otherwise.
+async fn resolve_access(
+    io: &Io,
+    env: &Environment,
+    reg: &mut RegistryOptions,
+    registry: &str,
+    repository: &str,
+    insecure: bool,
+) -> Result<()> {
+    if insecure && reg.tls_verify.is_none() {
+        reg.tls_verify = Some(false);
+    }
     if !reg.no_creds && reg.credentials.is_none() && reg.registry_token.is_none() {
         let files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
         match auth::lookup(&files, registry, repository)? {
@@ -107,12 +146,11 @@ impl ImageSource {
         match image {
             ImageReference::Docker(r) => {
                 let lookaside = crate::registry::lookaside::for_image(&side.registries_d, r, false)?;
-                Ok(ImageSource::Registry(Box::new(RegistrySource::new(
-                    io,
-                    r.clone(),
-                    side.registry.clone(),
-                    lookaside,
-                )?)))
+                let sources = match side.pull_sources.is_empty() {
+                    true => vec![(r.clone(), side.registry.clone())],
+                    false => side.pull_sources.clone(),
+                };
+                Ok(ImageSource::Registry(Box::new(RegistrySource::new(io, sources, lookaside)?)))
             }
             ImageReference::Oci(l) => {
                 Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), side.shared_blob_dir.clone())))

@@ -1,74 +1,115 @@
-//! `docker://`: images in a registry.
+//! `docker://`: images in a registry, read from the first of its pull
+//! sources (registries.conf mirrors, then its location) that serves the
+//! image's manifest.
+
+use std::cell::Cell;
 
 use crate::digest::Digest;
 use crate::engine::Io;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::reference::DockerReference;
 use crate::registry::lookaside::Lookaside;
 use crate::registry::{RegistryClient, RegistryOptions};
 use crate::signature::Signature;
 
 #[derive(Debug)]
-pub struct RegistrySource {
-    io: Io,
+struct Source {
     client: RegistryClient,
     reference: DockerReference,
-    /// Where the repository's signatures are read from, if anywhere.
-    lookaside: Option<Lookaside>,
     tls: crate::engine::TlsConfig,
 }
 
+#[derive(Debug)]
+pub struct RegistrySource {
+    io: Io,
+    sources: Vec<Source>,
+    /// The source that served the manifest; the rest of the image comes from it.
+    active: Cell<usize>,
+    /// Where the repository's signatures are read from, if anywhere.
+    lookaside: Option<Lookaside>,
+}
+
 impl RegistrySource {
+    /// An image read from `sources` (at least one), in order.
     pub fn new(
         io: &Io,
-        reference: DockerReference,
-        opts: RegistryOptions,
+        sources: Vec<(DockerReference, RegistryOptions)>,
         lookaside: Option<Lookaside>,
     ) -> Result<Self> {
-        let tls = opts.tls.clone();
-        let client = RegistryClient::new(io.clone(), &reference.registry, &reference.repository, opts)?;
-        Ok(RegistrySource { io: io.clone(), client, reference, lookaside, tls })
+        let sources = sources
+            .into_iter()
+            .map(|(reference, opts)| {
+                let tls = opts.tls.clone();
+                let client = RegistryClient::new(io.clone(), &reference.registry, &reference.repository, opts)?;
+                Ok(Source { client, reference, tls })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if sources.is_empty() {
+            return Err(Error::other("no source to read the image from"));
+        }
+        Ok(RegistrySource { io: io.clone(), sources, active: Cell::new(0), lookaside })
+    }
+
+    fn source(&self) -> &Source {
+        &self.sources[self.active.get()]
     }
 
     /// The signatures of the image whose manifest is `manifest`, from the lookaside.
     pub async fn signatures(&self, manifest: &Digest) -> Result<Vec<Signature>> {
         match &self.lookaside {
-            Some(l) => l.read(&self.io, manifest, &self.tls).await,
+            Some(l) => l.read(&self.io, manifest, &self.source().tls).await,
             None => Ok(Vec::new()),
         }
     }
 
+    /// The top-level manifest is asked of each source in turn, until one
+    /// has it (as containers/image tries mirrors); instances come from that one.
     pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {
-        let r = match instance {
-            Some(d) => d.to_string(),
-            None => self.reference.manifest_reference(),
-        };
-        self.client.get_manifest(&self.reference.repository, &r).await
+        if let Some(d) = instance {
+            let s = self.source();
+            return s.client.get_manifest(&s.reference.repository, &d.to_string()).await;
+        }
+        let mut last = None;
+        for (i, s) in self.sources.iter().enumerate() {
+            match s.client.get_manifest(&s.reference.repository, &s.reference.manifest_reference()).await {
+                Ok(found) => {
+                    self.active.set(i);
+                    return Ok(found);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("at least one source"))
     }
 
     pub async fn blob(&self, digest: &Digest, max: u64) -> Result<Vec<u8>> {
-        self.client.get_blob(&self.reference.repository, digest, max).await
+        let s = self.source();
+        s.client.get_blob(&s.reference.repository, digest, max).await
     }
 
     pub async fn tags(&self) -> Result<Vec<String>> {
-        self.client.list_tags(&self.reference.repository).await
+        let s = self.source();
+        s.client.list_tags(&s.reference.repository).await
     }
 
     pub fn io(&self) -> &Io {
         &self.io
     }
 
+    /// The image as the source serving it names it.
     pub fn reference(&self) -> &DockerReference {
-        &self.reference
+        &self.source().reference
     }
 
     /// An authorized GET of blob `d`, for streaming it straight to another registry.
     pub async fn blob_request(&self, d: &crate::manifest::Descriptor) -> Result<crate::engine::HttpRequest> {
-        self.client.blob_request(&self.reference.repository, &d.digest).await
+        let s = self.source();
+        s.client.blob_request(&s.reference.repository, &d.digest).await
     }
 
     /// Streams blob `d` into `sink`, verified.
     pub async fn pull_blob(&self, d: &crate::manifest::Descriptor, sink: crate::engine::BlobSink) -> Result<()> {
-        self.client.pull_blob(&self.reference.repository, d, sink).await
+        let s = self.source();
+        s.client.pull_blob(&s.reference.repository, d, sink).await
     }
 }

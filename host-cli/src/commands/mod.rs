@@ -93,7 +93,7 @@ fn platform(g: &GlobalOptions) -> wj::PlatformOverride {
 /// documents, the user, this machine's platform (in Rust's names, which the
 /// core maps to Go's) and this run's scratch directory.
 fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
-    const VARIABLES: [&str; 12] = [
+    const VARIABLES: [&str; 13] = [
         "HOME",
         "XDG_RUNTIME_DIR",
         "XDG_CONFIG_HOME",
@@ -106,6 +106,7 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
         "http_proxy",
         "NO_PROXY",
         "no_proxy",
+        "CONTAINERS_REGISTRIES_CONF",
     ];
     let variables = VARIABLES.iter().filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v))).collect();
     wj::Environment {
@@ -150,6 +151,7 @@ fn registry_options(g: &GlobalOptions, f: &RegistryFlags, retry: &RetryFlags) ->
         retry_times: retry.retry_times,
         retry_delay_ms: retry.retry_delay.filter(|d| !d.is_zero()).map(|d| d.as_millis() as u64),
         user_agent_prefix: g.user_agent_prefix.clone(),
+        registries_conf: g.registries_conf.clone(),
     })
 }
 
