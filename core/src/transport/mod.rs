@@ -63,17 +63,26 @@ impl SideOptions {
         match image {
             ImageReference::Docker(r) => {
                 let conf = RegistriesConf::read(io, env, self.registry.registries_conf.as_deref()).await?;
+                let pull_sources = conf.pull_sources(r)?;
+                let unresolved = self.registry.clone();
+                let insecure = conf.check(r)?;
+                resolve_access(io, env, &mut self.registry, &r.registry, &r.repository, insecure).await?;
                 let mut sources = Vec::new();
-                for source in conf.pull_sources(r)? {
-                    let mut opts = self.registry.clone();
+                for source in pull_sources {
                     let insecure = source.insecure || conf.check(&source.reference)?;
-                    let (registry, repository) = (&source.reference.registry, &source.reference.repository);
-                    resolve_access(io, env, &mut opts, registry, repository, insecure).await?;
+                    let same = source.reference.name() == r.name() && insecure == conf.check(r)?;
+                    // The image's own place is resolved once (a credential helper asked once).
+                    let opts = if same {
+                        self.registry.clone()
+                    } else {
+                        let mut opts = unresolved.clone();
+                        let (registry, repository) = (&source.reference.registry, &source.reference.repository);
+                        resolve_access(io, env, &mut opts, registry, repository, insecure).await?;
+                        opts
+                    };
                     sources.push((source.reference, opts));
                 }
                 self.pull_sources = sources;
-                let insecure = conf.check(r)?;
-                resolve_access(io, env, &mut self.registry, &r.registry, &r.repository, insecure).await?
             }
             ImageReference::DockerDaemon(_) if self.daemon_host.is_none() => {
                 self.daemon_host = env.var("DOCKER_HOST").map(str::to_owned);
