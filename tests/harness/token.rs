@@ -20,6 +20,8 @@ use serde_json::json;
 use super::registry::{PASSWORD, USER};
 
 pub const SERVICE: &str = "skiff-registry";
+/// The OAuth2 refresh token (an auth file's `identitytoken`) the issuer accepts for the test user.
+pub const REFRESH_TOKEN: &str = "skiff-refresh-token";
 pub const ISSUER: &str = "skiff-issuer";
 
 /// What one token request looked like, for assertions about credentials.
@@ -29,6 +31,10 @@ pub struct Seen {
     pub authorization: Option<String>,
     /// Tests tell their own requests apart by a `--user-agent-prefix`.
     pub user_agent: Option<String>,
+    /// `GET`, or `POST` for the OAuth2 form.
+    pub method: String,
+    /// The form of a `POST`.
+    pub body: String,
 }
 
 pub struct TokenIssuer {
@@ -125,15 +131,17 @@ impl TokenIssuer {
                         }
                         None => Box::new(stream),
                     };
-                    let (target, authorization, user_agent) = {
+                    let (method, target, authorization, user_agent, body) = {
                         let mut reader = BufReader::new(&mut conn);
                         let mut line = String::new();
                         if reader.read_line(&mut line).is_err() {
                             return;
                         }
+                        let method = line.split(' ').next().unwrap_or("").to_owned();
                         let target = line.split(' ').nth(1).unwrap_or("").to_owned();
                         let mut authorization = None;
                         let mut user_agent = None;
+                        let mut length = 0usize;
                         loop {
                             let mut h = String::new();
                             if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
@@ -144,18 +152,43 @@ impl TokenIssuer {
                                     authorization = Some(v.trim().to_owned());
                                 } else if k.eq_ignore_ascii_case("user-agent") {
                                     user_agent = Some(v.trim().to_owned());
+                                } else if k.eq_ignore_ascii_case("content-length") {
+                                    length = v.trim().parse().unwrap_or(0);
                                 }
                             }
                         }
-                        (target, authorization, user_agent)
+                        let mut body = vec![0u8; length.min(1 << 16)];
+                        if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+                            return;
+                        }
+                        (method, target, authorization, user_agent, String::from_utf8_lossy(&body).into_owned())
                     };
-                    let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+                    let mut query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
                     log.lock().unwrap().push(Seen {
                         query: query.clone(),
                         authorization: authorization.clone(),
                         user_agent,
+                        method: method.clone(),
+                        body: body.clone(),
                     });
-                    let (status, body) = answer(&key, &x5c, &query, authorization.as_deref());
+                    let (status, body) = if method == "POST" {
+                        // The OAuth2 form: a refresh token stands for the test user.
+                        let field = |name: &str| {
+                            body.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).map(percent_decode)
+                        };
+                        match (field("grant_type").as_deref(), field("refresh_token").as_deref()) {
+                            (Some("refresh_token"), Some(REFRESH_TOKEN)) => {
+                                query = body.clone();
+                                let basic = format!("Basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}")));
+                                let (status, token) = answer(&key, &x5c, &query, Some(&basic));
+                                let v: serde_json::Value = serde_json::from_str(&token).unwrap_or_default();
+                                (status, json!({"access_token": v["token"], "expires_in": 600}).to_string())
+                            }
+                            _ => ("401 Unauthorized", r#"{"error":"invalid_grant"}"#.to_owned()),
+                        }
+                    } else {
+                        answer(&key, &x5c, &query, authorization.as_deref())
+                    };
                     let _ = write!(
                         conn,
                         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

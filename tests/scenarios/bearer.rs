@@ -208,3 +208,52 @@ fn a_registrytoken_entry_is_used_as_given() {
     assert!(r.stdout_str().contains("schemaVersion"));
     assert!(seen_from(w, ua).is_empty(), "no token request");
 }
+
+/// An auth file's `identitytoken` (an OAuth2 refresh token) is traded for
+/// an access token with the distribution token spec's POST form, as
+/// containers/image does; it is never sent as Basic credentials.
+#[test]
+fn an_identity_token_is_traded_with_the_oauth2_form_as_skopeo_does() {
+    use skiff_tests::harness::token::REFRESH_TOKEN;
+    let w = token_world();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("auth.json");
+    let entry = serde_json::json!({"auths": {w.registry.host(): {"identitytoken": REFRESH_TOKEN}}});
+    std::fs::write(&file, entry.to_string()).unwrap();
+    let authfile = file.to_str().unwrap();
+    // Pushing needs the test user: only the refresh token can give it here.
+    let dest = format!("docker://{}/test/identity:v1", w.registry.host());
+    let src = format!("oci:{}:v1", world().single.display());
+    let ua = "test-identity-token";
+    let r = skiff(&[
+        "--user-agent-prefix",
+        ua,
+        "--insecure-policy",
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        "--dest-authfile",
+        authfile,
+        &src,
+        &dest,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let seen = seen_from(w, ua);
+    assert!(!seen.is_empty());
+    for s in &seen {
+        assert_eq!(s.method, "POST", "{s:?}");
+        assert!(s.body.contains("grant_type=refresh_token") && s.body.contains("scope="), "{s:?}");
+        assert!(s.authorization.is_none(), "no Basic credentials: {s:?}");
+    }
+    // skopeo reads the image back with the same auth file.
+    let theirs = skopeo(&["inspect", "--raw", "--tls-verify=false", "--authfile", authfile, &dest]).ok();
+    let ours = skiff(&["inspect", "--raw", "--tls-verify=false", "--authfile", authfile, &dest]).ok();
+    assert_eq!(ours.stdout, theirs.stdout);
+    // A refresh token the service refuses is a clear error.
+    std::fs::write(&file, serde_json::json!({"auths": {w.registry.host(): {"identitytoken": "wrong"}}}).to_string())
+        .unwrap();
+    let bad =
+        skiff(&["--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-authfile", authfile, &src, &dest]);
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(bad.stderr.contains("identity token") && bad.stderr.contains("refused"), "{}", bad.stderr);
+}

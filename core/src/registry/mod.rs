@@ -51,6 +51,10 @@ pub struct RegistryOptions {
     /// `--registries-conf`: instead of the registries.conf files.
     #[serde(default)]
     pub registries_conf: Option<String>,
+    /// An OAuth2 refresh token from the auth file (`identitytoken`), found
+    /// with the credentials.
+    #[serde(skip)]
+    pub identity_token: Option<String>,
     /// `--user-agent-prefix`: put before skiff's own `User-Agent`.
     #[serde(default)]
     pub user_agent_prefix: Option<String>,

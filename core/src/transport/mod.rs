@@ -132,6 +132,7 @@ async fn resolve_access(
             Some(auth::Source::Entry(c)) => reg.credentials = Some(c),
             Some(auth::Source::Helper(name)) => reg.credentials = auth::helper::get(io, &name, registry).await?,
             Some(auth::Source::RegistryToken(t)) => reg.registry_token = Some(t),
+            Some(auth::Source::IdentityToken(t)) => reg.identity_token = Some(t),
             None => {}
         }
     }

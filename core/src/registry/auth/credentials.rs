@@ -48,6 +48,8 @@ pub enum Source {
     Helper(String),
     /// A bearer token for the registry itself (Docker's `registrytoken`).
     RegistryToken(String),
+    /// An OAuth2 refresh token for the registry's token service (`identitytoken`).
+    IdentityToken(String),
 }
 
 #[derive(Deserialize)]
@@ -61,6 +63,9 @@ struct Entry {
     /// Docker's `registrytoken`: a bearer token sent to the registry as it is.
     #[serde(default)]
     registrytoken: Option<String>,
+    /// An OAuth2 refresh token, traded for access tokens (`identitytoken`).
+    #[serde(default)]
+    identitytoken: Option<String>,
 }
 
 /// Credentials stored for `registry`/`repository` in `files` (helpers aside).
@@ -99,6 +104,9 @@ pub fn lookup(files: &[AuthFile], registry: &str, repository: &str) -> Result<Op
                 let empty = entry.auth.as_deref().is_none_or(str::is_empty) && entry.username.is_none();
                 if let Some(t) = entry.registrytoken.as_deref().filter(|t| !t.is_empty()) {
                     return Ok(Some(Source::RegistryToken(t.to_owned())));
+                }
+                if let Some(t) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
+                    return Ok(Some(Source::IdentityToken(t.to_owned())));
                 }
                 if !(empty && wire.creds_store.is_some()) {
                     return decode(entry, &file.path).map(|c| Some(Source::Entry(c)));
@@ -189,6 +197,8 @@ mod tests {
         assert_eq!(lookup(&files, "s.io", "x").unwrap(), Some(Source::Helper("desktop".into())));
         let token = [file(r#"{"auths":{"t.io":{"registrytoken":"abc"}}}"#)];
         assert_eq!(lookup(&token, "t.io", "x").unwrap(), Some(Source::RegistryToken("abc".into())));
+        let identity = [file(r#"{"auths":{"t.io":{"identitytoken":"refresh-me"}}}"#)];
+        assert_eq!(lookup(&identity, "t.io", "x").unwrap(), Some(Source::IdentityToken("refresh-me".into())));
         let plain = [file(&format!(r#"{{"auths":{{"s.io":{{"auth":"{a}"}}}}}}"#))];
         assert!(matches!(lookup(&plain, "s.io", "x").unwrap(), Some(Source::Entry(c)) if c.username == "alice"));
     }

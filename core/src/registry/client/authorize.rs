@@ -84,6 +84,9 @@ impl RegistryClient {
         if !scope.is_empty() {
             query.push(format!("scope={}", url::encode(scope)));
         }
+        if let Some(refresh) = self.opts.identity_token.clone() {
+            return self.oauth2_token(ch, scope, &realm_url, &refresh).await;
+        }
         let mut authorization = None;
         if let Some(c) = &self.credentials {
             let base = self.session.borrow().base.clone();
@@ -119,10 +122,62 @@ impl RegistryClient {
                 )));
             }
         }
-        let token = auth::parse_token_response(&resp.body, self.io.now_ms())?;
+        self.keep_token(scope, &resp.body)
+    }
+
+    /// Caches the token a token service answered for `scope`.
+    fn keep_token(&self, scope: &str, body: &[u8]) -> Result<String> {
+        let token = auth::parse_token_response(body, self.io.now_ms())?;
         let value = token.value.clone();
         self.session.borrow_mut().tokens.insert(scope.to_owned(), token);
         Ok(value)
+    }
+
+    /// An access token for `scope` traded for the refresh token an auth file
+    /// holds (`identitytoken`): the OAuth2 `POST` of the distribution token
+    /// spec, as containers/image sends it. The refresh token is a secret: it
+    /// goes only over HTTPS or to the registry's own origin.
+    async fn oauth2_token(&self, ch: &Challenge, scope: &str, realm: &Url, refresh: &str) -> Result<String> {
+        let base = self.session.borrow().base.clone();
+        let realm_origin = url::origin_of(realm);
+        if !realm_may_see_credentials(realm, base.as_ref()) {
+            return Err(Error::new(
+                ErrorKind::Unauthorized,
+                format!(
+                    "refusing to send the identity token for {} to token realm {realm_origin} over plain HTTP",
+                    self.registry
+                ),
+            ));
+        }
+        let mut form = vec![
+            "grant_type=refresh_token".to_owned(),
+            format!("refresh_token={}", url::encode(refresh)),
+            "client_id=skiff".to_owned(),
+        ];
+        if let Some(service) = ch.params.get("service") {
+            form.push(format!("service={}", url::encode(service)));
+        }
+        if !scope.is_empty() {
+            form.push(format!("scope={}", url::encode(scope)));
+        }
+        let mut request = self.get(realm, vec![], MAX_SMALL_BODY);
+        request.method = "POST".to_owned();
+        request.headers.push(("Content-Type".to_owned(), "application/x-www-form-urlencoded".to_owned()));
+        request.body = Some(form.join("&").into_bytes());
+        let resp = self
+            .send_elsewhere(&Home::new(realm.clone(), None), request)
+            .await
+            .map_err(|e| e.context(format!("requesting an access token from {realm_origin}")))?;
+        match resp.status {
+            200 => self.keep_token(scope, &resp.body),
+            401 | 403 => Err(Error::new(
+                ErrorKind::Unauthorized,
+                format!("the identity token for {} was refused{}", self.registry, describe_body(&resp)),
+            )),
+            s => {
+                Err(Error::other(format!("requesting an access token: unexpected status {s}{}", describe_body(&resp))))
+            }
+        }
     }
 }
 
