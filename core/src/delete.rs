@@ -29,7 +29,7 @@ pub async fn run(io: Io, mut job: DeleteJob, env: Environment) -> Result<Vec<u8>
         )));
     };
     resolve_registry(&io, &env, &mut job.registry, &r.registry, &r.repository).await?;
-    let client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
+    let client = RegistryClient::new(io, &r.registry, job.registry)?;
     let digest: Digest = match &r.digest {
         Some(d) => d.clone(),
         None => {

@@ -48,7 +48,7 @@ pub fn parse_repository(s: &str) -> Result<DockerReference> {
 pub async fn run(io: Io, mut job: ListTagsJob, env: Environment) -> Result<Vec<u8>> {
     let r = parse_repository(&job.repository)?;
     resolve_registry(&io, &env, &mut job.registry, &r.registry, &r.repository).await?;
-    let client = RegistryClient::new(io, &r.registry, &r.repository, job.registry)?;
+    let client = RegistryClient::new(io, &r.registry, job.registry)?;
     let tags = client.list_tags(&r.repository).await?;
     go_json::to_indented(&Output { repository: r.name(), tags })
 }

@@ -97,7 +97,7 @@ pub async fn login(io: Io, mut job: LoginJob, env: Environment) -> Result<Vec<u8
     opts.credentials =
         Some(crate::registry::auth::Credentials { username: username.clone(), password: password.clone() });
     resolve_registry(&io, &env, &mut opts, &registry, "").await?;
-    let client = RegistryClient::new(io.clone(), &registry, "", opts)?;
+    let client = RegistryClient::new(io.clone(), &registry, opts)?;
     client.check_auth().await.map_err(|e| e.context(format!("authenticating creds for {key:?}")))?;
     let mut object = auth_files::read_object(&io, &path).await?;
     let auths = object.entry("auths").or_insert_with(|| json!({}));
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn keys_as_containers_auth_json_names_them() {
-        let k = |a: &str| credentials_key(a).map(|(k, r)| (k, r)).map_err(|e| e.message);
+        let k = |a: &str| credentials_key(a).map_err(|e| e.message);
         assert_eq!(k("localhost:5000").unwrap(), ("localhost:5000".into(), "localhost:5000".into()));
         assert_eq!(k("https://quay.io/").unwrap(), ("quay.io".into(), "quay.io".into()));
         assert_eq!(k("index.docker.io").unwrap(), ("docker.io".into(), "docker.io".into()));

@@ -3,8 +3,6 @@
 
 use std::sync::OnceLock;
 
-use base64::Engine as _;
-
 use skiff_tests::harness::fixtures::{push, world};
 use skiff_tests::harness::registry::{Options, PASSWORD, Registry, USER};
 use skiff_tests::harness::token::TokenIssuer;

@@ -155,7 +155,8 @@ fn add_a_diff_id(c: &mut Value) {
 #[test]
 fn re_encoded_layers_need_diff_ids_to_check_against() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&str, fn(&mut Value), &str); 2] = [
+    type Case = (&'static str, fn(&mut Value), &'static str);
+    let cases: [Case; 2] = [
         ("none", |c| drop(c["rootfs"].as_object_mut().unwrap().remove("diff_ids")), "no rootfs.diff_ids"),
         ("extra", add_a_diff_id, "diff IDs for"),
     ];

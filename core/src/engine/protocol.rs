@@ -135,6 +135,8 @@ pub enum StreamPiece {
 }
 
 /// Something for the host to do.
+// One request at a time crosses to the host and is moved out at once: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Http(HttpRequest),

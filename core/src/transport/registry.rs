@@ -40,7 +40,7 @@ impl RegistrySource {
             .into_iter()
             .map(|(reference, opts)| {
                 let tls = opts.tls.clone();
-                let client = RegistryClient::new(io.clone(), &reference.registry, &reference.repository, opts)?;
+                let client = RegistryClient::new(io.clone(), &reference.registry, opts)?;
                 Ok(Source { client, reference, tls })
             })
             .collect::<Result<Vec<_>>>()?;

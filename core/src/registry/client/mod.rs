@@ -79,9 +79,9 @@ fn delete_scope(repository: &str) -> String {
 }
 
 impl RegistryClient {
-    pub fn new(io: Io, registry: &str, repository: &str, opts: RegistryOptions) -> Result<Self> {
-        // The credentials were found before (`transport::resolve_registry`).
-        let _ = repository;
+    /// A client for `registry`; the credentials in `opts` were found for
+    /// the repository before (`transport::resolve_registry`).
+    pub fn new(io: Io, registry: &str, opts: RegistryOptions) -> Result<Self> {
         let credentials = if opts.no_creds { None } else { opts.credentials.clone() };
         Ok(RegistryClient { io, registry: registry.to_owned(), opts, credentials, session: RefCell::default() })
     }

@@ -26,7 +26,7 @@ pub(super) struct RegistryDestination {
 
 impl RegistryDestination {
     pub(super) fn new(io: &Io, r: &DockerReference, side: &SideOptions) -> Result<Self> {
-        let client = RegistryClient::new(io.clone(), &r.registry, &r.repository, side.registry.clone())?;
+        let client = RegistryClient::new(io.clone(), &r.registry, side.registry.clone())?;
         let lookaside = crate::registry::lookaside::for_image(&side.registries_d, r, true)?;
         Ok(RegistryDestination { io: io.clone(), client, reference: r.clone(), lookaside })
     }
