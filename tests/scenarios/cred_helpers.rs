@@ -93,3 +93,25 @@ fn a_missing_helper_or_missing_credentials_are_clear_errors() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(!r.stderr.contains("credential helper"), "no credentials is not a helper failure: {}", r.stderr);
 }
+
+/// registries.conf's `credential-helpers` list, asked in order, as skopeo asks it.
+#[test]
+fn registries_conf_names_the_helpers_to_ask() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, log) = helper_dir(tmp.path());
+    let conf = tmp.path().join("registries.conf");
+    std::fs::write(&conf, "credential-helpers = [\"skifftest\", \"containers-auth.json\"]\n").unwrap();
+    let image = format!("docker://{}/test/oci:v1", world().secure.host());
+    let certs = world().secure.cert_dir.as_ref().unwrap();
+    let inspect = |tool: Command| {
+        let mut cmd = with_path(tool, &dir);
+        cmd.arg("--registries-conf").arg(&conf).args(["inspect", "--raw", "--cert-dir"]).arg(certs).arg(&image);
+        run(cmd)
+    };
+    let ours = inspect(skiff_cmd());
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), format!("get {}\n", world().secure.host()));
+    let theirs = inspect(skopeo_cmd());
+    assert_eq!(theirs.code, 0, "{}", theirs.stderr);
+    assert_eq!(ours.stdout, theirs.stdout);
+}

@@ -18,10 +18,17 @@ use crate::reference::DockerReference;
 
 const MAX_CONF: u64 = 4 << 20;
 
+/// The `credential-helpers` entry that means the auth files.
+pub const AUTH_FILES: &str = "containers-auth.json";
+
 #[derive(Debug, Clone, Default, Deserialize)]
 struct File {
     #[serde(default)]
     registry: Vec<Registry>,
+    /// Where credentials are looked for, in order: `containers-auth.json`
+    /// (the auth files) or a docker-credential-helpers name.
+    #[serde(default, rename = "credential-helpers")]
+    credential_helpers: Option<Vec<String>>,
 }
 
 /// One `[[registry]]` table.
@@ -57,6 +64,7 @@ pub struct Mirror {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegistriesConf {
     registries: Vec<Registry>,
+    credential_helpers: Option<Vec<String>>,
     /// Where it came from, for messages.
     paths: Vec<String>,
 }
@@ -68,7 +76,7 @@ pub struct PullSource {
     pub insecure: bool,
 }
 
-async fn read_file(io: &Io, path: &str) -> Result<Option<Vec<Registry>>> {
+async fn read_file(io: &Io, path: &str) -> Result<Option<File>> {
     let bytes = match io.read_file(path.to_owned(), MAX_CONF).await {
         Ok(b) => b,
         Err(e) if e.kind == IoErrorKind::NotFound => return Ok(None),
@@ -81,7 +89,7 @@ async fn read_file(io: &Io, path: &str) -> Result<Option<Vec<Registry>>> {
             return Err(Error::invalid(format!("{path}: a [[registry]] needs a prefix or a location")));
         }
     }
-    Ok(Some(file.registry))
+    Ok(Some(file))
 }
 
 impl RegistriesConf {
@@ -100,8 +108,8 @@ impl RegistriesConf {
             }
             _ => ("/etc/containers/registries.conf".to_owned(), "/etc/containers/registries.conf.d".to_owned()),
         };
-        if let Some(r) = read_file(io, &main).await? {
-            conf.merge(&main, r);
+        if let Some(f) = read_file(io, &main).await? {
+            conf.merge(&main, f);
         }
         let mut names = match io.list_dir(dropins.clone()).await {
             Ok(n) => n,
@@ -112,16 +120,26 @@ impl RegistriesConf {
         names.sort();
         for n in names {
             let path = join(&dropins, &n);
-            if let Some(r) = read_file(io, &path).await? {
-                conf.merge(&path, r);
+            if let Some(f) = read_file(io, &path).await? {
+                conf.merge(&path, f);
             }
         }
         Ok(conf)
     }
 
-    /// Adds `registries` from `path`; a table for a prefix already known replaces it.
-    fn merge(&mut self, path: &str, registries: Vec<Registry>) {
-        for mut r in registries {
+    /// Where credentials are looked for, in order (`containers-auth.json`
+    /// is the auth files), as registries.conf says, else the auth files only.
+    pub fn credential_helpers(&self) -> Vec<String> {
+        self.credential_helpers.clone().unwrap_or_else(|| vec![AUTH_FILES.to_owned()])
+    }
+
+    /// Adds `file`'s settings from `path`; a table for a prefix already known
+    /// replaces it, a later `credential-helpers` list the earlier one.
+    fn merge(&mut self, path: &str, file: File) {
+        if file.credential_helpers.is_some() {
+            self.credential_helpers = file.credential_helpers;
+        }
+        for mut r in file.registry {
             if r.prefix.is_empty() {
                 r.prefix = r.location.clone();
             }
@@ -221,7 +239,7 @@ mod tests {
     fn conf(text: &str) -> RegistriesConf {
         let file: File = toml::from_str(text).unwrap();
         let mut c = RegistriesConf::default();
-        c.merge("test.conf", file.registry);
+        c.merge("test.conf", file);
         c
     }
 
@@ -231,6 +249,11 @@ mod tests {
 
     #[test]
     fn prefixes_rewrite_and_block() {
+        assert_eq!(conf("").credential_helpers(), ["containers-auth.json"]);
+        assert_eq!(
+            conf(r#"credential-helpers = ["pass", "containers-auth.json"]"#).credential_helpers(),
+            ["pass", "containers-auth.json"]
+        );
         let c = conf(
             r#"
 unqualified-search-registries = ["docker.io"]

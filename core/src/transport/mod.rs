@@ -66,7 +66,8 @@ impl SideOptions {
                 let pull_sources = conf.pull_sources(r)?;
                 let unresolved = self.registry.clone();
                 let insecure = conf.check(r)?;
-                resolve_access(io, env, &mut self.registry, &r.registry, &r.repository, insecure).await?;
+                let helpers = conf.credential_helpers();
+                resolve_access(io, env, &mut self.registry, (&r.registry, &r.repository), insecure, &helpers).await?;
                 let mut sources = Vec::new();
                 for source in pull_sources {
                     let insecure = source.insecure || conf.check(&source.reference)?;
@@ -77,7 +78,7 @@ impl SideOptions {
                     } else {
                         let mut opts = unresolved.clone();
                         let (registry, repository) = (&source.reference.registry, &source.reference.repository);
-                        resolve_access(io, env, &mut opts, registry, repository, insecure).await?;
+                        resolve_access(io, env, &mut opts, (registry, repository), insecure, &helpers).await?;
                         opts
                     };
                     sources.push((source.reference, opts));
@@ -107,7 +108,7 @@ pub async fn resolve_registry(
     let image =
         DockerReference { registry: registry.to_owned(), repository: repository.to_owned(), tag: None, digest: None };
     let insecure = conf.check(&image)?;
-    resolve_access(io, env, reg, registry, repository, insecure).await
+    resolve_access(io, env, reg, (registry, repository), insecure, &conf.credential_helpers()).await
 }
 
 /// Finds the credentials for `registry`/`repository` (unless given or
@@ -115,25 +116,39 @@ pub async fn resolve_registry(
 /// the TLS settings for `registry` (named as references name it,
 /// `docker.io`, as containers/image looks certs.d up); `insecure` (from
 /// registries.conf) skips TLS checks unless `--tls-verify` says otherwise.
+/// Credentials are looked for with each of `helpers` in turn (registries.conf's
+/// `credential-helpers`; `--authfile` means that file alone, as in containers/image).
 async fn resolve_access(
     io: &Io,
     env: &Environment,
     reg: &mut RegistryOptions,
-    registry: &str,
-    repository: &str,
+    (registry, repository): (&str, &str),
     insecure: bool,
+    helpers: &[String],
 ) -> Result<()> {
     if insecure && reg.tls_verify.is_none() {
         reg.tls_verify = Some(false);
     }
     if !reg.no_creds && reg.credentials.is_none() && reg.registry_token.is_none() {
-        let files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
-        match auth::lookup(&files, registry, repository)? {
-            Some(auth::Source::Entry(c)) => reg.credentials = Some(c),
-            Some(auth::Source::Helper(name)) => reg.credentials = auth::helper::get(io, &name, registry).await?,
-            Some(auth::Source::RegistryToken(t)) => reg.registry_token = Some(t),
-            Some(auth::Source::IdentityToken(t)) => reg.identity_token = Some(t),
-            None => {}
+        let only_files = [crate::config::registries_conf::AUTH_FILES.to_owned()];
+        let helpers = if reg.authfile.is_some() { &only_files[..] } else { helpers };
+        for helper in helpers {
+            if helper != crate::config::registries_conf::AUTH_FILES {
+                if let Some(c) = auth::helper::get(io, helper, registry).await? {
+                    reg.credentials = Some(c);
+                    break;
+                }
+                continue;
+            }
+            let files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
+            match auth::lookup(&files, registry, repository)? {
+                Some(auth::Source::Entry(c)) => reg.credentials = Some(c),
+                Some(auth::Source::Helper(name)) => reg.credentials = auth::helper::get(io, &name, registry).await?,
+                Some(auth::Source::RegistryToken(t)) => reg.registry_token = Some(t),
+                Some(auth::Source::IdentityToken(t)) => reg.identity_token = Some(t),
+                None => continue,
+            }
+            break;
         }
     }
     reg.tls = certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry).await?;
