@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use base64::Engine as _;
+
 use skiff_tests::harness::fixtures::{push, world};
 use skiff_tests::harness::registry::{Options, PASSWORD, Registry, USER};
 use skiff_tests::harness::token::TokenIssuer;
@@ -254,4 +256,21 @@ fn an_identity_token_is_traded_with_the_oauth2_form_as_skopeo_does() {
         skiff(&["--insecure-policy", "copy", "--dest-tls-verify=false", "--dest-authfile", authfile, &src, &dest]);
     assert_eq!(bad.code, 1, "{}", bad.stderr);
     assert!(bad.stderr.contains("identity token") && bad.stderr.contains("refused"), "{}", bad.stderr);
+}
+
+/// `--debug` traces every request, and never a secret: no password, no
+/// Basic credentials, no token.
+#[test]
+fn debug_output_shows_no_secret() {
+    let w = token_world();
+    let img = image(&w.registry.host());
+    let r =
+        skiff(&["--debug", "inspect", "--raw", "--tls-verify=false", "--creds", &format!("{USER}:{PASSWORD}"), &img])
+            .ok();
+    assert!(r.stderr.contains("DEBU"), "the requests are traced: {}", r.stderr);
+    assert!(r.stderr.contains("/token"), "the token request too: {}", r.stderr);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    for secret in [PASSWORD, basic.as_str(), "Bearer ", "eyJ", "Authorization"] {
+        assert!(!r.stderr.contains(secret), "{secret:?} in the debug output:\n{}", r.stderr);
+    }
 }

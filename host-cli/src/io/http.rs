@@ -62,10 +62,11 @@ impl Http {
             .read_timeout(READ_TIMEOUT);
         // Only the proxy the core named; reqwest would read the environment itself.
         b = match proxy {
-            Some(p) => b.proxy(
-                reqwest::Proxy::all(p.as_str())
-                    .map_err(|e| failed(IoErrorKind::Other, format!("invalid proxy {p}: {}", chain(&e))))?,
-            ),
+            Some(p) => b.proxy(reqwest::Proxy::all(p.as_str()).map_err(|e| {
+                // A proxy URL may carry a user name and password: never repeat it.
+                let shown = reqwest::Url::parse(p).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+                failed(IoErrorKind::Other, format!("invalid proxy {shown}: {}", chain(&e.without_url())))
+            })?),
             None => b.no_proxy(),
         };
         if tls.insecure {
