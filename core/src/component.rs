@@ -302,6 +302,7 @@ fn io_kind(k: wit::IoErrorKind) -> IoErrorKind {
         wit::IoErrorKind::Dns => IoErrorKind::Dns,
         wit::IoErrorKind::Connect => IoErrorKind::Connect,
         wit::IoErrorKind::Reset => IoErrorKind::Reset,
+        wit::IoErrorKind::Closed => IoErrorKind::Closed,
         wit::IoErrorKind::Tls => IoErrorKind::Tls,
         wit::IoErrorKind::Timeout => IoErrorKind::Timeout,
         wit::IoErrorKind::NotFound => IoErrorKind::NotFound,

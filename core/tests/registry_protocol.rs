@@ -397,6 +397,32 @@ fn connection_failures_retry_but_tls_failures_do_not() {
     }
 }
 
+#[test]
+fn a_closed_kept_alive_connection_resends_a_get_once_and_nothing_else() {
+    // A GET is sent again at once, without --retry-times, a bounded number of times.
+    for (closes, ok) in [(1, true), (16, true), (17, false)] {
+        let mut sim = Sim::default();
+        let (reg, _) = registry(&mut sim, Auth::Anonymous);
+        reg.borrow_mut().script(closes, |r| r.path() == "/v2/app/manifests/v1", |_| Resp::failure(IoErrorKind::Closed));
+        let result = sim.run(inspect_raw(json!({})));
+        assert_eq!(result.is_ok(), ok, "{closes} closes: {result:?}");
+        let sent = closes.min(16) + 1;
+        assert_eq!(lines_at(&sim, REG).iter().filter(|l| l.ends_with("/manifests/v1")).count(), sent);
+        assert_eq!(sim.waits, vec![0; sent - 1], "sent again at once");
+    }
+    // A PUT is not replayable: the copy fails on the first close.
+    let mut sim = Sim::default();
+    let (_, dst, _) = two_registries(&mut sim, &[300]);
+    dst.borrow_mut().script(
+        1,
+        |r| r.method == "PUT" && r.path() == "/v2/app/manifests/v1",
+        |_| Resp::failure(IoErrorKind::Closed),
+    );
+    let e = sim.run(copy(dest_creds())).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Io, "{e}");
+    assert_eq!(lines_at(&sim, DST).iter().filter(|l| l.as_str() == "PUT /v2/app/manifests/v1").count(), 1);
+}
+
 // ---------------------------------------------------------------------------
 // Redirects.
 

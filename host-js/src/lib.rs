@@ -219,6 +219,7 @@ fn reply_from_js(r: &JsValue) -> Result<Reply, String> {
                 Some("dns") => IoErrorKind::Dns,
                 Some("connect") => IoErrorKind::Connect,
                 Some("reset") => IoErrorKind::Reset,
+                Some("closed") => IoErrorKind::Closed,
                 Some("permission-denied") => IoErrorKind::PermissionDenied,
                 Some("tls") => IoErrorKind::Tls,
                 Some("timeout") => IoErrorKind::Timeout,

@@ -35,6 +35,10 @@ pub enum Mode {
     /// `127.0.0.1`, as a registry sends clients to its CDN); a redirected
     /// request that still carries credentials is refused with 400.
     RedirectBlobs,
+    /// Answers the first request of each connection keeping it alive, then
+    /// closes the connection when the next request arrives, unanswered (a
+    /// server dropping an idle connection just as the client reuses it).
+    CloseKeptAlive,
 }
 
 pub struct Proxy {
@@ -134,6 +138,11 @@ fn read_message(r: &mut impl BufRead, until_eof: bool, no_body: bool) -> std::io
 }
 
 fn write_message(w: &mut impl Write, m: &Message) -> std::io::Result<()> {
+    write_message_as(w, m, "close")
+}
+
+/// `m` with `Connection: {connection}`.
+fn write_message_as(w: &mut impl Write, m: &Message, connection: &str) -> std::io::Result<()> {
     let mut out = format!("{}\r\n", m.head);
     for (k, v) in &m.headers {
         if ["content-length", "transfer-encoding", "connection"].iter().any(|h| k.eq_ignore_ascii_case(h)) {
@@ -141,7 +150,7 @@ fn write_message(w: &mut impl Write, m: &Message) -> std::io::Result<()> {
         }
         out.push_str(&format!("{k}: {v}\r\n"));
     }
-    out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", m.body.len()));
+    out.push_str(&format!("Content-Length: {}\r\nConnection: {connection}\r\n\r\n", m.body.len()));
     w.write_all(out.as_bytes())?;
     w.write_all(&m.body)?;
     w.flush()
@@ -258,6 +267,13 @@ fn serve(
             c.write_all(raw_head(&resp, full).as_bytes())?;
             c.write_all(&resp.body)?;
             return c.flush();
+        }
+        Mode::CloseKeptAlive => {
+            write_message_as(&mut &client, &resp, "keep-alive")?;
+            // The whole next request is read first, so that closing sends
+            // a FIN and not a reset.
+            read_message(&mut reader, false, false)?;
+            return Ok(());
         }
         _ => {}
     }

@@ -636,6 +636,26 @@ fn blob_transfers_are_retried_when_asked() {
     assert_eq!(tree(&out), tree(&direct));
 }
 
+/// A registry that drops each kept-alive connection as it is reused: every
+/// request after the first on a connection meets a closed socket. Go sends
+/// such GETs again on a new connection without `--retry-times`, so skopeo
+/// copies; skiff must too (this failed behind tinyproxy in CI).
+#[test]
+fn connections_closed_as_they_are_reused_are_not_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(world().plain.port, Mode::CloseKeptAlive);
+    let src = format!("docker://127.0.0.1:{}/test/oci:v1", proxy.port);
+    let [ours, theirs] = ["skiff", "skopeo"].map(|who| tmp.path().join(who));
+    let copy = |dest: &Path| {
+        [INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &format!("dir:{}", dest.display())].map(str::to_owned)
+    };
+    let args = copy(&ours);
+    skiff(&args.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    let args = copy(&theirs);
+    skopeo(&args.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    assert_eq!(tree(&ours), tree(&theirs));
+}
+
 #[test]
 fn killed_copy_leaves_nothing_that_looks_complete() {
     use skiff_tests::harness::fixtures::push;

@@ -247,6 +247,8 @@ pub enum IoErrorKind {
     Connect,
     /// The connection was reset or closed before a whole answer.
     Reset,
+    /// A kept-alive connection closed before any of the answer came.
+    Closed,
     /// The TLS handshake failed (certificate, or plain HTTP on the port).
     Tls,
     /// No answer in time.
@@ -262,7 +264,10 @@ pub enum IoErrorKind {
 impl IoErrorKind {
     /// A failure that may well not happen again: worth a retry.
     pub fn is_transient(self) -> bool {
-        matches!(self, IoErrorKind::Dns | IoErrorKind::Connect | IoErrorKind::Reset | IoErrorKind::Timeout)
+        matches!(
+            self,
+            IoErrorKind::Dns | IoErrorKind::Connect | IoErrorKind::Reset | IoErrorKind::Closed | IoErrorKind::Timeout
+        )
     }
 }
 

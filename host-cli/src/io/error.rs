@@ -95,6 +95,9 @@ pub fn of_http(e: &reqwest::Error) -> IoErrorKind {
     if tls_cause(e).is_some() {
         return IoErrorKind::Tls;
     }
+    if !e.is_body() && !e.is_decode() && closed_before_answer(e) {
+        return IoErrorKind::Closed;
+    }
     let mut cause: Option<&(dyn StdError + 'static)> = e.source();
     while let Some(c) = cause {
         if let Some(io) = c.downcast_ref::<std::io::Error>() {
@@ -112,6 +115,19 @@ pub fn of_http(e: &reqwest::Error) -> IoErrorKind {
     } else {
         IoErrorKind::Other
     }
+}
+
+/// Whether the server closed the connection before its answer came: what
+/// hyper reports when a pooled connection turns out to be closed already.
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn StdError + 'static)> = e.source();
+    while let Some(c) = cause {
+        if c.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// An error with its causes, `a: b: c`, as Go tools print them.

@@ -152,6 +152,12 @@ fn redirect_target(from: &Url, resp: &HttpResponse) -> Result<Url> {
         .ok_or_else(|| Error::other(format!("redirected to an invalid location {:?}", sanitize(loc))))
 }
 
+/// Whether `request` may be sent again as it was after the connection
+/// closed under it (Go's `isReplayable`: GET and HEAD).
+fn replayable(request: &HttpRequest) -> bool {
+    matches!(request.method.as_str(), "GET" | "HEAD")
+}
+
 /// `url` without its query (which may hold a CDN's signature), for messages.
 fn shown(url: &Url) -> String {
     let mut u = url.clone();
@@ -163,12 +169,13 @@ impl RegistryClient {
     /// `request` exactly as given (no credentials added, no redirects
     /// followed), retried as the policy allows: the ping.
     pub(super) async fn send_direct(&self, request: HttpRequest) -> Result<HttpResponse, IoError> {
+        let replayable = replayable(&request);
         self.retrying(
             || self.io.http(request.clone()),
             |r| {
                 Some(match r {
                     Ok(resp) => Attempt::Answer(resp),
-                    Err(e) => Attempt::Failed(e),
+                    Err(error) => Attempt::Failed { error, replayable },
                 })
             },
         )
@@ -267,13 +274,14 @@ impl RegistryClient {
         let mut at = first.clone();
         for _ in 0..=MAX_REDIRECTS {
             home.authorize(&mut request);
+            let replayable = replayable(&request);
             let reached = self
                 .retrying(
                     || carry(request.clone()),
                     |r| match r {
                         Ok(Reached::Answer(resp)) => Some(Attempt::Answer(resp)),
                         Ok(Reached::Moved(_)) => None,
-                        Err(e) => retry_failures.then_some(Attempt::Failed(e)),
+                        Err(error) => retry_failures.then_some(Attempt::Failed { error, replayable }),
                     },
                 )
                 .await;

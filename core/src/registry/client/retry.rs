@@ -9,10 +9,16 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
 use super::RegistryClient;
-use crate::engine::{HttpResponse, IoError};
+use crate::engine::{HttpResponse, IoError, IoErrorKind};
 
 /// containers/image retries 429 up to 5 times even without `--retry-times`.
 const TOO_MANY_REQUESTS_TRIES: u32 = 5;
+/// How many times a GET or HEAD is sent again at once after meeting a
+/// kept-alive connection the server had closed. Each resend may take
+/// another idle connection that was closed too; the host keeps about as
+/// many per registry as requests ran at once (6 by default), and Go's
+/// transport retries for as long as the connection was a reused one.
+const CLOSED_RESENDS: u32 = 16;
 /// The longest wait between two tries, whatever a registry asks.
 pub(super) const MAX_BACKOFF_MS: u64 = 60_000;
 
@@ -20,8 +26,9 @@ pub(super) const MAX_BACKOFF_MS: u64 = 60_000;
 pub(super) enum Attempt<'a> {
     /// The server answered (a blob source that refused counts too).
     Answer(&'a HttpResponse),
-    /// The host could not carry the request out.
-    Failed(&'a IoError),
+    /// The host could not carry the request out; `replayable` if the
+    /// request was a GET or HEAD, which may be sent again as it was.
+    Failed { error: &'a IoError, replayable: bool },
     /// A whole step failed in a way `--retry-times` covers (an upload that
     /// broke off and must start again).
     Transient,
@@ -53,9 +60,17 @@ impl RetryPolicy {
             ),
             Attempt::Answer(r) if matches!(r.status, 502..=504) => (attempt < self.times, None),
             Attempt::Answer(_) => (false, None),
+            // A kept-alive connection the server had already closed: sent
+            // again at once, whatever `--retry-times` says, as Go's
+            // transport does for replayable requests.
+            Attempt::Failed { error, replayable: true }
+                if error.kind == IoErrorKind::Closed && attempt < CLOSED_RESENDS =>
+            {
+                return Some(0);
+            }
             // Only network trouble may go away by asking again (not TLS,
             // an oversized body, or a file-system failure).
-            Attempt::Failed(e) => (e.kind.is_transient() && attempt < self.times, None),
+            Attempt::Failed { error, .. } => (error.kind.is_transient() && attempt < self.times, None),
             Attempt::Transient => (attempt < self.times, None),
         };
         retryable.then(|| self.backoff_ms(attempt, retry_after))
