@@ -31,6 +31,7 @@ use crate::login::{LoginJob, LogoutJob};
 use crate::platform::WantedPlatform;
 use crate::registry::RegistryOptions;
 use crate::registry::auth::Credentials;
+use crate::sync::{DestKind, SourceKind, SyncJob};
 use crate::transport::SideOptions;
 
 struct Component;
@@ -113,6 +114,14 @@ fn side_from_wit(s: wj::SideOptions) -> SideOptions {
     }
 }
 
+fn format_from_wit(f: wj::ManifestFormat) -> ManifestFormat {
+    match f {
+        wj::ManifestFormat::Oci => ManifestFormat::Oci,
+        wj::ManifestFormat::V2s2 => ManifestFormat::V2s2,
+        wj::ManifestFormat::V2s1 => ManifestFormat::V2s1,
+    }
+}
+
 fn job_from_wit(job: wj::Job) -> Job {
     match job {
         wj::Job::Inspect(j) => Job::Inspect(InspectJob {
@@ -137,6 +146,40 @@ fn job_from_wit(job: wj::Job) -> Job {
             access: registry_from_wit(j.access),
         }),
         wj::Job::Logout(j) => Job::Logout(LogoutJob { registry: j.registry, all: j.all, authfile: j.authfile }),
+        wj::Job::Sync(j) => Job::Sync(SyncJob {
+            source: j.source,
+            destination: j.destination,
+            source_kind: match j.source_kind {
+                wj::SyncSource::Docker => SourceKind::Docker,
+                wj::SyncSource::Dir => SourceKind::Dir,
+                wj::SyncSource::Yaml => SourceKind::Yaml,
+                wj::SyncSource::Oci => SourceKind::Oci,
+            },
+            destination_kind: match j.destination_kind {
+                wj::SyncDestination::Docker => DestKind::Docker,
+                wj::SyncDestination::Dir => DestKind::Dir,
+                wj::SyncDestination::Oci => DestKind::Oci,
+            },
+            src: side_from_wit(j.src),
+            dest: side_from_wit(j.dest),
+            policy: PolicyOptions { path: j.policy.path, insecure: j.policy.insecure },
+            registries_d: j.registries_d,
+            platform: platform_from_wit(j.platform),
+            all: j.all,
+            scoped: j.scoped,
+            append_suffix: j.append_suffix,
+            dry_run: j.dry_run,
+            keep_going: j.keep_going,
+            preserve_digests: j.preserve_digests,
+            digestfile: j.digestfile,
+            format: j.format.map(format_from_wit),
+            remove_signatures: j.remove_signatures,
+            image_parallel_copies: j.image_parallel_copies,
+            parallel_images: j.parallel_images,
+            report: j.report,
+            plan: j.plan,
+            shard: j.shard,
+        }),
         wj::Job::Copy(j) => Job::Copy(CopyJob {
             source: j.source,
             destination: j.destination,
@@ -153,11 +196,7 @@ fn job_from_wit(job: wj::Job) -> Job {
             }),
             image_parallel_copies: j.image_parallel_copies,
             digestfile: j.digestfile,
-            format: j.format.map(|f| match f {
-                wj::ManifestFormat::Oci => ManifestFormat::Oci,
-                wj::ManifestFormat::V2s2 => ManifestFormat::V2s2,
-                wj::ManifestFormat::V2s1 => ManifestFormat::V2s1,
-            }),
+            format: j.format.map(format_from_wit),
             preserve_digests: j.preserve_digests,
             dest_compress_format: j.dest_compress_format.map(|f| match f {
                 wj::CompressionFormat::Gzip => CompressionFormat::Gzip,

@@ -2,6 +2,8 @@
 //! land atomically (a temporary name, then a rename), path joining. Shared by
 //! the transports and the registry's lookaside storage.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::engine::{FileKind, Io, IoError, IoErrorKind, Request, StreamPiece};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -23,9 +25,16 @@ pub(crate) fn fs_error(what: String) -> impl FnOnce(IoError) -> Error {
     move |e| Error::new(ErrorKind::Io, format!("{what}: {}", e.message))
 }
 
+/// A temporary name beside `path`, unique within this process: images
+/// copied at once into one layout write the same blobs and `index.json`.
+pub(crate) fn temporary_name(path: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{path}.{}.skiff-tmp", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Writes `path` through a temporary name and a rename.
 pub(crate) async fn write_atomically(io: &Io, path: &str, data: &[u8]) -> Result<()> {
-    let tmp = format!("{path}.skiff-tmp");
+    let tmp = temporary_name(path);
     io.fs(Request::WriteFile { path: tmp.clone(), data: data.to_vec() })
         .await
         .map_err(fs_error(format!("writing {tmp}")))?;
@@ -74,7 +83,7 @@ pub(crate) async fn archive_output(io: &Io, path: &str, existing: Option<&str>) 
 /// Writes `pieces` to `path` the way `output` says.
 pub(crate) async fn write_archive(io: &Io, path: &str, output: ArchiveOutput, pieces: Vec<StreamPiece>) -> Result<()> {
     let target = match output {
-        ArchiveOutput::Atomic => format!("{path}.skiff-tmp"),
+        ArchiveOutput::Atomic => temporary_name(path),
         ArchiveOutput::InPlace => path.to_owned(),
     };
     io.fs(Request::WriteStream { path: target.clone(), pieces })

@@ -9,7 +9,7 @@ use crate::config::Environment;
 use crate::engine::{Io, Operation};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
-use crate::{copy, delete, inspect, list_tags, login};
+use crate::{copy, delete, inspect, list_tags, login, sync};
 
 // A job is parsed once per command; its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -23,6 +23,7 @@ pub enum Job {
     ManifestDigest(ManifestDigestJob),
     Login(login::LoginJob),
     Logout(login::LogoutJob),
+    Sync(sync::SyncJob),
 }
 
 /// `skopeo manifest-digest FILE`.
@@ -48,6 +49,7 @@ impl Job {
             Job::ManifestDigest(j) => Operation::start(move |io| manifest_digest(io, j)),
             Job::Login(j) => Operation::start(move |io| login::login(io, j, env)),
             Job::Logout(j) => Operation::start(move |io| login::logout(io, j, env)),
+            Job::Sync(j) => Operation::start(move |io| sync::run(io, j, env)),
         }
     }
 

@@ -77,6 +77,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Logout of a container registry
     Logout(LogoutArgs),
+    /// Synchronize one or more images from one location to another
+    Sync(SyncArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -356,6 +358,75 @@ macro_rules! side_flags {
             }
         }
     };
+}
+
+/// `skiff sync`: skopeo's flags, then skiff's own (parallelism, report, plan, shards).
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// SOURCE
+    pub source: String,
+    /// DESTINATION
+    pub destination: String,
+    /// SOURCE transport type (docker, dir, yaml; skiff also oci)
+    #[arg(short = 's', long = "src", value_name = "string")]
+    pub src_kind: Option<String>,
+    /// DESTINATION transport type (docker, dir; skiff also oci)
+    #[arg(short = 'd', long = "dest", value_name = "string")]
+    pub dest_kind: Option<String>,
+    /// path of the authentication file (both sides). Default is ${XDG_RUNTIME_DIR}/containers/auth.json
+    #[arg(long, value_name = "string")]
+    pub authfile: Option<String>,
+    #[command(flatten)]
+    pub src: SrcFlags,
+    #[command(flatten)]
+    pub dest: DestFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
+    /// Images at DESTINATION are prefix using the full source image path as scope
+    #[arg(long)]
+    pub scoped: bool,
+    /// String to append to DESTINATION tags
+    #[arg(long, value_name = "string")]
+    pub append_suffix: Option<String>,
+    /// Write the digests and Image References of the resulting images to the specified file, separated by newlines
+    #[arg(long, value_name = "string")]
+    pub digestfile: Option<String>,
+    /// Copy all images if SOURCE-IMAGE is a list
+    #[arg(short, long)]
+    pub all: bool,
+    /// Run without actually copying data
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not abort the sync if any image copy fails
+    #[arg(long)]
+    pub keep_going: bool,
+    /// MANIFEST TYPE (oci, v2s1, or v2s2) to use in the destination (default is manifest type of source, with fallbacks)
+    #[arg(short, long, value_name = "MANIFEST TYPE")]
+    pub format: Option<String>,
+    /// Preserve digests of images and lists
+    #[arg(long)]
+    pub preserve_digests: bool,
+    /// Do not copy signatures from SOURCE-IMAGE
+    #[arg(long)]
+    pub remove_signatures: bool,
+    /// Suppress output information when copying images
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Maximum number of blobs copied in parallel for one image (default 6)
+    #[arg(long, value_name = "uint")]
+    pub image_parallel_copies: Option<usize>,
+    /// Images copied at once (default 4)
+    #[arg(long, value_name = "uint")]
+    pub parallel_images: Option<usize>,
+    /// Write the outcome of every image (source, destination, digest, status, bytes, error) to FILE as JSON
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<String>,
+    /// Write the resolved list of images to FILE as JSON and copy nothing
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<String>,
+    /// Copy only the I-th (0 <= I < N) of N disjoint shards of the images (e.g. $JOB_COMPLETION_INDEX/4)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
 }
 
 side_flags!(SrcFlags, "src-", "source");

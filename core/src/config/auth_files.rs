@@ -108,7 +108,7 @@ pub async fn read_object(io: &Io, path: &str) -> Result<serde_json::Map<String, 
 pub async fn write_object(io: &Io, path: &str, object: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
     let mut data = serde_json::to_vec_pretty(object)?;
     data.push(b'\n');
-    let tmp = format!("{path}.skiff-tmp");
+    let tmp = crate::files::temporary_name(path);
     let fail =
         |what: &str, e: crate::engine::IoError| Error::invalid(format!("{what} auth file {path}: {}", e.message));
     io.fs(crate::engine::Request::WritePrivateFile { path: tmp.clone(), data })

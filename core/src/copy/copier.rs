@@ -2,6 +2,8 @@
 //! destination or the flags want), its config, then its manifest —
 //! converted when the destination or `--format` needs another type.
 
+use std::cell::Cell;
+
 use super::{Compression, CompressionPolicy, Desired};
 use crate::digest::Digest;
 use crate::engine::{BlobSink, BlobSource, Io, Recompress, Request, join_bounded};
@@ -55,6 +57,10 @@ pub(super) struct Copier<'a> {
     pub remove_signatures: bool,
     /// The destination as named on the command line, for messages.
     pub destination: &'a str,
+    /// Blob bytes sent to the destination so far (blobs it had are not counted).
+    pub sent: Cell<u64>,
+    /// Whether the destination held the image already, so nothing was copied.
+    pub present: Cell<bool>,
 }
 
 impl Copier<'_> {
@@ -142,6 +148,7 @@ impl Copier<'_> {
             && dest.holds_manifest(&source_digest, instance).await
         {
             self.io.note("Skipping: image already present at destination".to_owned());
+            self.present.set(true);
             return Ok(Written { digest: source_digest, size: bytes.len() as i64, kind });
         }
         let converted = if target == kind {
@@ -322,6 +329,9 @@ impl Copier<'_> {
 
     fn note_blob(&self, what: &str, d: &Descriptor, outcome: BlobPush) {
         let skipped = if outcome == BlobPush::Exists { " skipped: already exists" } else { "" };
+        if outcome != BlobPush::Exists {
+            self.sent.set(self.sent.get() + u64::try_from(d.size).unwrap_or(0));
+        }
         self.io.note(format!("Copying {what} {}{skipped}", d.digest));
     }
 }

@@ -5,7 +5,10 @@
 //! `copier` copies one image, `compression` decides layer encodings and
 //! `signatures` carries the source's signatures along.
 
-use crate::engine::{Io, Request};
+use std::cell::Cell;
+
+use crate::digest::Digest;
+use crate::engine::{Io, Lock, Request};
 use crate::error::{Error, Result};
 use crate::manifest::list_convert::encode_list;
 use crate::manifest::{self, Descriptor, Manifest};
@@ -124,29 +127,45 @@ pub enum MultiArch {
     IndexOnly,
 }
 
-pub async fn run(io: Io, mut job: CopyJob, env: Environment) -> Result<Vec<u8>> {
-    let src_ref = ImageReference::parse(&job.source)?;
-    let dst_ref = ImageReference::parse(&job.destination)?;
-    let mode = match (job.all, job.multi_arch) {
-        (true, Some(_)) => return Err(Error::invalid("--all and --multi-arch cannot be used together")),
-        (true, None) => MultiArch::All,
-        (false, m) => m.unwrap_or(MultiArch::System),
-    };
-    let policy = policy_file::read(&io, &env, &job.policy).await?;
-    policy::check(&policy, &src_ref, &job.source)?;
-    let platform = env.platform(&job.platform);
-    for (side, image) in [(&mut job.src, &src_ref), (&mut job.dest, &dst_ref)] {
-        side.resolve(&io, &env, image).await?;
-        if matches!(image, ImageReference::Docker(_)) {
-            side.registries_d = registries_d::read(&io, &env, job.registries_d.as_deref()).await?;
+/// What every image of a copy (or a sync) is copied with, checked once.
+pub struct CopySettings {
+    pub mode: MultiArch,
+    pub platform: WantedPlatform,
+    pub parallel: usize,
+    pub format: Option<ManifestKind>,
+    pub preserve_digests: bool,
+    pub compression: CompressionPolicy,
+    pub remove_signatures: bool,
+    pub additional_tags: Vec<String>,
+    /// `--registries.d`.
+    pub registries_d: Option<String>,
+    /// Taken around each image's commit: images copied at once into one
+    /// OCI layout must not rewrite its `index.json` together.
+    pub commit_lock: Lock,
+}
+
+impl CopySettings {
+    /// `--all` and `--multi-arch` as one choice.
+    pub fn multi_arch(all: bool, multi_arch: Option<MultiArch>) -> Result<MultiArch> {
+        match (all, multi_arch) {
+            (true, Some(_)) => Err(Error::invalid("--all and --multi-arch cannot be used together")),
+            (true, None) => Ok(MultiArch::All),
+            (false, m) => Ok(m.unwrap_or(MultiArch::System)),
         }
     }
 
-    let tmpdir = env.scratch_dir();
-    let source = ImageSource::open(&io, &src_ref, &job.src, &tmpdir)?;
-    let mut dest = ImageDestination::open(&io, &dst_ref, &job.dest, &tmpdir)?;
-    let parallel = job.image_parallel_copies.filter(|&n| n > 0).map_or(DEFAULT_PARALLEL, |n| n as usize);
-    let format = job.format.map(ManifestFormat::kind);
+    /// `--image-parallel-copies`, 0 or unset meaning the default.
+    pub fn parallel(n: Option<u32>) -> usize {
+        n.filter(|&n| n > 0).map_or(DEFAULT_PARALLEL, |n| n as usize)
+    }
+}
+
+pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
+    let src_ref = ImageReference::parse(&job.source)?;
+    let dst_ref = ImageReference::parse(&job.destination)?;
+    let mode = CopySettings::multi_arch(job.all, job.multi_arch)?;
+    let policy = policy_file::read(&io, &env, &job.policy).await?;
+    policy::check(&policy, &src_ref, &job.source)?;
     let mut compression = CompressionPolicy::parse(
         job.dest_compress_format,
         job.dest_compress,
@@ -160,16 +179,83 @@ pub async fn run(io: Io, mut job: CopyJob, env: Environment) -> Result<Vec<u8>> 
         return Err(Error::invalid("--dest-force-compress-format needs --dest-compress-format"));
     }
     compression.oci_accept_uncompressed = job.dest_oci_accept_uncompressed_layers;
-    dest.add_tags(&job.additional_tags)?;
-    let copier = Copier {
-        io: &io,
-        parallel,
-        format,
+    let settings = CopySettings {
+        mode,
+        platform: env.platform(&job.platform),
+        parallel: CopySettings::parallel(job.image_parallel_copies),
+        format: job.format.map(ManifestFormat::kind),
         preserve_digests: job.preserve_digests,
         compression,
-        tmpdir,
         remove_signatures: job.remove_signatures,
-        destination: &job.destination,
+        additional_tags: job.additional_tags,
+        registries_d: job.registries_d,
+        commit_lock: Lock::default(),
+    };
+    let images = Images { source: &src_ref, destination: &dst_ref, destination_name: &job.destination };
+    let written = copy_image(&io, &env, &settings, images, job.src, job.dest).await?.digest;
+    if let Some(path) = job.digestfile {
+        io.fs(Request::WriteFile { path: path.clone(), data: written.to_string().into_bytes() }).await.map_err(
+            |e| Error::new(crate::error::ErrorKind::Io, format!("writing digest file {path}: {}", e.message)),
+        )?;
+    }
+    Ok(Vec::new())
+}
+
+/// The two ends of one image copy.
+#[derive(Clone, Copy)]
+pub struct Images<'a> {
+    pub source: &'a ImageReference,
+    pub destination: &'a ImageReference,
+    /// The destination as the user named it, for messages.
+    pub destination_name: &'a str,
+}
+
+/// What one image's copy came to.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    /// The digest of the manifest written (or found there).
+    pub digest: Digest,
+    /// Blob bytes sent to the destination.
+    pub sent: u64,
+    /// The destination held the image already: nothing was copied.
+    pub present: bool,
+}
+
+/// Copies one image (or list) from `images.source` to `images.destination`
+/// after the policy allowed it; returns the digest of the manifest written.
+pub async fn copy_image(
+    io: &Io,
+    env: &Environment,
+    settings: &CopySettings,
+    images: Images<'_>,
+    mut src: SideOptions,
+    mut dst: SideOptions,
+) -> Result<Copied> {
+    let (src_ref, dst_ref) = (images.source, images.destination);
+    let mode = settings.mode;
+    let platform = &settings.platform;
+    for (side, image) in [(&mut src, src_ref), (&mut dst, dst_ref)] {
+        side.resolve(io, env, image).await?;
+        if matches!(image, ImageReference::Docker(_)) {
+            side.registries_d = registries_d::read(io, env, settings.registries_d.as_deref()).await?;
+        }
+    }
+
+    let tmpdir = env.scratch_dir();
+    let source = ImageSource::open(io, src_ref, &src, &tmpdir)?;
+    let mut dest = ImageDestination::open(io, dst_ref, &dst, &tmpdir)?;
+    dest.add_tags(&settings.additional_tags)?;
+    let copier = Copier {
+        io,
+        parallel: settings.parallel,
+        format: settings.format,
+        preserve_digests: settings.preserve_digests,
+        compression: settings.compression,
+        tmpdir,
+        remove_signatures: settings.remove_signatures,
+        destination: images.destination_name,
+        sent: Cell::new(0),
+        present: Cell::new(false),
     };
 
     let (top, top_type) = source.manifest(None).await?;
@@ -223,19 +309,16 @@ pub async fn run(io: Io, mut job: CopyJob, env: Environment) -> Result<Vec<u8>> 
             top_digest
         }
         (Manifest::List(list), MultiArch::System) => {
-            let d = list.choose(&platform)?;
+            let d = list.choose(platform)?;
             let (bytes, _) = source.manifest(Some(&d.digest)).await?;
             copier.image(&source, &mut dest, &bytes, Some(&d.media_type), Some(&d.digest), false).await?.digest
         }
         _ => copier.image(&source, &mut dest, &top, top_type.as_deref(), None, false).await?.digest,
     };
+    let turn = settings.commit_lock.acquire().await;
     dest.commit().await?;
-    if let Some(path) = job.digestfile {
-        io.fs(Request::WriteFile { path: path.clone(), data: written.to_string().into_bytes() }).await.map_err(
-            |e| Error::new(crate::error::ErrorKind::Io, format!("writing digest file {path}: {}", e.message)),
-        )?;
-    }
-    Ok(Vec::new())
+    drop(turn);
+    Ok(Copied { digest: written, sent: copier.sent.get(), present: copier.present.get() })
 }
 
 /// The list type to write: `--format`'s, else the source's if the

@@ -41,6 +41,29 @@ pub enum Action {
 
 type Task = Pin<Box<dyn Future<Output = Result<Vec<u8>>>>>;
 
+/// Mutual exclusion among the futures of one operation (images committed
+/// into one OCI layout, whose `index.json` each rewrites). A waiter is
+/// simply pending: the executor re-polls it with every reply, and the
+/// holder releases the lock within a poll, before its next request or as
+/// it finishes, so a waiter is never left without a later poll.
+#[derive(Debug, Default)]
+pub struct Lock(std::cell::Cell<bool>);
+
+/// Holds a [`Lock`] until dropped.
+pub struct LockGuard<'a>(&'a Lock);
+
+impl Lock {
+    pub async fn acquire(&self) -> LockGuard<'_> {
+        std::future::poll_fn(|_| if self.0.replace(true) { Poll::Pending } else { Poll::Ready(LockGuard(self)) }).await
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.0.0.set(false);
+    }
+}
+
 /// Runs `futures` concurrently (their requests are all outstanding at once)
 /// and returns their outputs in order.
 pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {

@@ -23,6 +23,8 @@ struct State {
     abandoned: HashSet<u64>,
     replies: HashMap<u64, Reply>,
     now_ms: u64,
+    /// Progress lines are dropped (a sync writes its own, one per image).
+    muted: bool,
 }
 
 /// The command's handle on its host. Cloning shares the same queues.
@@ -103,6 +105,19 @@ impl Io {
 
     /// Queues a progress line (`Copying blob …`); nothing to await.
     pub fn note(&self, message: String) {
+        if !self.0.borrow().muted {
+            self.notify(Request::Note { message });
+        }
+    }
+
+    /// Drops later [`Io::note`] lines: several images copied at once would
+    /// interleave theirs. [`Io::log`] lines still go out.
+    pub fn mute_notes(&self) {
+        self.0.borrow_mut().muted = true;
+    }
+
+    /// Queues a line for stderr whatever [`Io::mute_notes`] said.
+    pub fn log(&self, message: String) {
         self.notify(Request::Note { message });
     }
 

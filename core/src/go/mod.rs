@@ -3,4 +3,7 @@
 //! here, below everything that writes output or manifests.
 
 pub mod json;
+pub mod logrus;
+pub mod path;
+pub mod strconv;
 pub mod time;

@@ -103,6 +103,17 @@ impl DockerReference {
         out
     }
 
+    /// `reference.FamiliarString`: without `docker.io/` (and `library/`
+    /// for official images), as docker and skopeo's messages name images.
+    pub fn familiar(&self) -> String {
+        let full = self.to_string();
+        let Some(rest) = full.strip_prefix(&format!("{DEFAULT_DOMAIN}/")) else { return full };
+        match rest.strip_prefix(OFFICIAL_REPO_PREFIX) {
+            Some(short) if !self.repository[OFFICIAL_REPO_PREFIX.len()..].contains('/') => short.to_owned(),
+            _ => rest.to_owned(),
+        }
+    }
+
     pub fn with_default_tag(mut self) -> Self {
         if self.tag.is_none() && self.digest.is_none() {
             self.tag = Some(DEFAULT_TAG.to_owned());

@@ -35,7 +35,7 @@ use crate::signature::Signature;
 
 /// How to reach one image: a copy's source or destination, or what
 /// `inspect` reads.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SideOptions {
     #[serde(default)]

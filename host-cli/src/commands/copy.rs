@@ -8,7 +8,7 @@ use crate::cli::{CopyArgs, GlobalOptions};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
 
-fn manifest_format(f: &str) -> Result<wj::ManifestFormat> {
+pub(super) fn manifest_format(f: &str) -> Result<wj::ManifestFormat> {
     Ok(match f {
         "oci" => wj::ManifestFormat::Oci,
         "v2s2" => wj::ManifestFormat::V2s2,

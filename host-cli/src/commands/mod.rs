@@ -7,6 +7,7 @@ mod inspect;
 mod list_tags;
 mod login;
 mod manifest_digest;
+mod sync;
 
 use std::io::Write as _;
 
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Copy(a) => copy::run(&cli.global, a),
         Command::Login(a) => login::login(&cli.global, a),
         Command::Logout(a) => login::logout(&cli.global, a),
+        Command::Sync(a) => sync::run(&cli.global, a),
     }
 }
 

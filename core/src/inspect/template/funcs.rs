@@ -4,8 +4,9 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::fmt::{is_print, sprint, sprintf};
+use super::fmt::{sprint, sprintf};
 use super::{MAX_OUTPUT, V, Value};
+use crate::go::strconv::is_print;
 
 type FnResult<'a> = std::result::Result<V<'a>, String>;
 

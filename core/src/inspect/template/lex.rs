@@ -1,6 +1,6 @@
 //! The lexer: template text to a list of items (Go's `text/template/parse/lex.go`).
 
-use super::fmt::{is_print, quote};
+use crate::go::strconv::{is_print, quote};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum It {

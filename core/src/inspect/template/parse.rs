@@ -1,11 +1,11 @@
 //! The parser: items to a tree of nodes, with Go's checks and messages, and the literals' values
 //! (Go's `text/template/parse/parse.go`).
 
-use super::fmt::quote;
 use super::lex::{It, Item, Lexer};
 use super::node::{Arg, ArgKind, Cmd, Node, Number, Pipe};
 use super::{MAX_DEPTH, NAME};
 use crate::error::{Error, Result};
+use crate::go::strconv::quote;
 
 /// The functions a template may call: Go's builtins and containers/common's.
 const FUNCS: &[&str] = &[

@@ -7,7 +7,7 @@ use super::local::LocalBlobs;
 use super::{Destination, LocalBoxFuture};
 use crate::compression::Desired;
 use crate::digest::Digest;
-use crate::engine::{Io, IoErrorKind, Request};
+use crate::engine::{FileKind, Io, IoErrorKind, Request};
 use crate::error::{Error, Result};
 use crate::files::{archive_output, write_archive};
 use crate::manifest::{self, MAX_MANIFEST_SIZE};
@@ -116,6 +116,24 @@ impl Destination for LayoutDestination {
             io.fs(Request::WriteFile { path: path.clone(), data: br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec() })
                 .await
                 .map_err(fs_error(format!("writing {path}")))
+        })
+    }
+
+    /// Whether `index.json` already names manifest `digest` as this image
+    /// (its ref name) and the manifest blob is there: a re-sync skips it.
+    fn holds_manifest<'a>(&'a self, digest: &'a Digest, instance: bool) -> LocalBoxFuture<'a, bool> {
+        Box::pin(async move {
+            let Some(name) = self.reference.ref_name.as_deref().filter(|_| !instance && self.archive.is_none()) else {
+                return false;
+            };
+            let path = join(&self.reference.path, "index.json");
+            let Ok(bytes) = self.io.read_file(path, MAX_MANIFEST_SIZE).await else { return false };
+            let Ok(index) = serde_json::from_slice::<Value>(&bytes) else { return false };
+            let named = index["manifests"].as_array().into_iter().flatten().any(|m| {
+                m["annotations"][REF_NAME_ANNOTATION].as_str() == Some(name)
+                    && m["digest"].as_str() == Some(digest.to_string().as_str())
+            });
+            named && self.io.stat(self.blob_path(digest)).await.is_ok_and(|i| i.kind == FileKind::Regular)
         })
     }
 

@@ -4,8 +4,9 @@
 
 use super::{BlobStore, LocalBoxFuture};
 use crate::digest::Digest;
-use crate::engine::{BlobSink, Io, Request};
+use crate::engine::{BlobSink, FileKind, Io, Request};
 use crate::error::Result;
+use crate::files::temporary_name;
 use crate::manifest::Descriptor;
 use crate::registry::BlobPush;
 use crate::transport::{ImageSource, fs_error, join, write_atomically};
@@ -28,12 +29,21 @@ pub(super) trait LocalBlobs {
 
 /// The local destinations store blobs alike.
 impl<T: LocalBlobs> BlobStore for T {
-    /// Pulled into a temporary name, then renamed into place.
+    /// Pulled into a temporary name, then renamed into place; a blob file
+    /// already there with the right size is reused, as containers/image's
+    /// layout destination reuses it (a re-sync, or images sharing layers).
     fn put_blob<'a>(&'a self, source: &'a ImageSource, d: &'a Descriptor) -> LocalBoxFuture<'a, Result<BlobPush>> {
         Box::pin(async move {
             let final_path = self.blob_target(&d.digest).await?;
             let io = self.io();
-            let tmp = format!("{final_path}.skiff-tmp");
+            if let Ok(info) = io.stat(final_path.clone()).await
+                && info.kind == FileKind::Regular
+                && d.size >= 0
+                && info.size == d.size as u64
+            {
+                return Ok(BlobPush::Exists);
+            }
+            let tmp = temporary_name(&final_path);
             let pulled = source.pull_blob(d, BlobSink::File { path: tmp.clone() }).await;
             if let Err(e) = pulled {
                 let _ = io.fs(Request::RemoveFile { path: tmp }).await;

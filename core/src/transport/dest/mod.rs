@@ -98,7 +98,8 @@ pub trait Destination: BlobStore + std::fmt::Debug {
 
     /// Whether the destination already holds manifest `digest` where it would
     /// be written (a registry's tag or digest; an `instance` by its digest),
-    /// so the copy of that image can be skipped. Only a registry is asked.
+    /// so the copy of that image can be skipped: a registry, and a `dir:`
+    /// image already in place, say; the others never hold one.
     fn holds_manifest<'a>(&'a self, _digest: &'a Digest, _instance: bool) -> LocalBoxFuture<'a, bool> {
         Box::pin(async { false })
     }

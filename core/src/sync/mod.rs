@@ -1,0 +1,275 @@
+//! `sync`: every image of a source (a registry repository, a tree of `dir:`
+//! images, a YAML file, an OCI layout) copied to a destination named as
+//! skopeo names it. [`sources`] finds the images, [`plan`] names their
+//! destinations and splits them into shards, [`report`] keeps the outcome;
+//! this file runs the copies, several images at once, each through
+//! [`crate::copy::copy_image`] so an image already at the destination costs
+//! a manifest check and nothing more. Progress lines are skopeo's logrus
+//! lines; the per-blob lines of each copy are left out (they would
+//! interleave).
+
+mod plan;
+mod report;
+mod semver;
+mod sources;
+mod yaml;
+
+use std::cell::{Cell, RefCell};
+
+use serde::Deserialize;
+
+use crate::config::Environment;
+use crate::config::policy_file::{self, PolicyOptions};
+use crate::copy::{self, CompressionPolicy, CopySettings, Images, ManifestFormat};
+use crate::engine::{Io, Lock, Request, join_bounded};
+use crate::error::{Error, ErrorKind, Result};
+use crate::go::logrus::{self, Level};
+use crate::platform::WantedPlatform;
+use crate::policy;
+use crate::reference::ImageReference;
+use crate::registry::RegistryClient;
+use crate::transport::{SideOptions, fs_error, resolve_registry};
+use plan::{Entry, Naming, PlanFile, PlanItem, Shard};
+use report::{Outcome, Status, Summary};
+
+/// Images copied at once unless `--parallel-images` says otherwise: enough
+/// to hide each image's round trips, few enough for a busy registry (each
+/// copies up to `--image-parallel-copies` blobs at once).
+pub const DEFAULT_PARALLEL_IMAGES: usize = 4;
+
+/// `--src`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Docker,
+    Dir,
+    Yaml,
+    Oci,
+}
+
+/// `--dest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DestKind {
+    Docker,
+    Dir,
+    Oci,
+}
+
+/// `skopeo sync --src KIND --dest KIND SOURCE DESTINATION`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncJob {
+    pub source: String,
+    pub destination: String,
+    pub source_kind: SourceKind,
+    pub destination_kind: DestKind,
+    #[serde(default)]
+    pub src: SideOptions,
+    #[serde(default)]
+    pub dest: SideOptions,
+    #[serde(default)]
+    pub policy: PolicyOptions,
+    #[serde(default)]
+    pub registries_d: Option<String>,
+    #[serde(default)]
+    pub platform: WantedPlatform,
+    /// `-a/--all`: whole lists.
+    #[serde(default)]
+    pub all: bool,
+    /// `--scoped`: the destination keeps the source's whole path.
+    #[serde(default)]
+    pub scoped: bool,
+    #[serde(default)]
+    pub append_suffix: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub keep_going: bool,
+    #[serde(default)]
+    pub preserve_digests: bool,
+    #[serde(default)]
+    pub digestfile: Option<String>,
+    #[serde(default)]
+    pub format: Option<ManifestFormat>,
+    #[serde(default)]
+    pub remove_signatures: bool,
+    #[serde(default)]
+    pub image_parallel_copies: Option<u32>,
+    /// `--parallel-images`: images copied at once.
+    #[serde(default)]
+    pub parallel_images: Option<u32>,
+    /// `--report FILE`: the outcome of every image, as JSON.
+    #[serde(default)]
+    pub report: Option<String>,
+    /// `--plan FILE`: write what would be copied, copy nothing.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// `--shard I/N`.
+    #[serde(default)]
+    pub shard: Option<String>,
+}
+
+/// skopeo's logrus lines, stamped with the host's clock.
+pub struct Log {
+    io: Io,
+}
+
+impl Log {
+    pub fn line(&self, level: Level, msg: &str, fields: &[(&str, &str)]) {
+        self.io.log(logrus::line(self.io.now_ms(), level, msg, fields));
+    }
+}
+
+pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
+    if job.source_kind == SourceKind::Dir && job.destination_kind == DestKind::Dir {
+        return Err(Error::invalid("sync from 'dir' to 'dir' not implemented, consider using rsync instead"));
+    }
+    let shard = job.shard.as_deref().map(Shard::parse).transpose()?;
+    let log = Log { io: io.clone() };
+    let policy = policy_file::read(&io, &env, &job.policy).await?;
+    let settings = CopySettings {
+        mode: CopySettings::multi_arch(job.all, None)?,
+        platform: env.platform(&job.platform),
+        parallel: CopySettings::parallel(job.image_parallel_copies),
+        format: job.format.map(ManifestFormat::kind),
+        preserve_digests: job.preserve_digests,
+        compression: CompressionPolicy::default(),
+        remove_signatures: job.remove_signatures,
+        additional_tags: Vec::new(),
+        registries_d: job.registries_d.clone(),
+        commit_lock: Lock::default(),
+    };
+
+    let groups = sources::resolve(&io, &env, &log, job.source_kind, &job.source, &job.src).await?;
+    let naming = Naming {
+        kind: job.destination_kind,
+        destination: &job.destination,
+        scoped: job.scoped,
+        append_suffix: job.append_suffix.as_deref().unwrap_or(""),
+    };
+    let mut entries = plan::entries(&groups, &naming)?;
+    if let Some(s) = shard {
+        entries.retain(|e| s.owns(e));
+    }
+    if let Some(path) = &job.plan {
+        let file = PlanFile { images: entries.iter().map(PlanItem::of).collect() };
+        let data = serde_json::to_vec_pretty(&file).map_err(|e| Error::other(e.to_string()))?;
+        io.fs(Request::WriteFile { path: path.clone(), data }).await.map_err(fs_error(format!("writing {path}")))?;
+        return Ok(Vec::new());
+    }
+
+    if job.dry_run {
+        log.line(Level::Warning, "Running in dry-run mode", &[]);
+        let checks = entries.iter().map(|e| check_source(&io, &env, &groups[e.group].side, e));
+        let found = join_bounded(checks.collect(), DEFAULT_PARALLEL_IMAGES * 2).await;
+        let mut missing = 0;
+        for (e, found) in entries.iter().zip(found) {
+            let fields = [("from", e.source_name.as_str()), ("to", e.destination_name.as_str())];
+            let (i, n) = e.counter;
+            match found {
+                Ok(()) => log.line(Level::Info, &format!("Would have copied image ref {i}/{n}"), &fields),
+                Err(err) => {
+                    missing += 1;
+                    log.line(
+                        Level::Error,
+                        &format!("Source image ref {i}/{n} cannot be read: {}", err.message),
+                        &fields,
+                    );
+                }
+            }
+        }
+        log.line(
+            Level::Info,
+            &format!("Would have synced {} images from {} sources", entries.len() - missing, groups.len()),
+            &[],
+        );
+        if missing > 0 {
+            return Err(Error::not_found(format!("{missing} source images of the sync cannot be read")));
+        }
+        return Ok(Vec::new());
+    }
+
+    io.mute_notes();
+    let started = io.now_ms();
+    let stop = Cell::new(false);
+    let first_error: RefCell<Option<Error>> = RefCell::new(None);
+    let copies = entries.iter().map(|e| {
+        let (io, env, log, settings, policy, stop, first_error) =
+            (&io, &env, &log, &settings, &policy, &stop, &first_error);
+        let side = &groups[e.group].side;
+        let dest = &job.dest;
+        let keep_going = job.keep_going;
+        async move {
+            if stop.get() {
+                return Outcome::not_started(e);
+            }
+            let fields = [("from", e.source_name.as_str()), ("to", e.destination_name.as_str())];
+            log.line(Level::Info, &format!("Copying image ref {}/{}", e.counter.0, e.counter.1), &fields);
+            let result = async {
+                policy::check(policy, &e.source, &e.source_name)?;
+                let images =
+                    Images { source: &e.source, destination: &e.destination, destination_name: &e.destination_name };
+                copy::copy_image(io, env, settings, images, side.clone(), dest.clone()).await
+            }
+            .await;
+            match result {
+                Ok(c) => Outcome::copied(e, c),
+                Err(err) => {
+                    if keep_going {
+                        log.line(
+                            Level::Error,
+                            &format!("Error copying ref {:?}", e.source_name),
+                            &[("error", err.message.as_str())],
+                        );
+                    } else {
+                        stop.set(true);
+                        let mut first = first_error.borrow_mut();
+                        if first.is_none() {
+                            *first = Some(err.clone().context(format!("Error copying ref {:?}", e.source_name)));
+                        }
+                    }
+                    Outcome::failed(e, err)
+                }
+            }
+        }
+    });
+    let parallel = job.parallel_images.filter(|&n| n > 0).map_or(DEFAULT_PARALLEL_IMAGES, |n| n as usize);
+    let outcomes = join_bounded(copies.collect(), parallel).await;
+    let summary = Summary::of(&outcomes, io.now_ms().saturating_sub(started));
+
+    if let Some(path) = &job.digestfile {
+        let lines: String =
+            outcomes.iter().filter_map(|o| o.digest.as_ref().map(|d| format!("{d} {}\n", o.destination))).collect();
+        io.fs(Request::WriteFile { path: path.clone(), data: lines.into_bytes() }).await.map_err(|e| {
+            Error::new(ErrorKind::Io, format!("Failed to write digest to file {path:?}: {}", e.message))
+        })?;
+    }
+    if let Some(path) = &job.report {
+        let data = report::json(&outcomes, &summary)?;
+        io.fs(Request::WriteFile { path: path.clone(), data }).await.map_err(fs_error(format!("writing {path}")))?;
+    }
+    if let Some(e) = first_error.into_inner() {
+        return Err(e);
+    }
+    summary.log(&log);
+    let synced = outcomes.iter().filter(|o| o.status != Status::Failed && o.status != Status::NotStarted).count();
+    log.line(Level::Info, &format!("Synced {synced} images from {} sources", groups.len()), &[]);
+    if summary.failed > 0 {
+        return Err(Error::other("Sync failed due to previous reported error(s) for one or more images"));
+    }
+    Ok(Vec::new())
+}
+
+/// `--dry-run`: whether the source image can be found (a HEAD for a
+/// registry; the listing already found local ones).
+async fn check_source(io: &Io, env: &Environment, side: &SideOptions, e: &Entry) -> Result<()> {
+    let ImageReference::Docker(d) = &e.source else { return Ok(()) };
+    let mut opts = side.registry.clone();
+    resolve_registry(io, env, &mut opts, &d.registry, &d.repository).await?;
+    let client = RegistryClient::new(io.clone(), &d.registry, opts)?;
+    match client.manifest_digest_at(&d.repository, &d.manifest_reference()).await {
+        Some(_) => Ok(()),
+        None => Err(Error::not_found("the registry has no such manifest")),
+    }
+}

@@ -1,0 +1,70 @@
+//! `skiff sync --src KIND --dest KIND SOURCE DEST`: the core plans and
+//! copies; the host carries out its requests, several images at once.
+
+use anyhow::{Result, bail};
+
+use super::copy::manifest_format;
+use super::{ScratchDir, environment, platform, registry_options, run_job_parallel};
+use crate::cli::{GlobalOptions, SyncArgs};
+use crate::io::HostIo;
+use crate::runtime::jobs as wj;
+
+fn count(n: Option<usize>) -> Option<u32> {
+    n.map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
+    let source_kind = match a.src_kind.as_deref() {
+        None | Some("") => bail!("A source transport must be specified"),
+        Some("docker") => wj::SyncSource::Docker,
+        Some("dir") => wj::SyncSource::Dir,
+        Some("yaml") => wj::SyncSource::Yaml,
+        Some("oci") => wj::SyncSource::Oci,
+        Some(other) => bail!("{other:?} is not a valid source transport"),
+    };
+    let destination_kind = match a.dest_kind.as_deref() {
+        None | Some("") => bail!("A destination transport must be specified"),
+        Some("docker") => wj::SyncDestination::Docker,
+        Some("dir") => wj::SyncDestination::Dir,
+        Some("oci") => wj::SyncDestination::Oci,
+        Some(other) => bail!("{other:?} is not a valid destination transport"),
+    };
+    let src = a.src.registry(a.authfile.as_ref());
+    let dest = a.dest.registry(a.authfile.as_ref());
+    let scratch = ScratchDir::new(g)?;
+    let job = wj::SyncJob {
+        source: a.source,
+        destination: a.destination,
+        source_kind,
+        destination_kind,
+        src: wj::SideOptions {
+            registry: registry_options(g, &src, &a.retry)?,
+            shared_blob_dir: a.src.shared_blob_dir,
+            daemon_host: a.src.daemon_host,
+        },
+        dest: wj::SideOptions {
+            registry: registry_options(g, &dest, &a.retry)?,
+            shared_blob_dir: a.dest.shared_blob_dir,
+            daemon_host: a.dest.daemon_host,
+        },
+        policy: wj::PolicyOptions { path: g.policy.clone(), insecure: g.insecure_policy },
+        registries_d: g.registries_d.clone(),
+        platform: platform(g),
+        all: a.all,
+        scoped: a.scoped,
+        append_suffix: a.append_suffix,
+        dry_run: a.dry_run,
+        keep_going: a.keep_going,
+        preserve_digests: a.preserve_digests,
+        digestfile: a.digestfile,
+        format: a.format.as_deref().map(manifest_format).transpose()?,
+        remove_signatures: a.remove_signatures,
+        image_parallel_copies: count(a.image_parallel_copies),
+        parallel_images: count(a.parallel_images),
+        report: a.report,
+        plan: a.plan,
+        shard: a.shard,
+    };
+    let io = HostIo::new(g.debug).quiet(a.quiet);
+    run_job_parallel(g, wj::Job::Sync(job), environment(Some(&scratch)), io)
+}
