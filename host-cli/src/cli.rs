@@ -386,7 +386,7 @@ pub struct SyncArgs {
     #[arg(long)]
     pub scoped: bool,
     /// String to append to DESTINATION tags
-    #[arg(long, value_name = "string")]
+    #[arg(long, value_name = "string", allow_hyphen_values = true)]
     pub append_suffix: Option<String>,
     /// Write the digests and Image References of the resulting images to the specified file, separated by newlines
     #[arg(long, value_name = "string")]

@@ -39,10 +39,19 @@ pub enum Mode {
     /// closes the connection when the next request arrives, unanswered (a
     /// server dropping an idle connection just as the client reuses it).
     CloseKeptAlive,
+    /// Passes everything through unchanged (upload locations point at the
+    /// proxy too), recording each request's method and path.
+    Record,
 }
+
+/// Requests (`METHOD /path`) and the status each got.
+type Log = Vec<(String, Option<u16>)>;
 
 pub struct Proxy {
     pub port: u16,
+    /// `METHOD /path?query` of every request, in arrival order, with the
+    /// upstream's status once it answered.
+    seen: std::sync::Arc<std::sync::Mutex<Log>>,
 }
 
 impl Proxy {
@@ -51,10 +60,13 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let blob_gets = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let n = served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let blob_gets = blob_gets.clone();
+                let log = log.clone();
                 thread::spawn(move || {
                     if let Mode::FailFirst(k) = mode
                         && n < k
@@ -73,11 +85,22 @@ impl Proxy {
                         drop(stream);
                         return;
                     }
-                    let _ = serve(stream, upstream_port, mode, &blob_gets);
+                    let _ = serve(stream, upstream_port, mode, &blob_gets, &log);
                 });
             }
         });
-        Proxy { port }
+        Proxy { port, seen }
+    }
+
+    /// The requests seen so far; `take` also forgets them.
+    pub fn requests(&self, take: bool) -> Vec<String> {
+        self.answered(take).into_iter().map(|(l, _)| l).collect()
+    }
+
+    /// The requests seen so far with the status each was answered with.
+    pub fn answered(&self, take: bool) -> Vec<(String, Option<u16>)> {
+        let mut seen = self.seen.lock().unwrap();
+        if take { std::mem::take(&mut *seen) } else { seen.clone() }
     }
 }
 
@@ -161,10 +184,16 @@ fn serve(
     upstream_port: u16,
     mode: Mode,
     blob_gets: &std::sync::atomic::AtomicUsize,
+    log: &std::sync::Mutex<Log>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let Some(mut req) = read_message(&mut reader, false, false)? else {
         return Ok(());
+    };
+    let entry = {
+        let mut log = log.lock().unwrap();
+        log.push((req.head.rsplit_once(' ').map_or(req.head.clone(), |(l, _)| l.to_owned()), None));
+        log.len() - 1
     };
     let mut path = req.head.split(' ').nth(1).unwrap_or("/").to_owned();
     let is_get = req.head.starts_with("GET ");
@@ -224,7 +253,7 @@ fn serve(
     let upstream_path = if tags_path { path.split('?').next().unwrap().to_owned() } else { path.clone() };
     let method = req.head.split(' ').next().unwrap_or("GET").to_owned();
     req.head = format!("{method} {upstream_path} HTTP/1.1");
-    if !matches!(mode, Mode::BodyLimit(_)) {
+    if !matches!(mode, Mode::BodyLimit(_) | Mode::Record) {
         req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("host"));
         req.headers.push(("Host".into(), format!("127.0.0.1:{upstream_port}")));
     }
@@ -232,6 +261,9 @@ fn serve(
     write_message(&mut upstream, &req)?;
     let is_head = method == "HEAD";
     let mut resp = read_message(&mut BufReader::new(upstream), true, is_head)?.expect("upstream answered");
+    if let Some(e) = log.lock().unwrap().get_mut(entry) {
+        e.1 = resp.head.split(' ').nth(1).and_then(|s| s.parse().ok());
+    }
     if is_head {
         let length = resp.header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
         let mut c = &client;

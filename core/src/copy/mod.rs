@@ -8,7 +8,7 @@
 use std::cell::Cell;
 
 use crate::digest::Digest;
-use crate::engine::{Io, Lock, Request};
+use crate::engine::{Io, Request};
 use crate::error::{Error, Result};
 use crate::manifest::list_convert::encode_list;
 use crate::manifest::{self, Descriptor, Manifest};
@@ -139,9 +139,6 @@ pub struct CopySettings {
     pub additional_tags: Vec<String>,
     /// `--registries.d`.
     pub registries_d: Option<String>,
-    /// Taken around each image's commit: images copied at once into one
-    /// OCI layout must not rewrite its `index.json` together.
-    pub commit_lock: Lock,
 }
 
 impl CopySettings {
@@ -189,7 +186,6 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         remove_signatures: job.remove_signatures,
         additional_tags: job.additional_tags,
         registries_d: job.registries_d,
-        commit_lock: Lock::default(),
     };
     let images = Images { source: &src_ref, destination: &dst_ref, destination_name: &job.destination };
     let written = copy_image(&io, &env, &settings, images, job.src, job.dest).await?.digest;
@@ -315,7 +311,9 @@ pub async fn copy_image(
         }
         _ => copier.image(&source, &mut dest, &top, top_type.as_deref(), None, false).await?.digest,
     };
-    let turn = settings.commit_lock.acquire().await;
+    // Images copied at once into one OCI layout must not rewrite its
+    // `index.json` together.
+    let turn = io.lock("commit".to_owned()).await;
     dest.commit().await?;
     drop(turn);
     Ok(Copied { digest: written, sent: copier.sent.get(), present: copier.present.get() })

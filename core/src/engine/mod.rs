@@ -41,26 +41,33 @@ pub enum Action {
 
 type Task = Pin<Box<dyn Future<Output = Result<Vec<u8>>>>>;
 
-/// Mutual exclusion among the futures of one operation (images committed
-/// into one OCI layout, whose `index.json` each rewrites). A waiter is
-/// simply pending: the executor re-polls it with every reply, and the
-/// holder releases the lock within a poll, before its next request or as
-/// it finishes, so a waiter is never left without a later poll.
+/// Mutual exclusion among the futures of one operation, by key: images
+/// copied at once must not upload the same blob to one registry together
+/// (Distribution 2.8 loses one of two concurrent uploads of a digest) nor
+/// rewrite one layout's `index.json` together. A waiter is simply pending:
+/// the executor re-polls it with every reply, and a holder releases its
+/// key within a poll (before its next request, or as it finishes), so a
+/// waiter is never left without a later poll.
 #[derive(Debug, Default)]
-pub struct Lock(std::cell::Cell<bool>);
+pub struct KeyedLock(std::cell::RefCell<std::collections::HashSet<String>>);
 
-/// Holds a [`Lock`] until dropped.
-pub struct LockGuard<'a>(&'a Lock);
+/// Holds one key of a [`KeyedLock`] until dropped.
+pub struct KeyGuard {
+    lock: std::rc::Rc<KeyedLock>,
+    key: String,
+}
 
-impl Lock {
-    pub async fn acquire(&self) -> LockGuard<'_> {
-        std::future::poll_fn(|_| if self.0.replace(true) { Poll::Pending } else { Poll::Ready(LockGuard(self)) }).await
+impl KeyedLock {
+    pub async fn acquire(self: std::rc::Rc<Self>, key: String) -> KeyGuard {
+        std::future::poll_fn(|_| if self.0.borrow_mut().insert(key.clone()) { Poll::Ready(()) } else { Poll::Pending })
+            .await;
+        KeyGuard { lock: self, key }
     }
 }
 
-impl Drop for LockGuard<'_> {
+impl Drop for KeyGuard {
     fn drop(&mut self) {
-        self.0.0.set(false);
+        self.lock.0.borrow_mut().remove(&self.key);
     }
 }
 

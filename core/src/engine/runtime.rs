@@ -25,6 +25,7 @@ struct State {
     now_ms: u64,
     /// Progress lines are dropped (a sync writes its own, one per image).
     muted: bool,
+    locks: Rc<super::KeyedLock>,
 }
 
 /// The command's handle on its host. Cloning shares the same queues.
@@ -114,6 +115,13 @@ impl Io {
     /// interleave theirs. [`Io::log`] lines still go out.
     pub fn mute_notes(&self) {
         self.0.borrow_mut().muted = true;
+    }
+
+    /// Waits until no other future of this operation holds `key`, then
+    /// holds it until the guard is dropped.
+    pub async fn lock(&self, key: String) -> super::KeyGuard {
+        let locks = self.0.borrow().locks.clone();
+        locks.acquire(key).await
     }
 
     /// Queues a line for stderr whatever [`Io::mute_notes`] said.

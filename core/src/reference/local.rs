@@ -38,14 +38,49 @@ impl LayoutReference {
             None | Some("") => {}
             Some(s) if s.starts_with('@') => r.selector = ArchiveSelector::Index(parse_index(s)?),
             Some(name) => {
-                if !name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-')) {
-                    return Err(Error::invalid(format!("Invalid image {name:?}: only [A-Za-z0-9._-] are allowed")));
+                if !is_ref_name(name) {
+                    return Err(Error::invalid(format!(
+                        "Invalid image {name}: not a reference name as OCI defines them (e.g. v1, app:v1, lib/app:v1)"
+                    )));
                 }
                 r.ref_name = Some(name.to_owned());
             }
         }
         Ok(r)
     }
+}
+
+/// The image-spec's `org.opencontainers.image.ref.name` grammar, as
+/// containers/image checks it: components of alphanumerics joined by one
+/// of `-._:@+` or `--`, separated by `/`.
+fn is_ref_name(name: &str) -> bool {
+    name.split('/').all(|component| {
+        let b = component.as_bytes();
+        let mut i = 0;
+        let alnum = |i: &mut usize| {
+            let start = *i;
+            while *i < b.len() && b[*i].is_ascii_alphanumeric() {
+                *i += 1;
+            }
+            *i > start
+        };
+        if !alnum(&mut i) {
+            return false;
+        }
+        while i < b.len() {
+            if b[i..].starts_with(b"--") {
+                i += 2;
+            } else if matches!(b[i], b'-' | b'.' | b'_' | b':' | b'@' | b'+') {
+                i += 1;
+            } else {
+                return false;
+            }
+            if !alnum(&mut i) {
+                return false;
+            }
+        }
+        true
+    })
 }
 
 pub(super) fn non_empty_path(path: &str) -> Result<&str> {
@@ -91,7 +126,11 @@ mod tests {
         assert_eq!(LayoutReference::parse("/a").unwrap().ref_name, None);
         assert_eq!(LayoutReference::parse("/a:v1.0").unwrap().ref_name.as_deref(), Some("v1.0"));
         assert_eq!(LayoutReference::parse("/a:@3").unwrap().selector, ArchiveSelector::Index(3));
-        for bad in ["", ":x", "/a:@x", "/a:b/c", "/a:@-1"] {
+        // The image-spec's grammar, as containers/image checks it.
+        for good in ["app:v1", "lib/app:v1", "docker.io/library/busybox:latest", "a--b", "a@b+c"] {
+            assert_eq!(LayoutReference::parse(&format!("/a:{good}")).unwrap().ref_name.as_deref(), Some(good));
+        }
+        for bad in ["", ":x", "/a:@x", "/a:b//c", "/a:@-1", "/a:-x", "/a:b c", "/a:b:", "/a:a---b"] {
             assert!(LayoutReference::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use crate::config::Environment;
 use crate::config::policy_file::{self, PolicyOptions};
 use crate::copy::{self, CompressionPolicy, CopySettings, Images, ManifestFormat};
-use crate::engine::{Io, Lock, Request, join_bounded};
+use crate::engine::{Io, Request, join_bounded};
 use crate::error::{Error, ErrorKind, Result};
 use crate::go::logrus::{self, Level};
 use crate::platform::WantedPlatform;
@@ -138,7 +138,6 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         remove_signatures: job.remove_signatures,
         additional_tags: Vec::new(),
         registries_d: job.registries_d.clone(),
-        commit_lock: Lock::default(),
     };
 
     let groups = sources::resolve(&io, &env, &log, job.source_kind, &job.source, &job.src).await?;
@@ -200,19 +199,30 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         let side = &groups[e.group].side;
         let dest = &job.dest;
         let keep_going = job.keep_going;
+        let retry = (dest.registry.retry_times, dest.registry.retry_delay_ms);
         async move {
             if stop.get() {
                 return Outcome::not_started(e);
             }
             let fields = [("from", e.source_name.as_str()), ("to", e.destination_name.as_str())];
             log.line(Level::Info, &format!("Copying image ref {}/{}", e.counter.0, e.counter.1), &fields);
-            let result = async {
-                policy::check(policy, &e.source, &e.source_name)?;
-                let images =
-                    Images { source: &e.source, destination: &e.destination, destination_name: &e.destination_name };
-                copy::copy_image(io, env, settings, images, side.clone(), dest.clone()).await
-            }
-            .await;
+            let images =
+                Images { source: &e.source, destination: &e.destination, destination_name: &e.destination_name };
+            let mut tries = 0;
+            let result = loop {
+                let r = match policy::check(policy, &e.source, &e.source_name) {
+                    Ok(()) => copy::copy_image(io, env, settings, images, side.clone(), dest.clone()).await,
+                    Err(err) => Err(err),
+                };
+                // skopeo's --retry-times wraps each image's copy too.
+                match r {
+                    Err(err) if tries < retry.0 && worth_retrying(&err) => {
+                        io.sleep(retry.1.unwrap_or(1000u64 << tries.min(6))).await;
+                        tries += 1;
+                    }
+                    r => break r,
+                }
+            };
             match result {
                 Ok(c) => Outcome::copied(e, c),
                 Err(err) => {
@@ -259,6 +269,12 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         return Err(Error::other("Sync failed due to previous reported error(s) for one or more images"));
     }
     Ok(Vec::new())
+}
+
+/// Whether a failed image copy may go better a second time: network and
+/// registry trouble, not a bad reference, a missing image or wrong bytes.
+fn worth_retrying(e: &Error) -> bool {
+    matches!(e.kind, ErrorKind::Io | ErrorKind::Other)
 }
 
 /// `--dry-run`: whether the source image can be found (a HEAD for a

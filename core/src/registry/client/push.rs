@@ -148,6 +148,12 @@ impl RegistryClient {
         Ok(resp)
     }
 
+    /// One upload of a digest to this registry at a time within a run: the
+    /// next one then finds it there (or mounts it) instead of racing it.
+    fn upload_key(&self, d: &Descriptor) -> String {
+        format!("upload {} {}", self.registry, d.digest)
+    }
+
     /// Puts blob `d` into `repository`: skipped if present, mounted from
     /// `mount_from` (a repository of this registry) if possible, else
     /// uploaded monolithically, streamed from `source`.
@@ -158,6 +164,7 @@ impl RegistryClient {
         source: BlobSource,
         mount_from: Option<&str>,
     ) -> Result<BlobPush> {
+        let _turn = self.io.lock(self.upload_key(d)).await;
         // An upload session does not survive a failure: retry from the start.
         self.retrying(
             || self.push_blob_once(repository, d, &source, mount_from),
@@ -197,6 +204,7 @@ impl RegistryClient {
 
     /// Puts a small blob the core made (a converted config) into `repository`.
     pub async fn push_blob_bytes(&self, repository: &str, d: &Descriptor, bytes: &[u8]) -> Result<BlobPush> {
+        let _turn = self.io.lock(self.upload_key(d)).await;
         let scope = push_scope(repository);
         let session = match self.start_upload(repository, d, None).await? {
             UploadStart::Done(outcome) => return Ok(outcome),
