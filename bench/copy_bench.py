@@ -14,76 +14,14 @@ usage: bench/copy_bench.py [ROUNDS] [--rss] [--only IMAGE:WORKLOAD]   (build fir
   --rss: instead, pull and push a 100 MiB and a 1 GiB layer to show that
          peak memory does not grow with the layer
 """
-import gzip, hashlib, io, json, os, shutil, socket, statistics, subprocess, sys, tarfile, tempfile, time
+import os, shutil, statistics, subprocess, sys, tempfile
+
+from benchlib import Registry, layout, run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5
 IMAGES = os.environ.get("SKIFF_BENCH_DIR", "/tmp/skiff-bench-images")
-
-
-def layout(path, layers):
-    """An OCI layout whose layers hold `layers` (sizes in bytes) of random data."""
-    if os.path.exists(os.path.join(path, "index.json")):
-        return path
-    os.makedirs(f"{path}/blobs/sha256", exist_ok=True)
-
-    def put(data):
-        h = hashlib.sha256(data).hexdigest()
-        with open(f"{path}/blobs/sha256/{h}", "wb") as f:
-            f.write(data)
-        return "sha256:" + h, len(data)
-
-    descs, diffs = [], []
-    for i, size in enumerate(layers):
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as t:
-            info = tarfile.TarInfo(f"data{i}.bin"); info.size = size; info.mtime = 0
-            t.addfile(info, io.BytesIO(os.urandom(size)))
-        raw = buf.getvalue()
-        diffs.append("sha256:" + hashlib.sha256(raw).hexdigest())
-        d, s = put(gzip.compress(raw, compresslevel=1, mtime=0))
-        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": s})
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
-    cd, cs = put(cfg)
-    m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-                    "layers": descs}).encode()
-    md, ms = put(m)
-    with open(f"{path}/index.json", "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                   "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "bench"}}]}, f)
-    with open(f"{path}/oci-layout", "w") as f:
-        f.write('{"imageLayoutVersion":"1.0.0"}')
-    return path
-
-
-class Registry:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="skiff-bench-reg-")
-        s = socket.socket(); s.bind(("127.0.0.1", 0)); self.port = s.getsockname()[1]; s.close()
-        with open(f"{self.dir}/config.yml", "w") as f:
-            f.write(f"version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {self.dir}/data}}}}\nhttp: {{addr: 127.0.0.1:{self.port}}}\n")
-        self.proc = subprocess.Popen(["docker-registry", "serve", f"{self.dir}/config.yml"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close(); return
-            except OSError:
-                time.sleep(0.05)
-
-    def stop(self):
-        self.proc.terminate(); self.proc.wait(); shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def run(cmd):
-    """Wall time and peak RSS (MiB) of one process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(p.pid, 0)
-    elapsed = time.perf_counter() - t
-    if status != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 def tool(name, src, dst):

@@ -176,6 +176,7 @@ fn job_from_wit(job: wj::Job) -> Job {
             remove_signatures: j.remove_signatures,
             image_parallel_copies: j.image_parallel_copies,
             parallel_images: j.parallel_images,
+            skip_existing: j.skip_existing,
             report: j.report,
             plan: j.plan,
             shard: j.shard,

@@ -418,6 +418,9 @@ pub struct SyncArgs {
     /// Images copied at once (default 4)
     #[arg(long, value_name = "uint")]
     pub parallel_images: Option<usize>,
+    /// Skip an image whose tag exists at DESTINATION without reading the source (tags taken as immutable)
+    #[arg(long)]
+    pub skip_existing: bool,
     /// Write the outcome of every image (source, destination, digest, status, bytes, error) to FILE as JSON
     #[arg(long, value_name = "FILE")]
     pub report: Option<String>,

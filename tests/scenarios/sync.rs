@@ -661,3 +661,44 @@ fn digestfile_lists_each_image_copied() {
     assert!(text.ends_with('\n'), "{text}");
     assert_eq!(text.lines().map(str::to_owned).collect::<BTreeSet<_>>(), want);
 }
+
+#[test]
+fn skip_existing_trusts_the_destinations_tags() {
+    let tmp = tempfile::tempdir().unwrap();
+    source();
+    let src_front = Proxy::start(world().plain.port, Mode::Record);
+    let dest = fresh_registry(tmp.path(), "dest");
+    let dest_front = Proxy::start(dest.port, Mode::Record);
+    let from = format!("127.0.0.1:{}/sync/app", src_front.port);
+    let to = format!("127.0.0.1:{}/m", dest_front.port);
+    let base =
+        [INSECURE, "sync", "--src", "docker", "--dest", "docker", "--src-tls-verify=false", "--dest-tls-verify=false"];
+    // Two tags there already; the other two are copied.
+    for tag in ["1.0.0", "latest"] {
+        let r = skiff(&[
+            INSECURE,
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &format!("docker://{from}:{tag}"),
+            &format!("docker://{to}/app:{tag}"),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    src_front.requests(true);
+    dest_front.requests(true);
+    let report = tmp.path().join("r.json");
+    let mut a = base.to_vec();
+    a.extend(["--skip-existing", "--report", report.to_str().unwrap(), &from, &to]);
+    let r = skiff(&a);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!((v["summary"]["copied"].as_u64(), v["summary"]["skipped"].as_u64()), (Some(2), Some(2)), "{v}");
+    let read: Vec<String> = src_front.requests(true).into_iter().filter(|l| l.contains("/manifests/")).collect();
+    // Only the two missing images are read.
+    assert!(read.iter().any(|l| l.ends_with("/1.2.0")) && read.iter().any(|l| l.ends_with("/2.0.0")), "{read:?}");
+    assert!(read.iter().all(|l| l.ends_with("/1.2.0") || l.ends_with("/2.0.0")), "{read:?}");
+    let listed = dest_front.requests(true).iter().filter(|l| l.starts_with("GET /v2/m/app/tags/list")).count();
+    assert_eq!(listed, 1, "one tag list for the repository");
+    assert_eq!(tags(&dest.host(), "m/app").len(), 4);
+}

@@ -206,6 +206,23 @@ pub struct Images<'a> {
     pub destination_name: &'a str,
 }
 
+/// Finds what `side` needs to reach `image`: credentials, TLS, mirrors and
+/// where its registry keeps signatures (`--registries.d`).
+pub async fn resolve_side(
+    io: &Io,
+    env: &Environment,
+    side: &mut SideOptions,
+    image: &ImageReference,
+    registries_d: Option<&str>,
+) -> Result<()> {
+    side.resolve(io, env, image).await?;
+    if matches!(image, ImageReference::Docker(_)) {
+        side.registries_d = registries_d::read(io, env, registries_d).await?;
+    }
+    side.resolved = true;
+    Ok(())
+}
+
 /// What one image's copy came to.
 #[derive(Debug, Clone)]
 pub struct Copied {
@@ -231,9 +248,8 @@ pub async fn copy_image(
     let mode = settings.mode;
     let platform = &settings.platform;
     for (side, image) in [(&mut src, src_ref), (&mut dst, dst_ref)] {
-        side.resolve(io, env, image).await?;
-        if matches!(image, ImageReference::Docker(_)) {
-            side.registries_d = registries_d::read(io, env, settings.registries_d.as_deref()).await?;
+        if !side.resolved {
+            resolve_side(io, env, side, image, settings.registries_d.as_deref()).await?;
         }
     }
 

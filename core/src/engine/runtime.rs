@@ -26,6 +26,8 @@ struct State {
     /// Progress lines are dropped (a sync writes its own, one per image).
     muted: bool,
     locks: Rc<super::KeyedLock>,
+    /// What [`Io::shared`] hands out, by key.
+    shared: HashMap<String, Rc<dyn std::any::Any>>,
 }
 
 /// The command's handle on its host. Cloning shares the same queues.
@@ -115,6 +117,20 @@ impl Io {
     /// interleave theirs. [`Io::log`] lines still go out.
     pub fn mute_notes(&self) {
         self.0.borrow_mut().muted = true;
+    }
+
+    /// The value of type `T` this operation keeps under `key` (made on
+    /// first use): state that several parts of one command share, such as
+    /// what a registry client learnt (its API root, its tokens), so each
+    /// image of a sync does not ask again. A key holds one type.
+    pub fn shared<T: Default + 'static>(&self, key: &str) -> Rc<T> {
+        let mut state = self.0.borrow_mut();
+        let entry = state.shared.entry(key.to_owned()).or_insert_with(|| Rc::new(T::default()));
+        match entry.clone().downcast::<T>() {
+            Ok(v) => v,
+            // Another type under the same key: a fresh value, not shared.
+            Err(_) => Rc::new(T::default()),
+        }
     }
 
     /// Waits until no other future of this operation holds `key`, then

@@ -15,6 +15,7 @@ mod sources;
 mod yaml;
 
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::Deserialize;
 
@@ -99,6 +100,9 @@ pub struct SyncJob {
     /// `--parallel-images`: images copied at once.
     #[serde(default)]
     pub parallel_images: Option<u32>,
+    /// `--skip-existing`: a destination tag that exists is taken as up to date.
+    #[serde(default)]
+    pub skip_existing: bool,
     /// `--report FILE`: the outcome of every image, as JSON.
     #[serde(default)]
     pub report: Option<String>,
@@ -192,13 +196,18 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
     io.mute_notes();
     let started = io.now_ms();
     let stop = Cell::new(false);
+    let sides: RefCell<HashMap<String, SideOptions>> = RefCell::default();
+    let tag_lists: RefCell<HashMap<String, BTreeSet<String>>> = RefCell::default();
     let first_error: RefCell<Option<Error>> = RefCell::new(None);
     let copies = entries.iter().map(|e| {
         let (io, env, log, settings, policy, stop, first_error) =
             (&io, &env, &log, &settings, &policy, &stop, &first_error);
+        let sides = &sides;
         let side = &groups[e.group].side;
         let dest = &job.dest;
         let keep_going = job.keep_going;
+        let skip_existing = job.skip_existing;
+        let tag_lists = &tag_lists;
         let retry = (dest.registry.retry_times, dest.registry.retry_delay_ms);
         async move {
             if stop.get() {
@@ -206,14 +215,23 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
             }
             let fields = [("from", e.source_name.as_str()), ("to", e.destination_name.as_str())];
             log.line(Level::Info, &format!("Copying image ref {}/{}", e.counter.0, e.counter.1), &fields);
+            if skip_existing && exists_at_destination(io, env, sides, tag_lists, dest, e, settings).await {
+                log.line(Level::Info, "Skipping: the destination has this tag (--skip-existing)", &fields);
+                return Outcome::present(e);
+            }
             let images =
                 Images { source: &e.source, destination: &e.destination, destination_name: &e.destination_name };
             let mut tries = 0;
             let result = loop {
-                let r = match policy::check(policy, &e.source, &e.source_name) {
-                    Ok(()) => copy::copy_image(io, env, settings, images, side.clone(), dest.clone()).await,
-                    Err(err) => Err(err),
-                };
+                let r = async {
+                    policy::check(policy, &e.source, &e.source_name)?;
+                    let src_key = format!("src {} {}", e.group, repository_of(&e.source));
+                    let src = resolved(io, env, sides, src_key, side, &e.source, settings).await?;
+                    let dest_key = format!("dest {}", repository_of(&e.destination));
+                    let dst = resolved(io, env, sides, dest_key, dest, &e.destination, settings).await?;
+                    copy::copy_image(io, env, settings, images, src, dst).await
+                }
+                .await;
                 // skopeo's --retry-times wraps each image's copy too.
                 match r {
                     Err(err) if tries < retry.0 && worth_retrying(&err) => {
@@ -269,6 +287,95 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         return Err(Error::other("Sync failed due to previous reported error(s) for one or more images"));
     }
     Ok(Vec::new())
+}
+
+/// What access options are found for: a registry repository (its tags
+/// share them), or the local path.
+fn repository_of(r: &ImageReference) -> String {
+    match r {
+        ImageReference::Docker(d) => d.name(),
+        ImageReference::Dir { path } => format!("dir:{path}"),
+        ImageReference::Oci(l) => format!("oci:{}", l.path),
+        other => other.transport_name().to_owned(),
+    }
+}
+
+/// `side` resolved for `image`, once per `key` (the repository) for the
+/// whole sync: the auth files, certs.d, registries.conf and registries.d
+/// are read for the first image of a repository only.
+async fn resolved(
+    io: &Io,
+    env: &Environment,
+    memo: &RefCell<HashMap<String, SideOptions>>,
+    key: String,
+    side: &SideOptions,
+    image: &ImageReference,
+    settings: &CopySettings,
+) -> Result<SideOptions> {
+    // Mirrors may serve digests only: a tag and a digest resolve apart.
+    let by_digest = image.docker_reference().is_some_and(|d| d.digest.is_some());
+    let key = format!("{key} {by_digest}");
+    let _turn = io.lock(format!("resolve {key}")).await;
+    if let Some(s) = memo.borrow().get(&key) {
+        let mut s = s.clone();
+        s.retarget(image);
+        return Ok(s);
+    }
+    let mut s = side.clone();
+    copy::resolve_side(io, env, &mut s, image, settings.registries_d.as_deref()).await?;
+    memo.borrow_mut().insert(key, s.clone());
+    Ok(s)
+}
+
+/// `--skip-existing`: whether the destination has the image's name already
+/// (a registry's tag, listed once per repository; a `dir:` manifest; a
+/// layout's ref name), whatever it holds there.
+async fn exists_at_destination(
+    io: &Io,
+    env: &Environment,
+    sides: &RefCell<HashMap<String, SideOptions>>,
+    tag_lists: &RefCell<HashMap<String, BTreeSet<String>>>,
+    dest: &SideOptions,
+    e: &Entry,
+    settings: &CopySettings,
+) -> bool {
+    match &e.destination {
+        ImageReference::Docker(d) => {
+            let repo = d.name();
+            let Ok(side) = resolved(io, env, sides, format!("dest {repo}"), dest, &e.destination, settings).await
+            else {
+                return false;
+            };
+            let Ok(client) = RegistryClient::new(io.clone(), &d.registry, side.registry) else { return false };
+            if let Some(digest) = &d.digest {
+                return client.manifest_digest_at(&d.repository, &digest.to_string()).await.is_some();
+            }
+            let _turn = io.lock(format!("tags {repo}")).await;
+            if !tag_lists.borrow().contains_key(&repo) {
+                // A repository that is not there yet has no tags.
+                let tags = client.list_tags(&d.repository).await.unwrap_or_default();
+                tag_lists.borrow_mut().insert(repo.clone(), tags.into_iter().collect());
+            }
+            d.tag.as_ref().is_some_and(|t| tag_lists.borrow()[&repo].contains(t))
+        }
+        ImageReference::Dir { path } => io
+            .stat(crate::transport::join(path, "manifest.json"))
+            .await
+            .is_ok_and(|i| i.kind == crate::engine::FileKind::Regular),
+        ImageReference::Oci(l) => {
+            let index =
+                io.read_file(crate::transport::join(&l.path, "index.json"), crate::manifest::MAX_MANIFEST_SIZE).await;
+            let Ok(v) = index.map(|b| serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default()) else {
+                return false;
+            };
+            v["manifests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str() == l.ref_name.as_deref())
+        }
+        _ => false,
+    }
 }
 
 /// Whether a failed image copy may go better a second time: network and

@@ -55,6 +55,11 @@ impl Outcome {
         Outcome { error: Some(err.message), ..Outcome::of(e, Status::Failed) }
     }
 
+    /// Skipped by `--skip-existing`: the digest there is not known.
+    pub fn present(e: &Entry) -> Outcome {
+        Outcome::of(e, Status::Skipped)
+    }
+
     pub fn not_started(e: &Entry) -> Outcome {
         Outcome::of(e, Status::NotStarted)
     }

@@ -53,12 +53,27 @@ pub struct SideOptions {
     /// [`SideOptions::resolve`].
     #[serde(skip)]
     pub pull_sources: Vec<(DockerReference, RegistryOptions)>,
+    /// Set once the fields above were found for the image (a sync finds
+    /// them once per repository, not once per image).
+    #[serde(skip)]
+    pub resolved: bool,
 }
 
 impl SideOptions {
     /// Finds, from the environment, the configuration this side needs to
     /// reach `image`: the auth files and TLS settings of a registry,
     /// `DOCKER_HOST` for a daemon. (`copy` also finds registries.d.)
+    /// The same access for another image of the repository it was resolved
+    /// for (and of the same kind, tag or digest, which mirrors tell apart):
+    /// the places to read from, named with `image`'s tag or digest.
+    pub fn retarget(&mut self, image: &ImageReference) {
+        let ImageReference::Docker(d) = image else { return };
+        for (source, _) in &mut self.pull_sources {
+            source.tag = d.tag.clone();
+            source.digest = d.digest.clone();
+        }
+    }
+
     pub async fn resolve(&mut self, io: &Io, env: &Environment, image: &ImageReference) -> Result<()> {
         match image {
             ImageReference::Docker(r) => {

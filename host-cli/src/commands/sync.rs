@@ -61,6 +61,7 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         remove_signatures: a.remove_signatures,
         image_parallel_copies: count(a.image_parallel_copies),
         parallel_images: count(a.parallel_images),
+        skip_existing: a.skip_existing,
         report: a.report,
         plan: a.plan,
         shard: a.shard,

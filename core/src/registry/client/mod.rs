@@ -13,6 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 mod authorize;
 mod chunked;
@@ -43,8 +44,10 @@ pub struct RegistryClient {
     registry: String,
     opts: RegistryOptions,
     credentials: Option<Credentials>,
-    /// Boxed: the client sits in an enum of destinations beside small ones.
-    session: RefCell<Box<Session>>,
+    /// Shared by every client of this operation for the same registry,
+    /// access and credentials (the images of a sync ping and log in once).
+    session: Rc<RefCell<Session>>,
+    session_key: String,
 }
 
 /// What the client learns while talking to the registry.
@@ -61,6 +64,16 @@ impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RegistryClient").field("registry", &self.registry).finish()
     }
+}
+
+/// What makes two clients' sessions interchangeable: the registry, how it
+/// is reached and who asks.
+fn session_key(registry: &str, opts: &RegistryOptions, credentials: Option<&Credentials>) -> String {
+    let who = credentials.map(|c| format!("{}:{}", c.username, c.password));
+    format!(
+        "registry-session {registry} {:?} {:?} {:?} {who:?} {:?} {:?}",
+        opts.tls_verify, opts.tls, opts.proxy, opts.registry_token, opts.identity_token
+    )
 }
 
 /// Scope for pulling from a repository.
@@ -83,7 +96,9 @@ impl RegistryClient {
     /// the repository before (`transport::resolve_registry`).
     pub fn new(io: Io, registry: &str, opts: RegistryOptions) -> Result<Self> {
         let credentials = if opts.no_creds { None } else { opts.credentials.clone() };
-        Ok(RegistryClient { io, registry: registry.to_owned(), opts, credentials, session: RefCell::default() })
+        let session_key = session_key(registry, &opts, credentials.as_ref());
+        let session = io.shared::<RefCell<Session>>(&session_key);
+        Ok(RegistryClient { io, registry: registry.to_owned(), opts, credentials, session, session_key })
     }
 
     /// `--retry-times` and `--retry-delay`.
@@ -113,6 +128,8 @@ impl RegistryClient {
     /// Pings `/v2/` over HTTPS, and over plain HTTP when `--tls-verify=false`
     /// allows it, remembering the scheme and the auth challenges.
     async fn ensure_base(&self) -> Result<Url> {
+        // One ping per registry and access for the whole operation.
+        let _turn = self.io.lock(format!("ping {}", self.session_key)).await;
         if let Some(b) = self.session.borrow().base.clone() {
             return Ok(b);
         }
