@@ -21,7 +21,7 @@ use crate::delete::DeleteJob;
 use crate::digest::Algorithm;
 use crate::engine::{
     self, Action, BlobSink, BlobSource, ClientIdentity, FileInfo, FileKind, HttpRequest, HttpResponse, IoError,
-    IoErrorKind, Reply, Request, StreamPiece, TlsConfig,
+    IoErrorKind, PartOutcome, Progress, Reply, Request, StreamPiece, TlsConfig,
 };
 use crate::error::{Error, ErrorKind};
 use crate::inspect::InspectJob;
@@ -274,6 +274,18 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::Wait { millis } => wit::Request::Wait(millis),
         Request::Warn { message } => wit::Request::Warn(message),
         Request::Note { message } => wit::Request::Note(message),
+        Request::Progress(p) => wit::Request::Progress(match p {
+            Progress::Total(n) => wit::Progress::Total(n),
+            Progress::Started { index, label } => wit::Progress::Started(wit::Part { index, label }),
+            Progress::Finished { index, outcome } => wit::Progress::Finished(wit::PartEnd {
+                index,
+                outcome: match outcome {
+                    PartOutcome::Copied => wit::PartOutcome::Copied,
+                    PartOutcome::Skipped => wit::PartOutcome::Skipped,
+                    PartOutcome::Failed => wit::PartOutcome::Failed,
+                },
+            }),
+        }),
         Request::Transfer(t) => wit::Request::Transfer(wit::Transfer {
             source: source_to_wit(t.source),
             sink: match t.sink {

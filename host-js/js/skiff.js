@@ -118,7 +118,7 @@ async function run(job, opts) {
             console.warn(`skiff: ${request.message}`);
             break;
           }
-          if (request.kind === 'note') break;
+          if (request.kind === 'note' || request.kind === 'progress') break;
           pending.set(id, perform(request, doFetch).then((reply) => [id, reply]));
           break;
         }

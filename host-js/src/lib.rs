@@ -154,6 +154,8 @@ fn request_to_js(r: Request) -> JsValue {
             set(&o, "kind", "note");
             set(&o, "message", message);
         }
+        // Nothing is drawn in JavaScript; the notes say the same.
+        Request::Progress(_) => set(&o, "kind", "progress"),
         // Copying is a CLI feature: the driver answers these with a failure.
         Request::Transfer(_) => set(&o, "kind", "transfer"),
         Request::WriteFile { .. } => set(&o, "kind", "write-file"),

@@ -702,3 +702,40 @@ fn skip_existing_trusts_the_destinations_tags() {
     assert_eq!(listed, 1, "one tag list for the repository");
     assert_eq!(tags(&dest.host(), "m/app").len(), 4);
 }
+
+#[test]
+fn a_terminal_gets_a_bar_for_the_sync_and_a_line_per_image_in_flight() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("tty");
+    // `script` gives skiff a pseudo-terminal, as a person at a shell would.
+    let command = format!(
+        "{} --insecure-policy sync --src docker --dest dir --src-tls-verify=false {} {}",
+        skiff_tests::harness::tools::skiff_path().display(),
+        plain_app(),
+        dest.display()
+    );
+    let log = tmp.path().join("typescript");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &command]).arg(&log).env("HOME", skiff_tests::harness::tools::test_home());
+    skiff_tests::harness::tools::run(cmd).ok();
+    let screen = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    assert!(screen.contains("\u{1b}[") && screen.contains("images"), "a bar for the whole: {screen}");
+    assert!(screen.contains(&format!("dir:{}/app:", dest.display())), "a line per image: {screen}");
+    assert!(!screen.contains("blob sha256:"), "no bar per blob: {screen}");
+    assert!(screen.contains("Synced 4 images from 1 sources"), "{screen}");
+    // Quiet: nothing at all, on a terminal or not.
+    let r = skiff(&[
+        INSECURE,
+        "sync",
+        "-q",
+        "--src",
+        "docker",
+        "--dest",
+        "dir",
+        "--src-tls-verify=false",
+        &plain_app(),
+        tmp.path().join("q").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.is_empty() && r.stdout.is_empty(), "{}", r.stderr);
+}

@@ -14,7 +14,8 @@ mod runtime;
 
 pub use protocol::{
     BlobSink, BlobSource, ClientIdentity, FileInfo, FileKind, HttpRequest, HttpResponse, IoError, IoErrorKind,
-    ProcessOutput, Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, TlsConfig, Transfer,
+    PartOutcome, ProcessOutput, Progress, Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, TlsConfig,
+    Transfer,
 };
 pub use runtime::{Io, Transferred};
 

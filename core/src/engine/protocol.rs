@@ -163,6 +163,8 @@ pub enum Request {
     Note {
         message: String,
     },
+    /// Where a command of many parts stands; no reply is expected.
+    Progress(Progress),
     Transfer(Transfer),
     Recompress(Recompress),
     /// Create or truncate `path` with `data`.
@@ -225,7 +227,7 @@ pub enum Request {
 impl Request {
     /// Warnings and notes are shown, not answered.
     pub fn expects_reply(&self) -> bool {
-        !matches!(self, Request::Warn { .. } | Request::Note { .. })
+        !matches!(self, Request::Warn { .. } | Request::Note { .. } | Request::Progress(_))
     }
 }
 
@@ -235,6 +237,26 @@ pub struct TarMember {
     pub name: String,
     pub offset: u64,
     pub size: u64,
+}
+
+/// Where a command of many parts (the images of a sync) stands, for a host
+/// that draws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// This many parts in all.
+    Total(u32),
+    /// Part `index` has begun.
+    Started { index: u32, label: String },
+    /// Part `index` is over.
+    Finished { index: u32, outcome: PartOutcome },
+}
+
+/// How a part ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartOutcome {
+    Copied,
+    Skipped,
+    Failed,
 }
 
 /// Why the host could not carry out a request: facts from its network and

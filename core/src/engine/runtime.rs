@@ -140,6 +140,11 @@ impl Io {
         locks.acquire(key).await
     }
 
+    /// Tells the host where a command of many parts stands; nothing to await.
+    pub fn progress(&self, p: super::protocol::Progress) {
+        self.notify(Request::Progress(p));
+    }
+
     /// Queues a line for stderr whatever [`Io::mute_notes`] said.
     pub fn log(&self, message: String) {
         self.notify(Request::Note { message });

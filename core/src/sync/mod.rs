@@ -2,36 +2,33 @@
 //! images, a YAML file, an OCI layout) copied to a destination named as
 //! skopeo names it. [`sources`] finds the images, [`plan`] names their
 //! destinations and splits them into shards, [`report`] keeps the outcome;
-//! this file runs the copies, several images at once, each through
-//! [`crate::copy::copy_image`] so an image already at the destination costs
-//! a manifest check and nothing more. Progress lines are skopeo's logrus
-//! lines; the per-blob lines of each copy are left out (they would
-//! interleave).
+//! [`runner`] copies the images, several at once; this file puts the
+//! steps together (and `--plan`, `--dry-run`, the digest file and report).
+//! Progress lines are skopeo's logrus lines; the per-blob lines of each
+//! copy are left out (they would interleave).
 
 mod plan;
 mod report;
+mod runner;
 mod semver;
 mod sources;
 mod yaml;
-
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
 
 use serde::Deserialize;
 
 use crate::config::Environment;
 use crate::config::policy_file::{self, PolicyOptions};
-use crate::copy::{self, CompressionPolicy, CopySettings, Images, ManifestFormat};
+use crate::copy::{CompressionPolicy, CopySettings, ManifestFormat};
 use crate::engine::{Io, Request, join_bounded};
 use crate::error::{Error, ErrorKind, Result};
 use crate::go::logrus::{self, Level};
 use crate::platform::WantedPlatform;
-use crate::policy;
 use crate::reference::ImageReference;
 use crate::registry::RegistryClient;
 use crate::transport::{SideOptions, fs_error, resolve_registry};
 use plan::{Entry, Naming, PlanFile, PlanItem, Shard};
-use report::{Outcome, Status, Summary};
+use report::{Status, Summary};
+use runner::{Runner, State};
 
 /// Images copied at once unless `--parallel-images` says otherwise: enough
 /// to hide each image's round trips, few enough for a busy registry (each
@@ -195,75 +192,21 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
 
     io.mute_notes();
     let started = io.now_ms();
-    let stop = Cell::new(false);
-    let sides: RefCell<HashMap<String, SideOptions>> = RefCell::default();
-    let tag_lists: RefCell<HashMap<String, BTreeSet<String>>> = RefCell::default();
-    let first_error: RefCell<Option<Error>> = RefCell::new(None);
-    let copies = entries.iter().map(|e| {
-        let (io, env, log, settings, policy, stop, first_error) =
-            (&io, &env, &log, &settings, &policy, &stop, &first_error);
-        let sides = &sides;
-        let side = &groups[e.group].side;
-        let dest = &job.dest;
-        let keep_going = job.keep_going;
-        let skip_existing = job.skip_existing;
-        let tag_lists = &tag_lists;
-        let retry = (dest.registry.retry_times, dest.registry.retry_delay_ms);
-        async move {
-            if stop.get() {
-                return Outcome::not_started(e);
-            }
-            let fields = [("from", e.source_name.as_str()), ("to", e.destination_name.as_str())];
-            log.line(Level::Info, &format!("Copying image ref {}/{}", e.counter.0, e.counter.1), &fields);
-            if skip_existing && exists_at_destination(io, env, sides, tag_lists, dest, e, settings).await {
-                log.line(Level::Info, "Skipping: the destination has this tag (--skip-existing)", &fields);
-                return Outcome::present(e);
-            }
-            let images =
-                Images { source: &e.source, destination: &e.destination, destination_name: &e.destination_name };
-            let mut tries = 0;
-            let result = loop {
-                let r = async {
-                    policy::check(policy, &e.source, &e.source_name)?;
-                    let src_key = format!("src {} {}", e.group, repository_of(&e.source));
-                    let src = resolved(io, env, sides, src_key, side, &e.source, settings).await?;
-                    let dest_key = format!("dest {}", repository_of(&e.destination));
-                    let dst = resolved(io, env, sides, dest_key, dest, &e.destination, settings).await?;
-                    copy::copy_image(io, env, settings, images, src, dst).await
-                }
-                .await;
-                // skopeo's --retry-times wraps each image's copy too.
-                match r {
-                    Err(err) if tries < retry.0 && worth_retrying(&err) => {
-                        io.sleep(retry.1.unwrap_or(1000u64 << tries.min(6))).await;
-                        tries += 1;
-                    }
-                    r => break r,
-                }
-            };
-            match result {
-                Ok(c) => Outcome::copied(e, c),
-                Err(err) => {
-                    if keep_going {
-                        log.line(
-                            Level::Error,
-                            &format!("Error copying ref {:?}", e.source_name),
-                            &[("error", err.message.as_str())],
-                        );
-                    } else {
-                        stop.set(true);
-                        let mut first = first_error.borrow_mut();
-                        if first.is_none() {
-                            *first = Some(err.clone().context(format!("Error copying ref {:?}", e.source_name)));
-                        }
-                    }
-                    Outcome::failed(e, err)
-                }
-            }
-        }
-    });
+    let runner = Runner {
+        io: &io,
+        env: &env,
+        log: &log,
+        settings: &settings,
+        policy: &policy,
+        groups: &groups,
+        dest: &job.dest,
+        keep_going: job.keep_going,
+        skip_existing: job.skip_existing,
+        state: State::default(),
+    };
     let parallel = job.parallel_images.filter(|&n| n > 0).map_or(DEFAULT_PARALLEL_IMAGES, |n| n as usize);
-    let outcomes = join_bounded(copies.collect(), parallel).await;
+    let outcomes = runner.run(&entries, parallel).await;
+    let first_error = runner.state.first_error.into_inner();
     let summary = Summary::of(&outcomes, io.now_ms().saturating_sub(started));
 
     if let Some(path) = &job.digestfile {
@@ -277,7 +220,7 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         let data = report::json(&outcomes, &summary)?;
         io.fs(Request::WriteFile { path: path.clone(), data }).await.map_err(fs_error(format!("writing {path}")))?;
     }
-    if let Some(e) = first_error.into_inner() {
+    if let Some(e) = first_error {
         return Err(e);
     }
     summary.log(&log);
@@ -287,101 +230,6 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         return Err(Error::other("Sync failed due to previous reported error(s) for one or more images"));
     }
     Ok(Vec::new())
-}
-
-/// What access options are found for: a registry repository (its tags
-/// share them), or the local path.
-fn repository_of(r: &ImageReference) -> String {
-    match r {
-        ImageReference::Docker(d) => d.name(),
-        ImageReference::Dir { path } => format!("dir:{path}"),
-        ImageReference::Oci(l) => format!("oci:{}", l.path),
-        other => other.transport_name().to_owned(),
-    }
-}
-
-/// `side` resolved for `image`, once per `key` (the repository) for the
-/// whole sync: the auth files, certs.d, registries.conf and registries.d
-/// are read for the first image of a repository only.
-async fn resolved(
-    io: &Io,
-    env: &Environment,
-    memo: &RefCell<HashMap<String, SideOptions>>,
-    key: String,
-    side: &SideOptions,
-    image: &ImageReference,
-    settings: &CopySettings,
-) -> Result<SideOptions> {
-    // Mirrors may serve digests only: a tag and a digest resolve apart.
-    let by_digest = image.docker_reference().is_some_and(|d| d.digest.is_some());
-    let key = format!("{key} {by_digest}");
-    let _turn = io.lock(format!("resolve {key}")).await;
-    if let Some(s) = memo.borrow().get(&key) {
-        let mut s = s.clone();
-        s.retarget(image);
-        return Ok(s);
-    }
-    let mut s = side.clone();
-    copy::resolve_side(io, env, &mut s, image, settings.registries_d.as_deref()).await?;
-    memo.borrow_mut().insert(key, s.clone());
-    Ok(s)
-}
-
-/// `--skip-existing`: whether the destination has the image's name already
-/// (a registry's tag, listed once per repository; a `dir:` manifest; a
-/// layout's ref name), whatever it holds there.
-async fn exists_at_destination(
-    io: &Io,
-    env: &Environment,
-    sides: &RefCell<HashMap<String, SideOptions>>,
-    tag_lists: &RefCell<HashMap<String, BTreeSet<String>>>,
-    dest: &SideOptions,
-    e: &Entry,
-    settings: &CopySettings,
-) -> bool {
-    match &e.destination {
-        ImageReference::Docker(d) => {
-            let repo = d.name();
-            let Ok(side) = resolved(io, env, sides, format!("dest {repo}"), dest, &e.destination, settings).await
-            else {
-                return false;
-            };
-            let Ok(client) = RegistryClient::new(io.clone(), &d.registry, side.registry) else { return false };
-            if let Some(digest) = &d.digest {
-                return client.manifest_digest_at(&d.repository, &digest.to_string()).await.is_some();
-            }
-            let _turn = io.lock(format!("tags {repo}")).await;
-            if !tag_lists.borrow().contains_key(&repo) {
-                // A repository that is not there yet has no tags.
-                let tags = client.list_tags(&d.repository).await.unwrap_or_default();
-                tag_lists.borrow_mut().insert(repo.clone(), tags.into_iter().collect());
-            }
-            d.tag.as_ref().is_some_and(|t| tag_lists.borrow()[&repo].contains(t))
-        }
-        ImageReference::Dir { path } => io
-            .stat(crate::transport::join(path, "manifest.json"))
-            .await
-            .is_ok_and(|i| i.kind == crate::engine::FileKind::Regular),
-        ImageReference::Oci(l) => {
-            let index =
-                io.read_file(crate::transport::join(&l.path, "index.json"), crate::manifest::MAX_MANIFEST_SIZE).await;
-            let Ok(v) = index.map(|b| serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default()) else {
-                return false;
-            };
-            v["manifests"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str() == l.ref_name.as_deref())
-        }
-        _ => false,
-    }
-}
-
-/// Whether a failed image copy may go better a second time: network and
-/// registry trouble, not a bad reference, a missing image or wrong bytes.
-fn worth_retrying(e: &Error) -> bool {
-    matches!(e.kind, ErrorKind::Io | ErrorKind::Other)
 }
 
 /// `--dry-run`: whether the source image can be found (a HEAD for a

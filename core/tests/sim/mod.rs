@@ -233,6 +233,7 @@ impl Sim {
                 self.notes.push(message);
                 return None;
             }
+            Request::Progress(_) => return None,
             Request::Transfer(t) => self.transfer(t),
             Request::ReadFile { path, max_bytes } => match self.files.get(&path) {
                 Some(d) if d.len() as u64 > max_bytes => fail(IoErrorKind::TooLarge, &path),

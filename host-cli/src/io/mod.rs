@@ -41,6 +41,11 @@ impl HostIo {
         self.progress.line(message);
     }
 
+    /// Where a command of many parts (a sync) stands.
+    pub fn progress(&self, event: &crate::runtime::wit::Progress) {
+        self.progress.part(event);
+    }
+
     pub async fn perform(&self, request: Request) -> Reply {
         match request {
             Request::Http(r) => {
@@ -75,7 +80,7 @@ impl HostIo {
             Request::Recompress(r) => recompress::recompress(r).await,
             Request::Run(r) => process::run(r).await,
             // Warnings and notes are printed by the driver and never reach here.
-            Request::Warn(_) | Request::Note(_) => Reply::Done,
+            Request::Warn(_) | Request::Note(_) | Request::Progress(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,
         }
     }

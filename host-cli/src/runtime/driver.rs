@@ -46,6 +46,7 @@ impl Core {
                 Action::Perform(p) => match p.request {
                     Request::Warn(message) => eprintln!("WARN[0000] {message}"),
                     Request::Note(message) => io.note(&message),
+                    Request::Progress(event) => io.progress(&event),
                     request => {
                         let io = io.clone();
                         pending.spawn(async move { (p.id, io.perform(request).await) });
