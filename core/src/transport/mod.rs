@@ -14,7 +14,7 @@ pub mod tar_write;
 pub use dest::{BlobStore, Destination, ImageDestination, LocalBoxFuture};
 pub use dir::DirSource;
 pub use docker_archive::DockerArchiveSource;
-pub use oci_layout::LayoutSource;
+pub use oci_layout::{LayoutSource, select as select_layout_entry};
 pub use registry::RegistrySource;
 
 use crate::compression::Compression;

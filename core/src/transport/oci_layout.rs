@@ -14,6 +14,33 @@ use crate::reference::{ArchiveSelector, LayoutReference};
 /// The annotation that names an image in a layout's `index.json`.
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
+/// The entry of `index.json` (at `path`, holding `manifests`) that `r`
+/// selects, and its position: by ref name, by `@index`, or the only one.
+pub fn select<'a>(manifests: &'a [Descriptor], r: &LayoutReference, path: &str) -> Result<(usize, &'a Descriptor)> {
+    let found = match (&r.ref_name, &r.selector) {
+        (Some(name), _) => manifests
+            .iter()
+            .position(|d| d.annotations.as_ref().and_then(|a| a.get(REF_NAME_ANNOTATION)).is_some_and(|n| n == name)),
+        (None, ArchiveSelector::Index(i)) => (*i < manifests.len()).then_some(*i),
+        (None, _) if manifests.len() == 1 => Some(0),
+        (None, _) if manifests.is_empty() => None,
+        (None, _) => {
+            return Err(Error::invalid(format!(
+                "more than one image in {path}; choose one with oci:{}:<reference> or :@<index>",
+                r.path
+            )));
+        }
+    };
+    found.map(|i| (i, &manifests[i])).ok_or_else(|| {
+        let what = match (&r.ref_name, &r.selector) {
+            (Some(n), _) => format!("no descriptor found for reference {n:?}"),
+            (None, ArchiveSelector::Index(i)) => format!("no image at index {i}"),
+            _ => "no image".to_owned(),
+        };
+        Error::not_found(format!("{what} in {path}"))
+    })
+}
+
 #[derive(Debug)]
 pub struct LayoutSource {
     pub(super) io: Io,
@@ -75,30 +102,7 @@ impl LayoutSource {
             (_, Manifest::List(l)) => l,
             _ => return Err(Error::invalid(format!("{path} is not an image index"))),
         };
-        let r = &self.reference;
-        let found = match (&r.ref_name, &r.selector) {
-            (Some(name), _) => index
-                .manifests
-                .iter()
-                .find(|d| d.annotations.as_ref().and_then(|a| a.get(REF_NAME_ANNOTATION)).is_some_and(|n| n == name)),
-            (None, ArchiveSelector::Index(i)) => index.manifests.get(*i),
-            (None, _) if index.manifests.len() == 1 => index.manifests.first(),
-            (None, _) if index.manifests.is_empty() => None,
-            (None, _) => {
-                return Err(Error::invalid(format!(
-                    "more than one image in {path}; choose one with oci:{}:<reference> or :@<index>",
-                    r.path
-                )));
-            }
-        };
-        found.cloned().ok_or_else(|| {
-            let what = match (&r.ref_name, &r.selector) {
-                (Some(n), _) => format!("no descriptor found for reference {n:?}"),
-                (None, ArchiveSelector::Index(i)) => format!("no image at index {i}"),
-                _ => "no image".to_owned(),
-            };
-            Error::not_found(format!("{what} in {path}"))
-        })
+        select(&index.manifests, &self.reference, &path).map(|(_, d)| d.clone())
     }
 
     pub async fn manifest(&self, instance: Option<&Digest>) -> Result<(Vec<u8>, Option<String>)> {

@@ -1,5 +1,8 @@
 //! `delete`: removes a manifest from a registry by digest (so every tag that
-//! points at it goes too, as skopeo warns).
+//! points at it goes too, as skopeo warns), or an image from an OCI layout
+//! ([`layout`]).
+
+mod layout;
 
 use crate::config::Environment;
 use crate::digest::Digest;
@@ -22,6 +25,10 @@ pub struct DeleteJob {
 
 pub async fn run(io: Io, mut job: DeleteJob, env: Environment) -> Result<Vec<u8>> {
     let image = ImageReference::parse(&job.image)?;
+    if let ImageReference::Oci(l) = &image {
+        layout::delete(&io, l).await?;
+        return Ok(Vec::new());
+    }
     let ImageReference::Docker(r) = image else {
         return Err(Error::unsupported(format!(
             "deleting images from the {} transport is not supported",
