@@ -739,3 +739,25 @@ fn a_terminal_gets_a_bar_for_the_sync_and_a_line_per_image_in_flight() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.is_empty() && r.stdout.is_empty(), "{}", r.stderr);
 }
+
+#[test]
+fn all_and_format_as_skopeo_applies_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = world();
+    let multi = format!("{}/test/multi", w.plain.host());
+    for (i, (extra, src)) in
+        [(vec!["--all"], multi.clone()), (vec![], multi), (vec!["-f", "v2s2"], plain_app())].into_iter().enumerate()
+    {
+        let (ours, theirs) = (tmp.path().join(format!("ours{i}")), tmp.path().join(format!("theirs{i}")));
+        let mut args = vec![INSECURE, "sync", "--src", "docker", "--dest", "dir", "--src-tls-verify=false"];
+        args.extend(&extra);
+        args.push(&src);
+        let (a, b) = run_both(&args, &ours, &theirs);
+        assert_eq!(a.code, 0, "{extra:?}: {}", a.stderr);
+        assert_eq!(b.code, 0, "{extra:?}: {}", b.stderr);
+        assert_eq!(tree(&ours), tree(&theirs), "{extra:?}");
+    }
+    // --all kept the whole list: its manifest and one per platform.
+    let names = dir_names(&tmp.path().join("ours0/multi:v1"));
+    assert_eq!(names.iter().filter(|n| n.ends_with(".manifest.json")).count(), 3, "{names:?}");
+}

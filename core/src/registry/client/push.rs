@@ -154,6 +154,25 @@ impl RegistryClient {
         format!("upload {} {}", self.registry, d.digest)
     }
 
+    /// Whether this run put `d` into `repository` already (then it is
+    /// there: nothing deletes blobs during a copy), so it needs no HEAD.
+    fn already_pushed(&self, repository: &str, d: &Descriptor) -> bool {
+        self.pushed().borrow().contains(&self.pushed_key(repository, d))
+    }
+
+    fn remember_pushed(&self, repository: &str, d: &Descriptor) {
+        let key = self.pushed_key(repository, d);
+        self.pushed().borrow_mut().insert(key);
+    }
+
+    fn pushed(&self) -> std::rc::Rc<std::cell::RefCell<std::collections::HashSet<String>>> {
+        self.io.shared("pushed-blobs")
+    }
+
+    fn pushed_key(&self, repository: &str, d: &Descriptor) -> String {
+        format!("{} {repository} {}", self.registry, d.digest)
+    }
+
     /// Puts blob `d` into `repository`: skipped if present, mounted from
     /// `mount_from` (a repository of this registry) if possible, else
     /// uploaded monolithically, streamed from `source`.
@@ -165,12 +184,18 @@ impl RegistryClient {
         mount_from: Option<&str>,
     ) -> Result<BlobPush> {
         let _turn = self.io.lock(self.upload_key(d)).await;
+        if self.already_pushed(repository, d) {
+            return Ok(BlobPush::Exists);
+        }
         // An upload session does not survive a failure: retry from the start.
-        self.retrying(
-            || self.push_blob_once(repository, d, &source, mount_from),
-            |r| matches!(r, Err(e) if e.kind == ErrorKind::Io).then_some(Attempt::Transient),
-        )
-        .await
+        let pushed = self
+            .retrying(
+                || self.push_blob_once(repository, d, &source, mount_from),
+                |r| matches!(r, Err(e) if e.kind == ErrorKind::Io).then_some(Attempt::Transient),
+            )
+            .await?;
+        self.remember_pushed(repository, d);
+        Ok(pushed)
     }
 
     async fn push_blob_once(
@@ -205,13 +230,20 @@ impl RegistryClient {
     /// Puts a small blob the core made (a converted config) into `repository`.
     pub async fn push_blob_bytes(&self, repository: &str, d: &Descriptor, bytes: &[u8]) -> Result<BlobPush> {
         let _turn = self.io.lock(self.upload_key(d)).await;
+        if self.already_pushed(repository, d) {
+            return Ok(BlobPush::Exists);
+        }
         let scope = push_scope(repository);
         let session = match self.start_upload(repository, d, None).await? {
-            UploadStart::Done(outcome) => return Ok(outcome),
+            UploadStart::Done(outcome) => {
+                self.remember_pushed(repository, d);
+                return Ok(outcome);
+            }
             UploadStart::Session(s) => s,
         };
         let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
         self.put_created(session.put(&d.digest, &scope).body(bytes.to_vec()), &what).await?;
+        self.remember_pushed(repository, d);
         Ok(BlobPush::Uploaded)
     }
 
