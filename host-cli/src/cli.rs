@@ -415,7 +415,7 @@ pub struct SyncArgs {
     /// Maximum number of blobs copied in parallel for one image (default 6)
     #[arg(long, value_name = "uint")]
     pub image_parallel_copies: Option<usize>,
-    /// Images copied at once (default 4)
+    /// Images copied at once (default 8)
     #[arg(long, value_name = "uint")]
     pub parallel_images: Option<usize>,
     /// Skip an image whose tag exists at DESTINATION without reading the source (tags taken as immutable)

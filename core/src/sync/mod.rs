@@ -31,9 +31,11 @@ use report::{Status, Summary};
 use runner::{Runner, State};
 
 /// Images copied at once unless `--parallel-images` says otherwise: enough
-/// to hide each image's round trips, few enough for a busy registry (each
-/// copies up to `--image-parallel-copies` blobs at once).
-pub const DEFAULT_PARALLEL_IMAGES: usize = 4;
+/// to hide each image's round trips (measured on 2 cores against
+/// Distribution: 4 → 0.72 s, 8 → 0.69 s, 16 → 0.64 s for 40 images), few
+/// enough for a busy registry (each copies up to `--image-parallel-copies`
+/// blobs at once).
+pub const DEFAULT_PARALLEL_IMAGES: usize = 8;
 
 /// `--src`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
