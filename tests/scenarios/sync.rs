@@ -87,6 +87,21 @@ fn lines(stderr: &str, from: &str, to: &str) -> Vec<String> {
         .collect()
 }
 
+/// `TOOL --insecure-policy sync --src S --dest D EXTRA… SRC DEST`, with
+/// plain HTTP allowed on a registry side.
+fn sync_with(tool: fn(&[&str]) -> Run, (s, d): (&str, &str), extra: &[&str], src: &str, dest: &str) -> Run {
+    let mut a = vec![INSECURE, "sync", "--src", s, "--dest", d];
+    if s == "docker" {
+        a.push("--src-tls-verify=false");
+    }
+    if d == "docker" {
+        a.push("--dest-tls-verify=false");
+    }
+    a.extend(extra);
+    a.extend([src, dest]);
+    tool(&a)
+}
+
 fn run_both(args: &[&str], ours: &Path, theirs: &Path) -> (Run, Run) {
     let with = |dest: &Path| {
         let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -129,19 +144,7 @@ fn registry_to_dir_trees_and_lines_as_skopeos() {
     // --append-suffix (skopeo 1.11; 1.9.3 has not got it): the same tree,
     // each image's name suffixed.
     let out = tmp.path().join("suffixed");
-    let r = skiff(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "dir",
-        "--src-tls-verify=false",
-        "--append-suffix",
-        "-mirror",
-        &src,
-        out.to_str().unwrap(),
-    ]);
+    let r = sync_with(skiff, ("docker", "dir"), &["--append-suffix", "-mirror"], &src, out.to_str().unwrap());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let renamed: Vec<(String, Vec<u8>)> =
         tree(&tmp.path().join("ours0")).into_iter().map(|(p, b)| (p.replacen('/', "-mirror/", 1), b)).collect();
@@ -152,42 +155,11 @@ fn registry_to_dir_trees_and_lines_as_skopeos() {
 fn dir_tree_to_registry_holds_what_skopeos_sync_pushes() {
     let tmp = tempfile::tempdir().unwrap();
     let tree_dir = tmp.path().join("bundle");
-    skiff(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "dir",
-        "--src-tls-verify=false",
-        &plain_app(),
-        tree_dir.to_str().unwrap(),
-    ])
-    .ok();
+    sync_with(skiff, ("docker", "dir"), &[], &plain_app(), tree_dir.to_str().unwrap()).ok();
     let (ra, rb) = (fresh_registry(tmp.path(), "a"), fresh_registry(tmp.path(), "b"));
     let dest = |r: &Registry| format!("{}/mirror", r.host());
-    let a = skiff(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "dir",
-        "--dest",
-        "docker",
-        "--dest-tls-verify=false",
-        tree_dir.to_str().unwrap(),
-        &dest(&ra),
-    ]);
-    let b = skopeo(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "dir",
-        "--dest",
-        "docker",
-        "--dest-tls-verify=false",
-        tree_dir.to_str().unwrap(),
-        &dest(&rb),
-    ]);
+    let a = sync_with(skiff, ("dir", "docker"), &[], tree_dir.to_str().unwrap(), &dest(&ra));
+    let b = sync_with(skopeo, ("dir", "docker"), &[], tree_dir.to_str().unwrap(), &dest(&rb));
     assert_eq!(a.code, 0, "{}", a.stderr);
     assert_eq!(b.code, 0, "{}", b.stderr);
     assert_eq!(lines(&a.stderr, &ra.host(), "HOST"), lines(&b.stderr, &rb.host(), "HOST"));
@@ -251,13 +223,12 @@ fn yaml_with_tags_digests_regex_credentials_and_certs_against_the_tls_registry()
         ),
     );
     let out = tmp.path().join("semver");
-    let r = skiff(&[INSECURE, "sync", "--src", "yaml", "--dest", "dir", &yaml, out.to_str().unwrap()]);
+    let r = sync_with(skiff, ("yaml", "dir"), &[], &yaml, out.to_str().unwrap());
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(dir_names(&out), BTreeSet::from(["app:1.2.0".to_owned(), "app:2.0.0".to_owned()]));
     // Without the override the registry's CA is not trusted.
     let yaml = yaml_file(tmp.path(), &format!("{}:\n  images:\n    sync/app: [latest]\n", w.secure.host()));
-    let r =
-        skiff(&[INSECURE, "sync", "--src", "yaml", "--dest", "dir", &yaml, tmp.path().join("none").to_str().unwrap()]);
+    let r = sync_with(skiff, ("yaml", "dir"), &[], &yaml, tmp.path().join("none").to_str().unwrap());
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("certificate"), "{}", r.stderr);
 }
@@ -267,11 +238,11 @@ fn bad_yaml_and_bad_command_lines_are_clean_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let yaml = yaml_file(tmp.path(), "reg.test:\n  images:\n    app: []\n  tls-verfiy: false\n");
-    let r = skiff(&[INSECURE, "sync", "--src", "yaml", "--dest", "dir", &yaml, out.to_str().unwrap()]);
+    let r = sync_with(skiff, ("yaml", "dir"), &[], &yaml, out.to_str().unwrap());
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("tls-verfiy") && r.stderr.contains("line 4"), "{}", r.stderr);
     let yaml = yaml_file(tmp.path(), "reg.test:\n  images: [\n");
-    let r = skiff(&[INSECURE, "sync", "--src", "yaml", "--dest", "dir", &yaml, out.to_str().unwrap()]);
+    let r = sync_with(skiff, ("yaml", "dir"), &[], &yaml, out.to_str().unwrap());
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("line"), "{}", r.stderr);
     // As skopeo words them.
@@ -290,18 +261,7 @@ fn bad_yaml_and_bad_command_lines_are_clean_errors() {
         }
     }
     for shard in ["3/3", "x", "1/0"] {
-        let r = skiff(&[
-            INSECURE,
-            "sync",
-            "--src",
-            "docker",
-            "--dest",
-            "dir",
-            "--shard",
-            shard,
-            "reg.test/app",
-            out.to_str().unwrap(),
-        ]);
+        let r = sync_with(skiff, ("docker", "dir"), &["--shard", shard], "reg.test/app", out.to_str().unwrap());
         assert_eq!(r.code, 1);
         assert!(r.stderr.contains("--shard"), "{}", r.stderr);
         assert!(!r.stderr.contains("panicked"));
@@ -415,18 +375,7 @@ fn a_second_run_with_nothing_changed_uploads_nothing() {
 /// A dir: bundle with one image broken (a layer removed).
 fn broken_bundle(tmp: &Path) -> std::path::PathBuf {
     let out = tmp.join("broken");
-    skiff(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "dir",
-        "--src-tls-verify=false",
-        &plain_app(),
-        out.to_str().unwrap(),
-    ])
-    .ok();
+    sync_with(skiff, ("docker", "dir"), &[], &plain_app(), out.to_str().unwrap()).ok();
     let image = out.join("app:1.2.0");
     let m: Value = serde_json::from_slice(&std::fs::read(image.join("manifest.json")).unwrap()).unwrap();
     let layer = m["layers"][0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap().to_owned();
@@ -588,17 +537,7 @@ fn shards_run_at_once_cover_the_plan_exactly_once() {
 fn an_oci_layout_bundle_round_trips() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = tmp.path().join("bundle");
-    let r = skiff(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "oci",
-        "--src-tls-verify=false",
-        &plain_app(),
-        layout.to_str().unwrap(),
-    ]);
+    let r = sync_with(skiff, ("docker", "oci"), &[], &plain_app(), layout.to_str().unwrap());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let names: BTreeSet<String> = index["manifests"]
@@ -614,17 +553,7 @@ fn an_oci_layout_bundle_round_trips() {
     }
     let dest = fresh_registry(tmp.path(), "dest");
     let to = format!("{}/restored", dest.host());
-    let r = skiff(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "oci",
-        "--dest",
-        "docker",
-        "--dest-tls-verify=false",
-        layout.to_str().unwrap(),
-        &to,
-    ]);
+    let r = sync_with(skiff, ("oci", "docker"), &[], layout.to_str().unwrap(), &to);
     assert_eq!(r.code, 0, "{}", r.stderr);
     for (tag, digest) in &source().digests {
         assert_eq!(manifest_digest(&dest.host(), "restored/app", tag).as_ref(), Some(digest), "{tag}");
@@ -639,20 +568,7 @@ fn digestfile_lists_each_image_copied() {
     let dest = fresh_registry(tmp.path(), "a");
     let file = tmp.path().join("digests.txt");
     let to = format!("{}/m", dest.host());
-    let r = skiff(&[
-        INSECURE,
-        "sync",
-        "--src",
-        "docker",
-        "--dest",
-        "docker",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        "--digestfile",
-        file.to_str().unwrap(),
-        &plain_app(),
-        &to,
-    ]);
+    let r = sync_with(skiff, ("docker", "docker"), &["--digestfile", file.to_str().unwrap()], &plain_app(), &to);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // In the order of the registry's tag list, as skopeo writes it.
     let want: BTreeSet<String> =

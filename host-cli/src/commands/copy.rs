@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{ScratchDir, environment, platform, registry_options, run_job_parallel};
+use super::{ScratchDir, environment, platform, run_job_parallel, side_options};
 use crate::cli::{CopyArgs, GlobalOptions};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -42,16 +42,8 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
     let job = wj::CopyJob {
         source: a.source,
         destination: a.destination,
-        src: wj::SideOptions {
-            registry: registry_options(g, &src, &a.retry)?,
-            shared_blob_dir: a.src.shared_blob_dir,
-            daemon_host: a.src.daemon_host,
-        },
-        dest: wj::SideOptions {
-            registry: registry_options(g, &dest, &a.retry)?,
-            shared_blob_dir: a.dest.shared_blob_dir,
-            daemon_host: a.dest.daemon_host,
-        },
+        src: side_options(g, &src, &a.retry, a.src.shared_blob_dir, a.src.daemon_host)?,
+        dest: side_options(g, &dest, &a.retry, a.dest.shared_blob_dir, a.dest.daemon_host)?,
         policy: wj::PolicyOptions { path: g.policy.clone(), insecure: g.insecure_policy },
         registries_d: g.registries_d.clone(),
         platform: platform(g),

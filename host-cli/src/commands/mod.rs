@@ -121,6 +121,18 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
     }
 }
 
+/// One end of a copy or sync: its registry flags (with `--authfile` as
+/// the fallback already applied), the retry flags and the local options.
+fn side_options(
+    g: &GlobalOptions,
+    registry: &RegistryFlags,
+    retry: &RetryFlags,
+    shared_blob_dir: Option<String>,
+    daemon_host: Option<String>,
+) -> Result<wj::SideOptions> {
+    Ok(wj::SideOptions { registry: registry_options(g, registry, retry)?, shared_blob_dir, daemon_host })
+}
+
 /// One registry's flags, after skopeo's checks on how they combine.
 fn registry_options(g: &GlobalOptions, f: &RegistryFlags, retry: &RetryFlags) -> Result<wj::RegistryOptions> {
     if f.creds.is_some() && (f.username.is_some() || f.password.is_some()) {

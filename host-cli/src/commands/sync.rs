@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use super::copy::manifest_format;
-use super::{ScratchDir, environment, platform, registry_options, run_job_parallel};
+use super::{ScratchDir, environment, platform, run_job_parallel, side_options};
 use crate::cli::{GlobalOptions, SyncArgs};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -37,16 +37,8 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         destination: a.destination,
         source_kind,
         destination_kind,
-        src: wj::SideOptions {
-            registry: registry_options(g, &src, &a.retry)?,
-            shared_blob_dir: a.src.shared_blob_dir,
-            daemon_host: a.src.daemon_host,
-        },
-        dest: wj::SideOptions {
-            registry: registry_options(g, &dest, &a.retry)?,
-            shared_blob_dir: a.dest.shared_blob_dir,
-            daemon_host: a.dest.daemon_host,
-        },
+        src: side_options(g, &src, &a.retry, a.src.shared_blob_dir, a.src.daemon_host)?,
+        dest: side_options(g, &dest, &a.retry, a.dest.shared_blob_dir, a.dest.daemon_host)?,
         policy: wj::PolicyOptions { path: g.policy.clone(), insecure: g.insecure_policy },
         registries_d: g.registries_d.clone(),
         platform: platform(g),
