@@ -89,6 +89,13 @@ fn server_config(dir: &Path) -> rustls::ServerConfig {
 impl TokenIssuer {
     /// A token issuer on a free loopback port, over HTTPS when `with_tls`.
     pub fn start(dir: &Path, with_tls: bool) -> TokenIssuer {
+        Self::start_with_lifetime(dir, with_tls, 600)
+    }
+
+    /// The same, its tokens good for `lifetime` seconds at the registry
+    /// (Distribution accepts a token 60 s past its `exp`, so `exp` is set
+    /// that much earlier) and announced with that `expires_in`.
+    pub fn start_with_lifetime(dir: &Path, with_tls: bool, lifetime: u64) -> TokenIssuer {
         let tls = with_tls;
         std::fs::create_dir_all(dir).unwrap();
         let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
@@ -123,6 +130,8 @@ impl TokenIssuer {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (key, x5c, log, tls) = (key.clone(), x5c.clone(), log.clone(), tls.clone());
+                let answer =
+                    move |query: &str, authorization: Option<&str>| answer(&key, &x5c, query, authorization, lifetime);
                 std::thread::spawn(move || {
                     let mut conn: Box<dyn ReadWrite> = match tls {
                         Some(config) => {
@@ -180,14 +189,14 @@ impl TokenIssuer {
                             (Some("refresh_token"), Some(REFRESH_TOKEN)) => {
                                 query = body.clone();
                                 let basic = format!("Basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}")));
-                                let (status, token) = answer(&key, &x5c, &query, Some(&basic));
+                                let (status, token) = answer(&query, Some(&basic));
                                 let v: serde_json::Value = serde_json::from_str(&token).unwrap_or_default();
-                                (status, json!({"access_token": v["token"], "expires_in": 600}).to_string())
+                                (status, json!({"access_token": v["token"], "expires_in": lifetime}).to_string())
                             }
                             _ => ("401 Unauthorized", r#"{"error":"invalid_grant"}"#.to_owned()),
                         }
                     } else {
-                        answer(&key, &x5c, &query, authorization.as_deref())
+                        answer(&query, authorization.as_deref())
                     };
                     let _ = write!(
                         conn,
@@ -213,7 +222,16 @@ impl TokenIssuer {
     }
 }
 
-fn answer(key: &EcdsaKeyPair, x5c: &str, query: &str, authorization: Option<&str>) -> (&'static str, String) {
+/// Distribution's leeway for a token's `exp`.
+const LEEWAY_S: u64 = 60;
+
+fn answer(
+    key: &EcdsaKeyPair,
+    x5c: &str,
+    query: &str,
+    authorization: Option<&str>,
+    lifetime: u64,
+) -> (&'static str, String) {
     let expected = format!("Basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}")));
     let (subject, full) = match authorization {
         None => ("", false),
@@ -233,12 +251,13 @@ fn answer(key: &EcdsaKeyPair, x5c: &str, query: &str, authorization: Option<&str
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
     let header = json!({"typ": "JWT", "alg": "ES256", "x5c": [x5c]});
-    let claims = json!({"iss": ISSUER, "sub": subject, "aud": SERVICE, "exp": now + 600, "nbf": now - 60, "iat": now, "jti": format!("{now}-{}", access.len()), "access": access});
+    let exp = (now + lifetime).saturating_sub(LEEWAY_S);
+    let claims = json!({"iss": ISSUER, "sub": subject, "aud": SERVICE, "exp": exp, "nbf": now - 120, "iat": now, "jti": format!("{now}-{}", access.len()), "access": access});
     let signing_input =
         format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
     let sig = key.sign(&SystemRandom::new(), signing_input.as_bytes()).unwrap();
     let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()));
-    ("200 OK", json!({"token": token, "expires_in": 600}).to_string())
+    ("200 OK", json!({"token": token, "expires_in": lifetime}).to_string())
 }
 
 fn percent_decode(s: &str) -> String {

@@ -274,3 +274,58 @@ fn debug_output_shows_no_secret() {
         assert!(!r.stderr.contains(secret), "{secret:?} in the debug output:\n{}", r.stderr);
     }
 }
+
+/// A push that outlives its token: tokens good for 3 s at the registry, a
+/// source that streams a 12 MB layer at ~3 MB/s. The manifest PUT at the
+/// end meets an expired token; skiff asks for a fresh one and finishes.
+#[test]
+fn a_push_outlives_its_token() {
+    use skiff_tests::harness::images::noisy_layout;
+    use skiff_tests::harness::proxy::{Mode, Proxy};
+    let dir = world().root.join("token-short");
+    let issuer = TokenIssuer::start_with_lifetime(&dir.join("issuer"), true, 3);
+    let registry = Registry::start(
+        &dir.join("registry"),
+        Options { token_auth: Some(issuer.registry_config()), ..Options::default() },
+    );
+    let layout = dir.join("layout");
+    noisy_layout(&layout, "slow", 12 << 20, 7);
+    push(&layout, "v1", &format!("docker://{}/test/slow:v1", world().plain.host()), &[]);
+    let slow = Proxy::start(world().plain.port, Mode::SlowBlobs);
+    let started = std::time::Instant::now();
+    let r = skiff(&[
+        "--insecure-policy",
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &format!("{USER}:{PASSWORD}"),
+        &format!("docker://127.0.0.1:{}/test/slow:v1", slow.port),
+        &format!("docker://{}/test/slow:v1", registry.host()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(started.elapsed() > std::time::Duration::from_secs(4), "the push outlived the token");
+    let pushes = issuer
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.query.contains("pull%2Cpush") || s.query.contains("pull,push"))
+        .count();
+    assert!(pushes >= 2, "a fresh token was fetched: {pushes}");
+    let digest = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &format!("{USER}:{PASSWORD}"),
+        &format!("docker://{}/test/slow:v1", registry.host()),
+    ])
+    .ok()
+    .json()["Digest"]
+        .clone();
+    let source = skopeo(&["inspect", "--tls-verify=false", &format!("docker://{}/test/slow:v1", world().plain.host())])
+        .ok()
+        .json()["Digest"]
+        .clone();
+    assert_eq!(digest, source);
+}
