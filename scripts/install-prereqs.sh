@@ -3,7 +3,7 @@
 # - Debian packages: the Distribution registry, skopeo (the reference the
 #   compatibility tests compare against), openssl and htpasswd for the
 #   TLS/auth registries, hyperfine, Chromium for the browser test, tinyproxy
-#   (the HTTP proxy of the proxy tests), and the
+#   (the HTTP proxy of the proxy tests), GnuPG (the signing tests), and the
 #   Docker Engine (docker.io; the tests start their own dockerd);
 # - Rust targets wasm32-wasip2 (the core component) and
 #   wasm32-unknown-unknown (skiff-js), and wasm-bindgen-cli matching the
@@ -18,7 +18,7 @@ SUDO=""
 need=()
 for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl \
             hyperfine:hyperfine python3:python3 chromium:chromium node:nodejs script:bsdutils \
-            dockerd:docker.io tinyproxy:tinyproxy; do
+            dockerd:docker.io tinyproxy:tinyproxy gpg:gnupg gpgconf:gpgconf gpg-agent:gpg-agent; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -31,6 +31,7 @@ use crate::login::{LoginJob, LogoutJob};
 use crate::platform::WantedPlatform;
 use crate::registry::RegistryOptions;
 use crate::registry::auth::Credentials;
+use crate::signing::standalone::{StandaloneSignJob, StandaloneVerifyJob};
 use crate::sync::{DestKind, SourceKind, SyncJob};
 use crate::transport::SideOptions;
 
@@ -146,6 +147,20 @@ fn job_from_wit(job: wj::Job) -> Job {
             access: registry_from_wit(j.access),
         }),
         wj::Job::Logout(j) => Job::Logout(LogoutJob { registry: j.registry, all: j.all, authfile: j.authfile }),
+        wj::Job::StandaloneSign(j) => Job::StandaloneSign(StandaloneSignJob {
+            manifest: j.manifest,
+            reference: j.reference,
+            fingerprint: j.fingerprint,
+            output: j.output,
+            passphrase_file: j.passphrase_file,
+        }),
+        wj::Job::StandaloneVerify(j) => Job::StandaloneVerify(StandaloneVerifyJob {
+            manifest: j.manifest,
+            reference: j.reference,
+            fingerprints: j.fingerprints,
+            signature: j.signature,
+            public_key_file: j.public_key_file,
+        }),
         wj::Job::Sync(j) => Job::Sync(SyncJob {
             source: j.source,
             destination: j.destination,

@@ -9,6 +9,7 @@ use crate::config::Environment;
 use crate::engine::{Io, Operation};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
+use crate::signing::standalone::{self, StandaloneSignJob, StandaloneVerifyJob};
 use crate::{copy, delete, inspect, list_tags, login, sync};
 
 // A job is parsed once per command; its size does not matter.
@@ -24,6 +25,8 @@ pub enum Job {
     Login(login::LoginJob),
     Logout(login::LogoutJob),
     Sync(sync::SyncJob),
+    StandaloneSign(StandaloneSignJob),
+    StandaloneVerify(StandaloneVerifyJob),
 }
 
 /// `skopeo manifest-digest FILE`.
@@ -50,6 +53,8 @@ impl Job {
             Job::Login(j) => Operation::start(move |io| login::login(io, j, env)),
             Job::Logout(j) => Operation::start(move |io| login::logout(io, j, env)),
             Job::Sync(j) => Operation::start(move |io| sync::run(io, j, env)),
+            Job::StandaloneSign(j) => Operation::start(move |io| standalone::sign(io, j)),
+            Job::StandaloneVerify(j) => Operation::start(move |io| standalone::verify(io, j)),
         }
     }
 

@@ -26,6 +26,7 @@ pub mod platform;
 pub mod reference;
 pub mod registry;
 pub mod signature;
+pub mod signing;
 pub mod sync;
 pub mod transport;
 

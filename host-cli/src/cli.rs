@@ -79,6 +79,10 @@ pub enum Command {
     Logout(LogoutArgs),
     /// Synchronize one or more images from one location to another
     Sync(SyncArgs),
+    /// Create a signature using local files
+    StandaloneSign(StandaloneSignArgs),
+    /// Verify a signature using local files
+    StandaloneVerify(StandaloneVerifyArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -211,6 +215,37 @@ pub struct LogoutArgs {
     /// path of a Docker-compatible config file to update instead
     #[arg(long, value_name = "string", conflicts_with = "authfile")]
     pub compat_auth_file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StandaloneSignArgs {
+    /// MANIFEST
+    pub manifest: String,
+    /// DOCKER-REFERENCE
+    pub reference: String,
+    /// KEY-FINGERPRINT
+    pub fingerprint: String,
+    /// output the signature to SIGNATURE
+    #[arg(short, long, value_name = "SIGNATURE")]
+    pub output: Option<String>,
+    /// file that contains a passphrase for the --sign-by key
+    #[arg(long, value_name = "string")]
+    pub passphrase_file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StandaloneVerifyArgs {
+    /// MANIFEST
+    pub manifest: String,
+    /// DOCKER-REFERENCE
+    pub reference: String,
+    /// KEY-FINGERPRINTS: a comma separated list of fingerprints, or "any" if you trust all the keys in the public key file
+    pub fingerprints: String,
+    /// SIGNATURE
+    pub signature: String,
+    /// File containing public keys. If not specified, will use local GPG keys.
+    #[arg(long, value_name = "string")]
+    pub public_key_file: Option<String>,
 }
 
 #[derive(Debug, Args)]

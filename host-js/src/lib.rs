@@ -8,6 +8,14 @@ use skiff_core::engine::{self, Action, FileInfo, FileKind, HttpResponse, IoError
 use skiff_core::error::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
+/// The core never draws random numbers itself (a host hands it any it
+/// needs); rPGP's dependencies link getrandom all the same. This source
+/// refuses, so a use would be a loud error, never a silent OS call.
+fn no_os_random(_: &mut [u8]) -> Result<(), getrandom::Error> {
+    Err(getrandom::Error::UNSUPPORTED)
+}
+getrandom::register_custom_getrandom!(no_os_random);
+
 fn set(o: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a property on a fresh plain object cannot fail.
     let _ = Reflect::set(o, &JsValue::from_str(key), &value.into());

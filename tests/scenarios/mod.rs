@@ -17,6 +17,7 @@ mod registries_conf;
 mod schema1_copy;
 mod self_signed;
 mod signatures;
+mod standalone_signing;
 mod sync;
 
 use serde_json::Value;

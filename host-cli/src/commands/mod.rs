@@ -7,6 +7,7 @@ mod inspect;
 mod list_tags;
 mod login;
 mod manifest_digest;
+mod signing;
 mod sync;
 
 use std::io::Write as _;
@@ -33,6 +34,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Login(a) => login::login(&cli.global, a),
         Command::Logout(a) => login::logout(&cli.global, a),
         Command::Sync(a) => sync::run(&cli.global, a),
+        Command::StandaloneSign(a) => signing::sign(&cli.global, a),
+        Command::StandaloneVerify(a) => signing::verify(&cli.global, a),
     }
 }
 

@@ -1,0 +1,7 @@
+//! Simple signing (containers-signature(5)): the payload ([`payload`]),
+//! OpenPGP verification in pure Rust ([`openpgp`]), and the standalone
+//! commands ([`standalone`]).
+
+pub mod openpgp;
+pub mod payload;
+pub mod standalone;

@@ -1,0 +1,226 @@
+//! `standalone-sign` and `standalone-verify` with Debian's gpg 2.2 and
+//! skopeo 1.9.3 both ways: each verifies what the other signed, and both
+//! refuse the same bad inputs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::tools::{Run, run, skiff_path, test_home};
+
+const REF: &str = "docker.io/library/busybox:latest";
+
+/// A throw-away GnuPG home with three keys: ed25519 without a passphrase,
+/// RSA with one, and an ed25519 key whose signing is done by a subkey.
+struct Keys {
+    home: PathBuf,
+    plain: String,
+    protected: String,
+    with_subkey: String,
+    passphrase: PathBuf,
+}
+
+fn gpg(home: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new("gpg").env("GNUPGHOME", home).args(args).output().expect("gpg runs");
+    assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn fingerprint(home: &Path, uid: &str) -> String {
+    let out = gpg(home, &["--list-keys", "--with-colons", uid]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .and_then(|l| l.split(':').nth(9))
+        .unwrap()
+        .to_owned()
+}
+
+fn keys() -> &'static Keys {
+    static K: OnceLock<Keys> = OnceLock::new();
+    K.get_or_init(|| {
+        // Short: the agent's socket path has a length limit.
+        let home = PathBuf::from(format!("/tmp/sg{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        gpg(
+            &home,
+            &[
+                "--batch",
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                "Plain <plain@example.com>",
+                "ed25519",
+                "sign",
+                "never",
+            ],
+        );
+        gpg(
+            &home,
+            &[
+                "--batch",
+                "--passphrase",
+                "pw",
+                "--quick-gen-key",
+                "Protected <pw@example.com>",
+                "rsa2048",
+                "sign",
+                "never",
+            ],
+        );
+        gpg(
+            &home,
+            &["--batch", "--passphrase", "", "--quick-gen-key", "Sub <sub@example.com>", "ed25519", "cert", "never"],
+        );
+        let with_subkey = fingerprint(&home, "sub@example.com");
+        gpg(&home, &["--batch", "--passphrase", "", "--quick-add-key", &with_subkey, "ed25519", "sign", "never"]);
+        let passphrase = home.join("pw.txt");
+        std::fs::write(&passphrase, "pw\n").unwrap();
+        Keys {
+            plain: fingerprint(&home, "plain@example.com"),
+            protected: fingerprint(&home, "pw@example.com"),
+            with_subkey,
+            passphrase,
+            home,
+        }
+    })
+}
+
+fn tool(program: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(program);
+    cmd.env("HOME", test_home()).env("GNUPGHOME", &keys().home).args(args);
+    run(cmd)
+}
+
+fn skiff(args: &[&str]) -> Run {
+    tool(&skiff_path(), args)
+}
+
+fn skopeo(args: &[&str]) -> Run {
+    tool(Path::new("skopeo"), args)
+}
+
+/// The single-image manifest of the suite's OCI layout.
+fn manifest(dir: &Path) -> PathBuf {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(world().single.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap().to_owned();
+    let path = dir.join("manifest.json");
+    std::fs::copy(world().single.join("blobs/sha256").join(digest), &path).unwrap();
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn each_verifies_what_the_other_signed() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path());
+    let (ours, theirs) = (tmp.path().join("ours.sig"), tmp.path().join("theirs.sig"));
+    let r = skiff(&["standalone-sign", s(&m), REF, &k.plain, "-o", s(&ours)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    skopeo(&["standalone-sign", s(&m), REF, &k.plain, "-o", s(&theirs)]).ok();
+    let digest = skiff_tests::harness::images::sha256(&std::fs::read(&m).unwrap());
+
+    // skopeo 1.9.3 accepts skiff's signature.
+    let v = skopeo(&["standalone-verify", s(&m), REF, &k.plain, s(&ours)]).ok();
+    assert_eq!(v.stdout_str(), format!("Signature verified, digest {digest}\n"));
+    // skiff accepts skopeo's, with GNUPGHOME's keys and with exported ones
+    // (binary and armored), by fingerprint, in a list, or `any`.
+    let want = format!("Signature verified using fingerprint {}, digest {digest}\n", k.plain);
+    let v = skiff(&["standalone-verify", s(&m), REF, &k.plain, s(&theirs)]).ok();
+    assert_eq!(v.stdout_str(), want);
+    let binary = tmp.path().join("pub.gpg");
+    std::fs::write(&binary, gpg(&k.home, &["--export", &k.plain]).stdout).unwrap();
+    let armored = tmp.path().join("pub.asc");
+    std::fs::write(&armored, gpg(&k.home, &["--export", "--armor", &k.plain, &k.protected]).stdout).unwrap();
+    for (keys_file, fprs) in
+        [(&binary, k.plain.clone()), (&armored, format!("{},{}", k.protected, k.plain)), (&armored, "any".into())]
+    {
+        for sig in [&ours, &theirs] {
+            let v = skiff(&["standalone-verify", "--public-key-file", s(keys_file), s(&m), REF, &fprs, s(sig)]).ok();
+            assert_eq!(v.stdout_str(), want, "{fprs}");
+        }
+    }
+    // A short name is the same reference once normalised, as in skopeo.
+    let short = ["standalone-verify", s(&m), "busybox:latest", &k.plain, s(&theirs)];
+    skiff(&short).ok();
+    skopeo(&short).ok();
+}
+
+#[test]
+fn both_refuse_what_does_not_match() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path());
+    let sig = tmp.path().join("sig");
+    skopeo(&["standalone-sign", s(&m), REF, &k.plain, "-o", s(&sig)]).ok();
+    let tampered = tmp.path().join("tampered.json");
+    let mut bytes = std::fs::read(&m).unwrap();
+    bytes.push(b' ');
+    std::fs::write(&tampered, bytes).unwrap();
+    let garbage = tmp.path().join("garbage");
+    std::fs::write(&garbage, b"\xa3\x01garbage that is not OpenPGP").unwrap();
+    for (manifest, reference, fpr, signature, needle) in [
+        (&m, REF, k.protected.as_str(), &sig, "not accepted"),
+        (&m, "docker.io/library/other:latest", k.plain.as_str(), &sig, "does not match"),
+        (&tampered, REF, k.plain.as_str(), &sig, "does not match"),
+        (&m, REF, k.plain.as_str(), &garbage, "signature"),
+    ] {
+        let args = ["standalone-verify", s(manifest), reference, fpr, s(signature)];
+        let (ours, theirs) = (skiff(&args), skopeo(&args));
+        assert_eq!(theirs.code, 1, "skopeo {args:?}: {}", theirs.stderr);
+        assert_eq!(ours.code, 1, "skiff {args:?}: {}", ours.stderr);
+        assert!(ours.stderr.contains("Error verifying signature") && ours.stderr.contains(needle), "{}", ours.stderr);
+        assert!(!ours.stderr.contains("panicked"));
+    }
+    let r = skiff(&["standalone-verify", s(&m), REF, "any", s(&sig)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Cannot use any fingerprint without a public key file"), "{}", r.stderr);
+}
+
+#[test]
+fn passphrases_and_subkeys() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path());
+    let sig = tmp.path().join("sig");
+    // The agent forgets cached passphrases, so each signing must bring one.
+    let forget = || {
+        let out = Command::new("gpgconf").env("GNUPGHOME", &k.home).args(["--reload", "gpg-agent"]).output().unwrap();
+        assert!(out.status.success());
+    };
+    forget();
+    let r = skiff(&["standalone-sign", "--passphrase-file", s(&k.passphrase), s(&m), REF, &k.protected, "-o", s(&sig)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    skopeo(&["standalone-verify", s(&m), REF, &k.protected, s(&sig)]).ok();
+    let wrong = tmp.path().join("wrong.txt");
+    std::fs::write(&wrong, "not-it\n").unwrap();
+    let bad = tmp.path().join("bad.sig");
+    forget();
+    let r = skiff(&["standalone-sign", "--passphrase-file", s(&wrong), s(&m), REF, &k.protected, "-o", s(&bad)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Error creating signature") && r.stderr.to_lowercase().contains("passphrase"),
+        "{}",
+        r.stderr
+    );
+    assert!(!bad.exists(), "nothing written");
+    // gpg signs with the signing subkey; skiff accepts it for the primary
+    // key's fingerprint, as containers/image does since 2025; skopeo 1.9.3
+    // refuses it, naming the subkey.
+    let sub = tmp.path().join("sub.sig");
+    let r = skiff(&["standalone-sign", s(&m), REF, &k.with_subkey, "-o", s(&sub)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = skiff(&["standalone-verify", s(&m), REF, &k.with_subkey, s(&sub)]).ok();
+    assert!(v.stdout_str().contains(&k.with_subkey), "{}", v.stdout_str());
+    let theirs = skopeo(&["standalone-verify", s(&m), REF, &k.with_subkey, s(&sub)]);
+    assert_eq!(theirs.code, 1, "{}", theirs.stderr);
+    assert!(theirs.stderr.contains("does not match expected fingerprint"), "{}", theirs.stderr);
+}
