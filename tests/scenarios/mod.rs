@@ -7,6 +7,7 @@ mod copy;
 mod cred_helpers;
 mod daemon;
 mod delete;
+mod gpg_signing;
 mod host_js;
 mod layout_fixes;
 mod list_tags;
@@ -17,7 +18,6 @@ mod registries_conf;
 mod schema1_copy;
 mod self_signed;
 mod signatures;
-mod standalone_signing;
 mod sync;
 
 use serde_json::Value;

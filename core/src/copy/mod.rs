@@ -162,7 +162,7 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
     let dst_ref = ImageReference::parse(&job.destination)?;
     let mode = CopySettings::multi_arch(job.all, job.multi_arch)?;
     let policy = policy_file::read(&io, &env, &job.policy).await?;
-    policy::check(&policy, &src_ref, &job.source)?;
+    let signed_by = policy::check(&policy, &src_ref, &job.source)?;
     let mut compression = CompressionPolicy::parse(
         job.dest_compress_format,
         job.dest_compress,
@@ -187,7 +187,13 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         additional_tags: job.additional_tags,
         registries_d: job.registries_d,
     };
-    let images = Images { source: &src_ref, destination: &dst_ref, destination_name: &job.destination };
+    let images = Images {
+        source: &src_ref,
+        source_name: &job.source,
+        destination: &dst_ref,
+        destination_name: &job.destination,
+        signed_by: &signed_by,
+    };
     let written = copy_image(&io, &env, &settings, images, job.src, job.dest).await?.digest;
     if let Some(path) = job.digestfile {
         io.fs(Request::WriteFile { path: path.clone(), data: written.to_string().into_bytes() }).await.map_err(
@@ -201,9 +207,13 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
 #[derive(Clone, Copy)]
 pub struct Images<'a> {
     pub source: &'a ImageReference,
+    /// The source as the user named it, for messages.
+    pub source_name: &'a str,
     pub destination: &'a ImageReference,
     /// The destination as the user named it, for messages.
     pub destination_name: &'a str,
+    /// What the policy requires of the source's signatures.
+    pub signed_by: &'a [policy::SignedBy],
 }
 
 /// Finds what `side` needs to reach `image`: credentials, TLS, mirrors and
@@ -271,6 +281,12 @@ pub async fn copy_image(
     };
 
     let (top, top_type) = source.manifest(None).await?;
+    if !images.signed_by.is_empty() {
+        // Before any layer or config is read.
+        let digest = manifest::manifest_digest(&top)?;
+        let signatures = source.signatures(None, &digest).await.map_err(|e| e.context("reading signatures"))?;
+        policy::signed_by::verify(io, images.signed_by, src_ref, images.source_name, &top, &signatures).await?;
+    }
     let (top_kind, top_manifest) = Manifest::parse(&top, top_type.as_deref())?;
     dest.prepare().await?;
     let written = match (top_manifest, mode) {

@@ -1,7 +1,13 @@
 //! containers-policy.json(5): which images may be used. The most specific
 //! scope for the image's transport wins, else the transport's `""` scope,
 //! else `default`; every requirement in the chosen list must hold.
-//! Evaluated before any layer is read.
+//! Evaluated before any layer is read: [`check`] before anything at all,
+//! then [`signed_by::verify`] once the manifest and its signatures are in.
+
+mod identity;
+pub mod signed_by;
+
+pub use signed_by::SignedBy;
 
 use std::collections::BTreeMap;
 
@@ -39,15 +45,16 @@ enum Requirement {
     #[serde(rename = "reject")]
     Reject,
     #[serde(rename = "signedBy")]
-    SignedBy {},
+    SignedBy(SignedBy),
     #[serde(rename = "sigstoreSigned")]
     SigstoreSigned {},
 }
 
-/// Refuses `image` unless the policy accepts it.
-pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result<()> {
+/// Refuses `image` unless the policy may accept it; returns the `signedBy`
+/// requirements its signatures must then meet (none: accepted).
+pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result<Vec<SignedBy>> {
     if input.insecure {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let contents = input.contents.as_deref().ok_or_else(|| {
         Error::invalid(format!(
@@ -61,23 +68,28 @@ pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result
     if requirements.is_empty() {
         return Err(Error::invalid(format!("Error loading trust policy {}: no requirements for {shown}", input.path)));
     }
+    let mut signed = Vec::new();
     for r in requirements {
         match r {
             Requirement::InsecureAcceptAnything => {}
+            Requirement::SignedBy(s) => {
+                s.validate().map_err(|e| e.context(format!("Error loading trust policy {}", input.path)))?;
+                signed.push(s.clone());
+            }
             Requirement::Reject => {
                 return Err(Error::new(
                     crate::error::ErrorKind::Unauthorized,
                     format!("Source image rejected: Running image {shown} is rejected by policy."),
                 ));
             }
-            Requirement::SignedBy {} | Requirement::SigstoreSigned {} => {
+            Requirement::SigstoreSigned {} => {
                 return Err(Error::unsupported(format!(
-                    "Source image rejected: policy requires signatures for {shown}, and this version of skiff cannot verify them; refusing"
+                    "Source image rejected: policy requires sigstore signatures for {shown}, and this version of skiff cannot verify them; refusing"
                 )));
             }
         }
     }
-    Ok(())
+    Ok(signed)
 }
 
 fn choose<'a>(policy: &'a PolicyFile, image: &ImageReference) -> &'a [Requirement] {
@@ -164,6 +176,16 @@ mod tests {
     #[test]
     fn signatures_and_missing_files_are_refused() {
         let p = input(r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]}"#);
+        assert_eq!(check(&p, &img("docker://a/b"), "docker://a/b").unwrap().len(), 1, "verified later");
+        for bad in [
+            r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k","keyData":"eA=="}]}"#,
+            r#"{"default":[{"type":"signedBy","keyType":"GPGKeys"}]}"#,
+            r#"{"default":[{"type":"signedBy","keyType":"X509Certificates","keyPath":"/k"}]}"#,
+            r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k","bogus":1}]}"#,
+        ] {
+            assert!(check(&input(bad), &img("docker://a/b"), "x").is_err(), "{bad}");
+        }
+        let p = input(r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k"}]}"#);
         let e = check(&p, &img("docker://a/b"), "docker://a/b").unwrap_err();
         assert!(e.message.contains("cannot verify"), "{e}");
         let none = PolicyInput { insecure: false, path: "/etc/containers/policy.json".into(), contents: None };

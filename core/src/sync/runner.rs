@@ -108,12 +108,18 @@ impl Runner<'_> {
     }
 
     async fn attempt(&self, e: &Entry) -> Result<copy::Copied> {
-        policy::check(self.policy, &e.source, &e.source_name)?;
+        let signed_by = policy::check(self.policy, &e.source, &e.source_name)?;
         let source_side = &self.groups[e.group].side;
         let src =
             self.resolved(format!("src {} {}", e.group, repository_of(&e.source)), source_side, &e.source).await?;
         let dst = self.resolved(format!("dest {}", repository_of(&e.destination)), self.dest, &e.destination).await?;
-        let images = Images { source: &e.source, destination: &e.destination, destination_name: &e.destination_name };
+        let images = Images {
+            source: &e.source,
+            source_name: &e.source_name,
+            destination: &e.destination,
+            destination_name: &e.destination_name,
+            signed_by: &signed_by,
+        };
         copy::copy_image(self.io, self.env, self.settings, images, src, dst).await
     }
 

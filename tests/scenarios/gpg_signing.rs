@@ -1,6 +1,7 @@
-//! `standalone-sign` and `standalone-verify` with Debian's gpg 2.2 and
-//! skopeo 1.9.3 both ways: each verifies what the other signed, and both
-//! refuse the same bad inputs.
+//! GPG simple signing with Debian's gpg 2.2 and skopeo 1.9.3 both ways:
+//! `standalone-sign`/`standalone-verify` (each verifies what the other
+//! signed, both refuse the same bad inputs) and `signedBy` policies (both
+//! make the same decision on the same signed image).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -223,4 +224,97 @@ fn passphrases_and_subkeys() {
     let theirs = skopeo(&["standalone-verify", s(&m), REF, &k.with_subkey, s(&sub)]);
     assert_eq!(theirs.code, 1, "{}", theirs.stderr);
     assert!(theirs.stderr.contains("does not match expected fingerprint"), "{}", theirs.stderr);
+}
+
+/// A `dir:` image signed by skopeo (`copy --sign-by`) as `docker.io/library/test:v1`.
+fn signed_image(tmp: &Path) -> (PathBuf, PathBuf) {
+    let k = keys();
+    let plain = tmp.join("plain");
+    skopeo(&[
+        "--insecure-policy",
+        "copy",
+        &format!("oci:{}:v1", world().single.display()),
+        &format!("dir:{}", plain.display()),
+    ])
+    .ok();
+    let signed = tmp.join("signed");
+    skopeo(&[
+        "--insecure-policy",
+        "copy",
+        "--sign-by",
+        &k.plain,
+        "--sign-identity",
+        "docker.io/library/test:v1",
+        &format!("dir:{}", plain.display()),
+        &format!("dir:{}", signed.display()),
+    ])
+    .ok();
+    assert!(signed.join("signature-1").exists());
+    (plain, signed)
+}
+
+#[test]
+fn signed_by_policies_decide_as_skopeo_does() {
+    use base64::Engine as _;
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, signed) = signed_image(tmp.path());
+    let key = tmp.path().join("pub.gpg");
+    std::fs::write(&key, gpg(&k.home, &["--export", &k.plain]).stdout).unwrap();
+    let other = tmp.path().join("other.gpg");
+    std::fs::write(&other, gpg(&k.home, &["--export", &k.protected]).stdout).unwrap();
+    let armored = gpg(&k.home, &["--export", "--armor", &k.plain]).stdout;
+    let data = base64::engine::general_purpose::STANDARD.encode(armored);
+    let exact = r#"{"type":"exactReference","dockerReference":"docker.io/library/test:v1"}"#;
+    let k1 = key.display().to_string();
+    let k2 = other.display().to_string();
+    let cases: Vec<(String, &Path, bool)> = vec![
+        (format!(r#""keyPath":"{k1}","signedIdentity":{exact}"#), &signed, true),
+        (format!(r#""keyPaths":["{k2}","{k1}"],"signedIdentity":{exact}"#), &signed, true),
+        (
+            format!(
+                r#""keyData":"{data}","signedIdentity":{{"type":"exactRepository","dockerRepository":"docker.io/library/test"}}"#
+            ),
+            &signed,
+            true,
+        ),
+        (
+            format!(
+                r#""keyPath":"{k1}","signedIdentity":{{"type":"exactReference","dockerReference":"docker.io/library/other:v1"}}"#
+            ),
+            &signed,
+            false,
+        ),
+        (format!(r#""keyPath":"{k2}","signedIdentity":{exact}"#), &signed, false),
+        // dir: has no docker reference: the default identity rule cannot hold.
+        (format!(r#""keyPath":"{k1}""#), &signed, false),
+        (format!(r#""keyPath":"{k1}","signedIdentity":{exact}"#), &plain, false),
+    ];
+    for (i, (requirement, image, accepted)) in cases.iter().enumerate() {
+        let policy = tmp.path().join(format!("policy-{i}.json"));
+        std::fs::write(&policy, format!(r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys",{requirement}}}]}}"#))
+            .unwrap();
+        let (ours, theirs) = (tmp.path().join(format!("ours-{i}")), tmp.path().join(format!("theirs-{i}")));
+        let copy = |dest: &Path| {
+            [
+                "--policy".to_owned(),
+                policy.display().to_string(),
+                "copy".into(),
+                format!("dir:{}", image.display()),
+                format!("dir:{}", dest.display()),
+            ]
+        };
+        let a = copy(&ours);
+        let b = copy(&theirs);
+        let r1 = skiff(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let r2 = skopeo(&b.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(r2.code == 0, *accepted, "skopeo {requirement}: {}", r2.stderr);
+        assert_eq!(r1.code == 0, *accepted, "skiff {requirement}: {}", r1.stderr);
+        if *accepted {
+            assert_eq!(skiff_tests::harness::tree(&ours), skiff_tests::harness::tree(&theirs), "{requirement}");
+        } else {
+            assert!(r1.stderr.contains("Source image rejected"), "{}", r1.stderr);
+            assert!(!ours.join("manifest.json").exists(), "nothing copied");
+        }
+    }
 }

@@ -1,0 +1,149 @@
+//! `signedBy` (GPG keys): an image is accepted when one of its simple
+//! signing signatures is by a key of the configured keyring, claims the
+//! manifest's digest, and claims an identity `signedIdentity` accepts —
+//! containers/image's `prSignedBy`, with the OpenPGP work in
+//! [`crate::signing::openpgp`].
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::identity::SignedIdentity;
+use crate::engine::Io;
+use crate::error::{Error, ErrorKind, Result};
+use crate::files::read_local;
+use crate::manifest;
+use crate::reference::ImageReference;
+use crate::signature::Signature;
+use crate::signing::{openpgp, payload};
+
+/// The most a keyring file may hold.
+const MAX_KEYRING: u64 = 16 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignedBy {
+    pub key_type: String,
+    #[serde(default)]
+    pub key_path: Option<String>,
+    #[serde(default)]
+    pub key_paths: Option<Vec<String>>,
+    #[serde(default)]
+    pub key_data: Option<String>,
+    #[serde(default)]
+    pub signed_identity: SignedIdentity,
+}
+
+fn rejected(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Unauthorized, message.into())
+}
+
+impl SignedBy {
+    /// What containers/image refuses when it reads the policy.
+    pub fn validate(&self) -> Result<()> {
+        if self.key_type != "GPGKeys" {
+            return Err(Error::invalid(format!("Unknown key type {:?}", self.key_type)));
+        }
+        let sources = [self.key_path.is_some(), self.key_paths.is_some(), self.key_data.is_some()];
+        if sources.iter().filter(|s| **s).count() != 1 {
+            return Err(Error::invalid("exactly one of keyPath, keyPaths and keyData must be specified"));
+        }
+        if self.key_paths.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::invalid("keyPaths is empty"));
+        }
+        self.signed_identity.validate()
+    }
+
+    /// The keyrings the requirement names.
+    async fn keyrings(&self, io: &Io) -> Result<Vec<Vec<u8>>> {
+        if let Some(data) = &self.key_data {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|e| Error::invalid(format!("keyData is not base64: {e}")))?;
+            return Ok(vec![bytes]);
+        }
+        let paths: Vec<&String> = self.key_path.iter().chain(self.key_paths.iter().flatten()).collect();
+        let mut out = Vec::new();
+        for p in paths {
+            out.push(read_local(io, p.clone(), MAX_KEYRING).await?);
+        }
+        Ok(out)
+    }
+
+    /// Why `signature` is not accepted for `image` (whose manifest is
+    /// `manifest`), if it is not.
+    fn judge(
+        &self,
+        keyrings: &[Vec<u8>],
+        image: &ImageReference,
+        manifest: &[u8],
+        blob: &[u8],
+        now_s: u64,
+    ) -> Result<()> {
+        let mut last = None;
+        let verified = keyrings.iter().find_map(|k| match openpgp::verify(k, blob, now_s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                last = Some(e);
+                None
+            }
+        });
+        let Some(verified) = verified else {
+            return Err(last.unwrap_or_else(|| Error::invalid("No public keys imported")));
+        };
+        let claims = payload::parse(&verified.payload)?;
+        if manifest::verify_manifest_digest(manifest, &claims.docker_manifest_digest).is_err() {
+            return Err(rejected(format!("Signature for digest {} does not match", claims.docker_manifest_digest)));
+        }
+        if !self.signed_identity.accepts(image, &claims.docker_reference)? {
+            return Err(rejected(format!("Signature for identity {:?} is not accepted", claims.docker_reference)));
+        }
+        Ok(())
+    }
+}
+
+/// Accepts `image` if every requirement has an acceptable signature among
+/// `signatures` (read from the source; nothing in them trusted before it
+/// is verified); `shown` names the image in the refusal.
+pub async fn verify(
+    io: &Io,
+    requirements: &[SignedBy],
+    image: &ImageReference,
+    shown: &str,
+    manifest: &[u8],
+    signatures: &[Signature],
+) -> Result<()> {
+    for r in requirements {
+        let keyrings = r.keyrings(io).await.map_err(|e| e.context("Source image rejected"))?;
+        if keyrings.iter().all(|k| openpgp::primary_fingerprints(k).map_or(true, |f| f.is_empty())) {
+            return Err(rejected("Source image rejected: No public keys imported"));
+        }
+        let simple: Vec<&[u8]> = signatures
+            .iter()
+            .filter_map(|s| match s {
+                Signature::SimpleSigning(b) => Some(b.as_slice()),
+                Signature::Sigstore(_) => None,
+            })
+            .collect();
+        if simple.is_empty() {
+            return Err(rejected(format!(
+                "Source image rejected: A signature was required, but no signature exists ({shown})"
+            )));
+        }
+        let mut reasons = Vec::new();
+        let now_s = io.now_ms() / 1000;
+        let accepted = simple.iter().any(|blob| match r.judge(&keyrings, image, manifest, blob, now_s) {
+            Ok(()) => true,
+            Err(e) => {
+                reasons.push(e.message);
+                false
+            }
+        });
+        if !accepted {
+            return Err(rejected(format!(
+                "Source image rejected: None of the signatures were accepted, reasons: {}",
+                reasons.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}
