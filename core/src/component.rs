@@ -226,6 +226,9 @@ fn job_from_wit(job: wj::Job) -> Job {
             dest_oci_accept_uncompressed_layers: j.dest_oci_accept_uncompressed_layers,
             remove_signatures: j.remove_signatures,
             additional_tags: j.additional_tags,
+            sign_by: j.sign_by,
+            sign_passphrase_file: j.sign_passphrase_file,
+            sign_identity: j.sign_identity,
         }),
     }
 }

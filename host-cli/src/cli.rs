@@ -534,4 +534,13 @@ pub struct CopyArgs {
     /// Do not copy signatures from SOURCE-IMAGE
     #[arg(long)]
     pub remove_signatures: bool,
+    /// Sign the image using a GPG key with the specified FINGERPRINT
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub sign_by: Option<String>,
+    /// Read a passphrase for signing an image from PATH
+    #[arg(long, value_name = "PATH")]
+    pub sign_passphrase_file: Option<String>,
+    /// Identity of signed image, must be a fully specified docker reference. Defaults to the target docker reference.
+    #[arg(long, value_name = "IDENTITY")]
+    pub sign_identity: Option<String>,
 }

@@ -318,3 +318,104 @@ fn signed_by_policies_decide_as_skopeo_does() {
         }
     }
 }
+
+#[test]
+fn copy_sign_by_signatures_are_accepted_by_skopeo() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, _) = signed_image(tmp.path());
+    let key = tmp.path().join("pub.gpg");
+    std::fs::write(&key, gpg(&k.home, &["--export", &k.plain]).stdout).unwrap();
+    let policy = tmp.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}","signedIdentity":{{"type":"matchRepository"}}}}],
+               "transports":{{"dir":{{"":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}","signedIdentity":{{"type":"exactReference","dockerReference":"docker.io/library/mine:v2"}}}}]}}}}}}"#,
+            key.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    // Into dir:, with --sign-identity (a dir: has no reference of its own).
+    let ours = tmp.path().join("ours");
+    let r = skiff(&[
+        "--insecure-policy",
+        "copy",
+        "--sign-by",
+        &k.plain,
+        "--sign-identity",
+        "docker.io/library/mine:v2",
+        &format!("dir:{}", plain.display()),
+        &format!("dir:{}", ours.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("Creating signature: Signing image using simple signing"), "{}", r.stderr);
+    assert!(ours.join("signature-1").exists());
+    let out = tmp.path().join("out");
+    skopeo(&["--policy", s(&policy), "copy", &format!("dir:{}", ours.display()), &format!("dir:{}", out.display())])
+        .ok();
+    // Without --sign-identity a dir: cannot be signed: refused before anything is copied.
+    let nothing = tmp.path().join("nothing");
+    let r = skiff(&[
+        "--insecure-policy",
+        "copy",
+        "--sign-by",
+        &k.plain,
+        &format!("dir:{}", plain.display()),
+        &format!("dir:{}", nothing.display()),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Cannot determine canonical Docker reference"), "{}", r.stderr);
+    assert!(!nothing.exists());
+
+    // Into a registry, the signature in the lookaside storage registries.d names.
+    let w = world();
+    let lookaside = tmp.path().join("lookaside");
+    let registries_d = tmp.path().join("registries.d");
+    std::fs::create_dir_all(&registries_d).unwrap();
+    std::fs::write(
+        registries_d.join("default.yaml"),
+        format!("docker:\n  {}:\n    lookaside: file://{}\n", w.plain.host(), lookaside.display()),
+    )
+    .unwrap();
+    let image = format!("docker://{}/signed/by-skiff:v1", w.plain.host());
+    let d = registries_d.display().to_string();
+    let r = skiff(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "copy",
+        "--dest-tls-verify=false",
+        "--sign-by",
+        &k.plain,
+        &format!("dir:{}", plain.display()),
+        &image,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let pulled = tmp.path().join("pulled");
+    skopeo(&[
+        "--policy",
+        s(&policy),
+        "--registries.d",
+        &d,
+        "copy",
+        "--src-tls-verify=false",
+        &image,
+        &format!("dir:{}", pulled.display()),
+    ])
+    .ok();
+    // And skiff's own policy check agrees.
+    let again = tmp.path().join("again");
+    skiff(&[
+        "--policy",
+        s(&policy),
+        "--registries.d",
+        &d,
+        "copy",
+        "--src-tls-verify=false",
+        &image,
+        &format!("dir:{}", again.display()),
+    ])
+    .ok();
+}

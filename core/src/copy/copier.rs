@@ -13,6 +13,7 @@ use crate::manifest::schema1_encode::to_schema1;
 use crate::manifest::{self, Descriptor, Manifest, convert};
 use crate::media_type::ManifestKind;
 use crate::registry::BlobPush;
+use crate::signature::Signature;
 use crate::transport::{ImageDestination, ImageSource};
 
 /// One image as written: its manifest's digest, size and type.
@@ -61,6 +62,8 @@ pub(super) struct Copier<'a> {
     pub sent: Cell<u64>,
     /// Whether the destination held the image already, so nothing was copied.
     pub present: Cell<bool>,
+    /// `--sign-by`: the top-level manifest written is signed.
+    pub sign: Option<&'a super::SignWith>,
 }
 
 impl Copier<'_> {
@@ -145,6 +148,7 @@ impl Copier<'_> {
         if target == kind
             && !recompressing
             && signatures.is_empty()
+            && (instance || self.sign.is_none())
             && dest.holds_manifest(&source_digest, instance).await
         {
             self.io.note("Skipping: image already present at destination".to_owned());
@@ -253,6 +257,10 @@ impl Copier<'_> {
                 None => (bytes, kind),
             }
         };
+        let mut signatures = signatures;
+        if !instance {
+            signatures.extend(self.sign(dest, bytes).await?);
+        }
         self.io.note("Writing manifest to image destination".to_owned());
         let digest = manifest::manifest_digest(bytes)?;
         dest.put_manifest(bytes, kind, instance.then_some(&digest)).await?;
@@ -325,6 +333,22 @@ impl Copier<'_> {
         let outcome = dest.put_blob(source, d).await?;
         self.note_blob(what, d, outcome);
         Ok(())
+    }
+
+    /// `--sign-by`: a signature of `manifest` (the top-level one about to
+    /// be written), made by the user's gpg; none without `--sign-by`.
+    pub async fn sign(&self, dest: &ImageDestination, manifest: &[u8]) -> Result<Option<Signature>> {
+        let Some(sign) = self.sign else { return Ok(None) };
+        self.io.note("Creating signature: Signing image using simple signing".to_owned());
+        let digest = manifest::manifest_digest(manifest)?;
+        let payload = crate::signing::payload::build(&digest, &sign.identity, (self.io.now_ms() / 1000) as i64);
+        let what = "creating signature";
+        let blob =
+            crate::signing::gpg::sign(self.io, &payload, &sign.key, sign.passphrase_file.as_deref(), what).await?;
+        let signature = Signature::SimpleSigning(blob);
+        dest.signature_support(std::slice::from_ref(&signature))
+            .map_err(|e| e.context(format!("Can not copy signatures to {}", self.destination)))?;
+        Ok(Some(signature))
     }
 
     fn note_blob(&self, what: &str, d: &Descriptor, outcome: BlobPush) {

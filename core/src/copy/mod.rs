@@ -91,6 +91,49 @@ pub struct CopyJob {
     /// `--additional-tag` (docker-archive: only).
     #[serde(default)]
     pub additional_tags: Vec<String>,
+    /// `--sign-by FINGERPRINT`: sign the manifest written with the user's gpg.
+    #[serde(default)]
+    pub sign_by: Option<String>,
+    #[serde(default)]
+    pub sign_passphrase_file: Option<String>,
+    /// `--sign-identity`: the reference the signature claims (default: the destination's).
+    #[serde(default)]
+    pub sign_identity: Option<String>,
+}
+
+/// `--sign-by`, and the identity the signatures claim.
+#[derive(Debug, Clone)]
+pub struct SignWith {
+    pub key: String,
+    pub passphrase_file: Option<String>,
+    /// The reference the signature claims (a full one, with a tag or digest).
+    pub identity: String,
+}
+
+impl SignWith {
+    /// containers/image's rules for the identity: `--sign-identity` if
+    /// given (a full reference), else the destination's docker reference.
+    pub fn new(
+        key: String,
+        passphrase_file: Option<String>,
+        identity: Option<&str>,
+        dest: &ImageReference,
+        shown: &str,
+    ) -> Result<Self> {
+        let identity = match identity {
+            Some(i) => {
+                let r = crate::reference::DockerReference::parse_normalized(i)?;
+                if r.tag.is_none() && r.digest.is_none() {
+                    return Err(Error::invalid(format!("Sign identity must be a fully specified reference {r}")));
+                }
+                r.to_string()
+            }
+            None => dest.docker_reference().map(ToString::to_string).ok_or_else(|| {
+                Error::invalid(format!("Cannot determine canonical Docker reference for destination {shown}"))
+            })?,
+        };
+        Ok(SignWith { key, passphrase_file, identity })
+    }
 }
 
 /// Blobs copied at once within one image (skopeo's default).
@@ -187,12 +230,24 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         additional_tags: job.additional_tags,
         registries_d: job.registries_d,
     };
+    // Refused before anything is copied (skopeo finds out after writing).
+    let sign = match job.sign_by {
+        Some(key) => Some(SignWith::new(
+            key,
+            job.sign_passphrase_file,
+            job.sign_identity.as_deref(),
+            &dst_ref,
+            &job.destination,
+        )?),
+        None => None,
+    };
     let images = Images {
         source: &src_ref,
         source_name: &job.source,
         destination: &dst_ref,
         destination_name: &job.destination,
         signed_by: &signed_by,
+        sign: sign.as_ref(),
     };
     let written = copy_image(&io, &env, &settings, images, job.src, job.dest).await?.digest;
     if let Some(path) = job.digestfile {
@@ -214,6 +269,8 @@ pub struct Images<'a> {
     pub destination_name: &'a str,
     /// What the policy requires of the source's signatures.
     pub signed_by: &'a [policy::SignedBy],
+    /// `--sign-by`: sign the manifest written.
+    pub sign: Option<&'a SignWith>,
 }
 
 /// Finds what `side` needs to reach `image`: credentials, TLS, mirrors and
@@ -278,6 +335,7 @@ pub async fn copy_image(
         destination: images.destination_name,
         sent: Cell::new(0),
         present: Cell::new(false),
+        sign: images.sign,
     };
 
     let (top, top_type) = source.manifest(None).await?;
@@ -328,6 +386,8 @@ pub async fn copy_image(
                     encode_list(list_kind, &list, &instances, &host)?
                 }
             };
+            let mut signatures = signatures;
+            signatures.extend(copier.sign(&dest, &bytes).await?);
             io.note("Writing manifest list to image destination".to_owned());
             dest.put_manifest(&bytes, list_kind, None).await?;
             if !signatures.is_empty() {

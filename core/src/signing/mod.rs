@@ -2,6 +2,7 @@
 //! OpenPGP verification in pure Rust ([`openpgp`]), and the standalone
 //! commands ([`standalone`]).
 
+pub mod gpg;
 pub mod openpgp;
 pub mod payload;
 pub mod standalone;

@@ -7,15 +7,15 @@
 
 use serde::Deserialize;
 
-use super::{openpgp, payload};
+use super::{gpg, openpgp, payload};
 use crate::engine::{Io, Request};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::files::{fs_error, read_local};
 use crate::manifest::{self, MAX_MANIFEST_SIZE};
 use crate::reference::DockerReference;
 use crate::signature::MAX_SIGNATURE_SIZE;
 
-/// The most a keyring (a file or `gpg --export`) may hold.
+/// The most a keyring file may hold.
 const MAX_KEYRING: u64 = 16 << 20;
 
 /// `skopeo standalone-sign MANIFEST REFERENCE FINGERPRINT -o SIGNATURE`.
@@ -43,44 +43,14 @@ pub struct StandaloneVerifyJob {
     pub public_key_file: Option<String>,
 }
 
-/// Runs `gpg ARGS` with `stdin`; its stdout, or its complaint as an error.
-async fn gpg(io: &Io, args: &[&str], stdin: Vec<u8>, what: &str) -> Result<Vec<u8>> {
-    let args = args.iter().map(|a| (*a).to_owned()).collect();
-    let out = io
-        .run("gpg".to_owned(), args, stdin, MAX_KEYRING)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Io, format!("{what}: running gpg: {}", e.message)))?;
-    if out.status != 0 {
-        // gpg's own words, without control bytes.
-        let said: String = String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| l.chars().filter(|c| !c.is_control()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::other(format!("{what}: gpg failed: {said}")));
-    }
-    Ok(out.stdout)
-}
-
 pub async fn sign(io: Io, job: StandaloneSignJob) -> Result<Vec<u8>> {
     let manifest = read_local(&io, job.manifest.clone(), MAX_MANIFEST_SIZE)
         .await
         .map_err(|e| e.context(format!("Error reading {}", job.manifest)))?;
     let digest = manifest::manifest_digest(&manifest)?;
     let signed = payload::build(&digest, &job.reference, (io.now_ms() / 1000) as i64);
-    let mut args = vec!["--batch", "--no-tty", "--local-user", job.fingerprint.as_str(), "--sign", "--output", "-"];
-    if let Some(f) = &job.passphrase_file {
-        args.extend(["--pinentry-mode", "loopback", "--passphrase-file", f.as_str()]);
-    }
     let what = "Error creating signature";
-    let signature = gpg(&io, &args, signed.clone(), what).await?;
-    // What gpg made must be what a verifier accepts: the payload, signed by that key.
-    let keyring = gpg(&io, &["--batch", "--no-tty", "--export", job.fingerprint.as_str()], Vec::new(), what).await?;
-    let verified = openpgp::verify(&keyring, &signature, io.now_ms() / 1000).map_err(|e| e.context(what))?;
-    if verified.payload != signed {
-        return Err(Error::other(format!("{what}: gpg signed something else")));
-    }
+    let signature = gpg::sign(&io, &signed, &job.fingerprint, job.passphrase_file.as_deref(), what).await?;
     io.fs(Request::WriteFile { path: job.output.clone(), data: signature })
         .await
         .map_err(fs_error(format!("Error writing signature to {}", job.output)))?;
@@ -103,7 +73,7 @@ pub async fn verify(io: Io, job: StandaloneVerifyJob) -> Result<Vec<u8>> {
         Some(f) => read_local(&io, f.clone(), MAX_KEYRING)
             .await
             .map_err(|e| e.context(format!("Error reading public keys from {f}")))?,
-        None => gpg(&io, &["--batch", "--no-tty", "--export"], Vec::new(), "Error initializing GPG").await?,
+        None => gpg::run(&io, &["--batch", "--no-tty", "--export"], Vec::new(), "Error initializing GPG").await?,
     };
     if any {
         accepted = openpgp::primary_fingerprints(&keyring).map_err(|e| e.context("Error initializing GPG"))?;

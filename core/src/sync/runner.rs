@@ -119,6 +119,7 @@ impl Runner<'_> {
             destination: &e.destination,
             destination_name: &e.destination_name,
             signed_by: &signed_by,
+            sign: None,
         };
         copy::copy_image(self.io, self.env, self.settings, images, src, dst).await
     }

@@ -61,6 +61,9 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         dest_oci_accept_uncompressed_layers: a.dest_oci_accept_uncompressed_layers,
         remove_signatures: a.remove_signatures,
         additional_tags: a.additional_tags,
+        sign_by: a.sign_by,
+        sign_passphrase_file: a.sign_passphrase_file,
+        sign_identity: a.sign_identity,
     };
     let io = HostIo::new(g.debug).quiet(a.quiet);
     run_job_parallel(g, wj::Job::Copy(job), environment(Some(&scratch)), io)
