@@ -195,6 +195,8 @@ fn job_from_wit(job: wj::Job) -> Job {
             report: j.report,
             plan: j.plan,
             shard: j.shard,
+            sign_by: j.sign_by,
+            sign_passphrase_file: j.sign_passphrase_file,
         }),
         wj::Job::Copy(j) => Job::Copy(CopyJob {
             source: j.source,

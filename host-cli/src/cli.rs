@@ -465,6 +465,12 @@ pub struct SyncArgs {
     /// Copy only the I-th (0 <= I < N) of N disjoint shards of the images (e.g. $JOB_COMPLETION_INDEX/4)
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Sign the image using a GPG key with the specified FINGERPRINT
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub sign_by: Option<String>,
+    /// Read a passphrase for signing an image from PATH
+    #[arg(long, value_name = "PATH")]
+    pub sign_passphrase_file: Option<String>,
 }
 
 side_flags!(SrcFlags, "src-", "source");

@@ -419,3 +419,59 @@ fn copy_sign_by_signatures_are_accepted_by_skopeo() {
     ])
     .ok();
 }
+
+#[test]
+fn sync_sign_by_signs_each_image_as_its_destination() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = world();
+    let key = tmp.path().join("pub.gpg");
+    std::fs::write(&key, gpg(&k.home, &["--export", &k.plain]).stdout).unwrap();
+    let policy = tmp.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        format!(r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}]}}"#, key.display()),
+    )
+    .unwrap();
+    let registries_d = tmp.path().join("registries.d");
+    std::fs::create_dir_all(&registries_d).unwrap();
+    std::fs::write(
+        registries_d.join("default.yaml"),
+        format!("docker:\n  {}:\n    lookaside: file://{}\n", w.plain.host(), tmp.path().join("lookaside").display()),
+    )
+    .unwrap();
+    let d = registries_d.display().to_string();
+    let src = format!("{}/test/oci", w.plain.host());
+    let dest = format!("{}/sync-signed", w.plain.host());
+    let r = skiff(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--sign-by",
+        &k.plain,
+        &src,
+        &dest,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The default identity rule: the signature names exactly this tag.
+    let out = tmp.path().join("out");
+    let image = format!("docker://{dest}/oci:v1");
+    skopeo(&[
+        "--policy",
+        s(&policy),
+        "--registries.d",
+        &d,
+        "copy",
+        "--src-tls-verify=false",
+        &image,
+        &format!("dir:{}", out.display()),
+    ])
+    .ok();
+}

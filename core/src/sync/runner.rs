@@ -11,7 +11,7 @@ use super::plan::Entry;
 use super::report::{Outcome, Status};
 use super::sources::Group;
 use crate::config::Environment;
-use crate::copy::{self, CopySettings, Images};
+use crate::copy::{self, CopySettings, Images, SignWith};
 use crate::engine::{FileKind, Io, PartOutcome, Progress, join_bounded};
 use crate::error::{Error, ErrorKind, Result};
 use crate::go::logrus::Level;
@@ -31,6 +31,9 @@ pub(super) struct Runner<'a> {
     pub dest: &'a SideOptions,
     pub keep_going: bool,
     pub skip_existing: bool,
+    /// `--sign-by` and its passphrase file.
+    pub sign_by: Option<&'a str>,
+    pub sign_passphrase_file: Option<&'a str>,
     pub state: State,
 }
 
@@ -113,13 +116,23 @@ impl Runner<'_> {
         let src =
             self.resolved(format!("src {} {}", e.group, repository_of(&e.source)), source_side, &e.source).await?;
         let dst = self.resolved(format!("dest {}", repository_of(&e.destination)), self.dest, &e.destination).await?;
+        let sign = match self.sign_by {
+            Some(key) => Some(SignWith::new(
+                key.to_owned(),
+                self.sign_passphrase_file.map(str::to_owned),
+                None,
+                &e.destination,
+                &e.destination_name,
+            )?),
+            None => None,
+        };
         let images = Images {
             source: &e.source,
             source_name: &e.source_name,
             destination: &e.destination,
             destination_name: &e.destination_name,
             signed_by: &signed_by,
-            sign: None,
+            sign: sign.as_ref(),
         };
         copy::copy_image(self.io, self.env, self.settings, images, src, dst).await
     }

@@ -57,6 +57,8 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         report: a.report,
         plan: a.plan,
         shard: a.shard,
+        sign_by: a.sign_by,
+        sign_passphrase_file: a.sign_passphrase_file,
     };
     let io = HostIo::new(g.debug).quiet(a.quiet);
     run_job_parallel(g, wj::Job::Sync(job), environment(Some(&scratch)), io)
