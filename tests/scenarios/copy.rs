@@ -1278,3 +1278,36 @@ fn uploads_fall_back_to_chunks_when_a_body_is_too_large() {
     skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &from, &format!("oci:{}:v1", again.display())]).ok();
     assert_eq!(tree(&again.join("blobs")), tree(&layout.join("blobs")));
 }
+
+/// A killed run leaves `<blob>.N.skiff-tmp` files in a `dir:` image; the
+/// next run may reuse such a name and rename it away. Copying over that
+/// directory must succeed and leave no temporary file behind.
+#[test]
+fn a_killed_runs_temporary_files_are_cleared_by_the_next_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join("dir");
+    let to = format!("dir:{}", dest.display());
+    skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("test/docker:v1"), &to]).ok();
+    // Every blob of the next image, as a first temporary name of a process.
+    let next = tmp.path().join("next");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        &plain("test/multi:v1"),
+        &format!("dir:{}", next.display()),
+    ])
+    .ok();
+    for e in std::fs::read_dir(&next).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if name.len() == 64 {
+            std::fs::write(dest.join(format!("{name}.0.skiff-tmp")), b"partial").unwrap();
+        }
+    }
+    skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("test/multi:v1"), &to]).ok();
+    let names: Vec<String> =
+        std::fs::read_dir(&dest).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| !n.ends_with(".skiff-tmp")), "{names:?}");
+    assert_eq!(tree(&dest), tree(&next));
+}

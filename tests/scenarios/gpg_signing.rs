@@ -226,6 +226,27 @@ fn passphrases_and_subkeys() {
     assert!(theirs.stderr.contains("does not match expected fingerprint"), "{}", theirs.stderr);
 }
 
+/// `gpg --export FPR` in a file.
+fn exported(dir: &Path, fpr: &str) -> PathBuf {
+    let key = dir.join(format!("{fpr}.gpg"));
+    std::fs::write(&key, gpg(&keys().home, &["--export", fpr]).stdout).unwrap();
+    key
+}
+
+/// A registries.d keeping the plain registry's signatures in a lookaside
+/// directory under `dir`; its path, for `--registries.d`.
+fn lookaside_config(dir: &Path) -> String {
+    let registries_d = dir.join("registries.d");
+    std::fs::create_dir_all(&registries_d).unwrap();
+    let lookaside = dir.join("lookaside");
+    std::fs::write(
+        registries_d.join("default.yaml"),
+        format!("docker:\n  {}:\n    lookaside: file://{}\n", world().plain.host(), lookaside.display()),
+    )
+    .unwrap();
+    registries_d.display().to_string()
+}
+
 /// A `dir:` image signed by skopeo (`copy --sign-by`) as `docker.io/library/test:v1`.
 fn signed_image(tmp: &Path) -> (PathBuf, PathBuf) {
     let k = keys();
@@ -259,10 +280,8 @@ fn signed_by_policies_decide_as_skopeo_does() {
     let k = keys();
     let tmp = tempfile::tempdir().unwrap();
     let (plain, signed) = signed_image(tmp.path());
-    let key = tmp.path().join("pub.gpg");
-    std::fs::write(&key, gpg(&k.home, &["--export", &k.plain]).stdout).unwrap();
-    let other = tmp.path().join("other.gpg");
-    std::fs::write(&other, gpg(&k.home, &["--export", &k.protected]).stdout).unwrap();
+    let key = exported(tmp.path(), &k.plain);
+    let other = exported(tmp.path(), &k.protected);
     let armored = gpg(&k.home, &["--export", "--armor", &k.plain]).stdout;
     let data = base64::engine::general_purpose::STANDARD.encode(armored);
     let exact = r#"{"type":"exactReference","dockerReference":"docker.io/library/test:v1"}"#;
@@ -324,8 +343,7 @@ fn copy_sign_by_signatures_are_accepted_by_skopeo() {
     let k = keys();
     let tmp = tempfile::tempdir().unwrap();
     let (plain, _) = signed_image(tmp.path());
-    let key = tmp.path().join("pub.gpg");
-    std::fs::write(&key, gpg(&k.home, &["--export", &k.plain]).stdout).unwrap();
+    let key = exported(tmp.path(), &k.plain);
     let policy = tmp.path().join("policy.json");
     std::fs::write(
         &policy,
@@ -371,16 +389,8 @@ fn copy_sign_by_signatures_are_accepted_by_skopeo() {
 
     // Into a registry, the signature in the lookaside storage registries.d names.
     let w = world();
-    let lookaside = tmp.path().join("lookaside");
-    let registries_d = tmp.path().join("registries.d");
-    std::fs::create_dir_all(&registries_d).unwrap();
-    std::fs::write(
-        registries_d.join("default.yaml"),
-        format!("docker:\n  {}:\n    lookaside: file://{}\n", w.plain.host(), lookaside.display()),
-    )
-    .unwrap();
+    let d = lookaside_config(tmp.path());
     let image = format!("docker://{}/signed/by-skiff:v1", w.plain.host());
-    let d = registries_d.display().to_string();
     let r = skiff(&[
         "--insecure-policy",
         "--registries.d",
@@ -425,22 +435,14 @@ fn sync_sign_by_signs_each_image_as_its_destination() {
     let k = keys();
     let tmp = tempfile::tempdir().unwrap();
     let w = world();
-    let key = tmp.path().join("pub.gpg");
-    std::fs::write(&key, gpg(&k.home, &["--export", &k.plain]).stdout).unwrap();
+    let key = exported(tmp.path(), &k.plain);
     let policy = tmp.path().join("policy.json");
     std::fs::write(
         &policy,
         format!(r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}]}}"#, key.display()),
     )
     .unwrap();
-    let registries_d = tmp.path().join("registries.d");
-    std::fs::create_dir_all(&registries_d).unwrap();
-    std::fs::write(
-        registries_d.join("default.yaml"),
-        format!("docker:\n  {}:\n    lookaside: file://{}\n", w.plain.host(), tmp.path().join("lookaside").display()),
-    )
-    .unwrap();
-    let d = registries_d.display().to_string();
+    let d = lookaside_config(tmp.path());
     let src = format!("{}/test/oci", w.plain.host());
     let dest = format!("{}/sync-signed", w.plain.host());
     let r = skiff(&[

@@ -268,7 +268,7 @@ pub struct Images<'a> {
     /// The destination as the user named it, for messages.
     pub destination_name: &'a str,
     /// What the policy requires of the source's signatures.
-    pub signed_by: &'a [policy::SignedBy],
+    pub signed_by: &'a [policy::SignatureRequirement],
     /// `--sign-by`: sign the manifest written.
     pub sign: Option<&'a SignWith>,
 }
@@ -343,7 +343,7 @@ pub async fn copy_image(
         // Before any layer or config is read.
         let digest = manifest::manifest_digest(&top)?;
         let signatures = source.signatures(None, &digest).await.map_err(|e| e.context("reading signatures"))?;
-        policy::signed_by::verify(io, images.signed_by, src_ref, images.source_name, &top, &signatures).await?;
+        policy::verify_signatures(io, images.signed_by, src_ref, images.source_name, &top, &signatures).await?;
     }
     let (top_kind, top_manifest) = Manifest::parse(&top, top_type.as_deref())?;
     dest.prepare().await?;

@@ -5,9 +5,21 @@
 //! then [`signed_by::verify`] once the manifest and its signatures are in.
 
 mod identity;
-pub mod signed_by;
+mod signed_by;
+mod sigstore_signed;
 
 pub use signed_by::SignedBy;
+pub use sigstore_signed::SigstoreSigned;
+
+use crate::engine::Io;
+use crate::signature::Signature;
+
+/// A requirement on an image's signatures, checked once they are read.
+#[derive(Debug, Clone)]
+pub enum SignatureRequirement {
+    SignedBy(SignedBy),
+    SigstoreSigned(Box<SigstoreSigned>),
+}
 
 use std::collections::BTreeMap;
 
@@ -47,12 +59,12 @@ enum Requirement {
     #[serde(rename = "signedBy")]
     SignedBy(SignedBy),
     #[serde(rename = "sigstoreSigned")]
-    SigstoreSigned {},
+    SigstoreSigned(Box<SigstoreSigned>),
 }
 
-/// Refuses `image` unless the policy may accept it; returns the `signedBy`
-/// requirements its signatures must then meet (none: accepted).
-pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result<Vec<SignedBy>> {
+/// Refuses `image` unless the policy may accept it; returns the signature
+/// requirements it must then meet (none: accepted).
+pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result<Vec<SignatureRequirement>> {
     if input.insecure {
         return Ok(Vec::new());
     }
@@ -74,7 +86,11 @@ pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result
             Requirement::InsecureAcceptAnything => {}
             Requirement::SignedBy(s) => {
                 s.validate().map_err(|e| e.context(format!("Error loading trust policy {}", input.path)))?;
-                signed.push(s.clone());
+                signed.push(SignatureRequirement::SignedBy(s.clone()));
+            }
+            Requirement::SigstoreSigned(s) => {
+                s.validate().map_err(|e| e.context(format!("Error loading trust policy {}", input.path)))?;
+                signed.push(SignatureRequirement::SigstoreSigned(s.clone()));
             }
             Requirement::Reject => {
                 return Err(Error::new(
@@ -82,14 +98,47 @@ pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result
                     format!("Source image rejected: Running image {shown} is rejected by policy."),
                 ));
             }
-            Requirement::SigstoreSigned {} => {
-                return Err(Error::unsupported(format!(
-                    "Source image rejected: policy requires sigstore signatures for {shown}, and this version of skiff cannot verify them; refusing"
-                )));
-            }
         }
     }
     Ok(signed)
+}
+
+/// Accepts `image` (named `shown`, whose manifest is `manifest`) if every
+/// requirement has an acceptable signature among `signatures`, as read
+/// from the source: nothing in them is trusted before it is verified.
+pub async fn verify_signatures(
+    io: &Io,
+    requirements: &[SignatureRequirement],
+    image: &ImageReference,
+    shown: &str,
+    manifest: &[u8],
+    signatures: &[Signature],
+) -> Result<()> {
+    let rejected = |m: String| Error::new(crate::error::ErrorKind::Unauthorized, format!("Source image rejected: {m}"));
+    for r in requirements {
+        let blobs: Vec<&[u8]> = signatures
+            .iter()
+            .filter_map(|s| match (r, s) {
+                (SignatureRequirement::SignedBy(_), Signature::SimpleSigning(b))
+                | (SignatureRequirement::SigstoreSigned(_), Signature::Sigstore(b)) => Some(b.as_slice()),
+                _ => None,
+            })
+            .collect();
+        if blobs.is_empty() {
+            return Err(rejected(format!("A signature was required, but no signature exists ({shown})")));
+        }
+        let judged = match r {
+            SignatureRequirement::SignedBy(s) => s.judge_all(io, image, manifest, &blobs).await,
+            SignatureRequirement::SigstoreSigned(s) => s.judge_all(io, image, manifest, &blobs).await,
+        };
+        match judged.map_err(|e| rejected(e.message))? {
+            Ok(()) => {}
+            Err(reasons) => {
+                return Err(rejected(format!("None of the signatures were accepted, reasons: {}", reasons.join("; "))));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn choose<'a>(policy: &'a PolicyFile, image: &ImageReference) -> &'a [Requirement] {
@@ -186,8 +235,10 @@ mod tests {
             assert!(check(&input(bad), &img("docker://a/b"), "x").is_err(), "{bad}");
         }
         let p = input(r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k"}]}"#);
+        assert_eq!(check(&p, &img("docker://a/b"), "docker://a/b").unwrap().len(), 1, "verified later");
+        let p = input(r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k","rekorPublicKeyPath":"/r"}]}"#);
         let e = check(&p, &img("docker://a/b"), "docker://a/b").unwrap_err();
-        assert!(e.message.contains("cannot verify"), "{e}");
+        assert!(e.message.contains("not supported"), "{e}");
         let none = PolicyInput { insecure: false, path: "/etc/containers/policy.json".into(), contents: None };
         assert!(check(&none, &img("docker://a/b"), "x").unwrap_err().message.contains("--insecure-policy"));
         assert!(check(&PolicyInput { insecure: true, ..none }, &img("docker://a/b"), "x").is_ok());

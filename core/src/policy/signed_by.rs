@@ -13,7 +13,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::files::read_local;
 use crate::manifest;
 use crate::reference::ImageReference;
-use crate::signature::Signature;
 use crate::signing::{openpgp, payload};
 
 /// The most a keyring file may hold.
@@ -101,49 +100,28 @@ impl SignedBy {
     }
 }
 
-/// Accepts `image` if every requirement has an acceptable signature among
-/// `signatures` (read from the source; nothing in them trusted before it
-/// is verified); `shown` names the image in the refusal.
-pub async fn verify(
-    io: &Io,
-    requirements: &[SignedBy],
-    image: &ImageReference,
-    shown: &str,
-    manifest: &[u8],
-    signatures: &[Signature],
-) -> Result<()> {
-    for r in requirements {
-        let keyrings = r.keyrings(io).await.map_err(|e| e.context("Source image rejected"))?;
+impl SignedBy {
+    /// `Ok(Ok)` if one of the simple signing `blobs` is acceptable, else
+    /// why each is not.
+    pub(super) async fn judge_all(
+        &self,
+        io: &Io,
+        image: &ImageReference,
+        manifest: &[u8],
+        blobs: &[&[u8]],
+    ) -> Result<std::result::Result<(), Vec<String>>> {
+        let keyrings = self.keyrings(io).await?;
         if keyrings.iter().all(|k| openpgp::primary_fingerprints(k).map_or(true, |f| f.is_empty())) {
-            return Err(rejected("Source image rejected: No public keys imported"));
+            return Err(rejected("No public keys imported"));
         }
-        let simple: Vec<&[u8]> = signatures
-            .iter()
-            .filter_map(|s| match s {
-                Signature::SimpleSigning(b) => Some(b.as_slice()),
-                Signature::Sigstore(_) => None,
-            })
-            .collect();
-        if simple.is_empty() {
-            return Err(rejected(format!(
-                "Source image rejected: A signature was required, but no signature exists ({shown})"
-            )));
-        }
-        let mut reasons = Vec::new();
         let now_s = io.now_ms() / 1000;
-        let accepted = simple.iter().any(|blob| match r.judge(&keyrings, image, manifest, blob, now_s) {
-            Ok(()) => true,
-            Err(e) => {
-                reasons.push(e.message);
-                false
+        let mut reasons = Vec::new();
+        for blob in blobs {
+            match self.judge(&keyrings, image, manifest, blob, now_s) {
+                Ok(()) => return Ok(Ok(())),
+                Err(e) => reasons.push(e.message),
             }
-        });
-        if !accepted {
-            return Err(rejected(format!(
-                "Source image rejected: None of the signatures were accepted, reasons: {}",
-                reasons.join("; ")
-            )));
         }
+        Ok(Err(reasons))
     }
-    Ok(())
 }

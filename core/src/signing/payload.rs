@@ -13,8 +13,10 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::go::json::html_escape;
 
-/// What `critical.type` must say.
+/// What `critical.type` must say in a simple signing payload.
 pub const SIGNATURE_TYPE: &str = "atomic container signature";
+/// What it says in a sigstore (cosign) payload.
+pub const SIGSTORE_TYPE: &str = "cosign container image signature";
 
 /// The claims of a verified signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +52,8 @@ enum Strict {
     Int(i64),
     Str(String),
     Object(Vec<(String, Strict)>),
-    /// Anything else (null, a bool, a fraction, a list): never a valid member here.
+    Null,
+    /// Anything else (a bool, a fraction, a list): never a valid member here.
     Other,
 }
 
@@ -63,7 +66,7 @@ impl<'de> Deserialize<'de> for Strict {
                 f.write_str("JSON")
             }
             fn visit_unit<E>(self) -> std::result::Result<Strict, E> {
-                Ok(Strict::Other)
+                Ok(Strict::Null)
             }
             fn visit_bool<E>(self, _: bool) -> std::result::Result<Strict, E> {
                 Ok(Strict::Other)
@@ -129,13 +132,20 @@ fn string(v: &Strict, what: &str) -> Result<String> {
     }
 }
 
-/// Reads a payload whose signature has been verified.
+/// Reads a simple signing payload whose signature has been verified.
 pub fn parse(bytes: &[u8]) -> Result<Payload> {
+    parse_typed(bytes, SIGNATURE_TYPE)
+}
+
+/// Reads a payload of `kind` (simple signing or cosign's) whose signature
+/// has been verified; cosign writes `"optional": null`.
+pub fn parse_typed(bytes: &[u8], kind: &str) -> Result<Payload> {
+    let expected = kind;
     let v: Strict = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
     let [critical, optional] = exactly(&v, &["critical", "optional"])?[..] else { unreachable!() };
     let [kind, image, identity] = exactly(critical, &["type", "image", "identity"])?[..] else { unreachable!() };
     let kind = string(kind, "critical.type")?;
-    if kind != SIGNATURE_TYPE {
+    if kind != expected {
         return Err(invalid(format!("Unrecognized signature type {kind}")));
     }
     let [digest] = exactly(image, &["docker-manifest-digest"])?[..] else { unreachable!() };
@@ -143,7 +153,11 @@ pub fn parse(bytes: &[u8]) -> Result<Payload> {
         .map_err(|e| invalid(format!("docker-manifest-digest: {}", e.message)))?;
     let [reference] = exactly(identity, &["docker-reference"])?[..] else { unreachable!() };
     let docker_reference = string(reference, "docker-reference")?;
-    let Strict::Object(optional) = optional else { return Err(invalid("optional is not a JSON object")) };
+    let optional = match optional {
+        Strict::Object(members) => members.as_slice(),
+        Strict::Null => &[],
+        _ => return Err(invalid("optional is not a JSON object")),
+    };
     let mut creator = None;
     let mut timestamp = None;
     for (k, v) in optional {

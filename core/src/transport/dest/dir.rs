@@ -167,16 +167,18 @@ impl Destination for DirDestination {
         })
     }
 
-    /// Removes what the image there before had and this one does not use.
+    /// Removes what the image there before had and this one does not use
+    /// (a killed run's temporary files too; one this run renamed away is
+    /// gone already).
     fn commit(&mut self) -> LocalBoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let kept = self.kept.borrow().clone();
             for n in self.previous.iter().filter(|n| n.as_str() != "version" && !kept.contains(*n)) {
                 let path = join(&self.root, n);
-                self.io
-                    .fs(Request::RemoveFile { path: path.clone() })
-                    .await
-                    .map_err(fs_error(format!("removing {path}")))?;
+                match self.io.fs(Request::RemoveFile { path: path.clone() }).await {
+                    Err(e) if e.kind != IoErrorKind::NotFound => return Err(fs_error(format!("removing {path}"))(e)),
+                    _ => {}
+                }
             }
             Ok(())
         })
