@@ -243,7 +243,6 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
     };
     let images = Images {
         source: &src_ref,
-        source_name: &job.source,
         destination: &dst_ref,
         destination_name: &job.destination,
         signed_by: &signed_by,
@@ -262,8 +261,6 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
 #[derive(Clone, Copy)]
 pub struct Images<'a> {
     pub source: &'a ImageReference,
-    /// The source as the user named it, for messages.
-    pub source_name: &'a str,
     pub destination: &'a ImageReference,
     /// The destination as the user named it, for messages.
     pub destination_name: &'a str,
@@ -343,7 +340,7 @@ pub async fn copy_image(
         // Before any layer or config is read.
         let digest = manifest::manifest_digest(&top)?;
         let signatures = source.signatures(None, &digest).await.map_err(|e| e.context("reading signatures"))?;
-        policy::verify_signatures(io, images.signed_by, src_ref, images.source_name, &top, &signatures).await?;
+        policy::verify_signatures(io, images.signed_by, src_ref, &top, &signatures).await?;
     }
     let (top_kind, top_manifest) = Manifest::parse(&top, top_type.as_deref())?;
     dest.prepare().await?;

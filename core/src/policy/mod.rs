@@ -103,14 +103,13 @@ pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result
     Ok(signed)
 }
 
-/// Accepts `image` (named `shown`, whose manifest is `manifest`) if every
+/// Accepts `image` (whose manifest is `manifest`) if every
 /// requirement has an acceptable signature among `signatures`, as read
 /// from the source: nothing in them is trusted before it is verified.
 pub async fn verify_signatures(
     io: &Io,
     requirements: &[SignatureRequirement],
     image: &ImageReference,
-    shown: &str,
     manifest: &[u8],
     signatures: &[Signature],
 ) -> Result<()> {
@@ -125,7 +124,7 @@ pub async fn verify_signatures(
             })
             .collect();
         if blobs.is_empty() {
-            return Err(rejected(format!("A signature was required, but no signature exists ({shown})")));
+            return Err(rejected("A signature was required, but no signature exists".to_owned()));
         }
         let judged = match r {
             SignatureRequirement::SignedBy(s) => s.judge_all(io, image, manifest, &blobs).await,

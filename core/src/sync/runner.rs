@@ -128,7 +128,6 @@ impl Runner<'_> {
         };
         let images = Images {
             source: &e.source,
-            source_name: &e.source_name,
             destination: &e.destination,
             destination_name: &e.destination_name,
             signed_by: &signed_by,
