@@ -6,6 +6,22 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::{DockerReference, ImageReference};
+use crate::signing::payload::Payload;
+
+/// `Ok` as soon as `judge` accepts one of `blobs`, else each one's reason.
+pub(super) fn any_accepted(
+    blobs: &[&[u8]],
+    mut judge: impl FnMut(&[u8]) -> Result<()>,
+) -> std::result::Result<(), Vec<String>> {
+    let mut reasons = Vec::new();
+    for blob in blobs {
+        match judge(blob) {
+            Ok(()) => return Ok(()),
+            Err(e) => reasons.push(e.message),
+        }
+    }
+    Err(reasons)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
 #[serde(tag = "type", rename_all_fields = "camelCase", deny_unknown_fields)]
@@ -53,6 +69,19 @@ fn matches_prefix(reference: &str, prefix: &str) -> bool {
 }
 
 impl SignedIdentity {
+    /// Whether verified `claims` fit `image` (whose manifest is
+    /// `manifest`): the digest it names, the identity this rule accepts.
+    pub fn check_claims(&self, image: &ImageReference, manifest: &[u8], claims: &Payload) -> Result<()> {
+        let rejected = |m: String| Error::new(ErrorKind::Unauthorized, m);
+        if crate::manifest::verify_manifest_digest(manifest, &claims.docker_manifest_digest).is_err() {
+            return Err(rejected(format!("Signature for digest {} does not match", claims.docker_manifest_digest)));
+        }
+        if !self.accepts(image, &claims.docker_reference)? {
+            return Err(rejected(format!("Signature for identity {:?} is not accepted", claims.docker_reference)));
+        }
+        Ok(())
+    }
+
     /// Checks what a configuration must hold before any image is seen.
     pub fn validate(&self) -> Result<()> {
         let parse = |s: &str| DockerReference::parse_normalized(s).map(|_| ());

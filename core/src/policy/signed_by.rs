@@ -7,11 +7,10 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::identity::SignedIdentity;
+use super::identity::{SignedIdentity, any_accepted};
 use crate::engine::Io;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::read_local;
-use crate::manifest;
 use crate::reference::ImageReference;
 use crate::signing::{openpgp, payload};
 
@@ -90,13 +89,7 @@ impl SignedBy {
             return Err(last.unwrap_or_else(|| Error::invalid("No public keys imported")));
         };
         let claims = payload::parse(&verified.payload)?;
-        if manifest::verify_manifest_digest(manifest, &claims.docker_manifest_digest).is_err() {
-            return Err(rejected(format!("Signature for digest {} does not match", claims.docker_manifest_digest)));
-        }
-        if !self.signed_identity.accepts(image, &claims.docker_reference)? {
-            return Err(rejected(format!("Signature for identity {:?} is not accepted", claims.docker_reference)));
-        }
-        Ok(())
+        self.signed_identity.check_claims(image, manifest, &claims)
     }
 }
 
@@ -115,13 +108,6 @@ impl SignedBy {
             return Err(rejected("No public keys imported"));
         }
         let now_s = io.now_ms() / 1000;
-        let mut reasons = Vec::new();
-        for blob in blobs {
-            match self.judge(&keyrings, image, manifest, blob, now_s) {
-                Ok(()) => return Ok(Ok(())),
-                Err(e) => reasons.push(e.message),
-            }
-        }
-        Ok(Err(reasons))
+        Ok(any_accepted(blobs, |blob| self.judge(&keyrings, image, manifest, blob, now_s)))
     }
 }

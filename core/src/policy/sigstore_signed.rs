@@ -8,11 +8,10 @@
 use base64::Engine as _;
 use serde::Deserialize;
 
-use super::identity::SignedIdentity;
+use super::identity::{SignedIdentity, any_accepted};
 use crate::engine::Io;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::files::read_local;
-use crate::manifest;
 use crate::reference::ImageReference;
 use crate::signing::sigstore;
 
@@ -96,7 +95,7 @@ impl SigstoreSigned {
         Ok(keys)
     }
 
-    /// Why the sigstore signature `blob` is not accepted, if it is not.
+    /// `Ok(Ok)` if one of the sigstore `blobs` is acceptable, else why each is not.
     pub(super) async fn judge_all(
         &self,
         io: &Io,
@@ -105,28 +104,9 @@ impl SigstoreSigned {
         blobs: &[&[u8]],
     ) -> Result<std::result::Result<(), Vec<String>>> {
         let keys = self.keys(io).await?;
-        let mut reasons = Vec::new();
-        for blob in blobs {
-            let judged = sigstore::verify(blob, &keys).and_then(|claims| {
-                if manifest::verify_manifest_digest(manifest, &claims.docker_manifest_digest).is_err() {
-                    return Err(Error::new(
-                        ErrorKind::Unauthorized,
-                        format!("Signature for digest {} does not match", claims.docker_manifest_digest),
-                    ));
-                }
-                if !self.signed_identity.accepts(image, &claims.docker_reference)? {
-                    return Err(Error::new(
-                        ErrorKind::Unauthorized,
-                        format!("Signature for identity {:?} is not accepted", claims.docker_reference),
-                    ));
-                }
-                Ok(())
-            });
-            match judged {
-                Ok(()) => return Ok(Ok(())),
-                Err(e) => reasons.push(e.message),
-            }
-        }
-        Ok(Err(reasons))
+        Ok(any_accepted(blobs, |blob| {
+            let claims = sigstore::verify(blob, &keys)?;
+            self.signed_identity.check_claims(image, manifest, &claims)
+        }))
     }
 }
