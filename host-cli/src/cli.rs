@@ -471,6 +471,15 @@ pub struct SyncArgs {
     /// Read a passphrase for signing an image from PATH
     #[arg(long, value_name = "PATH")]
     pub sign_passphrase_file: Option<String>,
+    /// Sign the image using a sigstore private key at PATH (not supported by this version of skiff yet)
+    #[arg(long, value_name = "PATH")]
+    pub sign_by_sigstore_private_key: Option<String>,
+    /// Sign the image using a sigstore parameter file at PATH (not supported by this version of skiff yet)
+    #[arg(long, value_name = "PATH")]
+    pub sign_by_sigstore: Option<String>,
+    /// Sign the image using a Sequoia-PGP key with the specified FINGERPRINT (not supported by this version of skiff yet)
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub sign_by_sq_fingerprint: Option<String>,
 }
 
 side_flags!(SrcFlags, "src-", "source");
@@ -546,6 +555,15 @@ pub struct CopyArgs {
     /// Read a passphrase for signing an image from PATH
     #[arg(long, value_name = "PATH")]
     pub sign_passphrase_file: Option<String>,
+    /// Sign the image using a sigstore private key at PATH (not supported by this version of skiff yet)
+    #[arg(long, value_name = "PATH")]
+    pub sign_by_sigstore_private_key: Option<String>,
+    /// Sign the image using a sigstore parameter file at PATH (not supported by this version of skiff yet)
+    #[arg(long, value_name = "PATH")]
+    pub sign_by_sigstore: Option<String>,
+    /// Sign the image using a Sequoia-PGP key with the specified FINGERPRINT (not supported by this version of skiff yet)
+    #[arg(long, value_name = "FINGERPRINT")]
+    pub sign_by_sq_fingerprint: Option<String>,
     /// Identity of signed image, must be a fully specified docker reference. Defaults to the target docker reference.
     #[arg(long, value_name = "IDENTITY")]
     pub sign_identity: Option<String>,

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{ScratchDir, environment, platform, run_job_parallel, side_options};
+use super::{ScratchDir, environment, platform, refuse_unsupported_signing, run_job_parallel, side_options};
 use crate::cli::{CopyArgs, GlobalOptions};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -36,6 +36,11 @@ fn compression_format(c: &str) -> Result<wj::CompressionFormat> {
 }
 
 pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
+    refuse_unsupported_signing([
+        ("--sign-by-sigstore-private-key", &a.sign_by_sigstore_private_key),
+        ("--sign-by-sigstore", &a.sign_by_sigstore),
+        ("--sign-by-sq-fingerprint", &a.sign_by_sq_fingerprint),
+    ])?;
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
     let scratch = ScratchDir::new(g)?;

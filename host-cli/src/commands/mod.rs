@@ -124,6 +124,17 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
     }
 }
 
+/// The signing flags this version knows but cannot carry out yet: a clear
+/// refusal, never an unknown flag or a silent unsigned copy.
+fn refuse_unsupported_signing(flags: [(&str, &Option<String>); 3]) -> Result<()> {
+    for (name, value) in flags {
+        if value.is_some() {
+            bail!("{name} is not supported by this version of skiff yet (use --sign-by with a GPG key)");
+        }
+    }
+    Ok(())
+}
+
 /// One end of a copy or sync: its registry flags (with `--authfile` as
 /// the fallback already applied), the retry flags and the local options.
 fn side_options(

@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use super::copy::manifest_format;
-use super::{ScratchDir, environment, platform, run_job_parallel, side_options};
+use super::{ScratchDir, environment, platform, refuse_unsupported_signing, run_job_parallel, side_options};
 use crate::cli::{GlobalOptions, SyncArgs};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -14,6 +14,11 @@ fn count(n: Option<usize>) -> Option<u32> {
 }
 
 pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
+    refuse_unsupported_signing([
+        ("--sign-by-sigstore-private-key", &a.sign_by_sigstore_private_key),
+        ("--sign-by-sigstore", &a.sign_by_sigstore),
+        ("--sign-by-sq-fingerprint", &a.sign_by_sq_fingerprint),
+    ])?;
     let source_kind = match a.src_kind.as_deref() {
         None | Some("") => bail!("A source transport must be specified"),
         Some("docker") => wj::SyncSource::Docker,
