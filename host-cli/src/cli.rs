@@ -465,6 +465,13 @@ pub struct SyncArgs {
     /// Copy only the I-th (0 <= I < N) of N disjoint shards of the images (e.g. $JOB_COMPLETION_INDEX/4)
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    #[command(flatten)]
+    pub signing: SigningFlags,
+}
+
+/// skopeo's signing flags, shared by copy and sync.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SigningFlags {
     /// Sign the image using a GPG key with the specified FINGERPRINT
     #[arg(long, value_name = "FINGERPRINT")]
     pub sign_by: Option<String>,
@@ -549,21 +556,8 @@ pub struct CopyArgs {
     /// Do not copy signatures from SOURCE-IMAGE
     #[arg(long)]
     pub remove_signatures: bool,
-    /// Sign the image using a GPG key with the specified FINGERPRINT
-    #[arg(long, value_name = "FINGERPRINT")]
-    pub sign_by: Option<String>,
-    /// Read a passphrase for signing an image from PATH
-    #[arg(long, value_name = "PATH")]
-    pub sign_passphrase_file: Option<String>,
-    /// Sign the image using a sigstore private key at PATH (not supported by this version of skiff yet)
-    #[arg(long, value_name = "PATH")]
-    pub sign_by_sigstore_private_key: Option<String>,
-    /// Sign the image using a sigstore parameter file at PATH (not supported by this version of skiff yet)
-    #[arg(long, value_name = "PATH")]
-    pub sign_by_sigstore: Option<String>,
-    /// Sign the image using a Sequoia-PGP key with the specified FINGERPRINT (not supported by this version of skiff yet)
-    #[arg(long, value_name = "FINGERPRINT")]
-    pub sign_by_sq_fingerprint: Option<String>,
+    #[command(flatten)]
+    pub signing: SigningFlags,
     /// Identity of signed image, must be a fully specified docker reference. Defaults to the target docker reference.
     #[arg(long, value_name = "IDENTITY")]
     pub sign_identity: Option<String>,

@@ -36,11 +36,7 @@ fn compression_format(c: &str) -> Result<wj::CompressionFormat> {
 }
 
 pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
-    refuse_unsupported_signing([
-        ("--sign-by-sigstore-private-key", &a.sign_by_sigstore_private_key),
-        ("--sign-by-sigstore", &a.sign_by_sigstore),
-        ("--sign-by-sq-fingerprint", &a.sign_by_sq_fingerprint),
-    ])?;
+    refuse_unsupported_signing(&a.signing)?;
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
     let scratch = ScratchDir::new(g)?;
@@ -66,8 +62,8 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         dest_oci_accept_uncompressed_layers: a.dest_oci_accept_uncompressed_layers,
         remove_signatures: a.remove_signatures,
         additional_tags: a.additional_tags,
-        sign_by: a.sign_by,
-        sign_passphrase_file: a.sign_passphrase_file,
+        sign_by: a.signing.sign_by,
+        sign_passphrase_file: a.signing.sign_passphrase_file,
         sign_identity: a.sign_identity,
     };
     let io = HostIo::new(g.debug).quiet(a.quiet);

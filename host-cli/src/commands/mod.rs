@@ -14,7 +14,7 @@ use std::io::Write as _;
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::cli::{Cli, Command, GlobalOptions, RegistryFlags, RetryFlags};
+use crate::cli::{Cli, Command, GlobalOptions, RegistryFlags, RetryFlags, SigningFlags};
 use crate::io::HostIo;
 use crate::runtime::wit::ErrorKind;
 use crate::runtime::{Core, CoreFailure, jobs as wj};
@@ -126,7 +126,12 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
 
 /// The signing flags this version knows but cannot carry out yet: a clear
 /// refusal, never an unknown flag or a silent unsigned copy.
-fn refuse_unsupported_signing(flags: [(&str, &Option<String>); 3]) -> Result<()> {
+fn refuse_unsupported_signing(f: &SigningFlags) -> Result<()> {
+    let flags = [
+        ("--sign-by-sigstore-private-key", &f.sign_by_sigstore_private_key),
+        ("--sign-by-sigstore", &f.sign_by_sigstore),
+        ("--sign-by-sq-fingerprint", &f.sign_by_sq_fingerprint),
+    ];
     for (name, value) in flags {
         if value.is_some() {
             bail!("{name} is not supported by this version of skiff yet (use --sign-by with a GPG key)");

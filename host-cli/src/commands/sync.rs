@@ -14,11 +14,7 @@ fn count(n: Option<usize>) -> Option<u32> {
 }
 
 pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
-    refuse_unsupported_signing([
-        ("--sign-by-sigstore-private-key", &a.sign_by_sigstore_private_key),
-        ("--sign-by-sigstore", &a.sign_by_sigstore),
-        ("--sign-by-sq-fingerprint", &a.sign_by_sq_fingerprint),
-    ])?;
+    refuse_unsupported_signing(&a.signing)?;
     let source_kind = match a.src_kind.as_deref() {
         None | Some("") => bail!("A source transport must be specified"),
         Some("docker") => wj::SyncSource::Docker,
@@ -62,8 +58,8 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         report: a.report,
         plan: a.plan,
         shard: a.shard,
-        sign_by: a.sign_by,
-        sign_passphrase_file: a.sign_passphrase_file,
+        sign_by: a.signing.sign_by,
+        sign_passphrase_file: a.signing.sign_passphrase_file,
     };
     let io = HostIo::new(g.debug).quiet(a.quiet);
     run_job_parallel(g, wj::Job::Sync(job), environment(Some(&scratch)), io)
