@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::process::Service;
 use skiff_tests::harness::tools::{Run, run, skiff_path, test_home};
 
 const REF: &str = "docker.io/library/busybox:latest";
@@ -16,6 +17,8 @@ const REF: &str = "docker.io/library/busybox:latest";
 /// RSA with one, and an ed25519 key whose signing is done by a subkey.
 struct Keys {
     home: PathBuf,
+    /// Stops the home's gpg-agent and removes the home when the tests exit.
+    _cleanup: Service,
     plain: String,
     protected: String,
     with_subkey: String,
@@ -80,7 +83,14 @@ fn keys() -> &'static Keys {
         gpg(&home, &["--batch", "--passphrase", "", "--quick-add-key", &with_subkey, "ed25519", "sign", "never"]);
         let passphrase = home.join("pw.txt");
         std::fs::write(&passphrase, "pw\n").unwrap();
+        // gpg starts an agent of its own for the home; nothing else stops it.
+        let script = format!(
+            "trap 'gpgconf --homedir {h} --kill gpg-agent; rm -rf {h}; exit 0' EXIT TERM INT; while :; do sleep 1; done",
+            h = home.display()
+        );
+        let cleanup = Service::start("gpg cleanup", "sh", &["-c", &script], &test_home().join("gpg-cleanup.log"));
         Keys {
+            _cleanup: cleanup,
             plain: fingerprint(&home, "plain@example.com"),
             protected: fingerprint(&home, "pw@example.com"),
             with_subkey,
