@@ -346,6 +346,7 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::Run { program, args, stdin, max_output } => {
             wit::Request::Run(wit::Run { program, args, stdin, max_output })
         }
+        Request::Random { length } => wit::Request::Random(length),
     }
 }
 

@@ -3,6 +3,11 @@
 //! policy decides whether unverified images may be used at all); it checks
 //! that each is a format a verifier could read, as skopeo does.
 
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 
 /// The largest signature read (containers/image's `MaxSignatureBodySize`).
@@ -49,8 +54,7 @@ impl Signature {
                 match name {
                     b"simple-signing" => Ok(Signature::SimpleSigning(data.to_vec())),
                     b"sigstore-json" => {
-                        serde_json::from_slice::<serde_json::Value>(data)
-                            .map_err(|e| Error::invalid(format!("invalid sigstore signature: {e}")))?;
+                        SigstoreParts::parse(data)?;
                         Ok(Signature::Sigstore(blob))
                     }
                     other => Err(Error::invalid(format!(
@@ -68,6 +72,71 @@ impl Signature {
         match self {
             Signature::SimpleSigning(b) | Signature::Sigstore(b) => b,
         }
+    }
+
+    /// A sigstore signature made of its parts (an attachment layer's media
+    /// type, bytes and annotations).
+    pub fn sigstore(parts: &SigstoreParts) -> Result<Signature> {
+        let wire = Wire {
+            mime_type: parts.mime_type.clone(),
+            payload: base64::engine::general_purpose::STANDARD.encode(&parts.payload),
+            annotations: parts.annotations.clone(),
+        };
+        let json = serde_json::to_string(&wire).map_err(|e| Error::other(format!("encoding a signature: {e}")))?;
+        let mut blob = SIGSTORE_PREFIX.to_vec();
+        blob.extend_from_slice(crate::go::json::html_escape(&json).as_bytes());
+        Ok(Signature::Sigstore(blob))
+    }
+
+    /// The parts of a sigstore signature; None for simple signing.
+    pub fn sigstore_parts(&self) -> Option<SigstoreParts> {
+        match self {
+            Signature::Sigstore(b) => {
+                Some(SigstoreParts::parse(&b[SIGSTORE_PREFIX.len()..]).expect("checked when the signature was read"))
+            }
+            Signature::SimpleSigning(_) => None,
+        }
+    }
+}
+
+/// How a sigstore signature's blob starts (containers/image's framing).
+pub const SIGSTORE_PREFIX: &[u8] = b"\0sigstore-json\n";
+
+/// A sigstore signature: the payload (unverified until a policy checks it),
+/// its media type and the annotations holding the cryptographic parts.
+/// `annotations` keeps Go's distinction between none (`null`) and empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigstoreParts {
+    pub mime_type: String,
+    pub payload: Vec<u8>,
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// containers/image's `sigstoreJSONRepresentation`, in its field order.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire {
+    #[serde(default)]
+    mime_type: String,
+    /// Go's `[]byte`: standard base64.
+    #[serde(default)]
+    payload: String,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+impl SigstoreParts {
+    /// Reads the JSON after the framing, as leniently as Go's `json.Unmarshal`.
+    fn parse(json: &[u8]) -> Result<Self> {
+        let bad = |e: String| Error::invalid(format!("invalid sigstore signature: {e}"));
+        let w: Wire = serde_json::from_slice(json).map_err(|e| bad(e.to_string()))?;
+        let payload = base64::engine::general_purpose::STANDARD.decode(&w.payload).map_err(|e| bad(e.to_string()))?;
+        Ok(SigstoreParts { mime_type: w.mime_type, payload, annotations: w.annotations })
+    }
+
+    /// An annotation's value, if present.
+    pub fn annotation(&self, name: &str) -> Option<&str> {
+        self.annotations.as_ref()?.get(name).map(String::as_str)
     }
 }
 
@@ -94,5 +163,21 @@ mod tests {
         assert!(err(b"\x00sigstore-json\nnot json").contains("invalid sigstore"));
         assert!(err(b"\x00odd\x01\n").contains("non-ASCII byte 0x1"));
         assert!(err(b"\x00cosign\n{}").contains("\"cosign\""));
+        assert!(err(b"\x00sigstore-json\n{\"payload\":\"*\"}").contains("invalid sigstore"));
+    }
+
+    #[test]
+    fn sigstore_parts_round_trip_in_gos_encoding() {
+        let parts = SigstoreParts {
+            mime_type: "application/x<y>".to_owned(),
+            payload: b"{\"a\":1}".to_vec(),
+            annotations: Some([("k".to_owned(), "v&w".to_owned())].into_iter().collect()),
+        };
+        let s = Signature::sigstore(&parts).unwrap();
+        let expected = "\0sigstore-json\n{\"mimeType\":\"application/x\\u003cy\\u003e\",\"payload\":\"eyJhIjoxfQ==\",\"annotations\":{\"k\":\"v\\u0026w\"}}";
+        assert_eq!(s.blob(), expected.as_bytes());
+        assert_eq!(s.sigstore_parts().unwrap(), parts);
+        let none = Signature::sigstore(&SigstoreParts { annotations: None, ..parts }).unwrap();
+        assert!(none.blob().ends_with(b"\"annotations\":null}"));
     }
 }

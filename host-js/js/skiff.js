@@ -152,6 +152,9 @@ async function perform(request, doFetch) {
       return stat(request.path);
     case 'list-dir':
       return listDir(request.path);
+    case 'random':
+      // Web Crypto, in browsers and in Node: the only entropy the core gets.
+      return { kind: 'data', data: globalThis.crypto.getRandomValues(new Uint8Array(request.length)) };
     default:
       return { kind: 'failed', errorKind: 'other', message: `unsupported request ${request.kind}` };
   }

@@ -179,6 +179,10 @@ fn request_to_js(r: Request) -> JsValue {
             set(&o, "kind", "run");
             set(&o, "program", program);
         }
+        Request::Random { length } => {
+            set(&o, "kind", "random");
+            set(&o, "length", length as f64);
+        }
         Request::Stat { path } => {
             set(&o, "kind", "stat");
             set(&o, "path", path);

@@ -73,16 +73,156 @@ fn cosign_signatures_are_judged_as_their_readme_says() {
         assert_eq!(past_the_policy, accepted, "{name}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"));
     }
-    // What this version cannot check is refused, never skipped.
+    // With Rekor keys, a signature that was never logged is not enough.
     let rekor = format!(r#""keyPath":"{key}","rekorPublicKeyPath":"{}",{repo}"#, f.join("rekor.pub").display());
     let r = copy_with(tmp.path(), "rekor", &rekor, &f.join("dir-img-cosign-valid"));
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("not supported"), "{}", r.stderr);
+    assert!(r.stderr.contains("missing dev.sigstore.cosign/bundle annotation"), "{}", r.stderr);
     // A policy naming two key sources is refused before anything is read.
     let both = format!(r#""keyPath":"{key}","keyData":"{data}",{repo}"#);
     let r = copy_with(tmp.path(), "both", &both, &f.join("dir-img-cosign-valid"));
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("exactly one of"), "{}", r.stderr);
+}
+
+/// A copy of fixture image `dir` whose signature has `edit` applied to its
+/// annotations (the framing and the rest kept).
+fn edited(
+    tmp: &Path,
+    dir: &str,
+    name: &str,
+    edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
+) -> PathBuf {
+    let out = tmp.join(name);
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::copy(fixtures().join(dir).join("manifest.json"), out.join("manifest.json")).unwrap();
+    let blob = std::fs::read(fixtures().join(dir).join("signature-1")).unwrap();
+    let json = blob.strip_prefix(b"\0sigstore-json\n".as_slice()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    edit(v["annotations"].as_object_mut().unwrap());
+    let mut framed = b"\0sigstore-json\n".to_vec();
+    framed.extend(serde_json::to_vec(&v).unwrap());
+    std::fs::write(out.join("signature-1"), framed).unwrap();
+    out
+}
+
+/// Keyless (Fulcio certificate and Rekor SET) and key-with-Rekor
+/// signatures, verified offline: accepted and rejected as the fixtures'
+/// README says, the certificate judged at the time Rekor logged it.
+#[test]
+fn fulcio_and_rekor_signatures_are_judged_as_their_readme_says() {
+    let f = fixtures();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |n: &str| f.join(n).display().to_string();
+    let (ca, rekor, cosign, cosign2) =
+        (path("fulcio_v1.crt.pem"), path("rekor.pub"), path("cosign.pub"), path("cosign2.pub"));
+    let fulcio_repo = r#""signedIdentity":{"type":"exactRepository","dockerRepository":"192.168.64.2:5000/cosign-signed/fulcio-rekor-1"}"#;
+    let fulcio = |ca: &str, email: &str| {
+        format!(
+            r#""fulcio":{{{ca},"oidcIssuer":"https://github.com/login/oauth","subjectEmail":"{email}"}},"rekorPublicKeyPath":"{rekor}",{fulcio_repo}"#
+        )
+    };
+    let ca_path = format!(r#""caPath":"{ca}""#);
+    let keyless = f.join("dir-img-cosign-fulcio-rekor-valid");
+    let chain =
+        |a: &serde_json::Map<String, serde_json::Value>| a["dev.sigstore.cosign/chain"].as_str().unwrap().to_owned();
+    let chain_pem = {
+        let blob = std::fs::read(keyless.join("signature-1")).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&blob[15..]).unwrap();
+        chain(v["annotations"].as_object().unwrap())
+    };
+    let chain_data = format!(r#""caData":"{}""#, base64::engine::general_purpose::STANDARD.encode(&chain_pem));
+    let drop = |name: &'static str| {
+        move |a: &mut serde_json::Map<String, serde_json::Value>| {
+            a.remove(name);
+        }
+    };
+    let no_set = edited(tmp.path(), "dir-img-cosign-fulcio-rekor-valid", "no-set", drop("dev.sigstore.cosign/bundle"));
+    let no_cert =
+        edited(tmp.path(), "dir-img-cosign-fulcio-rekor-valid", "no-cert", drop("dev.sigstore.cosign/certificate"));
+    let no_chain =
+        edited(tmp.path(), "dir-img-cosign-fulcio-rekor-valid", "no-chain", drop("dev.sigstore.cosign/chain"));
+    let key_repo =
+        r#""signedIdentity":{"type":"exactRepository","dockerRepository":"192.168.64.2:5000/cosign-signed/key-1"}"#;
+    let keyed = f.join("dir-img-cosign-key-rekor-valid");
+    let cases: Vec<(&str, String, PathBuf, Option<&str>)> = vec![
+        ("fulcio", fulcio(&ca_path, "mitr@redhat.com"), keyless.clone(), None),
+        (
+            "fulcio-email",
+            fulcio(&ca_path, "other@redhat.com"),
+            keyless.clone(),
+            Some("Required email \"other@redhat.com\" not found"),
+        ),
+        (
+            "fulcio-no-set",
+            fulcio(&ca_path, "mitr@redhat.com"),
+            no_set,
+            Some("missing dev.sigstore.cosign/bundle annotation"),
+        ),
+        (
+            "fulcio-no-cert",
+            fulcio(&ca_path, "mitr@redhat.com"),
+            no_cert,
+            Some("missing dev.sigstore.cosign/certificate annotation"),
+        ),
+        (
+            "fulcio-no-chain",
+            fulcio(&ca_path, "mitr@redhat.com"),
+            no_chain.clone(),
+            Some("certificate signed by unknown authority"),
+        ),
+        ("fulcio-chain-as-ca", fulcio(&chain_data, "mitr@redhat.com"), no_chain, None),
+        (
+            "fulcio-issuer",
+            fulcio(&ca_path, "mitr@redhat.com").replace("github.com/login/oauth", "accounts.google.com"),
+            keyless.clone(),
+            Some("Unexpected Fulcio OIDC issuer \"https://github.com/login/oauth\""),
+        ),
+        (
+            "fulcio-other-rekor",
+            fulcio(&ca_path, "mitr@redhat.com").replace(&rekor, &cosign),
+            keyless,
+            Some("cryptographic signature verification of Rekor SET failed"),
+        ),
+        (
+            "key-rekor",
+            format!(r#""keyPath":"{cosign2}","rekorPublicKeyPath":"{rekor}",{key_repo}"#),
+            keyed.clone(),
+            None,
+        ),
+        (
+            "key-rekor-paths",
+            format!(r#""keyPaths":["{cosign}","{cosign2}"],"rekorPublicKeyPaths":["{cosign}","{rekor}"],{key_repo}"#),
+            keyed.clone(),
+            None,
+        ),
+        (
+            "key-rekor-wrong-rekor",
+            format!(r#""keyPath":"{cosign2}","rekorPublicKeyPath":"{cosign}",{key_repo}"#),
+            keyed.clone(),
+            Some("No public key verified against the RekorSET"),
+        ),
+        (
+            "key-rekor-wrong-key",
+            format!(r#""keyPath":"{cosign}","rekorPublicKeyPath":"{rekor}",{key_repo}"#),
+            keyed,
+            Some("publicKey in Rekor SET does not match"),
+        ),
+    ];
+    for (name, requirement, image, rejection) in cases {
+        let r = copy_with(tmp.path(), name, &requirement, &image);
+        assert!(!r.stderr.contains("panicked"));
+        match rejection {
+            None => assert!(
+                !r.stderr.contains("Source image rejected") && r.stderr.contains("No such file"),
+                "{name} should pass the policy: {}",
+                r.stderr
+            ),
+            Some(why) => {
+                assert!(r.stderr.contains("Source image rejected"), "{name}: {}", r.stderr);
+                assert!(r.stderr.contains(why), "{name}: expected {why:?}: {}", r.stderr);
+            }
+        }
+    }
 }
 
 /// Signing flags this version cannot carry out yet are refused in words,

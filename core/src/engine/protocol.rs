@@ -222,6 +222,11 @@ pub enum Request {
         stdin: Vec<u8>,
         max_output: u64,
     },
+    /// `length` bytes from the host's cryptographically secure random
+    /// source: the core's only entropy (keys, salts, nonces).
+    Random {
+        length: u32,
+    },
 }
 
 impl Request {

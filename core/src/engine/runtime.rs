@@ -179,6 +179,19 @@ impl Io {
         .await
     }
 
+    /// `length` bytes from the host's secure random source, checked to be
+    /// that many.
+    pub async fn random(&self, length: u32) -> Result<Vec<u8>, IoError> {
+        let bytes = self.call(Request::Random { length }, data).await?;
+        if bytes.len() != length as usize {
+            return Err(IoError {
+                kind: IoErrorKind::Other,
+                message: "the host returned the wrong number of random bytes".to_owned(),
+            });
+        }
+        Ok(bytes)
+    }
+
     /// What a path is; a missing path is [`super::FileKind::Absent`], not an error.
     pub async fn stat(&self, path: String) -> Result<FileInfo, IoError> {
         self.call(Request::Stat { path }, |r| if let Reply::FileInfo(i) = r { Ok(i) } else { Err(r) }).await

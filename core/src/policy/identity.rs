@@ -9,9 +9,9 @@ use crate::reference::{DockerReference, ImageReference};
 use crate::signing::payload::Payload;
 
 /// `Ok` as soon as `judge` accepts one of `blobs`, else each one's reason.
-pub(super) fn any_accepted(
-    blobs: &[&[u8]],
-    mut judge: impl FnMut(&[u8]) -> Result<()>,
+pub(super) fn any_accepted<T>(
+    blobs: &[T],
+    mut judge: impl FnMut(&T) -> Result<()>,
 ) -> std::result::Result<(), Vec<String>> {
     let mut reasons = Vec::new();
     for blob in blobs {

@@ -114,21 +114,38 @@ pub async fn verify_signatures(
     signatures: &[Signature],
 ) -> Result<()> {
     let rejected = |m: String| Error::new(crate::error::ErrorKind::Unauthorized, format!("Source image rejected: {m}"));
-    for r in requirements {
-        let blobs: Vec<&[u8]> = signatures
-            .iter()
-            .filter_map(|s| match (r, s) {
-                (SignatureRequirement::SignedBy(_), Signature::SimpleSigning(b))
-                | (SignatureRequirement::SigstoreSigned(_), Signature::Sigstore(b)) => Some(b.as_slice()),
-                _ => None,
-            })
-            .collect();
-        if blobs.is_empty() {
-            return Err(rejected("A signature was required, but no signature exists".to_owned()));
+    let none = |others: usize, attachments: usize| {
+        let mut m = "A signature was required, but no signature exists".to_owned();
+        if others + attachments > 0 {
+            m.push_str(&format!(
+                " ({others} non-sigstore signatures, {attachments} sigstore non-signature attachments)"
+            ));
         }
+        rejected(m)
+    };
+    for r in requirements {
         let judged = match r {
-            SignatureRequirement::SignedBy(s) => s.judge_all(io, image, manifest, &blobs).await,
-            SignatureRequirement::SigstoreSigned(s) => s.judge_all(io, image, manifest, &blobs).await,
+            SignatureRequirement::SignedBy(s) => {
+                let blobs: Vec<&[u8]> = signatures
+                    .iter()
+                    .filter_map(|s| if let Signature::SimpleSigning(b) = s { Some(b.as_slice()) } else { None })
+                    .collect();
+                if blobs.is_empty() {
+                    return Err(rejected("A signature was required, but no signature exists".to_owned()));
+                }
+                s.judge_all(io, image, manifest, &blobs).await
+            }
+            SignatureRequirement::SigstoreSigned(s) => {
+                // Attachments of other kinds (attestations…) are not signatures.
+                let all: Vec<_> = signatures.iter().filter_map(Signature::sigstore_parts).collect();
+                let attachments = all.len();
+                let parts: Vec<_> =
+                    all.into_iter().filter(|p| p.mime_type == crate::signing::sigstore::PAYLOAD_MIME_TYPE).collect();
+                if parts.is_empty() {
+                    return Err(none(signatures.len() - attachments, attachments));
+                }
+                s.judge_all(io, image, manifest, &parts).await
+            }
         };
         match judged.map_err(|e| rejected(e.message))? {
             Ok(()) => {}
@@ -236,8 +253,38 @@ mod tests {
         let p = input(r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k"}]}"#);
         assert_eq!(check(&p, &img("docker://a/b"), "docker://a/b").unwrap().len(), 1, "verified later");
         let p = input(r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k","rekorPublicKeyPath":"/r"}]}"#);
-        let e = check(&p, &img("docker://a/b"), "docker://a/b").unwrap_err();
-        assert!(e.message.contains("not supported"), "{e}");
+        assert_eq!(check(&p, &img("docker://a/b"), "docker://a/b").unwrap().len(), 1, "verified later");
+        for (bad, why) in [
+            (
+                r#"{"type":"sigstoreSigned","fulcio":{"caPath":"/c","oidcIssuer":"i","subjectEmail":"e"}}"#,
+                "At least one of rekorPublickeyPath",
+            ),
+            (
+                r#"{"type":"sigstoreSigned","fulcio":{"caPath":"/c","caData":""},"rekorPublicKeyPath":"/r"}"#,
+                "caPath and caData",
+            ),
+            (
+                r#"{"type":"sigstoreSigned","fulcio":{"caPath":"/c","subjectEmail":"e"},"rekorPublicKeyPath":"/r"}"#,
+                "oidcIssuer not specified",
+            ),
+            (r#"{"type":"sigstoreSigned","pki":{"caRootsPath":"/c"}}"#, "subjectEmail, subjectHostname"),
+            (
+                r#"{"type":"sigstoreSigned","pki":{"caRootsPath":"/c","subjectEmail":"e"},"rekorPublicKeyPath":"/r"}"#,
+                "not supported for pki",
+            ),
+            (
+                r#"{"type":"sigstoreSigned","keyPath":"/k","rekorPublicKeyPath":"/r","rekorPublicKeyData":""}"#,
+                "at most one of",
+            ),
+            (r#"{"type":"sigstoreSigned","keyPaths":[]}"#, "\"keyPaths\" contains no entries"),
+            (
+                r#"{"type":"sigstoreSigned","fulcio":{"caPath":"/c","oidcIssuer":"i","subjectEmail":"e","x":1},"rekorPublicKeyPath":"/r"}"#,
+                "unknown field",
+            ),
+        ] {
+            let e = check(&input(&format!(r#"{{"default":[{bad}]}}"#)), &img("docker://a/b"), "x").unwrap_err();
+            assert!(e.message.contains(why), "{bad}: {e}");
+        }
         let none = PolicyInput { insecure: false, path: "/etc/containers/policy.json".into(), contents: None };
         assert!(check(&none, &img("docker://a/b"), "x").unwrap_err().message.contains("--insecure-policy"));
         assert!(check(&PolicyInput { insecure: true, ..none }, &img("docker://a/b"), "x").is_ok());

@@ -25,6 +25,8 @@ struct Section {
     /// The older names of `lookaside` and `lookaside-staging`.
     sigstore: Option<String>,
     sigstore_staging: Option<String>,
+    /// Whether sigstore signatures are read and written as attachments.
+    use_sigstore_attachments: Option<bool>,
 }
 
 impl Section {
@@ -45,34 +47,58 @@ struct FileContents {
     docker: BTreeMap<String, Section>,
 }
 
+/// Every file's sections merged: `default-docker` and the `docker` scopes,
+/// each defined once across the files.
+struct Merged {
+    default: Option<Section>,
+    scopes: BTreeMap<String, Section>,
+}
+
+fn merge(config: &RegistriesD) -> Result<Merged> {
+    let mut default: Option<(Section, &str)> = None;
+    let mut scopes: BTreeMap<String, (Section, &str)> = BTreeMap::new();
+    for f in &config.files {
+        let bad = |why: String| Error::invalid(format!("registries.d: {}: {why}", f.path));
+        if f.contents.is_null() {
+            continue;
+        }
+        let c: FileContents = serde_json::from_value(f.contents.clone()).map_err(|e| bad(e.to_string()))?;
+        if let Some(d) = c.default_docker
+            && default.replace((d, f.path.as_str())).is_some()
+        {
+            return Err(bad("a second default-docker section".to_owned()));
+        }
+        for (scope, section) in c.docker {
+            if let Some((_, first)) = scopes.get(&scope) {
+                return Err(bad(format!("docker section {scope:?} already defined in {first}")));
+            }
+            scopes.insert(scope, (section, &f.path));
+        }
+    }
+    Ok(Merged { default: default.map(|(s, _)| s), scopes: scopes.into_iter().map(|(k, (s, _))| (k, s)).collect() })
+}
+
 /// The lookaside of `image`'s repository (to read or to write), if any.
 pub fn for_image(config: &RegistriesD, image: &DockerReference, write: bool) -> Result<Option<Lookaside>> {
-    {
-        let mut default = None;
-        let mut scopes: BTreeMap<String, (Section, &str)> = BTreeMap::new();
-        for f in &config.files {
-            let bad = |why: String| Error::invalid(format!("registries.d: {}: {why}", f.path));
-            if f.contents.is_null() {
-                continue;
-            }
-            let c: FileContents = serde_json::from_value(f.contents.clone()).map_err(|e| bad(e.to_string()))?;
-            if let Some(d) = c.default_docker
-                && default.replace((d, f.path.as_str())).is_some()
-            {
-                return Err(bad("a second default-docker section".to_owned()));
-            }
-            for (scope, section) in c.docker {
-                if let Some((_, first)) = scopes.get(&scope) {
-                    return Err(bad(format!("docker section {scope:?} already defined in {first}")));
-                }
-                scopes.insert(scope, (section, &f.path));
-            }
-        }
-        // The most specific section naming the image decides, even without a URL.
-        let section = image.scopes().iter().find_map(|s| scopes.get(s)).or(default.as_ref()).map(|(s, _)| s);
-        let Some(base) = section.and_then(|s| s.url(write)).or(config.builtin.as_deref()) else { return Ok(None) };
-        Ok(Some(Lookaside { base: format!("{}/{}", base.trim_end_matches('/'), image.repository) }))
-    }
+    let merged = merge(config)?;
+    // The most specific section naming the image decides, even without a URL.
+    let section = image.scopes().iter().find_map(|s| merged.scopes.get(s)).or(merged.default.as_ref());
+    let Some(base) = section.and_then(|s| s.url(write)).or(config.builtin.as_deref()) else { return Ok(None) };
+    Ok(Some(Lookaside { base: format!("{}/{}", base.trim_end_matches('/'), image.repository) }))
+}
+
+/// Whether `image`'s sigstore signatures are attachments: the most specific
+/// section that says so decides (one that does not say is passed over),
+/// then `default-docker`; off unless configured, as in containers/image.
+pub fn uses_sigstore_attachments(config: &RegistriesD, image: &DockerReference) -> Result<bool> {
+    let merged = merge(config)?;
+    let said = image
+        .scopes()
+        .iter()
+        .filter_map(|s| merged.scopes.get(s))
+        .chain(merged.default.as_ref())
+        .find_map(|s| s.use_sigstore_attachments);
+    Ok(said.unwrap_or(false))
 }
 
 /// One repository's lookaside storage.
@@ -242,6 +268,30 @@ mod tests {
         assert_eq!(base(&none, "busybox", true), None);
         let builtin = config(&[serde_json::Value::Null], Some("file:///var/lib/containers/sigstore"));
         assert_eq!(base(&builtin, "busybox", false).unwrap(), "file:///var/lib/containers/sigstore/library/busybox");
+    }
+
+    #[test]
+    fn attachments_are_used_where_the_most_specific_saying_section_says() {
+        let d = config(
+            &[json!({
+                "default-docker": {"use-sigstore-attachments": true},
+                "docker": {
+                    "reg.example.com": {"use-sigstore-attachments": false},
+                    "reg.example.com/team": {"lookaside": "https://team.example"},
+                    "reg.example.com/team/signed": {"use-sigstore-attachments": true},
+                },
+            })],
+            None,
+        );
+        let uses = |d: &RegistriesD, image: &str| {
+            uses_sigstore_attachments(d, &DockerReference::parse_normalized(image).unwrap()).unwrap()
+        };
+        assert!(uses(&d, "elsewhere.io/x"));
+        assert!(!uses(&d, "reg.example.com/x"));
+        // A section that does not say is passed over (unlike a lookaside URL).
+        assert!(!uses(&d, "reg.example.com/team/app"));
+        assert!(uses(&d, "reg.example.com/team/signed:v1"));
+        assert!(!uses(&config(&[], None), "busybox"), "off unless configured");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The registry side of the distribution spec: the client state machine and
 //! the pieces of protocol it is made of.
 
+pub mod attachments;
 pub mod auth;
 mod client;
 mod link;

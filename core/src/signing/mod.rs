@@ -2,8 +2,13 @@
 //! OpenPGP verification in pure Rust ([`openpgp`]), and the standalone
 //! commands ([`standalone`]); key-based sigstore signatures ([`sigstore`]).
 
+pub mod ec_key;
 pub mod gpg;
 pub mod openpgp;
 pub mod payload;
+pub mod pem;
+pub mod rekor;
 pub mod sigstore;
+pub mod sigstore_key;
 pub mod standalone;
+pub mod x509;

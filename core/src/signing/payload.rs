@@ -30,11 +30,16 @@ pub struct Payload {
 /// The payload skiff signs: `creator` is `skiff <version>`, `timestamp`
 /// the host's clock in seconds.
 pub fn build(digest: &Digest, docker_reference: &str, timestamp: i64) -> Vec<u8> {
+    build_typed(digest, docker_reference, timestamp, SIGNATURE_TYPE)
+}
+
+/// The same payload with another `critical.type` (a sigstore one's).
+pub fn build_typed(digest: &Digest, docker_reference: &str, timestamp: i64, kind: &str) -> Vec<u8> {
     let v = serde_json::json!({
         "critical": {
             "identity": {"docker-reference": docker_reference},
             "image": {"docker-manifest-digest": digest.to_string()},
-            "type": SIGNATURE_TYPE,
+            "type": kind,
         },
         "optional": {
             "creator": format!("skiff {}", env!("CARGO_PKG_VERSION")),

@@ -186,11 +186,12 @@ impl ImageSource {
         match image {
             ImageReference::Docker(r) => {
                 let lookaside = crate::registry::lookaside::for_image(&side.registries_d, r, false)?;
+                let attachments = crate::registry::lookaside::uses_sigstore_attachments(&side.registries_d, r)?;
                 let sources = match side.pull_sources.is_empty() {
                     true => vec![(r.clone(), side.registry.clone())],
                     false => side.pull_sources.clone(),
                 };
-                Ok(ImageSource::Registry(Box::new(RegistrySource::new(io, sources, lookaside)?)))
+                Ok(ImageSource::Registry(Box::new(RegistrySource::new(io, sources, lookaside, attachments)?)))
             }
             ImageReference::Oci(l) => {
                 Ok(ImageSource::Layout(LayoutSource::new(io, l.clone(), side.shared_blob_dir.clone())))

@@ -25,8 +25,10 @@ pub struct RegistrySource {
     sources: Vec<Source>,
     /// The source that served the manifest; the rest of the image comes from it.
     active: Cell<usize>,
-    /// Where the repository's signatures are read from, if anywhere.
+    /// Where the repository's simple signatures are read from, if anywhere.
     lookaside: Option<Lookaside>,
+    /// Whether its sigstore signatures are read from attachments.
+    attachments: bool,
 }
 
 impl RegistrySource {
@@ -35,6 +37,7 @@ impl RegistrySource {
         io: &Io,
         sources: Vec<(DockerReference, RegistryOptions)>,
         lookaside: Option<Lookaside>,
+        attachments: bool,
     ) -> Result<Self> {
         let sources = sources
             .into_iter()
@@ -47,19 +50,25 @@ impl RegistrySource {
         if sources.is_empty() {
             return Err(Error::other("no source to read the image from"));
         }
-        Ok(RegistrySource { io: io.clone(), sources, active: Cell::new(0), lookaside })
+        Ok(RegistrySource { io: io.clone(), sources, active: Cell::new(0), lookaside, attachments })
     }
 
     fn source(&self) -> &Source {
         &self.sources[self.active.get()]
     }
 
-    /// The signatures of the image whose manifest is `manifest`, from the lookaside.
+    /// The signatures of the image whose manifest is `manifest`: the
+    /// lookaside's, then the sigstore attachments (containers/image's order).
     pub async fn signatures(&self, manifest: &Digest) -> Result<Vec<Signature>> {
-        match &self.lookaside {
-            Some(l) => l.read(&self.io, manifest, &self.source().tls).await,
-            None => Ok(Vec::new()),
+        let mut found = match &self.lookaside {
+            Some(l) => l.read(&self.io, manifest, &self.source().tls).await?,
+            None => Vec::new(),
+        };
+        if self.attachments {
+            let s = self.source();
+            found.extend(crate::registry::attachments::read(&s.client, &s.reference.repository, manifest).await?);
         }
+        Ok(found)
     }
 
     /// The top-level manifest is asked of each source in turn, until one

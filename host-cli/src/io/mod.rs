@@ -79,10 +79,20 @@ impl HostIo {
             Request::Stat(path) => fs::stat(path).await,
             Request::Recompress(r) => recompress::recompress(r).await,
             Request::Run(r) => process::run(r).await,
+            Request::Random(length) => random(length),
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) | Request::Progress(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,
         }
+    }
+}
+
+/// Bytes from the operating system's secure random source (ring's).
+fn random(length: u32) -> Reply {
+    let mut bytes = vec![0; length as usize];
+    match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes) {
+        Ok(()) => Reply::Data(bytes),
+        Err(_) => failed(IoErrorKind::Other, "the operating system's random source failed"),
     }
 }
 

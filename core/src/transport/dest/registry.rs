@@ -20,15 +20,18 @@ pub(super) struct RegistryDestination {
     io: Io,
     client: RegistryClient,
     reference: DockerReference,
-    /// Where signatures are written (registries.d), if anywhere.
+    /// Where simple signatures are written (registries.d), if anywhere.
     lookaside: Option<Lookaside>,
+    /// Whether sigstore signatures may be written as attachments.
+    attachments: bool,
 }
 
 impl RegistryDestination {
     pub(super) fn new(io: &Io, r: &DockerReference, side: &SideOptions) -> Result<Self> {
         let client = RegistryClient::new(io.clone(), &r.registry, side.registry.clone())?;
         let lookaside = crate::registry::lookaside::for_image(&side.registries_d, r, true)?;
-        Ok(RegistryDestination { io: io.clone(), client, reference: r.clone(), lookaside })
+        let attachments = crate::registry::lookaside::uses_sigstore_attachments(&side.registries_d, r)?;
+        Ok(RegistryDestination { io: io.clone(), client, reference: r.clone(), lookaside, attachments })
     }
 }
 
@@ -126,16 +129,21 @@ impl Destination for RegistryDestination {
         })
     }
 
+    /// Sigstore signatures go to attachments, the others to the lookaside
+    /// (containers/image's split); checked before anything is written.
     fn signature_support(&self, signatures: &[Signature]) -> Result<()> {
-        if signatures.iter().any(|s| matches!(s, Signature::Sigstore(_))) {
-            return Err(Error::unsupported(
-                "sigstore signatures go to a registry as sigstore attachments, which skiff does not write yet",
-            ));
+        let (sigstore, simple): (Vec<_>, Vec<_>) = signatures.iter().partition(|s| matches!(s, Signature::Sigstore(_)));
+        if !sigstore.is_empty() && !self.attachments {
+            return Err(Error::unsupported(format!(
+                "writing sigstore attachments is disabled by configuration (set use-sigstore-attachments: true for {} in registries.d)",
+                self.reference.name()
+            )));
         }
-        match &self.lookaside {
-            Some(l) => l.writable(),
-            None => Err(Error::unsupported(format!(
-                "no lookaside storage is configured for {} (registries.d), and sigstore attachments are not supported",
+        match (&self.lookaside, simple.is_empty()) {
+            (_, true) => Ok(()),
+            (Some(l), false) => l.writable(),
+            (None, false) => Err(Error::unsupported(format!(
+                "no lookaside storage is configured for {} (registries.d)",
                 self.reference.name()
             ))),
         }
@@ -149,8 +157,17 @@ impl Destination for RegistryDestination {
     ) -> LocalBoxFuture<'a, Result<()>> {
         Box::pin(async move {
             self.signature_support(signatures)?;
-            let Some(l) = &self.lookaside else { unreachable!("checked above") };
-            l.write(&self.io, manifest, signatures).await
+            let sigstore: Vec<_> = signatures.iter().filter_map(Signature::sigstore_parts).collect();
+            if !sigstore.is_empty() {
+                let repository = &self.reference.repository;
+                crate::registry::attachments::write(&self.client, repository, manifest, &sigstore).await?;
+            }
+            let simple: Vec<Signature> =
+                signatures.iter().filter(|s| matches!(s, Signature::SimpleSigning(_))).cloned().collect();
+            match &self.lookaside {
+                Some(l) if !simple.is_empty() => l.write(&self.io, manifest, &simple).await,
+                _ => Ok(()),
+            }
         })
     }
 }
