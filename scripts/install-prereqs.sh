@@ -3,7 +3,8 @@
 # - Debian packages: the Distribution registry, skopeo (the reference the
 #   compatibility tests compare against), openssl and htpasswd for the
 #   TLS/auth registries, hyperfine, Chromium for the browser test, tinyproxy
-#   (the HTTP proxy of the proxy tests), GnuPG (the signing tests), and the
+#   (the HTTP proxy of the proxy tests), GnuPG (the signing tests), PyNaCl
+#   (it decrypts the sigstore keys skiff writes, in the tests), and the
 #   Docker Engine (docker.io; the tests start their own dockerd);
 # - Rust targets wasm32-wasip2 (the core component) and
 #   wasm32-unknown-unknown (skiff-js), and wasm-bindgen-cli matching the
@@ -22,6 +23,8 @@ for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# PyNaCl: an independent decrypter of the sigstore key files skiff writes.
+/usr/bin/python3 -c 'import nacl.secret' 2>/dev/null || need+=(python3-nacl)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null

@@ -31,6 +31,7 @@ use crate::login::{LoginJob, LogoutJob};
 use crate::platform::WantedPlatform;
 use crate::registry::RegistryOptions;
 use crate::registry::auth::Credentials;
+use crate::signing::generate_key::GenerateSigstoreKeyJob;
 use crate::signing::standalone::{StandaloneSignJob, StandaloneVerifyJob};
 use crate::sync::{DestKind, SourceKind, SyncJob};
 use crate::transport::SideOptions;
@@ -154,6 +155,11 @@ fn job_from_wit(job: wj::Job) -> Job {
             output: j.output,
             passphrase_file: j.passphrase_file,
         }),
+        wj::Job::GenerateSigstoreKey(j) => Job::GenerateSigstoreKey(GenerateSigstoreKeyJob {
+            output_prefix: j.output_prefix,
+            passphrase_file: j.passphrase_file,
+            passphrase: j.passphrase,
+        }),
         wj::Job::StandaloneVerify(j) => Job::StandaloneVerify(StandaloneVerifyJob {
             manifest: j.manifest,
             reference: j.reference,
@@ -195,8 +201,7 @@ fn job_from_wit(job: wj::Job) -> Job {
             report: j.report,
             plan: j.plan,
             shard: j.shard,
-            sign_by: j.sign_by,
-            sign_passphrase_file: j.sign_passphrase_file,
+            signing: sign_from_wit(j.signing),
         }),
         wj::Job::Copy(j) => Job::Copy(CopyJob {
             source: j.source,
@@ -228,10 +233,18 @@ fn job_from_wit(job: wj::Job) -> Job {
             dest_oci_accept_uncompressed_layers: j.dest_oci_accept_uncompressed_layers,
             remove_signatures: j.remove_signatures,
             additional_tags: j.additional_tags,
-            sign_by: j.sign_by,
-            sign_passphrase_file: j.sign_passphrase_file,
+            signing: sign_from_wit(j.signing),
             sign_identity: j.sign_identity,
         }),
+    }
+}
+
+fn sign_from_wit(s: wj::SignOptions) -> crate::copy::SignOptions {
+    crate::copy::SignOptions {
+        sign_by: s.sign_by,
+        sign_by_sigstore_private_key: s.sign_by_sigstore_private_key,
+        sign_passphrase_file: s.sign_passphrase_file,
+        sign_passphrase: s.sign_passphrase,
     }
 }
 

@@ -9,6 +9,7 @@ use crate::config::Environment;
 use crate::engine::{Io, Operation};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
+use crate::signing::generate_key;
 use crate::signing::standalone::{self, StandaloneSignJob, StandaloneVerifyJob};
 use crate::{copy, delete, inspect, list_tags, login, sync};
 
@@ -27,6 +28,7 @@ pub enum Job {
     Sync(sync::SyncJob),
     StandaloneSign(StandaloneSignJob),
     StandaloneVerify(StandaloneVerifyJob),
+    GenerateSigstoreKey(generate_key::GenerateSigstoreKeyJob),
 }
 
 /// `skopeo manifest-digest FILE`.
@@ -55,6 +57,7 @@ impl Job {
             Job::Sync(j) => Operation::start(move |io| sync::run(io, j, env)),
             Job::StandaloneSign(j) => Operation::start(move |io| standalone::sign(io, j)),
             Job::StandaloneVerify(j) => Operation::start(move |io| standalone::verify(io, j)),
+            Job::GenerateSigstoreKey(j) => Operation::start(move |io| generate_key::run(io, j)),
         }
     }
 

@@ -83,6 +83,8 @@ pub enum Command {
     StandaloneSign(StandaloneSignArgs),
     /// Verify a signature using local files
     StandaloneVerify(StandaloneVerifyArgs),
+    /// Generate a sigstore public/private key pair
+    GenerateSigstoreKey(GenerateSigstoreKeyArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -230,6 +232,16 @@ pub struct StandaloneSignArgs {
     pub output: Option<String>,
     /// file that contains a passphrase for the --sign-by key
     #[arg(long, value_name = "string")]
+    pub passphrase_file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateSigstoreKeyArgs {
+    /// Write the keys to PREFIX.pub and PREFIX.private
+    #[arg(long, value_name = "PREFIX")]
+    pub output_prefix: Option<String>,
+    /// Read a passphrase for the private key from PATH
+    #[arg(long, value_name = "PATH")]
     pub passphrase_file: Option<String>,
 }
 
@@ -478,7 +490,7 @@ pub struct SigningFlags {
     /// Read a passphrase for signing an image from PATH
     #[arg(long, value_name = "PATH")]
     pub sign_passphrase_file: Option<String>,
-    /// Sign the image using a sigstore private key at PATH (not supported by this version of skiff yet)
+    /// Sign the image using a sigstore private key at PATH
     #[arg(long, value_name = "PATH")]
     pub sign_by_sigstore_private_key: Option<String>,
     /// Sign the image using a sigstore parameter file at PATH (not supported by this version of skiff yet)

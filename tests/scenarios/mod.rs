@@ -18,6 +18,7 @@ mod registries_conf;
 mod schema1_copy;
 mod self_signed;
 mod signatures;
+mod sigstore_keys;
 mod sigstore_signing;
 mod sync;
 

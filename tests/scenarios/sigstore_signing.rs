@@ -231,7 +231,7 @@ fn fulcio_and_rekor_signatures_are_judged_as_their_readme_says() {
 fn unsupported_signing_flags_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let src = fixtures().join("dir-img-cosign-valid");
-    for flag in ["--sign-by-sigstore-private-key", "--sign-by-sigstore", "--sign-by-sq-fingerprint"] {
+    for flag in ["--sign-by-sigstore", "--sign-by-sq-fingerprint"] {
         let out = tmp.path().join(flag.trim_start_matches('-'));
         let dest = format!("dir:{}", out.display());
         let copy = skiff(&["--insecure-policy", "copy", flag, "x", &format!("dir:{}", src.display()), &dest]);

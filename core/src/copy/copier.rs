@@ -335,20 +335,15 @@ impl Copier<'_> {
         Ok(())
     }
 
-    /// `--sign-by`: a signature of `manifest` (the top-level one about to
-    /// be written), made by the user's gpg; none without `--sign-by`.
-    pub async fn sign(&self, dest: &ImageDestination, manifest: &[u8]) -> Result<Option<Signature>> {
-        let Some(sign) = self.sign else { return Ok(None) };
-        self.io.note("Creating signature: Signing image using simple signing".to_owned());
+    /// The signatures `--sign-by*` make of `manifest` (the top-level one
+    /// about to be written); none without signers.
+    pub async fn sign(&self, dest: &ImageDestination, manifest: &[u8]) -> Result<Vec<Signature>> {
+        let Some(sign) = self.sign else { return Ok(Vec::new()) };
         let digest = manifest::manifest_digest(manifest)?;
-        let payload = crate::signing::payload::build(&digest, &sign.identity, (self.io.now_ms() / 1000) as i64);
-        let what = "creating signature";
-        let blob =
-            crate::signing::gpg::sign(self.io, &payload, &sign.key, sign.passphrase_file.as_deref(), what).await?;
-        let signature = Signature::SimpleSigning(blob);
-        dest.signature_support(std::slice::from_ref(&signature))
+        let signatures = sign.signers.sign(self.io, &digest, &sign.identity).await?;
+        dest.signature_support(&signatures)
             .map_err(|e| e.context(format!("Can not copy signatures to {}", self.destination)))?;
-        Ok(Some(signature))
+        Ok(signatures)
     }
 
     fn note_blob(&self, what: &str, d: &Descriptor, outcome: BlobPush) {

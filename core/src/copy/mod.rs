@@ -20,7 +20,10 @@ use crate::transport::{ImageDestination, ImageSource, SideOptions};
 use copier::Copier;
 
 mod copier;
+mod sign;
 mod signatures;
+
+pub use sign::{SignOptions, SignWith, Signers};
 
 use crate::compression::CompressionFormat;
 pub use crate::compression::{Compression, CompressionPolicy, Desired};
@@ -91,49 +94,12 @@ pub struct CopyJob {
     /// `--additional-tag` (docker-archive: only).
     #[serde(default)]
     pub additional_tags: Vec<String>,
-    /// `--sign-by FINGERPRINT`: sign the manifest written with the user's gpg.
+    /// `--sign-by`, `--sign-by-sigstore-private-key`: sign the manifest written.
     #[serde(default)]
-    pub sign_by: Option<String>,
-    #[serde(default)]
-    pub sign_passphrase_file: Option<String>,
+    pub signing: SignOptions,
     /// `--sign-identity`: the reference the signature claims (default: the destination's).
     #[serde(default)]
     pub sign_identity: Option<String>,
-}
-
-/// `--sign-by`, and the identity the signatures claim.
-#[derive(Debug, Clone)]
-pub struct SignWith {
-    pub key: String,
-    pub passphrase_file: Option<String>,
-    /// The reference the signature claims (a full one, with a tag or digest).
-    pub identity: String,
-}
-
-impl SignWith {
-    /// containers/image's rules for the identity: `--sign-identity` if
-    /// given (a full reference), else the destination's docker reference.
-    pub fn new(
-        key: String,
-        passphrase_file: Option<String>,
-        identity: Option<&str>,
-        dest: &ImageReference,
-        shown: &str,
-    ) -> Result<Self> {
-        let identity = match identity {
-            Some(i) => {
-                let r = crate::reference::DockerReference::parse_normalized(i)?;
-                if r.tag.is_none() && r.digest.is_none() {
-                    return Err(Error::invalid(format!("Sign identity must be a fully specified reference {r}")));
-                }
-                r.to_string()
-            }
-            None => dest.docker_reference().map(ToString::to_string).ok_or_else(|| {
-                Error::invalid(format!("Cannot determine canonical Docker reference for destination {shown}"))
-            })?,
-        };
-        Ok(SignWith { key, passphrase_file, identity })
-    }
 }
 
 /// Blobs copied at once within one image (skopeo's default).
@@ -231,14 +197,8 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         registries_d: job.registries_d,
     };
     // Refused before anything is copied (skopeo finds out after writing).
-    let sign = match job.sign_by {
-        Some(key) => Some(SignWith::new(
-            key,
-            job.sign_passphrase_file,
-            job.sign_identity.as_deref(),
-            &dst_ref,
-            &job.destination,
-        )?),
+    let sign = match Signers::prepare(&io, &job.signing).await? {
+        Some(signers) => Some(SignWith::new(&signers, job.sign_identity.as_deref(), &dst_ref, &job.destination)?),
         None => None,
     };
     let images = Images {

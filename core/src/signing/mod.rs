@@ -3,6 +3,7 @@
 //! commands ([`standalone`]); key-based sigstore signatures ([`sigstore`]).
 
 pub mod ec_key;
+pub mod generate_key;
 pub mod gpg;
 pub mod openpgp;
 pub mod payload;

@@ -102,11 +102,10 @@ pub struct SyncJob {
     /// `--skip-existing`: a destination tag that exists is taken as up to date.
     #[serde(default)]
     pub skip_existing: bool,
-    /// `--sign-by`: each image written is signed as its destination.
+    /// `--sign-by`, `--sign-by-sigstore-private-key`: each image written
+    /// is signed as its destination.
     #[serde(default)]
-    pub sign_by: Option<String>,
-    #[serde(default)]
-    pub sign_passphrase_file: Option<String>,
+    pub signing: crate::copy::SignOptions,
     /// `--report FILE`: the outcome of every image, as JSON.
     #[serde(default)]
     pub report: Option<String>,
@@ -197,6 +196,7 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         return Ok(Vec::new());
     }
 
+    let signers = crate::copy::Signers::prepare(&io, &job.signing).await?;
     io.mute_notes();
     let started = io.now_ms();
     let runner = Runner {
@@ -209,8 +209,7 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         dest: &job.dest,
         keep_going: job.keep_going,
         skip_existing: job.skip_existing,
-        sign_by: job.sign_by.as_deref(),
-        sign_passphrase_file: job.sign_passphrase_file.as_deref(),
+        signers: signers.as_ref(),
         state: State::default(),
     };
     let parallel = job.parallel_images.filter(|&n| n > 0).map_or(DEFAULT_PARALLEL_IMAGES, |n| n as usize);

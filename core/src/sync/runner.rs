@@ -11,7 +11,7 @@ use super::plan::Entry;
 use super::report::{Outcome, Status};
 use super::sources::Group;
 use crate::config::Environment;
-use crate::copy::{self, CopySettings, Images, SignWith};
+use crate::copy::{self, CopySettings, Images, SignWith, Signers};
 use crate::engine::{FileKind, Io, PartOutcome, Progress, join_bounded};
 use crate::error::{Error, ErrorKind, Result};
 use crate::go::logrus::Level;
@@ -32,8 +32,8 @@ pub(super) struct Runner<'a> {
     pub keep_going: bool,
     pub skip_existing: bool,
     /// `--sign-by` and its passphrase file.
-    pub sign_by: Option<&'a str>,
-    pub sign_passphrase_file: Option<&'a str>,
+    /// `--sign-by*`, set up once for the whole sync.
+    pub signers: Option<&'a Signers>,
     pub state: State,
 }
 
@@ -116,14 +116,8 @@ impl Runner<'_> {
         let src =
             self.resolved(format!("src {} {}", e.group, repository_of(&e.source)), source_side, &e.source).await?;
         let dst = self.resolved(format!("dest {}", repository_of(&e.destination)), self.dest, &e.destination).await?;
-        let sign = match self.sign_by {
-            Some(key) => Some(SignWith::new(
-                key.to_owned(),
-                self.sign_passphrase_file.map(str::to_owned),
-                None,
-                &e.destination,
-                &e.destination_name,
-            )?),
+        let sign = match self.signers {
+            Some(signers) => Some(SignWith::new(signers, None, &e.destination, &e.destination_name)?),
             None => None,
         };
         let images = Images {

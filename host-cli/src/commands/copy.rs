@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{ScratchDir, environment, platform, refuse_unsupported_signing, run_job_parallel, side_options};
+use super::{ScratchDir, environment, platform, run_job_parallel, side_options, sign_options};
 use crate::cli::{CopyArgs, GlobalOptions};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -36,7 +36,7 @@ fn compression_format(c: &str) -> Result<wj::CompressionFormat> {
 }
 
 pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
-    refuse_unsupported_signing(&a.signing)?;
+    let signing = sign_options(a.signing)?;
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
     let scratch = ScratchDir::new(g)?;
@@ -62,8 +62,7 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         dest_oci_accept_uncompressed_layers: a.dest_oci_accept_uncompressed_layers,
         remove_signatures: a.remove_signatures,
         additional_tags: a.additional_tags,
-        sign_by: a.signing.sign_by,
-        sign_passphrase_file: a.signing.sign_passphrase_file,
+        signing,
         sign_identity: a.sign_identity,
     };
     let io = HostIo::new(g.debug).quiet(a.quiet);

@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logout(a) => login::logout(&cli.global, a),
         Command::Sync(a) => sync::run(&cli.global, a),
         Command::StandaloneSign(a) => signing::sign(&cli.global, a),
+        Command::GenerateSigstoreKey(a) => signing::generate_sigstore_key(&cli.global, a),
         Command::StandaloneVerify(a) => signing::verify(&cli.global, a),
     }
 }
@@ -126,18 +127,37 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
 
 /// The signing flags this version knows but cannot carry out yet: a clear
 /// refusal, never an unknown flag or a silent unsigned copy.
-fn refuse_unsupported_signing(f: &SigningFlags) -> Result<()> {
-    let flags = [
-        ("--sign-by-sigstore-private-key", &f.sign_by_sigstore_private_key),
-        ("--sign-by-sigstore", &f.sign_by_sigstore),
-        ("--sign-by-sq-fingerprint", &f.sign_by_sq_fingerprint),
-    ];
+/// The signing flags for the core; the passphrase of a sigstore key asked
+/// for on the terminal when no file gives it (as skopeo asks).
+fn sign_options(f: SigningFlags) -> Result<wj::SignOptions> {
+    let flags = [("--sign-by-sigstore", &f.sign_by_sigstore), ("--sign-by-sq-fingerprint", &f.sign_by_sq_fingerprint)];
     for (name, value) in flags {
         if value.is_some() {
-            bail!("{name} is not supported by this version of skiff yet (use --sign-by with a GPG key)");
+            bail!(
+                "{name} is not supported by this version of skiff yet (use --sign-by with a GPG key or --sign-by-sigstore-private-key)"
+            );
         }
     }
-    Ok(())
+    let sign_passphrase = match (&f.sign_by_sigstore_private_key, &f.sign_passphrase_file) {
+        (Some(key), None) => prompt_passphrase(key)?,
+        _ => None,
+    };
+    Ok(wj::SignOptions {
+        sign_by: f.sign_by,
+        sign_by_sigstore_private_key: f.sign_by_sigstore_private_key,
+        sign_passphrase_file: f.sign_passphrase_file,
+        sign_passphrase,
+    })
+}
+
+/// A key's passphrase from the terminal, without echo; None when stdin is
+/// not a terminal (the core then says so).
+fn prompt_passphrase(key: &str) -> Result<Option<String>> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    Ok(Some(rpassword::prompt_password(format!("Passphrase for key {key}: "))?))
 }
 
 /// One end of a copy or sync: its registry flags (with `--authfile` as

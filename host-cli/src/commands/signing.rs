@@ -1,10 +1,11 @@
-//! `skiff standalone-sign` and `standalone-verify`: simple signing from
-//! local files. The core does the work; the host runs `gpg` when asked.
+//! `skiff standalone-sign`, `standalone-verify` and `generate-sigstore-key`:
+//! signing from local files. The core does the work; the host runs `gpg`,
+//! supplies random bytes and asks for a passphrase when there is no file.
 
 use anyhow::{Result, bail};
 
 use super::{environment, run_job};
-use crate::cli::{GlobalOptions, StandaloneSignArgs, StandaloneVerifyArgs};
+use crate::cli::{GenerateSigstoreKeyArgs, GlobalOptions, StandaloneSignArgs, StandaloneVerifyArgs};
 use crate::runtime::jobs as wj;
 
 pub fn sign(g: &GlobalOptions, a: StandaloneSignArgs) -> Result<()> {
@@ -30,4 +31,16 @@ pub fn verify(g: &GlobalOptions, a: StandaloneVerifyArgs) -> Result<()> {
         public_key_file: a.public_key_file,
     };
     run_job(g, wj::Job::StandaloneVerify(job), environment(None))
+}
+
+pub fn generate_sigstore_key(g: &GlobalOptions, a: GenerateSigstoreKeyArgs) -> Result<()> {
+    let Some(output_prefix) = a.output_prefix.filter(|p| !p.is_empty()) else {
+        bail!("Usage: generate-sigstore-key --output-prefix PREFIX");
+    };
+    let passphrase = match &a.passphrase_file {
+        Some(_) => None,
+        None => super::prompt_passphrase(&format!("{output_prefix}.private"))?,
+    };
+    let job = wj::GenerateSigstoreKeyJob { output_prefix, passphrase_file: a.passphrase_file, passphrase };
+    run_job(g, wj::Job::GenerateSigstoreKey(job), environment(None))
 }

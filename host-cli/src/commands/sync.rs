@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use super::copy::manifest_format;
-use super::{ScratchDir, environment, platform, refuse_unsupported_signing, run_job_parallel, side_options};
+use super::{ScratchDir, environment, platform, run_job_parallel, side_options, sign_options};
 use crate::cli::{GlobalOptions, SyncArgs};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -14,7 +14,7 @@ fn count(n: Option<usize>) -> Option<u32> {
 }
 
 pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
-    refuse_unsupported_signing(&a.signing)?;
+    let signing = sign_options(a.signing)?;
     let source_kind = match a.src_kind.as_deref() {
         None | Some("") => bail!("A source transport must be specified"),
         Some("docker") => wj::SyncSource::Docker,
@@ -58,8 +58,7 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         report: a.report,
         plan: a.plan,
         shard: a.shard,
-        sign_by: a.signing.sign_by,
-        sign_passphrase_file: a.signing.sign_passphrase_file,
+        signing,
     };
     let io = HostIo::new(g.debug).quiet(a.quiet);
     run_job_parallel(g, wj::Job::Sync(job), environment(Some(&scratch)), io)

@@ -1,0 +1,396 @@
+//! Sigstore signing with a key: `generate-sigstore-key` (its files read
+//! back by PyNaCl, hashlib's scrypt and openssl, independent of skiff),
+//! `copy`/`sync --sign-by-sigstore-private-key`, and the signatures'
+//! journey through registries as attachments (registries.d
+//! `use-sigstore-attachments`): skiff writes them, openssl checks the
+//! ECDSA signature, Debian's skopeo 1.9.3 (sigstore verification patched
+//! out, attachments still copied) carries them to another registry, where
+//! skiff's policy accepts them and its bytes match what skopeo wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::tools::{Run, skiff, skopeo};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A key pair made by skiff under `dir` with passphrase `pw`; the prefix
+/// and the passphrase file.
+fn generated(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let pass = dir.join(format!("{name}.pass"));
+    std::fs::write(&pass, "pw\nignored second line\n").unwrap();
+    let prefix = dir.join(name);
+    let r = skiff(&["generate-sigstore-key", "--output-prefix", s(&prefix), "--passphrase-file", s(&pass)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout_str(), format!("Key written to \"{0}.private\" and \"{0}.pub\"\n", prefix.display()));
+    (prefix, pass)
+}
+
+fn openssl(args: &[&str]) -> std::process::Output {
+    Command::new("openssl").args(args).output().expect("openssl runs")
+}
+
+/// Decrypts a cosign-format key file with PyNaCl (Debian's python3-nacl,
+/// hence the system Python) and hashlib, no skiff code, and prints the
+/// public key openssl derives from it.
+const DECRYPT: &str = r#"
+import base64, hashlib, json, re, sys, subprocess
+import nacl.secret
+text = open(sys.argv[1]).read()
+label = re.search(r"-----BEGIN ([A-Z ]+)-----", text).group(1)
+assert label == "ENCRYPTED COSIGN PRIVATE KEY", label
+body = "".join(l for l in text.splitlines() if not l.startswith("-----"))
+env = json.loads(base64.b64decode(body))
+p = env["kdf"]["params"]
+assert (env["kdf"]["name"], env["cipher"]["name"], p) == ("scrypt", "nacl/secretbox", {"N": 65536, "r": 8, "p": 1}), env
+key = hashlib.scrypt(sys.argv[2].encode(), salt=base64.b64decode(env["kdf"]["salt"]), n=p["N"], r=p["r"], p=p["p"], maxmem=128 << 20, dklen=32)
+der = nacl.secret.SecretBox(key).decrypt(base64.b64decode(env["ciphertext"]), base64.b64decode(env["cipher"]["nonce"]))
+out = subprocess.run(["openssl", "pkey", "-inform", "DER", "-pubout"], input=der, capture_output=True, check=True)
+sys.stdout.write(out.stdout.decode())
+"#;
+
+#[test]
+fn generated_keys_are_what_cosign_and_openssl_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (prefix, pass) = generated(tmp.path(), "k");
+    let private = format!("{}.private", prefix.display());
+    let public = std::fs::read_to_string(format!("{}.pub", prefix.display())).unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
+    let out = Command::new("/usr/bin/python3").args(["-c", DECRYPT, &private, "pw"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), public, "the private key's public half is the .pub file");
+    let text = openssl(&["pkey", "-pubin", "-in", &format!("{}.pub", prefix.display()), "-noout", "-text"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("prime256v1"));
+
+    // Existing files are never replaced; no passphrase and no terminal is an error.
+    let before = std::fs::read(&private).unwrap();
+    let r = skiff(&["generate-sigstore-key", "--output-prefix", s(&prefix), "--passphrase-file", s(&pass)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains(&format!("Refusing to overwrite existing \"{}.pub\"", prefix.display())), "{}", r.stderr);
+    assert_eq!(std::fs::read(&private).unwrap(), before);
+    let other = tmp.path().join("other");
+    let r = skiff(&["generate-sigstore-key", "--output-prefix", s(&other)]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Cannot prompt for a passphrase for key"), "{}", r.stderr);
+    assert!(!tmp.path().join("other.pub").exists() && !tmp.path().join("other.private").exists());
+    let r = skiff(&["generate-sigstore-key"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Usage: generate-sigstore-key --output-prefix PREFIX"), "{}", r.stderr);
+}
+
+/// A registries.d turning attachments on everywhere; its path.
+fn attachments_config(dir: &Path) -> String {
+    let d = dir.join("registries.d");
+    std::fs::create_dir_all(&d).unwrap();
+    let lookaside = dir.join("lookaside");
+    std::fs::write(
+        d.join("default.yaml"),
+        format!("default-docker:\n  use-sigstore-attachments: true\n  lookaside: file://{}\n", lookaside.display()),
+    )
+    .unwrap();
+    d.display().to_string()
+}
+
+/// A policy accepting images signed by `key` as themselves (any tag of the repository).
+fn policy(dir: &Path, name: &str, key: &str) -> PathBuf {
+    policy_with(dir, name, key, r#"{"type":"matchRepository"}"#)
+}
+
+fn policy_with(dir: &Path, name: &str, key: &str, identity: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.json"));
+    std::fs::write(
+        &p,
+        format!(r#"{{"default":[{{"type":"sigstoreSigned","keyPath":"{key}","signedIdentity":{identity}}}]}}"#),
+    )
+    .unwrap();
+    p
+}
+
+/// The digest of the manifest `image` (a docker:// reference) names.
+fn digest_of(image: &str) -> String {
+    let r = skopeo(&["inspect", "--tls-verify=false", "--raw", image]).ok();
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tmp.path(), &r.stdout).unwrap();
+    skopeo(&["manifest-digest", s(tmp.path())]).ok().stdout_str().trim().to_owned()
+}
+
+/// The raw attachment manifest of `image` (`repo:sha256-<hex>.sig`).
+fn attachment(repository: &str, digest: &str) -> Run {
+    skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{repository}:{}.sig", digest.replace(':', "-")),
+    ])
+}
+
+#[test]
+fn sigstore_signatures_travel_through_registries_as_attachments() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let (prefix, pass) = generated(tmp.path(), "signer");
+    let (prefix2, pass2) = generated(tmp.path(), "second");
+    let (key, key2) = (format!("{}.pub", prefix.display()), format!("{}.pub", prefix2.display()));
+    let d = attachments_config(tmp.path());
+    let host = w.plain.host();
+    let source = format!("oci:{}:v1", w.single.display());
+    let signed = format!("{host}/sigstore/signed");
+    let r = skiff(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "copy",
+        "--dest-tls-verify=false",
+        "--sign-by-sigstore-private-key",
+        &format!("{}.private", prefix.display()),
+        "--sign-passphrase-file",
+        s(&pass),
+        &source,
+        &format!("docker://{signed}:v1"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("Creating signature: Signing image using a sigstore signature"), "{}", r.stderr);
+    let digest = digest_of(&format!("docker://{signed}:v1"));
+    let ours = attachment(&signed, &digest).ok();
+    let manifest: serde_json::Value = ours.json();
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 1);
+    let layer = &manifest["layers"][0];
+    assert_eq!(layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json");
+
+    // openssl checks the ECDSA signature over the payload with the .pub file.
+    let att = tmp.path().join("attachment");
+    skopeo(&[
+        "--insecure-policy",
+        "copy",
+        "--src-tls-verify=false",
+        &format!("docker://{signed}:{}.sig", digest.replace(':', "-")),
+        &format!("dir:{}", att.display()),
+    ])
+    .ok();
+    let payload = att.join(layer["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+    let claims: serde_json::Value = serde_json::from_slice(&std::fs::read(&payload).unwrap()).unwrap();
+    assert_eq!(claims["critical"]["image"]["docker-manifest-digest"], digest.as_str());
+    assert_eq!(claims["critical"]["identity"]["docker-reference"], format!("{signed}:v1"));
+    assert_eq!(claims["critical"]["type"], "cosign container image signature");
+    use base64::Engine as _;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap())
+        .unwrap();
+    let sig = tmp.path().join("sig.der");
+    std::fs::write(&sig, der).unwrap();
+    let v = openssl(&["dgst", "-sha256", "-verify", &key, "-signature", s(&sig), s(&payload)]);
+    assert!(v.status.success(), "openssl: {}", String::from_utf8_lossy(&v.stdout));
+
+    // skiff's policy accepts it from the registry, with this key only.
+    let accept = policy(tmp.path(), "accept", &key);
+    let cosign = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sigstore/cosign.pub");
+    let reject = policy(tmp.path(), "reject", s(&cosign));
+    let pull = |policy: &Path, image: &str, out: &str| {
+        skiff(&[
+            "--policy",
+            s(policy),
+            "--registries.d",
+            &d,
+            "copy",
+            "--src-tls-verify=false",
+            image,
+            &format!("dir:{}", tmp.path().join(out).display()),
+        ])
+    };
+    let r = pull(&accept, &format!("docker://{signed}:v1"), "pulled");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(tmp.path().join("pulled/signature-1").exists(), "the signature is kept in dir:");
+    let r = pull(&reject, &format!("docker://{signed}:v1"), "refused");
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("Source image rejected"), "{}", r.stderr);
+    assert!(!tmp.path().join("refused/manifest.json").exists());
+
+    // skopeo carries the attachment to another repository: the same bytes
+    // skiff wrote, and skiff's policy still accepts the image there.
+    let carried = format!("{host}/sigstore/carried-by-skopeo");
+    skopeo(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{signed}:v1"),
+        &format!("docker://{carried}:v1"),
+    ])
+    .ok();
+    assert_eq!(attachment(&carried, &digest).ok().stdout, ours.stdout, "skopeo's attachment manifest is skiff's");
+    // It claims the repository it was signed for, not this one.
+    let r = pull(&accept, &format!("docker://{carried}:v1"), "as-itself");
+    assert!(r.stderr.contains("is not accepted"), "{}", r.stderr);
+    let there = format!(r#"{{"type":"exactRepository","dockerRepository":"{signed}"}}"#);
+    let r = pull(&policy_with(tmp.path(), "there", &key, &there), &format!("docker://{carried}:v1"), "from-skopeo");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // A second signer extends the attachment; both keys are then accepted.
+    let r = skiff(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--sign-by-sigstore-private-key",
+        &format!("{}.private", prefix2.display()),
+        "--sign-passphrase-file",
+        s(&pass2),
+        &format!("docker://{signed}:v1"),
+        &format!("docker://{signed}:v1"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let extended: serde_json::Value = attachment(&signed, &digest).ok().json();
+    assert_eq!(extended["layers"].as_array().unwrap().len(), 2, "{extended}");
+    assert_eq!(extended["layers"][0], manifest["layers"][0], "the first signature is kept");
+    let r = pull(&policy(tmp.path(), "second", &key2), &format!("docker://{signed}:v1"), "second");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // --remove-signatures leaves the attachments behind.
+    let bare = format!("{host}/sigstore/bare");
+    let r = skiff(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "copy",
+        "--remove-signatures",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://{signed}:v1"),
+        &format!("docker://{bare}:v1"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_ne!(attachment(&bare, &digest).code, 0, "no attachment was written");
+
+    // Without attachments configured, a sigstore signature cannot go to a
+    // registry: refused before the image is written.
+    let plain_d = tmp.path().join("empty.d");
+    std::fs::create_dir_all(&plain_d).unwrap();
+    let nowhere = format!("{host}/sigstore/nowhere");
+    let r = skiff(&[
+        "--insecure-policy",
+        "--registries.d",
+        s(&plain_d),
+        "copy",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("dir:{}", tmp.path().join("pulled").display()),
+        &format!("docker://{nowhere}:v1"),
+    ]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("writing sigstore attachments is disabled by configuration"), "{}", r.stderr);
+    assert_ne!(skopeo(&["inspect", "--tls-verify=false", "--raw", &format!("docker://{nowhere}:v1")]).code, 0);
+}
+
+#[test]
+fn signed_into_dir_then_pushed_by_skopeo_and_synced_signed() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let (prefix, pass) = generated(tmp.path(), "k");
+    let key = format!("{}.pub", prefix.display());
+    let private = format!("{}.private", prefix.display());
+    let d = attachments_config(tmp.path());
+    let host = w.plain.host();
+    // Into dir:, with --sign-identity; a wrong passphrase fails before anything is written.
+    let bad = tmp.path().join("bad.pass");
+    std::fs::write(&bad, "not it\n").unwrap();
+    let never = tmp.path().join("never");
+    let source = format!("oci:{}:v1", w.single.display());
+    let sign = |pass: &Path, out: &Path| {
+        skiff(&[
+            "--insecure-policy",
+            "copy",
+            "--sign-by-sigstore-private-key",
+            &private,
+            "--sign-passphrase-file",
+            s(pass),
+            "--sign-identity",
+            &format!("{host}/sigstore/from-dir:v1"),
+            &source,
+            &format!("dir:{}", out.display()),
+        ])
+    };
+    let r = sign(&bad, &never);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("initializing private key: decrypt: encrypted: decryption failed"), "{}", r.stderr);
+    assert!(!never.exists());
+    let signed = tmp.path().join("signed");
+    assert_eq!(sign(&pass, &signed).code, 0);
+    let blob = std::fs::read(signed.join("signature-1")).unwrap();
+    assert!(blob.starts_with(b"\0sigstore-json\n{\"mimeType\":\"application/vnd.dev.cosign.simplesigning.v1+json\""));
+    // skopeo pushes the dir: image and its sigstore signature (as an attachment).
+    let pushed = format!("docker://{host}/sigstore/from-dir:v1");
+    skopeo(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("dir:{}", signed.display()),
+        &pushed,
+    ])
+    .ok();
+    let accept = policy(tmp.path(), "accept", &key);
+    let r = skiff(&[
+        "--policy",
+        s(&accept),
+        "--registries.d",
+        &d,
+        "copy",
+        "--src-tls-verify=false",
+        &pushed,
+        &format!("dir:{}", tmp.path().join("back").display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // sync signs each image as its destination.
+    let r = skiff(&[
+        "--insecure-policy",
+        "--registries.d",
+        &d,
+        "sync",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--sign-by-sigstore-private-key",
+        &private,
+        "--sign-passphrase-file",
+        s(&pass),
+        &format!("{host}/sigstore/from-dir:v1"),
+        &format!("{host}/synced"),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let synced = format!("docker://{host}/synced/from-dir:v1");
+    let r = skiff(&[
+        "--policy",
+        s(&accept),
+        "--registries.d",
+        &d,
+        "copy",
+        "--src-tls-verify=false",
+        &synced,
+        &format!("dir:{}", tmp.path().join("synced").display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let claims: Vec<String> = (1..=2)
+        .filter_map(|n| std::fs::read(tmp.path().join(format!("synced/signature-{n}"))).ok())
+        .map(|b| {
+            let v: serde_json::Value = serde_json::from_slice(&b[15..]).unwrap();
+            use base64::Engine as _;
+            let p = base64::engine::general_purpose::STANDARD.decode(v["payload"].as_str().unwrap()).unwrap();
+            let p: serde_json::Value = serde_json::from_slice(&p).unwrap();
+            p["critical"]["identity"]["docker-reference"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert!(claims.contains(&format!("{host}/synced/from-dir:v1")), "{claims:?}");
+}
