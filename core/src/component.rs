@@ -183,7 +183,11 @@ fn job_from_wit(job: wj::Job) -> Job {
             },
             src: side_from_wit(j.src),
             dest: side_from_wit(j.dest),
-            policy: PolicyOptions { path: j.policy.path, insecure: j.policy.insecure },
+            policy: PolicyOptions {
+                path: j.policy.path,
+                insecure: j.policy.insecure,
+                require_signed: j.policy.require_signed,
+            },
             registries_d: j.registries_d,
             platform: platform_from_wit(j.platform),
             all: j.all,
@@ -208,7 +212,11 @@ fn job_from_wit(job: wj::Job) -> Job {
             destination: j.destination,
             src: side_from_wit(j.src),
             dest: side_from_wit(j.dest),
-            policy: PolicyOptions { path: j.policy.path, insecure: j.policy.insecure },
+            policy: PolicyOptions {
+                path: j.policy.path,
+                insecure: j.policy.insecure,
+                require_signed: j.policy.require_signed,
+            },
             registries_d: j.registries_d,
             platform: platform_from_wit(j.platform),
             all: j.all,
@@ -242,6 +250,7 @@ fn job_from_wit(job: wj::Job) -> Job {
 fn sign_from_wit(s: wj::SignOptions) -> crate::copy::SignOptions {
     crate::copy::SignOptions {
         sign_by: s.sign_by,
+        sign_by_key_file: s.sign_by_key_file,
         sign_by_sigstore_private_key: s.sign_by_sigstore_private_key,
         sign_passphrase_file: s.sign_passphrase_file,
         sign_passphrase: s.sign_passphrase,

@@ -69,3 +69,10 @@ impl From<serde_json::Error> for Error {
         Error::invalid(format!("invalid JSON: {e}"))
     }
 }
+
+/// Keeps text from outside (a registry's message, a file's label)
+/// printable and short: it ends up on a terminal.
+pub fn sanitize(s: &str) -> String {
+    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if clean.chars().count() > 512 { clean.chars().take(512).chain("…".chars()).collect() } else { clean }
+}

@@ -30,6 +30,9 @@ pub struct GlobalOptions {
     /// run the tool without any policy check
     #[arg(long, global = true)]
     pub insecure_policy: bool,
+    /// require any pulled image to be signed
+    #[arg(long, global = true)]
+    pub require_signed: bool,
     /// use ARCH instead of the architecture of the machine for choosing images
     #[arg(long, global = true, value_name = "ARCH")]
     pub override_arch: Option<String>,
@@ -490,6 +493,9 @@ pub struct SigningFlags {
     /// Read a passphrase for signing an image from PATH
     #[arg(long, value_name = "PATH")]
     pub sign_passphrase_file: Option<String>,
+    /// Sign the image using an exported OpenPGP secret key at PATH, without gpg (a skiff extension)
+    #[arg(long, value_name = "PATH")]
+    pub sign_by_key_file: Option<String>,
     /// Sign the image using a sigstore private key at PATH
     #[arg(long, value_name = "PATH")]
     pub sign_by_sigstore_private_key: Option<String>,

@@ -440,6 +440,76 @@ fn copy_sign_by_signatures_are_accepted_by_skopeo() {
     .ok();
 }
 
+/// `--sign-by-key-file` (skiff's extension): an exported secret key signs
+/// without gpg; skopeo (gpgme) accepts the signature; a protected key
+/// needs its passphrase file, and a wrong one writes nothing.
+#[test]
+fn key_file_signatures_are_accepted_by_skopeo() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, _) = signed_image(tmp.path());
+    let export = |fpr: &str, name: &str| {
+        let path = tmp.path().join(name);
+        let out = gpg(
+            &k.home,
+            &["--batch", "--pinentry-mode", "loopback", "--passphrase", "pw", "--export-secret-keys", "--armor", fpr],
+        );
+        std::fs::write(&path, out.stdout).unwrap();
+        path
+    };
+    let plain_key = export(&k.plain, "plain.asc");
+    let protected_key = export(&k.protected, "protected.asc");
+    let policy = |fpr: &str, name: &str| {
+        let p = tmp.path().join(format!("{name}.json"));
+        std::fs::write(
+            &p,
+            format!(
+                r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}","signedIdentity":{{"type":"exactReference","dockerReference":"docker.io/library/mine:v2"}}}}]}}"#,
+                exported(tmp.path(), fpr).display()
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let sign = |key: &Path, passphrase: Option<&Path>, out: &Path| {
+        let mut args = vec!["--insecure-policy", "copy", "--sign-by-key-file", s(key)];
+        if let Some(p) = passphrase {
+            args.extend(["--sign-passphrase-file", s(p)]);
+        }
+        let (src, dest) = (format!("dir:{}", plain.display()), format!("dir:{}", out.display()));
+        args.extend(["--sign-identity", "docker.io/library/mine:v2", &src, &dest]);
+        skiff(&args)
+    };
+    let wrong = tmp.path().join("wrong.txt");
+    std::fs::write(&wrong, "not it\n").unwrap();
+    for (name, key, fpr, passphrase) in [
+        ("plain", &plain_key, &k.plain, None),
+        ("protected", &protected_key, &k.protected, Some(k.passphrase.as_path())),
+    ] {
+        let out = tmp.path().join(format!("signed-{name}"));
+        let r = sign(key, passphrase, &out);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert!(r.stderr.contains("Creating signature: Signing image using simple signing"), "{}", r.stderr);
+        let pulled = tmp.path().join(format!("pulled-{name}"));
+        let policy = policy(fpr, name);
+        skopeo(&[
+            "--policy",
+            s(&policy),
+            "copy",
+            &format!("dir:{}", out.display()),
+            &format!("dir:{}", pulled.display()),
+        ])
+        .ok();
+    }
+    for (why, passphrase) in [("none", None), ("wrong", Some(wrong.as_path()))] {
+        let out = tmp.path().join(format!("never-{why}"));
+        let r = sign(&protected_key, passphrase, &out);
+        assert_eq!(r.code, 1, "{why}");
+        assert!(r.stderr.contains("signing with the key file failed"), "{why}: {}", r.stderr);
+        assert!(!out.join("manifest.json").exists(), "{why}: nothing written");
+    }
+}
+
 #[test]
 fn sync_sign_by_signs_each_image_as_its_destination() {
     let k = keys();

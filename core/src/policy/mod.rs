@@ -40,6 +40,9 @@ pub struct PolicyInput {
     /// The file's contents; None when no file exists.
     #[serde(default)]
     pub contents: Option<String>,
+    /// `--require-signed`: a requirement that verifies signatures must apply.
+    #[serde(default)]
+    pub require_signed: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +102,16 @@ pub fn check(input: &PolicyInput, image: &ImageReference, shown: &str) -> Result
                 ));
             }
         }
+    }
+    if input.require_signed && signed.is_empty() {
+        let identity = scopes_of(image).into_iter().next().unwrap_or_default();
+        return Err(Error::new(
+            crate::error::ErrorKind::Unauthorized,
+            format!(
+                "Source image rejected: No signature verification policy found for image {}:{identity}",
+                image.transport_name()
+            ),
+        ));
     }
     Ok(signed)
 }
@@ -214,7 +227,7 @@ mod tests {
     use super::*;
 
     fn input(json: &str) -> PolicyInput {
-        PolicyInput { insecure: false, path: "policy.json".into(), contents: Some(json.into()) }
+        PolicyInput { insecure: false, path: "policy.json".into(), contents: Some(json.into()), require_signed: false }
     }
 
     fn img(s: &str) -> ImageReference {
@@ -236,6 +249,22 @@ mod tests {
         assert!(check(&p, &img("docker://reg.example.com:5000/a"), "x").is_ok());
         assert!(check(&p, &img("dir:/tmp/x"), "x").is_ok());
         assert!(check(&p, &img("oci:/tmp/x"), "x").is_err());
+    }
+
+    #[test]
+    fn require_signed_wants_a_requirement_that_verifies() {
+        let anything =
+            PolicyInput { require_signed: true, ..input(r#"{"default":[{"type":"insecureAcceptAnything"}]}"#) };
+        let e = check(&anything, &img("docker://reg.example/a:v1"), "x").unwrap_err();
+        assert_eq!(
+            e.message,
+            "Source image rejected: No signature verification policy found for image docker:reg.example/a:v1"
+        );
+        let signed = PolicyInput {
+            require_signed: true,
+            ..input(r#"{"default":[{"type":"insecureAcceptAnything"},{"type":"sigstoreSigned","keyPath":"/k"}]}"#)
+        };
+        assert_eq!(check(&signed, &img("docker://reg.example/a:v1"), "x").unwrap().len(), 1);
     }
 
     #[test]
@@ -285,7 +314,12 @@ mod tests {
             let e = check(&input(&format!(r#"{{"default":[{bad}]}}"#)), &img("docker://a/b"), "x").unwrap_err();
             assert!(e.message.contains(why), "{bad}: {e}");
         }
-        let none = PolicyInput { insecure: false, path: "/etc/containers/policy.json".into(), contents: None };
+        let none = PolicyInput {
+            insecure: false,
+            path: "/etc/containers/policy.json".into(),
+            contents: None,
+            require_signed: false,
+        };
         assert!(check(&none, &img("docker://a/b"), "x").unwrap_err().message.contains("--insecure-policy"));
         assert!(check(&PolicyInput { insecure: true, ..none }, &img("docker://a/b"), "x").is_ok());
         assert!(check(&input(r#"{"default":[{"type":"bogus"}]}"#), &img("docker://a/b"), "x").is_err());

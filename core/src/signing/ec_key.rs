@@ -63,7 +63,7 @@ pub fn from_pem(data: &[u8]) -> Result<EcKey> {
     if block.label != "PUBLIC KEY" {
         return Err(Error::invalid(format!(
             "unknown Public key PEM file type: {}. Are you passing the correct public key?",
-            crate::registry::sanitize(&block.label)
+            crate::error::sanitize(&block.label)
         )));
     }
     EcKey::from_spki_der(&block.bytes)

@@ -5,6 +5,7 @@
 pub mod ec_key;
 pub mod generate_key;
 pub mod gpg;
+pub mod key_file;
 pub mod openpgp;
 pub mod payload;
 pub mod pem;

@@ -66,7 +66,7 @@ fn pem_block<'a>(text: &str, labels: &[&'a str]) -> Result<(&'a str, Vec<u8>)> {
     let rest = &text[start + "-----BEGIN ".len()..];
     let (label, rest) = rest.split_once("-----").ok_or_else(|| Error::invalid("invalid pem block"))?;
     let Some(known) = labels.iter().find(|l| **l == label) else {
-        return Err(Error::invalid(format!("unsupported pem type: {}", crate::registry::sanitize(label))));
+        return Err(Error::invalid(format!("unsupported pem type: {}", crate::error::sanitize(label))));
     };
     let end = format!("-----END {label}-----");
     let body = rest.split_once(&end).ok_or_else(|| Error::invalid("invalid pem block"))?.0;

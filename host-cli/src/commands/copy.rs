@@ -45,7 +45,11 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         destination: a.destination,
         src: side_options(g, &src, &a.retry, a.src.shared_blob_dir, a.src.daemon_host)?,
         dest: side_options(g, &dest, &a.retry, a.dest.shared_blob_dir, a.dest.daemon_host)?,
-        policy: wj::PolicyOptions { path: g.policy.clone(), insecure: g.insecure_policy },
+        policy: wj::PolicyOptions {
+            path: g.policy.clone(),
+            insecure: g.insecure_policy,
+            require_signed: g.require_signed,
+        },
         registries_d: g.registries_d.clone(),
         platform: platform(g),
         all: a.all,

@@ -25,6 +25,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Cli::command().print_help()?;
         return Ok(());
     };
+    if cli.global.insecure_policy && cli.global.require_signed {
+        bail!("--insecure-policy and --require-signed are mutually exclusive");
+    }
     match command {
         Command::Inspect(a) => inspect::run(&cli.global, a),
         Command::ListTags(a) => list_tags::run(&cli.global, a),
@@ -144,6 +147,7 @@ fn sign_options(f: SigningFlags) -> Result<wj::SignOptions> {
     };
     Ok(wj::SignOptions {
         sign_by: f.sign_by,
+        sign_by_key_file: f.sign_by_key_file,
         sign_by_sigstore_private_key: f.sign_by_sigstore_private_key,
         sign_passphrase_file: f.sign_passphrase_file,
         sign_passphrase,

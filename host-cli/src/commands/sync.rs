@@ -40,7 +40,11 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         destination_kind,
         src: side_options(g, &src, &a.retry, a.src.shared_blob_dir, a.src.daemon_host)?,
         dest: side_options(g, &dest, &a.retry, a.dest.shared_blob_dir, a.dest.daemon_host)?,
-        policy: wj::PolicyOptions { path: g.policy.clone(), insecure: g.insecure_policy },
+        policy: wj::PolicyOptions {
+            path: g.policy.clone(),
+            insecure: g.insecure_policy,
+            require_signed: g.require_signed,
+        },
         registries_d: g.registries_d.clone(),
         platform: platform(g),
         all: a.all,

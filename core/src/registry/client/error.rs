@@ -53,11 +53,7 @@ impl RegistryErrors {
     }
 }
 
-/// Keeps a registry's message printable and short: it ends up on a terminal.
-pub fn sanitize(s: &str) -> String {
-    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if clean.chars().count() > 512 { clean.chars().take(512).chain("…".chars()).collect() } else { clean }
-}
+pub use crate::error::sanitize;
 
 /// A host failure as an error: an oversized body is an integrity problem
 /// (a hostile or broken registry), anything else an IO one.
