@@ -394,3 +394,139 @@ fn signed_into_dir_then_pushed_by_skopeo_and_synced_signed() {
         .collect();
     assert!(claims.contains(&format!("{host}/synced/from-dir:v1")), "{claims:?}");
 }
+
+/// Uploads `bytes` as a blob of `repository` on the plain registry (a
+/// POST for a session, then one PUT); its digest.
+fn upload(repository: &str, bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(bytes));
+    let body = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(body.path(), bytes).unwrap();
+    let base = format!("http://{}", world().plain.host());
+    let out = Command::new("curl")
+        .args(["-sf", "-o", "/dev/null", "-D", "-", "-X", "POST", &format!("{base}/v2/{repository}/blobs/uploads/")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "starting an upload: {}", String::from_utf8_lossy(&out.stderr));
+    let headers = String::from_utf8_lossy(&out.stdout).into_owned();
+    let location = headers
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+        .expect("a Location")
+        .trim()
+        .to_owned();
+    let location = if location.starts_with('/') { format!("{base}{location}") } else { location };
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let out = Command::new("curl")
+        .args(["-sf", "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream"])
+        .args(["--data-binary", &format!("@{}", body.path().display()), &format!("{location}{sep}digest={digest}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "finishing an upload: {}", String::from_utf8_lossy(&out.stderr));
+    digest
+}
+
+/// Puts an OCI manifest with `layers` under `tag`.
+fn put_manifest(repository: &str, tag: &str, config: &str, layers: Vec<serde_json::Value>) {
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "layers": layers,
+    });
+    let body = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(body.path(), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let url = format!("http://{}/v2/{repository}/manifests/{tag}", world().plain.host());
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/vnd.oci.image.manifest.v1+json",
+        ])
+        .args(["--data-binary", &format!("@{}", body.path().display()), &url])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    let short: String = said.chars().take(300).collect();
+    assert!(said.ends_with("201"), "putting a manifest: {short} {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Hostile attachments: ten thousand signature layers, a 5 MiB signature
+/// (declared, or hidden behind a small declared size) — refused in words
+/// before they are read, nothing written.
+#[test]
+fn hostile_attachments_are_refused_before_they_are_read() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let d = attachments_config(tmp.path());
+    let repository = "sigstore/hostile";
+    let image = format!("docker://{}/{repository}:v1", w.plain.host());
+    let r = skiff(&[
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:v1", w.single.display()),
+        &image,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let tag = format!("{}.sig", digest_of(&image).replace(':', "-"));
+    let config = upload(repository, b"{}");
+    let payload = upload(repository, b"{\"critical\":{}}");
+    let layer = |digest: &str, size: usize| {
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": digest,
+            "size": size,
+            "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="},
+        })
+    };
+    let pull = |name: &str| {
+        let out = tmp.path().join(name);
+        let r = skiff(&[
+            "--insecure-policy",
+            "--registries.d",
+            &d,
+            "copy",
+            "--src-tls-verify=false",
+            &image,
+            &format!("dir:{}", out.display()),
+        ]);
+        assert_eq!(r.code, 1, "{name}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"));
+        assert!(!out.join("manifest.json").exists(), "{name}: nothing written");
+        r.stderr
+    };
+    put_manifest(repository, &tag, &config, vec![layer(&payload, 15); 10_000]);
+    let e = pull("many");
+    assert!(e.contains("more than 128 signatures"), "{e}");
+
+    let big = vec![b'x'; 5 << 20];
+    let big_digest = upload(repository, &big);
+    put_manifest(repository, &tag, &config, vec![layer(&big_digest, big.len())]);
+    let e = pull("big");
+    assert!(e.contains("more than the 4194304 a signature may be"), "{e}");
+    put_manifest(repository, &tag, &config, vec![layer(&big_digest, 100)]);
+    let e = pull("lying");
+    assert!(e.contains("too large") || e.contains("larger than"), "{e}");
+
+    // The same 5 MiB as a dir: signature.
+    let dir = tmp.path().join("dir");
+    let r = skiff(&[
+        "--insecure-policy",
+        "copy",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("dir:{}", dir.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut framed = b"\0sigstore-json\n".to_vec();
+    framed.extend(&big);
+    std::fs::write(dir.join("signature-1"), framed).unwrap();
+    let out = tmp.path().join("dir-out");
+    let r = skiff(&["--insecure-policy", "copy", &format!("dir:{}", dir.display()), &format!("dir:{}", out.display())]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!out.join("manifest.json").exists());
+}

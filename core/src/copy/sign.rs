@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::files::read_local;
 use crate::reference::ImageReference;
 use crate::signature::Signature;
-use crate::signing::key_file::{self, KeyFile};
+use crate::signing::key_file::KeyFile;
 use crate::signing::{gpg, payload, sigstore, sigstore_key};
 
 /// The most a private key or passphrase file may hold.
@@ -120,12 +120,8 @@ impl Signers {
         }
         if let Some(key) = &self.key_file {
             io.note(format!("{}: Signing image using simple signing", heading(out.len() + 1)));
-            let seed = io
-                .random(key_file::SEED_LEN as u32)
-                .await
-                .map_err(|e| Error::other(format!("creating signature: {}", e.message)))?;
             let payload = payload::build(digest, identity, timestamp);
-            out.push(Signature::SimpleSigning(key.sign(&payload, &seed, io.now_ms() / 1000)?));
+            out.push(Signature::SimpleSigning(key.sign(&payload, io.now_ms() / 1000)?));
         }
         if let Some(key) = &self.sigstore {
             io.note(format!("{}: Signing image using a sigstore signature", heading(out.len() + 1)));
