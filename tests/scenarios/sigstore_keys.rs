@@ -52,6 +52,72 @@ out = subprocess.run(["openssl", "pkey", "-inform", "DER", "-pubout"], input=der
 sys.stdout.write(out.stdout.decode())
 "#;
 
+/// Re-encrypts a skiff key (decrypted with PyNaCl) as cosign's newer
+/// label and the strongest scrypt set go-securesystemslib reads (OWASP,
+/// N=2^17): a key file skiff did not write.
+const REENCRYPT: &str = r#"
+import base64, hashlib, json, re, sys, os
+import nacl.secret
+text = open(sys.argv[1]).read()
+body = "".join(l for l in text.splitlines() if not l.startswith("-----"))
+env = json.loads(base64.b64decode(body))
+p = env["kdf"]["params"]
+key = hashlib.scrypt(b"pw", salt=base64.b64decode(env["kdf"]["salt"]), n=p["N"], r=8, p=1, maxmem=128 << 20, dklen=32)
+der = nacl.secret.SecretBox(key).decrypt(base64.b64decode(env["ciphertext"]), base64.b64decode(env["cipher"]["nonce"]))
+salt, nonce = os.urandom(32), os.urandom(24)
+key = hashlib.scrypt(b"owasp", salt=salt, n=1 << 17, r=8, p=1, maxmem=256 << 20, dklen=32)
+sealed = nacl.secret.SecretBox(key).encrypt(der, nonce).ciphertext
+b64 = lambda b: base64.b64encode(b).decode()
+env = {"kdf": {"name": "scrypt", "params": {"N": 1 << 17, "r": 8, "p": 1}, "salt": b64(salt)},
+       "cipher": {"name": "nacl/secretbox", "nonce": b64(nonce)}, "ciphertext": b64(sealed)}
+data = base64.b64encode(json.dumps(env).encode()).decode()
+lines = "\n".join(data[i:i + 64] for i in range(0, len(data), 64))
+open(sys.argv[2], "w").write(f"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{lines}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+"#;
+
+#[test]
+fn keys_others_encrypted_sign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (prefix, _) = generated(tmp.path(), "k");
+    let other = tmp.path().join("owasp.key");
+    let out = Command::new("/usr/bin/python3")
+        .args(["-c", REENCRYPT, &format!("{}.private", prefix.display()), s(&other)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pass = tmp.path().join("owasp.pass");
+    std::fs::write(&pass, "owasp\n").unwrap();
+    let signed = tmp.path().join("signed");
+    let r = skiff(&[
+        "--insecure-policy",
+        "copy",
+        "--sign-by-sigstore-private-key",
+        s(&other),
+        "--sign-passphrase-file",
+        s(&pass),
+        "--sign-identity",
+        "example.com/app:v1",
+        &format!("oci:{}:v1", world().single.display()),
+        &format!("dir:{}", signed.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let accept = policy_with(
+        tmp.path(),
+        "accept",
+        &format!("{}.pub", prefix.display()),
+        r#"{"type":"exactReference","dockerReference":"example.com/app:v1"}"#,
+    );
+    let back = tmp.path().join("back");
+    let r = skiff(&[
+        "--policy",
+        s(&accept),
+        "copy",
+        &format!("dir:{}", signed.display()),
+        &format!("dir:{}", back.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
 #[test]
 fn generated_keys_are_what_cosign_and_openssl_read() {
     let tmp = tempfile::tempdir().unwrap();
@@ -80,6 +146,35 @@ fn generated_keys_are_what_cosign_and_openssl_read() {
     let r = skiff(&["generate-sigstore-key"]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("Usage: generate-sigstore-key --output-prefix PREFIX"), "{}", r.stderr);
+
+    // On a terminal the passphrase is asked for (once), and signing with
+    // the key asks for it again.
+    let typed = tmp.path().join("typed");
+    let log = tmp.path().join("typescript");
+    let on_terminal = |command: String| {
+        let mut cmd = Command::new("sh");
+        let script = format!("printf 'secret\\n' | script -qec {command:?} {}", log.display());
+        cmd.args(["-c", &script]).env("HOME", skiff_tests::harness::tools::test_home());
+        skiff_tests::harness::tools::run(cmd)
+    };
+    let skiff_bin = skiff_tests::harness::tools::skiff_path();
+    on_terminal(format!("{} generate-sigstore-key --output-prefix {}", skiff_bin.display(), typed.display())).ok();
+    let screen = std::fs::read_to_string(&log).unwrap();
+    assert!(screen.contains(&format!("Passphrase for key {}.private:", typed.display())), "{screen}");
+    // (The typed line shows in the typescript: `script` feeds it to the
+    // terminal before the prompt turns echo off, so echo is not checked.)
+    let private = format!("{}.private", typed.display());
+    let out = Command::new("/usr/bin/python3").args(["-c", DECRYPT, &private, "secret"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let signed = tmp.path().join("signed-on-terminal");
+    let source = format!("oci:{}:v1", world().single.display());
+    on_terminal(format!(
+        "{} --insecure-policy copy --sign-by-sigstore-private-key {private} --sign-identity example.com/app:v1 {source} dir:{}",
+        skiff_bin.display(),
+        signed.display()
+    ))
+    .ok();
+    assert!(signed.join("signature-1").exists(), "{}", std::fs::read_to_string(&log).unwrap());
 }
 
 /// A registries.d turning attachments on everywhere; its path.

@@ -73,6 +73,19 @@ fn cosign_signatures_are_judged_as_their_readme_says() {
         assert_eq!(past_the_policy, accepted, "{name}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"));
     }
+    // Truncated and garbage signatures are clean errors.
+    let blob = std::fs::read(f.join("dir-img-cosign-valid/signature-1")).unwrap();
+    for (name, bad) in
+        [("truncated", blob[..blob.len() / 2].to_vec()), ("garbage", b"\x00sigstore-json\n\xff\xfe".to_vec())]
+    {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(f.join("dir-img-cosign-valid/manifest.json"), dir.join("manifest.json")).unwrap();
+        std::fs::write(dir.join("signature-1"), bad).unwrap();
+        let r = copy_with(tmp.path(), name, &format!(r#""keyPath":"{key}",{repo}"#), &dir);
+        assert!(r.stderr.contains("invalid sigstore signature"), "{name}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"));
+    }
     // With Rekor keys, a signature that was never logged is not enough.
     let rekor = format!(r#""keyPath":"{key}","rekorPublicKeyPath":"{}",{repo}"#, f.join("rekor.pub").display());
     let r = copy_with(tmp.path(), "rekor", &rekor, &f.join("dir-img-cosign-valid"));
