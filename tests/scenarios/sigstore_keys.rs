@@ -205,6 +205,20 @@ fn policy_with(dir: &Path, name: &str, key: &str, identity: &str) -> PathBuf {
     p
 }
 
+/// skiff copies `image` from the plain registry to `dir:OUT` under `policy`.
+fn pull_with(policy: &Path, registries_d: &str, image: &str, out: &Path) -> Run {
+    skiff(&[
+        "--policy",
+        s(policy),
+        "--registries.d",
+        registries_d,
+        "copy",
+        "--src-tls-verify=false",
+        image,
+        &format!("dir:{}", out.display()),
+    ])
+}
+
 /// The digest of the manifest `image` (a docker:// reference) names.
 fn digest_of(image: &str) -> String {
     let r = skopeo(&["inspect", "--tls-verify=false", "--raw", image]).ok();
@@ -284,18 +298,7 @@ fn sigstore_signatures_travel_through_registries_as_attachments() {
     let accept = policy(tmp.path(), "accept", &key);
     let cosign = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/sigstore/cosign.pub");
     let reject = policy(tmp.path(), "reject", s(&cosign));
-    let pull = |policy: &Path, image: &str, out: &str| {
-        skiff(&[
-            "--policy",
-            s(policy),
-            "--registries.d",
-            &d,
-            "copy",
-            "--src-tls-verify=false",
-            image,
-            &format!("dir:{}", tmp.path().join(out).display()),
-        ])
-    };
+    let pull = |policy: &Path, image: &str, out: &str| pull_with(policy, &d, image, &tmp.path().join(out));
     let r = pull(&accept, &format!("docker://{signed}:v1"), "pulled");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(tmp.path().join("pulled/signature-1").exists(), "the signature is kept in dir:");
@@ -433,16 +436,7 @@ fn signed_into_dir_then_pushed_by_skopeo_and_synced_signed() {
     ])
     .ok();
     let accept = policy(tmp.path(), "accept", &key);
-    let r = skiff(&[
-        "--policy",
-        s(&accept),
-        "--registries.d",
-        &d,
-        "copy",
-        "--src-tls-verify=false",
-        &pushed,
-        &format!("dir:{}", tmp.path().join("back").display()),
-    ]);
+    let r = pull_with(&accept, &d, &pushed, &tmp.path().join("back"));
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     // sync signs each image as its destination.
@@ -466,16 +460,7 @@ fn signed_into_dir_then_pushed_by_skopeo_and_synced_signed() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let synced = format!("docker://{host}/synced/from-dir:v1");
-    let r = skiff(&[
-        "--policy",
-        s(&accept),
-        "--registries.d",
-        &d,
-        "copy",
-        "--src-tls-verify=false",
-        &synced,
-        &format!("dir:{}", tmp.path().join("synced").display()),
-    ]);
+    let r = pull_with(&accept, &d, &synced, &tmp.path().join("synced"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let claims: Vec<String> = (1..=2)
         .filter_map(|n| std::fs::read(tmp.path().join(format!("synced/signature-{n}"))).ok())
