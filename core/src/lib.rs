@@ -27,6 +27,7 @@ pub mod reference;
 pub mod registry;
 pub mod signature;
 pub mod signing;
+pub mod storage;
 pub mod sync;
 pub mod transport;
 

@@ -20,6 +20,7 @@ mod self_signed;
 mod signatures;
 mod sigstore_keys;
 mod sigstore_signing;
+mod storage;
 mod sync;
 
 use serde_json::Value;

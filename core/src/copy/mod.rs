@@ -278,7 +278,7 @@ pub async fn copy_image(
     }
 
     let tmpdir = env.scratch_dir();
-    let source = ImageSource::open(io, src_ref, &src, &tmpdir)?;
+    let source = ImageSource::open(io, src_ref, &src, &tmpdir)?.for_copy();
     let mut dest = ImageDestination::open(io, dst_ref, &dst, &tmpdir)?;
     dest.add_tags(&settings.additional_tags)?;
     let copier = Copier {

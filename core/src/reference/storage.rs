@@ -1,5 +1,5 @@
 //! `containers-storage:[driver@graphroot+runroot:options]{id|reference[@id]}`.
-//! Only the syntax lives here; the store itself is reached in a later release.
+//! Only the syntax lives here; which image it names is `storage::records`'.
 
 use super::DockerReference;
 use crate::error::{Error, Result};
@@ -13,6 +13,9 @@ pub struct StorageReference {
     pub named: Option<DockerReference>,
     /// A full 64-hex image ID, alone or after `@`.
     pub id: Option<String>,
+    /// What followed the store specifier, as written (an ID prefix reads
+    /// as a name until the store says otherwise).
+    pub text: String,
 }
 
 impl StorageReference {
@@ -46,6 +49,7 @@ impl StorageReference {
         if rest.is_empty() {
             return Err(Error::invalid("containers-storage: no image name or ID given"));
         }
+        r.text = rest.to_owned();
         let is_id = |s: &str| s.len() == 64 && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
         let candidate = rest.strip_prefix("sha256:").unwrap_or(rest);
         if is_id(candidate) {

@@ -8,6 +8,7 @@ mod docker_archive;
 mod docker_save;
 mod oci_layout;
 mod registry;
+mod storage;
 mod tar_members;
 pub mod tar_write;
 
@@ -16,6 +17,7 @@ pub use dir::DirSource;
 pub use docker_archive::DockerArchiveSource;
 pub use oci_layout::{LayoutSource, select as select_layout_entry};
 pub use registry::RegistrySource;
+pub use storage::StorageSource;
 
 use crate::compression::Compression;
 use crate::digest::Digest;
@@ -53,6 +55,10 @@ pub struct SideOptions {
     /// [`SideOptions::resolve`].
     #[serde(skip)]
     pub pull_sources: Vec<(DockerReference, RegistryOptions)>,
+    /// The containers-storage store a `containers-storage:` image is in
+    /// (found by [`SideOptions::resolve`]).
+    #[serde(skip)]
+    pub storage: Option<crate::storage::location::Store>,
     /// Set once the fields above were found for the image (a sync finds
     /// them once per repository, not once per image).
     #[serde(skip)]
@@ -102,6 +108,9 @@ impl SideOptions {
             }
             ImageReference::DockerDaemon(_) if self.daemon_host.is_none() => {
                 self.daemon_host = env.var("DOCKER_HOST").map(str::to_owned);
+            }
+            ImageReference::ContainersStorage(r) => {
+                self.storage = Some(crate::storage::location::find(io, env, r).await?);
             }
             _ => {}
         }
@@ -178,6 +187,7 @@ pub enum ImageSource {
     Layout(LayoutSource),
     Dir(DirSource),
     DockerArchive(DockerArchiveSource),
+    Storage(StorageSource),
 }
 
 impl ImageSource {
@@ -208,10 +218,12 @@ impl ImageSource {
                 let s = DockerArchiveSource::new(io, &path, ArchiveSelector::Only, tmpdir);
                 Ok(ImageSource::DockerArchive(s.saved_by(daemon, r.clone())))
             }
-            other => Err(Error::unsupported(format!(
-                "reading images from the {} transport is not supported by this command yet",
-                other.transport_name()
-            ))),
+            ImageReference::ContainersStorage(r) => {
+                let store = side.storage.clone().ok_or_else(|| Error::other("the store was not located"))?;
+                let run = r.run_root.as_deref().map(|run| format!("+{run}")).unwrap_or_default();
+                let shown = format!("[{}@{}{run}]{}", store.driver, store.graph_root, r.text);
+                Ok(ImageSource::Storage(StorageSource::new(io, store, r.clone(), shown, tmpdir)))
+            }
         }
     }
 
@@ -223,6 +235,16 @@ impl ImageSource {
             ImageSource::Layout(s) => s.manifest(instance).await,
             ImageSource::Dir(s) => s.manifest(instance).await,
             ImageSource::DockerArchive(s) => s.manifest(instance).await,
+            ImageSource::Storage(s) => s.manifest(instance).await,
+        }
+    }
+
+    /// The source as a copy reads it: a containers-storage image offers its
+    /// layers as the uncompressed tars it holds (the others are unchanged).
+    pub fn for_copy(self) -> Self {
+        match self {
+            ImageSource::Storage(s) => ImageSource::Storage(s.for_copy()),
+            other => other,
         }
     }
 
@@ -239,6 +261,7 @@ impl ImageSource {
             ImageSource::Layout(s) => s.blob(&d.digest, max).await?,
             ImageSource::Dir(s) => s.blob(&d.digest, max).await?,
             ImageSource::DockerArchive(s) => s.blob(&d.digest, max).await?,
+            ImageSource::Storage(s) => s.blob(&d.digest, max).await?,
         };
         d.digest.verify(&bytes, &format!("blob {}", d.digest))?;
         if d.size >= 0 && bytes.len() as i64 != d.size {
@@ -255,6 +278,7 @@ impl ImageSource {
             ImageSource::Layout(s) => Some(s.blob_source(d).await?),
             ImageSource::Dir(s) => Some(crate::engine::BlobSource::File { path: s.blob_path(d) }),
             ImageSource::DockerArchive(s) => Some(s.blob_source(d).await?),
+            ImageSource::Storage(s) => Some(s.blob_source(d).await?),
         })
     }
 
@@ -273,6 +297,7 @@ impl ImageSource {
             ImageSource::Layout(s) => &s.io,
             ImageSource::Dir(s) => &s.io,
             ImageSource::DockerArchive(s) => &s.io,
+            ImageSource::Storage(s) => &s.io,
         }
     }
 
@@ -281,7 +306,7 @@ impl ImageSource {
     pub fn layer_compression(&self, l: &Descriptor) -> Option<Compression> {
         match self {
             // Plain tars (decompressed if need be), whatever the made-up manifest says.
-            ImageSource::DockerArchive(_) => Some(Compression::None),
+            ImageSource::DockerArchive(_) | ImageSource::Storage(_) => Some(Compression::None),
             _ => Compression::of_media_type(&l.media_type),
         }
     }

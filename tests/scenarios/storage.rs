@@ -1,0 +1,117 @@
+//! `containers-storage:` as a source, against stores Debian's skopeo 1.9.3
+//! writes (vfs, a fresh store per test under a temporary root): skiff's
+//! `inspect` equals skopeo's, every name form resolves to the same image,
+//! a copy to `dir:` holds the same bytes (each layer's tar re-assembled
+//! from its tar-split, so its diff ID matches), and what skiff pushes to a
+//! registry skopeo reads back.
+
+use std::path::Path;
+
+use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::tools::{skiff, skopeo};
+
+use super::assert_inspect_matches;
+
+/// A vfs store under `dir` holding the suite's single image as
+/// `localhost/app:v1`, written by skopeo; the store specifier.
+fn store_with_image(dir: &Path) -> String {
+    let spec = format!("[vfs@{}+{}]", dir.join("root").display(), dir.join("run").display());
+    skopeo(&[
+        "--insecure-policy",
+        "copy",
+        &format!("oci:{}:v1", world().single.display()),
+        &format!("containers-storage:{spec}localhost/app:v1"),
+    ])
+    .ok();
+    spec
+}
+
+fn image_id(dir: &Path) -> String {
+    let images: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("root/vfs-images/images.json")).unwrap()).unwrap();
+    images[0]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn inspect_and_every_name_form_resolve_as_skopeo_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = store_with_image(tmp.path());
+    let image = format!("containers-storage:{spec}localhost/app:v1");
+    let ours = skiff(&["inspect", &image]).ok().json();
+    let theirs = skopeo(&["inspect", &image]).ok().json();
+    let raw = skiff(&["inspect", "--raw", &image]).ok().stdout;
+    assert_eq!(raw, skopeo(&["inspect", "--raw", &image]).ok().stdout, "the stored manifest");
+    assert_inspect_matches(&ours, &theirs, &raw);
+    let config = skiff(&["inspect", "--config", "--raw", &image]).ok().stdout;
+    assert_eq!(config, skopeo(&["inspect", "--config", "--raw", &image]).ok().stdout);
+
+    let id = image_id(tmp.path());
+    let digest = theirs["Digest"].as_str().unwrap().to_owned();
+    for form in [id.clone(), id[..12].to_owned(), format!("localhost/app@{id}"), format!("localhost/app@{digest}")] {
+        let reference = format!("containers-storage:{spec}{form}");
+        let ours = skiff(&["inspect", &reference]);
+        assert_eq!(ours.code, 0, "{form}: {}", ours.stderr);
+        assert_eq!(ours.json()["Digest"], digest.as_str(), "{form}");
+        assert_eq!(skopeo(&["inspect", &reference]).ok().json()["Digest"], digest.as_str(), "{form}");
+    }
+    // Names that are not there, as skopeo fails on them.
+    for missing in ["localhost/app:v2", "localhost/other:v1", &format!("localhost/other@{id}"), "fff"] {
+        let reference = format!("containers-storage:{spec}{missing}");
+        let ours = skiff(&["inspect", &reference]);
+        let theirs = skopeo(&["inspect", &reference]);
+        assert_ne!(ours.code, 0, "{missing}");
+        assert_ne!(theirs.code, 0, "{missing}");
+        assert!(ours.stderr.contains("does not resolve to an image ID"), "{missing}: {}", ours.stderr);
+        assert!(!ours.stderr.contains("panicked"));
+    }
+}
+
+#[test]
+fn copies_out_of_the_store_hold_the_stores_layers() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = store_with_image(tmp.path());
+    let image = format!("containers-storage:{spec}localhost/app:v1");
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    skiff(&["--insecure-policy", "copy", &image, &format!("dir:{}", ours.display())]).ok();
+    skopeo(&["--insecure-policy", "copy", &image, &format!("dir:{}", theirs.display())]).ok();
+    let names = |d: &Path| {
+        let mut n: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&ours), names(&theirs));
+    for name in names(&ours).iter().filter(|n| *n != "manifest.json") {
+        assert_eq!(std::fs::read(ours.join(name)).unwrap(), std::fs::read(theirs.join(name)).unwrap(), "{name}");
+    }
+    // The layers are the store's uncompressed tars; skiff names them so, as
+    // upstream containers/image does (1.9.3 keeps the stored `+gzip` types).
+    let manifest = |d: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join("manifest.json")).unwrap()).unwrap()
+    };
+    let (m, t) = (manifest(&ours), manifest(&theirs));
+    assert_eq!(m["config"], t["config"]);
+    for (a, b) in m["layers"].as_array().unwrap().iter().zip(t["layers"].as_array().unwrap()) {
+        assert_eq!(a["digest"], b["digest"]);
+        assert_eq!(a["size"], b["size"]);
+        assert_eq!(a["mediaType"], "application/vnd.oci.image.layer.v1.tar");
+    }
+
+    // To a registry: compressed again, and skopeo reads it back whole.
+    let pushed = format!("docker://{}/storage/app:v1", w.plain.host());
+    skiff(&["--insecure-policy", "copy", "--dest-tls-verify=false", &image, &pushed]).ok();
+    let raw: serde_json::Value = skopeo(&["inspect", "--tls-verify=false", "--raw", &pushed]).ok().json();
+    assert!(
+        raw["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip")
+    );
+    let config = skopeo(&["inspect", "--tls-verify=false", "--config", "--raw", &pushed]).ok().stdout;
+    assert_eq!(config, skopeo(&["inspect", "--config", "--raw", &image]).ok().stdout, "the same image");
+    let back = tmp.path().join("back");
+    skopeo(&["--insecure-policy", "copy", "--src-tls-verify=false", &pushed, &format!("oci:{}:v1", back.display())])
+        .ok();
+}
