@@ -1,5 +1,6 @@
 //! `containers-storage:` as a source, against stores Debian's skopeo 1.9.3
-//! writes (vfs, a fresh store per test under a temporary root): skiff's
+//! writes (vfs and overlay, a fresh store per test under a temporary root;
+//! writing overlay needs no mount, reading never mounts): skiff's
 //! `inspect` equals skopeo's, every name form resolves to the same image,
 //! a copy to `dir:` holds the same bytes (each layer's tar re-assembled
 //! from its tar-split, so its diff ID matches), and what skiff pushes to a
@@ -12,10 +13,10 @@ use skiff_tests::harness::tools::{skiff, skopeo};
 
 use super::assert_inspect_matches;
 
-/// A vfs store under `dir` holding the suite's single image as
+/// A `driver` store under `dir` holding the suite's single image as
 /// `localhost/app:v1`, written by skopeo; the store specifier.
-fn store_with_image(dir: &Path) -> String {
-    let spec = format!("[vfs@{}+{}]", dir.join("root").display(), dir.join("run").display());
+fn store_with_image(dir: &Path, driver: &str) -> String {
+    let spec = format!("[{driver}@{}+{}]", dir.join("root").display(), dir.join("run").display());
     skopeo(&[
         "--insecure-policy",
         "copy",
@@ -35,7 +36,7 @@ fn image_id(dir: &Path) -> String {
 #[test]
 fn inspect_and_every_name_form_resolve_as_skopeo_does() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = store_with_image(tmp.path());
+    let spec = store_with_image(tmp.path(), "vfs");
     let image = format!("containers-storage:{spec}localhost/app:v1");
     let ours = skiff(&["inspect", &image]).ok().json();
     let theirs = skopeo(&["inspect", &image]).ok().json();
@@ -67,10 +68,19 @@ fn inspect_and_every_name_form_resolve_as_skopeo_does() {
 }
 
 #[test]
-fn copies_out_of_the_store_hold_the_stores_layers() {
+fn copies_out_of_vfs_stores_hold_the_stores_layers() {
+    copies_out_hold_the_stores_layers("vfs");
+}
+
+#[test]
+fn copies_out_of_overlay_stores_hold_the_stores_layers() {
+    copies_out_hold_the_stores_layers("overlay");
+}
+
+fn copies_out_hold_the_stores_layers(driver: &str) {
     let w = world();
     let tmp = tempfile::tempdir().unwrap();
-    let spec = store_with_image(tmp.path());
+    let spec = store_with_image(tmp.path(), driver);
     let image = format!("containers-storage:{spec}localhost/app:v1");
     let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
     skiff(&["--insecure-policy", "copy", &image, &format!("dir:{}", ours.display())]).ok();
@@ -99,7 +109,7 @@ fn copies_out_of_the_store_hold_the_stores_layers() {
     }
 
     // To a registry: compressed again, and skopeo reads it back whole.
-    let pushed = format!("docker://{}/storage/app:v1", w.plain.host());
+    let pushed = format!("docker://{}/storage/{driver}:v1", w.plain.host());
     skiff(&["--insecure-policy", "copy", "--dest-tls-verify=false", &image, &pushed]).ok();
     let raw: serde_json::Value = skopeo(&["inspect", "--tls-verify=false", "--raw", &pushed]).ok().json();
     assert!(
@@ -114,4 +124,30 @@ fn copies_out_of_the_store_hold_the_stores_layers() {
     let back = tmp.path().join("back");
     skopeo(&["--insecure-policy", "copy", "--src-tls-verify=false", &pushed, &format!("oci:{}:v1", back.display())])
         .ok();
+}
+
+/// Without a store specifier the store is the one storage.conf names
+/// (`$CONTAINERS_STORAGE_CONF`), for both tools.
+#[test]
+fn the_store_is_found_through_storage_conf() {
+    let tmp = tempfile::tempdir().unwrap();
+    store_with_image(tmp.path(), "vfs");
+    let conf = tmp.path().join("storage.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+            tmp.path().join("root").display(),
+            tmp.path().join("run").display()
+        ),
+    )
+    .unwrap();
+    let inspect = |mut cmd: std::process::Command| {
+        cmd.env("CONTAINERS_STORAGE_CONF", &conf).args(["inspect", "containers-storage:localhost/app:v1"]);
+        skiff_tests::harness::tools::run(cmd).ok().json()
+    };
+    let ours = inspect(skiff_tests::harness::tools::skiff_cmd());
+    let theirs = inspect(std::process::Command::new("skopeo"));
+    assert_eq!(ours["Digest"], theirs["Digest"]);
+    assert!(ours["Digest"].as_str().unwrap().starts_with("sha256:"));
 }

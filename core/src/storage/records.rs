@@ -107,7 +107,7 @@ pub fn resolve<'a>(images: &'a [Image], r: &StorageReference, shown: &str) -> Re
         && let Some(named) = &r.named
     {
         let full = named.to_string();
-        let mut found = images.iter().find(|i| i.names.iter().any(|n| *n == full));
+        let mut found = images.iter().find(|i| i.names.contains(&full));
         if found.is_none()
             && let Some(d) = &named.digest
         {

@@ -102,7 +102,7 @@ fn platform(g: &GlobalOptions) -> wj::PlatformOverride {
 /// documents, the user, this machine's platform (in Rust's names, which the
 /// core maps to Go's) and this run's scratch directory.
 fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
-    const VARIABLES: [&str; 13] = [
+    const VARIABLES: [&str; 16] = [
         "HOME",
         "XDG_RUNTIME_DIR",
         "XDG_CONFIG_HOME",
@@ -116,6 +116,9 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
         "NO_PROXY",
         "no_proxy",
         "CONTAINERS_REGISTRIES_CONF",
+        "CONTAINERS_STORAGE_CONF",
+        "STORAGE_DRIVER",
+        "XDG_DATA_HOME",
     ];
     let variables = VARIABLES.iter().filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v))).collect();
     wj::Environment {
