@@ -155,6 +155,9 @@ fn job_from_wit(job: wj::Job) -> Job {
             output: j.output,
             passphrase_file: j.passphrase_file,
         }),
+        wj::Job::UntrustedSignatureDump(j) => {
+            Job::UntrustedSignatureDump(crate::signing::dump::UntrustedSignatureDumpJob { signature: j.signature })
+        }
         wj::Job::GenerateSigstoreKey(j) => Job::GenerateSigstoreKey(GenerateSigstoreKeyJob {
             output_prefix: j.output_prefix,
             passphrase_file: j.passphrase_file,

@@ -9,8 +9,8 @@ use crate::config::Environment;
 use crate::engine::{Io, Operation};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
-use crate::signing::generate_key;
 use crate::signing::standalone::{self, StandaloneSignJob, StandaloneVerifyJob};
+use crate::signing::{dump, generate_key};
 use crate::{copy, delete, inspect, list_tags, login, sync};
 
 // A job is parsed once per command; its size does not matter.
@@ -29,6 +29,7 @@ pub enum Job {
     StandaloneSign(StandaloneSignJob),
     StandaloneVerify(StandaloneVerifyJob),
     GenerateSigstoreKey(generate_key::GenerateSigstoreKeyJob),
+    UntrustedSignatureDump(dump::UntrustedSignatureDumpJob),
 }
 
 /// `skopeo manifest-digest FILE`.
@@ -58,6 +59,7 @@ impl Job {
             Job::StandaloneSign(j) => Operation::start(move |io| standalone::sign(io, j)),
             Job::StandaloneVerify(j) => Operation::start(move |io| standalone::verify(io, j)),
             Job::GenerateSigstoreKey(j) => Operation::start(move |io| generate_key::run(io, j)),
+            Job::UntrustedSignatureDump(j) => Operation::start(move |io| dump::run(io, j)),
         }
     }
 

@@ -1,4 +1,5 @@
-//! `list-tags`: every tag of a repository, as `{"Repository": …, "Tags": […]}`.
+//! `list-tags`: every tag of a repository, as `{"Repository": …, "Tags": […]}`,
+//! or of a `docker-archive:` file, as `{"Tags": […]}` (skopeo's two forms).
 
 use serde::Serialize;
 
@@ -33,7 +34,7 @@ pub fn parse_repository(s: &str) -> Result<DockerReference> {
     let Some(name) = s.strip_prefix("docker://") else {
         let transport = ImageReference::parse(s).map(|r| r.transport_name()).unwrap_or("");
         return Err(Error::invalid(format!(
-            "Invalid {s:?}: list-tags supports the docker:// transport only{}",
+            "Invalid {s:?}: list-tags supports the docker:// and docker-archive: transports only{}",
             if transport.is_empty() { String::new() } else { format!(" (not {transport})") }
         )));
     };
@@ -45,7 +46,18 @@ pub fn parse_repository(s: &str) -> Result<DockerReference> {
     Ok(r)
 }
 
+/// A `docker-archive:` listing (`null` for none, as Go marshals a nil list).
+#[derive(Serialize)]
+struct ArchiveOutput {
+    #[serde(rename = "Tags")]
+    tags: Option<Vec<String>>,
+}
+
 pub async fn run(io: Io, mut job: ListTagsJob, env: Environment) -> Result<Vec<u8>> {
+    if let Some(path) = job.repository.strip_prefix("docker-archive:") {
+        let tags = crate::transport::docker_archive_tags(&io, path).await?;
+        return go_json::to_indented(&ArchiveOutput { tags: Some(tags).filter(|t| !t.is_empty()) });
+    }
     let r = parse_repository(&job.repository)?;
     resolve_registry(&io, &env, &mut job.registry, &r.registry, &r.repository).await?;
     let client = RegistryClient::new(io, &r.registry, job.registry)?;

@@ -88,6 +88,9 @@ pub enum Command {
     StandaloneVerify(StandaloneVerifyArgs),
     /// Generate a sigstore public/private key pair
     GenerateSigstoreKey(GenerateSigstoreKeyArgs),
+    /// Dump contents of a signature WITHOUT VERIFYING IT
+    #[command(hide = true)]
+    UntrustedSignatureDumpWithoutVerification(UntrustedSignatureDumpArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -236,6 +239,12 @@ pub struct StandaloneSignArgs {
     /// file that contains a passphrase for the --sign-by key
     #[arg(long, value_name = "string")]
     pub passphrase_file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UntrustedSignatureDumpArgs {
+    /// SIGNATURE
+    pub signature: String,
 }
 
 #[derive(Debug, Args)]

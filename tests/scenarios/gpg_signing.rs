@@ -557,3 +557,42 @@ fn sync_sign_by_signs_each_image_as_its_destination() {
     ])
     .ok();
 }
+
+/// `untrusted-signature-dump-without-verification`: the same claims and key
+/// ID as skopeo prints (skopeo in UTC: skiff prints times in UTC), for
+/// signatures each tool made; garbage is an error for both.
+#[test]
+fn untrusted_dumps_match_skopeos() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, signed) = signed_image(tmp.path());
+    let ours = tmp.path().join("ours");
+    skiff(&[
+        "--insecure-policy",
+        "copy",
+        "--sign-by",
+        &k.with_subkey,
+        "--sign-identity",
+        "docker.io/library/mine:v2",
+        &format!("dir:{}", plain.display()),
+        &format!("dir:{}", ours.display()),
+    ])
+    .ok();
+    let skopeo_utc = |args: &[&str]| {
+        let mut cmd = Command::new("skopeo");
+        cmd.env("HOME", test_home()).env("GNUPGHOME", &k.home).env("TZ", "UTC").args(args);
+        run(cmd)
+    };
+    for sig in [signed.join("signature-1"), ours.join("signature-1")] {
+        let args = ["untrusted-signature-dump-without-verification", s(&sig)];
+        let (a, b) = (skiff(&args).ok(), skopeo_utc(&args).ok());
+        assert_eq!(a.stdout_str(), b.stdout_str(), "{}", sig.display());
+        assert!(a.stdout_str().contains("\"UntrustedShortKeyIdentifier\""));
+    }
+    let garbage = tmp.path().join("garbage");
+    std::fs::write(&garbage, b"not a signature").unwrap();
+    let args = ["untrusted-signature-dump-without-verification", s(&garbage)];
+    let (a, b) = (skiff(&args), skopeo_utc(&args));
+    assert_eq!((a.code, b.code), (1, 1));
+    assert!(a.stderr.contains("Error decoding untrusted signature"), "{}", a.stderr);
+}

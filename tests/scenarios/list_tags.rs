@@ -42,3 +42,29 @@ fn refuses_tag_or_digest_and_other_transports() {
         assert!(r.stdout.is_empty());
     }
 }
+
+/// `list-tags docker-archive:FILE`: the archive's tags, normalised, as
+/// skopeo lists them (`{"Tags": …}`, no repository); a missing file fails.
+#[test]
+fn docker_archive_tags_match_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = format!("oci:{}:v1", world().single.display());
+    for (name, extra) in [("tagged", vec!["--additional-tag", "busybox:extra"]), ("untagged", vec![])] {
+        let archive = tmp.path().join(format!("{name}.tar"));
+        let dest = match name {
+            "tagged" => format!("docker-archive:{}:localhost/app:v1", archive.display()),
+            _ => format!("docker-archive:{}", archive.display()),
+        };
+        let mut args = vec!["--insecure-policy", "copy"];
+        args.extend(extra);
+        args.extend([source.as_str(), dest.as_str()]);
+        skopeo(&args).ok();
+        let r = format!("docker-archive:{}", archive.display());
+        let ours = skiff(&["list-tags", &r]).ok();
+        let theirs = skopeo(&["list-tags", &r]).ok();
+        assert_eq!(ours.stdout_str(), theirs.stdout_str(), "{name}");
+    }
+    let missing = format!("docker-archive:{}", tmp.path().join("nothing.tar").display());
+    assert_eq!(skiff(&["list-tags", &missing]).code, 1);
+    assert_ne!(skopeo(&["list-tags", &missing]).code, 0);
+}

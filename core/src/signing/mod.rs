@@ -2,6 +2,7 @@
 //! OpenPGP verification in pure Rust ([`openpgp`]), and the standalone
 //! commands ([`standalone`]); key-based sigstore signatures ([`sigstore`]).
 
+pub mod dump;
 pub mod ec_key;
 pub mod generate_key;
 pub mod gpg;

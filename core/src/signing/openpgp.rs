@@ -198,47 +198,7 @@ pub fn verify_signed_message(
 ) -> Result<(Vec<u8>, String, String), String> {
     let certs = parse_keyring(keyring)?;
 
-    let (mut msg, _headers) = Message::from_reader(message).map_err(|e| format!("parse message: {e}"))?;
-
-    // gpg --sign: Compressed{ OnePassSig, Literal, Sig } -> strip outer compression layers
-    for _ in 0..4 {
-        if !msg.is_compressed() {
-            break;
-        }
-        msg = msg.decompress().map_err(|e| format!("decompress: {e}"))?;
-    }
-    // other producers: OPS, Compressed{ Literal }, Sig -> decompress the signed body
-    for _ in 0..4 {
-        match &msg {
-            Message::Signed { reader, .. } if reader.get_ref().is_compressed() => {
-                msg = msg.decompress().map_err(|e| format!("decompress: {e}"))?;
-            }
-            _ => break,
-        }
-    }
-    match &msg {
-        Message::Signed { reader, .. } => {
-            if reader.num_signatures() != 1 {
-                return Err(format!("expected exactly one signature, found {}", reader.num_signatures()));
-            }
-            if !reader.get_ref().is_literal() {
-                return Err("signed content is not plain literal data (nested signature or encryption)".into());
-            }
-        }
-        Message::Literal { .. } => return Err("message is not signed".into()),
-        Message::Encrypted { .. } => return Err("message is encrypted".into()),
-        Message::Compressed { .. } => return Err("too many compression layers".into()),
-    }
-
-    // Read the payload to the end: this drives hashing and parses the trailing Signature packet.
-    let mut data = Vec::new();
-    (&mut msg).take(MAX_PAYLOAD + 1).read_to_end(&mut data).map_err(|e| format!("read message: {e}"))?;
-    if data.len() as u64 > MAX_PAYLOAD {
-        return Err("payload too large".into());
-    }
-
-    let Message::Signed { reader, .. } = &msg else { unreachable!() };
-    let sig = reader.signature(0).ok_or("missing signature packet")?.clone();
+    let (msg, data, sig) = read_signed(message)?;
 
     if !matches!(sig.typ(), Some(SignatureType::Binary) | Some(SignatureType::Text)) {
         return Err(format!("not a document signature: {:?}", sig.typ()));
@@ -315,6 +275,69 @@ pub struct Verified {
     pub primary: String,
     /// The fingerprint of the key that signed (the primary or a subkey).
     pub signer: String,
+}
+
+/// The payload of a signed message and its one signature, read without
+/// verifying anything: gpg's nesting (compression outside or inside the
+/// signed part) unwrapped, exactly one signature over literal data.
+fn read_signed(message: &[u8]) -> Result<(Message<'_>, Vec<u8>, Signature), String> {
+    let (mut msg, _headers) = Message::from_reader(message).map_err(|e| format!("parse message: {e}"))?;
+
+    // gpg --sign: Compressed{ OnePassSig, Literal, Sig } -> strip outer compression layers
+    for _ in 0..4 {
+        if !msg.is_compressed() {
+            break;
+        }
+        msg = msg.decompress().map_err(|e| format!("decompress: {e}"))?;
+    }
+    // other producers: OPS, Compressed{ Literal }, Sig -> decompress the signed body
+    for _ in 0..4 {
+        match &msg {
+            Message::Signed { reader, .. } if reader.get_ref().is_compressed() => {
+                msg = msg.decompress().map_err(|e| format!("decompress: {e}"))?;
+            }
+            _ => break,
+        }
+    }
+    match &msg {
+        Message::Signed { reader, .. } => {
+            if reader.num_signatures() != 1 {
+                return Err(format!("expected exactly one signature, found {}", reader.num_signatures()));
+            }
+            if !reader.get_ref().is_literal() {
+                return Err("signed content is not plain literal data (nested signature or encryption)".into());
+            }
+        }
+        Message::Literal { .. } => return Err("message is not signed".into()),
+        Message::Encrypted { .. } => return Err("message is encrypted".into()),
+        Message::Compressed { .. } => return Err("too many compression layers".into()),
+    }
+
+    // Read the payload to the end: this drives hashing and parses the trailing Signature packet.
+    let mut data = Vec::new();
+    (&mut msg).take(MAX_PAYLOAD + 1).read_to_end(&mut data).map_err(|e| format!("read message: {e}"))?;
+    if data.len() as u64 > MAX_PAYLOAD {
+        return Err("payload too large".into());
+    }
+
+    let Message::Signed { reader, .. } = &msg else { unreachable!() };
+    let sig = reader.signature(0).ok_or("missing signature packet")?.clone();
+    Ok((msg, data, sig))
+}
+
+/// What a signed message says and the short ID of the key it names,
+/// WITHOUT verifying it (`untrusted-signature-dump-without-verification`).
+pub fn untrusted_contents(message: &[u8]) -> crate::error::Result<(Vec<u8>, String)> {
+    let (_, payload, sig) = read_signed(message).map_err(crate::error::Error::invalid)?;
+    let id = match (sig.issuer_key_id().first(), sig.issuer_fingerprint().first()) {
+        (Some(id), _) => hex_upper(id.as_ref()),
+        (None, Some(fp)) => {
+            let bytes = fp.as_bytes();
+            hex_upper(&bytes[bytes.len().saturating_sub(8)..])
+        }
+        (None, None) => String::new(),
+    };
+    Ok((payload, id))
 }
 
 /// Verifies `message` against `keyring` at `now_unix` (seconds).

@@ -217,3 +217,29 @@ impl DockerArchiveSource {
         }
     }
 }
+
+/// Every tag of every image in the archive at `path`, as written, in
+/// `manifest.json`'s order, `@N` for an untagged image N (skopeo's
+/// `list-tags docker-archive:`).
+pub async fn repo_tags(io: &Io, path: &str) -> Result<Vec<String>> {
+    let members = TarMembers::new(io, path);
+    let listing = members.read("manifest.json", MAX_MANIFEST_SIZE).await?;
+    let entries: Vec<Entry> = serde_json::from_slice(&listing)
+        .map_err(|e| Error::invalid(format!("manifest.json in {path} is not a docker save listing: {e}")))?;
+    let mut tags = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let written = entry.repo_tags.as_deref().unwrap_or_default();
+        if written.is_empty() {
+            tags.push(format!("@{index}"));
+        }
+        for tag in written {
+            let r = DockerReference::parse_normalized(tag)
+                .map_err(|e| e.context(format!("Invalid tag {tag:?} in manifest item @{index}")))?;
+            if r.tag.is_none() {
+                return Err(Error::invalid(format!("Invalid tag {tag:?} ({r}): does not contain a tag")));
+            }
+            tags.push(tag.clone());
+        }
+    }
+    Ok(tags)
+}

@@ -14,7 +14,7 @@ pub mod tar_write;
 
 pub use dest::{BlobStore, Destination, ImageDestination, LocalBoxFuture};
 pub use dir::DirSource;
-pub use docker_archive::DockerArchiveSource;
+pub use docker_archive::{DockerArchiveSource, repo_tags as docker_archive_tags};
 pub use oci_layout::{LayoutSource, select as select_layout_entry};
 pub use registry::RegistrySource;
 pub use storage::StorageSource;

@@ -39,6 +39,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync(a) => sync::run(&cli.global, a),
         Command::StandaloneSign(a) => signing::sign(&cli.global, a),
         Command::GenerateSigstoreKey(a) => signing::generate_sigstore_key(&cli.global, a),
+        Command::UntrustedSignatureDumpWithoutVerification(a) => signing::untrusted_dump(&cli.global, a),
         Command::StandaloneVerify(a) => signing::verify(&cli.global, a),
     }
 }

@@ -5,7 +5,9 @@
 use anyhow::{Result, bail};
 
 use super::{environment, run_job};
-use crate::cli::{GenerateSigstoreKeyArgs, GlobalOptions, StandaloneSignArgs, StandaloneVerifyArgs};
+use crate::cli::{
+    GenerateSigstoreKeyArgs, GlobalOptions, StandaloneSignArgs, StandaloneVerifyArgs, UntrustedSignatureDumpArgs,
+};
 use crate::runtime::jobs as wj;
 
 pub fn sign(g: &GlobalOptions, a: StandaloneSignArgs) -> Result<()> {
@@ -43,4 +45,9 @@ pub fn generate_sigstore_key(g: &GlobalOptions, a: GenerateSigstoreKeyArgs) -> R
     };
     let job = wj::GenerateSigstoreKeyJob { output_prefix, passphrase_file: a.passphrase_file, passphrase };
     run_job(g, wj::Job::GenerateSigstoreKey(job), environment(None))
+}
+
+pub fn untrusted_dump(g: &GlobalOptions, a: UntrustedSignatureDumpArgs) -> Result<()> {
+    let job = wj::UntrustedSignatureDumpJob { signature: a.signature };
+    run_job(g, wj::Job::UntrustedSignatureDump(job), environment(None))
 }
