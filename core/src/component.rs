@@ -132,6 +132,7 @@ fn job_from_wit(job: wj::Job) -> Job {
             config: j.config,
             format: j.format,
             no_tags: j.no_tags,
+            manifest_digest: j.manifest_digest,
             side: side_from_wit(j.side),
             platform: platform_from_wit(j.platform),
         }),

@@ -165,6 +165,9 @@ pub struct InspectArgs {
     /// Do not list the available tags from the repository in the output
     #[arg(short, long)]
     pub no_tags: bool,
+    /// Algorithm to use for computing manifest digest (sha256, sha512); defaults to algorithm used in config digest
+    #[arg(long, value_name = "algorithm")]
+    pub manifest_digest: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -194,3 +194,22 @@ fn registry_refusing_tag_list_is_tolerated() {
     assert_eq!(list.code, 1);
     assert!(list.stderr.contains("listing tags is not allowed"), "{}", list.stderr);
 }
+
+/// `inspect --manifest-digest` (upstream; 1.9.3 has no such flag): the
+/// `Digest` with another algorithm, computed here independently; without
+/// the flag, the config digest's algorithm (sha256), as skopeo prints it.
+#[test]
+fn manifest_digest_chooses_the_algorithm() {
+    use sha2::Digest as _;
+    for repo in ["test/oci", "test/multi"] {
+        let raw = skiff(&["inspect", NO_TLS, "--raw", &image(repo)]).ok().stdout;
+        let sha512 = skiff(&["inspect", NO_TLS, "--manifest-digest", "sha512", &image(repo)]).ok().json();
+        assert_eq!(sha512["Digest"], format!("sha512:{:x}", sha2::Sha512::digest(&raw)), "{repo}");
+        let default = skiff(&["inspect", NO_TLS, &image(repo)]).ok().json();
+        assert_eq!(default["Digest"], skopeo(&["inspect", NO_TLS, &image(repo)]).ok().json()["Digest"]);
+        assert_eq!(default["Digest"], format!("sha256:{:x}", sha2::Sha256::digest(&raw)));
+    }
+    let r = skiff(&["inspect", NO_TLS, "--manifest-digest", "md5", &image("test/oci")]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("digest algorithm \"md5\" is not available"), "{}", r.stderr);
+}

@@ -221,6 +221,41 @@ fn fulcio_and_rekor_signatures_are_judged_as_their_readme_says() {
             Some("publicKey in Rekor SET does not match"),
         ),
     ];
+    // `pki`: the user's own (RSA) CA, judged at the current time.
+    let pki_repo = r#""signedIdentity":{"type":"exactRepository","dockerRepository":"localhost:5000/test"}"#;
+    let (roots, intermediates) = (path("pki_root_crts.pem"), path("pki_intermediate_crts.pem"));
+    let pki = |extra: &str, email: &str, host: &str| {
+        format!(
+            r#""pki":{{"caRootsPath":"{roots}"{extra},"subjectEmail":"{email}","subjectHostname":"{host}"}},{pki_repo}"#
+        )
+    };
+    let with_intermediates = format!(r#","caIntermediatesPath":"{intermediates}""#);
+    let pki_image = f.join("dir-img-cosign-pki-valid");
+    let pki_no_cert =
+        edited(tmp.path(), "dir-img-cosign-pki-valid", "pki-no-cert", drop("dev.sigstore.cosign/certificate"));
+    let pki_no_chain =
+        edited(tmp.path(), "dir-img-cosign-pki-valid", "pki-no-chain", drop("dev.sigstore.cosign/chain"));
+    let (email, host) = ("qiwan@redhat.com", "myhost.example.com");
+    let mut cases = cases;
+    cases.extend([
+        ("pki", pki(&with_intermediates, email, host), pki_image.clone(), None),
+        ("pki-chain-only", pki("", email, host), pki_image.clone(), None),
+        ("pki-email", pki(&with_intermediates, "other@redhat.com", host), pki_image.clone(), Some("Required email")),
+        (
+            "pki-host",
+            pki(&with_intermediates, email, "other.example.com"),
+            pki_image,
+            Some("Unexpected subject hostname"),
+        ),
+        (
+            "pki-no-cert",
+            pki(&with_intermediates, email, host),
+            pki_no_cert,
+            Some("missing dev.sigstore.cosign/certificate annotation"),
+        ),
+        ("pki-no-chain-trusted-intermediate", pki(&with_intermediates, email, host), pki_no_chain.clone(), None),
+        ("pki-no-chain", pki("", email, host), pki_no_chain, Some("certificate signed by unknown authority")),
+    ]);
     for (name, requirement, image, rejection) in cases {
         let r = copy_with(tmp.path(), name, &requirement, &image);
         assert!(!r.stderr.contains("panicked"));

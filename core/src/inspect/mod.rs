@@ -37,6 +37,9 @@ pub struct InspectJob {
     pub format: Option<String>,
     #[serde(default)]
     pub no_tags: bool,
+    /// `--manifest-digest`: the algorithm of `Digest` (default: the config digest's).
+    #[serde(default)]
+    pub manifest_digest: Option<String>,
     /// Registry flags, `--shared-blob-dir`, `--daemon-host`.
     #[serde(default)]
     pub side: SideOptions,
@@ -109,7 +112,8 @@ pub async fn run(io: Io, mut job: InspectJob, env: Environment) -> Result<Vec<u8
             Manifest::Schema1(s) => s.tag.clone(),
             _ => String::new(),
         },
-        digest: manifest::manifest_digest(&top)?.to_string(),
+        digest: manifest::manifest_digest_with(&top, digest_algorithm(job.manifest_digest.as_deref(), &manifest)?)?
+            .to_string(),
         repo_tags: Some(Vec::new()),
         created,
         docker_version: config.docker_version.clone().unwrap_or_default(),
@@ -187,5 +191,21 @@ impl OutputFormat {
             OutputFormat::Json => go_json::to_indented(config),
             OutputFormat::Template(..) => Err(Error::unsupported("--format templates are not supported with --config")),
         }
+    }
+}
+
+/// `--manifest-digest`'s algorithm (empty: sha256, Go's canonical one),
+/// else the config digest's, as upstream skopeo picks it.
+fn digest_algorithm(flag: Option<&str>, manifest: &Manifest) -> Result<crate::digest::Algorithm> {
+    use crate::digest::Algorithm;
+    match flag {
+        Some("") => Ok(Algorithm::Sha256),
+        Some(name) => {
+            Algorithm::parse(name).map_err(|_| Error::invalid(format!("digest algorithm {name:?} is not available")))
+        }
+        None => Ok(match manifest {
+            Manifest::Image(m) => m.config.digest.algorithm(),
+            _ => Algorithm::Sha256,
+        }),
     }
 }

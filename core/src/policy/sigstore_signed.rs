@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::files::read_local;
 use crate::reference::ImageReference;
 use crate::signature::SigstoreParts;
-use crate::signing::ec_key::{self, EcKey};
+use crate::signing::public_key::{self, PublicKey};
 use crate::signing::sigstore::{self, Trust};
 use crate::signing::x509;
 
@@ -203,7 +203,7 @@ impl SigstoreSigned {
         Ok(Trust::Keys { keys, rekor: self.rekor_keys(io).await? })
     }
 
-    async fn rekor_keys(&self, io: &Io) -> Result<Option<Vec<EcKey>>> {
+    async fn rekor_keys(&self, io: &Io) -> Result<Option<Vec<PublicKey>>> {
         let paths: Vec<&String> = self
             .rekor_public_key_path
             .iter()
@@ -215,7 +215,11 @@ impl SigstoreSigned {
         if paths.is_empty() && datas.is_empty() {
             return Ok(None);
         }
-        Ok(Some(keys(io, paths.into_iter(), datas.into_iter(), "Rekor public key").await?))
+        let keys = keys(io, paths.into_iter(), datas.into_iter(), "Rekor public key").await?;
+        if let Some(n) = keys.iter().position(|k| !k.is_ecdsa()) {
+            return Err(Error::invalid(format!("Rekor public key {} is not using ECDSA", n + 1)));
+        }
+        Ok(Some(keys))
     }
 
     /// `Ok(Ok)` if one of the sigstore signatures is acceptable, else why each is not.
@@ -252,7 +256,7 @@ async fn keys<'a>(
     paths: impl Iterator<Item = &'a String>,
     datas: impl Iterator<Item = &'a String>,
     what: &str,
-) -> Result<Vec<EcKey>> {
+) -> Result<Vec<PublicKey>> {
     let mut pems = Vec::new();
     for p in paths {
         pems.push(read_local(io, p.clone(), MAX_KEY).await?);
@@ -263,7 +267,7 @@ async fn keys<'a>(
     pems.iter()
         .enumerate()
         .map(|(i, pem)| {
-            ec_key::from_pem(pem).map_err(|e| Error::invalid(format!("parsing {what} {}: {}", i + 1, e.message)))
+            public_key::from_pem(pem).map_err(|e| Error::invalid(format!("parsing {what} {}: {}", i + 1, e.message)))
         })
         .collect()
 }

@@ -3,13 +3,13 @@
 //! commands ([`standalone`]); key-based sigstore signatures ([`sigstore`]).
 
 pub mod dump;
-pub mod ec_key;
 pub mod generate_key;
 pub mod gpg;
 pub mod key_file;
 pub mod openpgp;
 pub mod payload;
 pub mod pem;
+pub mod public_key;
 pub mod rekor;
 pub mod sigstore;
 pub mod sigstore_key;

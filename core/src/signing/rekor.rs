@@ -5,12 +5,11 @@
 //! or certificate and the SHA-256 of this payload. Returns when the entry
 //! was logged (the time a Fulcio certificate must be valid at).
 
-use base64::Engine as _;
 use serde::Deserialize;
 use sha2::Digest as _;
 
-use super::ec_key::EcKey;
 use super::pem;
+use super::public_key::PublicKey;
 
 /// The annotation's outer object: exactly these two members.
 #[derive(Deserialize)]
@@ -88,8 +87,7 @@ struct SpecKey {
 }
 
 fn b64(s: &str) -> Result<Vec<u8>, String> {
-    let clean: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-    base64::engine::general_purpose::STANDARD.decode(clean).map_err(|e| e.to_string())
+    crate::go::base64::decode_std(s).map_err(|e| e.to_string())
 }
 
 /// The single PEM block of `data` (junk before it allowed, nothing after).
@@ -105,7 +103,7 @@ fn single_pem(data: &[u8], whose: &str) -> Result<Vec<u8>, String> {
 /// the signature `b64_signature` of `payload` by `key_or_cert` (PEM);
 /// the entry's integrated time, in Unix seconds.
 pub fn verify(
-    rekor_keys: &[EcKey],
+    rekor_keys: &[PublicKey],
     set: &[u8],
     key_or_cert: &[u8],
     b64_signature: &str,
@@ -182,7 +180,7 @@ mod tests {
         Signature::from_blob(fixture(&format!("{dir}/signature-1"))).unwrap().sigstore_parts().unwrap()
     }
 
-    fn check(p: &SigstoreParts, key_or_cert: &[u8], rekor: &[EcKey]) -> Result<i64, String> {
+    fn check(p: &SigstoreParts, key_or_cert: &[u8], rekor: &[PublicKey]) -> Result<i64, String> {
         let set = p.annotation("dev.sigstore.cosign/bundle").unwrap().as_bytes();
         let sig = p.annotation("dev.cosignproject.cosign/signature").unwrap();
         verify(rekor, set, key_or_cert, sig, &p.payload)
@@ -190,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_fixtures_sets_verify_and_say_when_they_were_logged() {
-        let rekor = [crate::signing::ec_key::from_pem(&fixture("rekor.pub")).unwrap()];
+        let rekor = [crate::signing::public_key::from_pem(&fixture("rekor.pub")).unwrap()];
         let key = parts("dir-img-cosign-key-rekor-valid");
         assert_eq!(check(&key, &fixture("cosign2.pub"), &rekor), Ok(1674251859));
         let fulcio = parts("dir-img-cosign-fulcio-rekor-valid");
@@ -200,10 +198,10 @@ mod tests {
 
     #[test]
     fn a_set_for_something_else_is_refused() {
-        let rekor = [crate::signing::ec_key::from_pem(&fixture("rekor.pub")).unwrap()];
+        let rekor = [crate::signing::public_key::from_pem(&fixture("rekor.pub")).unwrap()];
         let key = parts("dir-img-cosign-key-rekor-valid");
         assert_eq!(check(&key, &fixture("cosign.pub"), &rekor).unwrap_err(), "publicKey in Rekor SET does not match");
-        let other = [crate::signing::ec_key::from_pem(&fixture("cosign.pub")).unwrap()];
+        let other = [crate::signing::public_key::from_pem(&fixture("cosign.pub")).unwrap()];
         let e = check(&key, &fixture("cosign2.pub"), &other).unwrap_err();
         assert_eq!(e, "cryptographic signature verification of Rekor SET failed");
         let mut changed = key.clone();

@@ -7,8 +7,8 @@
 use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
 
-use super::ec_key::EcKey;
 use super::payload::{self, Payload};
+use super::public_key::PublicKey;
 use super::{rekor, x509};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -34,9 +34,9 @@ fn rejected(message: impl Into<String>) -> Error {
 #[derive(Debug)]
 pub enum Trust {
     /// Public keys; with Rekor keys, the signature must also have been logged.
-    Keys { keys: Vec<EcKey>, rekor: Option<Vec<EcKey>> },
+    Keys { keys: Vec<PublicKey>, rekor: Option<Vec<PublicKey>> },
     /// A Fulcio certificate for this OIDC identity, logged in Rekor.
-    Fulcio { roots: Vec<x509::Cert>, rekor: Vec<EcKey>, oidc_issuer: String, subject_email: String },
+    Fulcio { roots: Vec<x509::Cert>, rekor: Vec<PublicKey>, oidc_issuer: String, subject_email: String },
     /// A certificate from the user's own CA, valid now (Unix seconds).
     Pki {
         roots: Vec<x509::Cert>,
@@ -48,7 +48,7 @@ pub enum Trust {
 }
 
 /// The key as the PEM Rekor records (`MarshalPublicKeyToPEM`).
-fn key_pem(key: &EcKey) -> String {
+fn key_pem(key: &PublicKey) -> String {
     p256::pkcs8::der::pem::encode_string("PUBLIC KEY", p256::pkcs8::LineEnding::LF, &key.to_spki_der())
         .expect("PEM of an in-memory key")
 }
@@ -112,8 +112,7 @@ pub fn verify(parts: &SigstoreParts, trust: &Trust) -> Result<Payload> {
             vec![leaf.public_key().map_err(rejected)?]
         }
     };
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let der = b64.decode(signature).map_err(|e| rejected(format!("base64 decoding: {e}")))?;
+    let der = crate::go::base64::decode_std(signature).map_err(|e| rejected(format!("base64 decoding: {e}")))?;
     if !keys.iter().any(|k| k.verifies_sha256(&parts.payload, &der)) {
         return Err(rejected(
             "cryptographic signature verification failed: invalid signature when validating ASN.1 encoded signature",

@@ -217,7 +217,7 @@ mod tests {
         let json = String::from_utf8(json).unwrap();
         assert!(json.starts_with(r#"{"kdf":{"name":"scrypt","params":{"N":65536,"r":8,"p":1},"salt":""#), "{json}");
         let key = decrypt(private.as_bytes(), b"pw").unwrap();
-        let verifying = crate::signing::ec_key::from_pem(public.as_bytes()).unwrap();
+        let verifying = crate::signing::public_key::from_pem(public.as_bytes()).unwrap();
         let signature: p256::ecdsa::Signature = key.sign(b"payload");
         assert!(verifying.verifies_sha256(b"payload", signature.to_der().as_bytes()));
         assert!(decrypt(private.as_bytes(), b"pW").is_err());

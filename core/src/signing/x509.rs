@@ -4,7 +4,8 @@
 //! sign certificates and whose key verifies the child's signature; every
 //! certificate of the chain is valid at the time asked about, has no
 //! critical extension Go does not handle, and allows code signing.
-//! ECDSA on P-256 and P-384 only (what sigstore issues); no name
+//! ECDSA on P-256 and P-384 and RSA PKCS #1 v1.5 (what sigstore and
+//! users' CAs issue); no RSA-PSS, no name
 //! constraints (a CA that has them is refused, not half-checked).
 
 use sha2::Digest as _;
@@ -14,8 +15,8 @@ use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
 
-use super::ec_key::EcKey;
 use super::pem;
+use super::public_key::{Hash, PublicKey};
 
 const SAN: Oid = Oid::new_unwrap("2.5.29.17");
 const BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
@@ -43,6 +44,9 @@ const HANDLED: [&str; 13] = [
 const ECDSA_SHA256: Oid = Oid::new_unwrap("1.2.840.10045.4.3.2");
 const ECDSA_SHA384: Oid = Oid::new_unwrap("1.2.840.10045.4.3.3");
 const ECDSA_SHA512: Oid = Oid::new_unwrap("1.2.840.10045.4.3.4");
+const RSA_SHA256: Oid = Oid::new_unwrap("1.2.840.113549.1.1.11");
+const RSA_SHA384: Oid = Oid::new_unwrap("1.2.840.113549.1.1.12");
+const RSA_SHA512: Oid = Oid::new_unwrap("1.2.840.113549.1.1.13");
 
 /// Chains longer than this are not looked for (Go stops at a similar depth).
 const MAX_DEPTH: usize = 8;
@@ -126,9 +130,9 @@ impl Cert {
             .collect()
     }
 
-    pub fn public_key(&self) -> Result<EcKey, String> {
+    pub fn public_key(&self) -> Result<PublicKey, String> {
         let spki = self.cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| e.to_string())?;
-        EcKey::from_spki_der(&spki).map_err(|e| e.message)
+        PublicKey::from_spki_der(&spki).map_err(|e| e.message)
     }
 
     fn validity(&self) -> (u64, u64) {
@@ -155,16 +159,25 @@ impl Cert {
         }
         let tbs = child.cert.tbs_certificate.to_der().map_err(|e| e.to_string())?;
         let algorithm = child.cert.signature_algorithm.oid;
-        let hash = match algorithm {
-            a if a == ECDSA_SHA256 => sha2::Sha256::digest(&tbs).to_vec(),
-            a if a == ECDSA_SHA384 => sha2::Sha384::digest(&tbs).to_vec(),
-            a if a == ECDSA_SHA512 => sha2::Sha512::digest(&tbs).to_vec(),
+        let (hash, ecdsa) = match algorithm {
+            a if a == ECDSA_SHA256 || a == RSA_SHA256 => (Hash::Sha256, a == ECDSA_SHA256),
+            a if a == ECDSA_SHA384 || a == RSA_SHA384 => (Hash::Sha384, a == ECDSA_SHA384),
+            a if a == ECDSA_SHA512 || a == RSA_SHA512 => (Hash::Sha512, a == ECDSA_SHA512),
             other => return Err(format!("x509: cannot verify signature: algorithm {other} is not supported by skiff")),
         };
+        let digest = match hash {
+            Hash::Sha256 => sha2::Sha256::digest(&tbs).to_vec(),
+            Hash::Sha384 => sha2::Sha384::digest(&tbs).to_vec(),
+            Hash::Sha512 => sha2::Sha512::digest(&tbs).to_vec(),
+        };
         let signature = child.cert.signature.as_bytes().ok_or("x509: malformed signature")?;
-        match self.public_key()?.verifies(&hash, signature) {
+        let key = self.public_key()?;
+        if key.is_ecdsa() != ecdsa {
+            return Err("x509: signature algorithm does not match the issuer's key".into());
+        }
+        match key.verifies(hash, &digest, signature) {
             true => Ok(()),
-            false => Err("x509: ECDSA verification failure".into()),
+            false => Err(format!("x509: {} verification failure", if ecdsa { "ECDSA" } else { "RSA" })),
         }
     }
 

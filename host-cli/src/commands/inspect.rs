@@ -14,6 +14,7 @@ pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
         config: a.config,
         format: a.format,
         no_tags: a.no_tags,
+        manifest_digest: a.manifest_digest,
         side: wj::SideOptions {
             registry: registry_options(g, &a.image_flags.registry, &a.retry)?,
             shared_blob_dir: a.image_flags.shared_blob_dir,
