@@ -100,6 +100,7 @@ const inspectJob = (raw) => ({
     config: false,
     format: undefined,
     noTags: false,
+    manifestDigest: undefined,
     side: {
       registry: {
         tlsVerify: false,

@@ -88,7 +88,8 @@ def inspect_job(image, raw):
                       registries_conf=None)
     side = record(registry=registry, shared_blob_dir=None, daemon_host=None)
     platform = record(os=None, architecture=None, variant=None)
-    return Variant("inspect", record(image=image, raw=raw, config=False, format=None, no_tags=False, side=side,
+    return Variant("inspect", record(image=image, raw=raw, config=False, format=None, no_tags=False,
+                                     manifest_digest=None, side=side,
                                      platform=platform))
 
 

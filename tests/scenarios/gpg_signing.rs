@@ -596,3 +596,109 @@ fn untrusted_dumps_match_skopeos() {
     assert_eq!((a.code, b.code), (1, 1));
     assert!(a.stderr.contains("Error decoding untrusted signature"), "{}", a.stderr);
 }
+
+/// Runs `program` with its own GnuPG home.
+fn in_home(program: &str, home: &Path, args: &[&str]) -> Run {
+    let program = if program == "skiff" { skiff_path() } else { PathBuf::from(program) };
+    let mut cmd = Command::new(program);
+    cmd.env("HOME", test_home()).env("GNUPGHOME", home).args(args);
+    run(cmd)
+}
+
+/// A key that has expired since it signed, a key revoked after it signed,
+/// and a keyring with no keys: refused by both tools.
+#[test]
+fn expired_revoked_and_empty_keyrings_are_refused_by_both() {
+    let home = PathBuf::from(format!("/tmp/sx{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = manifest(tmp.path());
+    let digest = skopeo(&["manifest-digest", s(&m)]).ok().stdout_str().trim().to_owned();
+    let payload = tmp.path().join("payload.json");
+    std::fs::write(
+        &payload,
+        format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"{REF}"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"atomic container signature"}},"optional":{{}}}}"#
+        ),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let then = format!("{}!", now - 10 * 86400);
+    let g = |args: &[&str]| gpg(&home, args);
+    // Made ten days ago, good for one day, signing while it was good.
+    g(&[
+        "--batch",
+        "--passphrase",
+        "",
+        "--faked-system-time",
+        &then,
+        "--quick-gen-key",
+        "Expired <old@example.com>",
+        "ed25519",
+        "sign",
+        "1d",
+    ]);
+    let expired = fingerprint(&home, "old@example.com");
+    let expired_sig = tmp.path().join("expired.sig");
+    g(&[
+        "--batch",
+        "--faked-system-time",
+        &then,
+        "--local-user",
+        &expired,
+        "--output",
+        s(&expired_sig),
+        "--sign",
+        s(&payload),
+    ]);
+    // Good when it signed, revoked since.
+    g(&["--batch", "--passphrase", "", "--quick-gen-key", "Revoked <gone@example.com>", "ed25519", "sign", "never"]);
+    let revoked = fingerprint(&home, "gone@example.com");
+    let revoked_sig = tmp.path().join("revoked.sig");
+    g(&["--batch", "--local-user", &revoked, "--output", s(&revoked_sig), "--sign", s(&payload)]);
+    let certificate = std::fs::read_to_string(home.join(format!("openpgp-revocs.d/{revoked}.rev"))).unwrap();
+    let armed = tmp.path().join("revoke.asc");
+    std::fs::write(
+        &armed,
+        certificate.replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+    )
+    .unwrap();
+    g(&["--batch", "--import", s(&armed)]);
+    for (fpr, sig) in [(&expired, &expired_sig), (&revoked, &revoked_sig)] {
+        let args = ["standalone-verify", s(&m), REF, fpr.as_str(), s(sig)];
+        let (ours, theirs) = (in_home("skiff", &home, &args), in_home("skopeo", &home, &args));
+        assert_eq!(theirs.code, 1, "skopeo {fpr}: {}", theirs.stderr);
+        assert_eq!(ours.code, 1, "skiff {fpr}: {}", ours.stderr);
+        assert!(ours.stderr.contains("Error verifying signature"), "{}", ours.stderr);
+        // The same key file as the keyring: no different with --public-key-file.
+        let keyring = tmp.path().join(format!("{fpr}.gpg"));
+        std::fs::write(&keyring, gpg(&home, &["--export", fpr]).stdout).unwrap();
+        let r =
+            in_home("skiff", &home, &["standalone-verify", "--public-key-file", s(&keyring), s(&m), REF, fpr, s(sig)]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+    }
+
+    // A signedBy policy whose keyring holds no keys.
+    let k = keys();
+    let (_, signed) = signed_image(tmp.path());
+    let empty = tmp.path().join("empty.gpg");
+    std::fs::write(&empty, b"").unwrap();
+    let policy = tmp.path().join("empty-policy.json");
+    std::fs::write(
+        &policy,
+        format!(r#"{{"default":[{{"type":"signedBy","keyType":"GPGKeys","keyPath":"{}"}}]}}"#, empty.display()),
+    )
+    .unwrap();
+    for program in ["skiff", "skopeo"] {
+        let out = tmp.path().join(format!("out-{program}"));
+        let args =
+            ["--policy", s(&policy), "copy", &format!("dir:{}", signed.display()), &format!("dir:{}", out.display())];
+        let r = in_home(program, &k.home, &args);
+        assert_eq!(r.code, 1, "{program}: {}", r.stderr);
+        assert!(!out.join("manifest.json").exists(), "{program}");
+    }
+    let _ = Command::new("gpgconf").args(["--homedir", s(&home), "--kill", "gpg-agent"]).status();
+    let _ = std::fs::remove_dir_all(&home);
+}
