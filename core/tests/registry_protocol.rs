@@ -1181,3 +1181,127 @@ fn every_request_says_who_asks_with_the_users_prefix() {
     let plain = format!("skiff/{}", env!("CARGO_PKG_VERSION"));
     assert!(sim.log.iter().all(|s| s.headers.iter().any(|(k, v)| k == "User-Agent" && *v == plain)));
 }
+
+// ---- hostile registries (issue 15, items 5, 14, 19, 21) ----
+
+fn copy_to_dir() -> Value {
+    json!({
+        "command": "copy", "source": "docker://reg.test/app:v1", "destination": "dir:/out",
+        "policy": {"insecure": true},
+    })
+}
+
+/// Item 5: a 500 is an answer, not a hiccup: never retried, whatever
+/// `--retry-times` says.
+#[test]
+fn a_500_is_not_retried() {
+    let mut sim = Sim::default();
+    let (reg, _) = registry(&mut sim, Auth::Anonymous);
+    reg.borrow_mut().script(5, |r| r.path() == "/v2/app/manifests/v1", |_| Resp::status(500));
+    let e = sim.run(inspect_raw(json!({"registry": {"retry_times": 3}}))).unwrap_err();
+    assert!(e.message.ends_with("unexpected status 500"), "{e}");
+    let gets = sim.log.iter().filter(|s| s.line().contains("/manifests/v1")).count();
+    assert_eq!(gets, 1, "{:#?}", sim.lines());
+    assert!(sim.waits.is_empty());
+}
+
+/// Item 14: digests that would build paths or URLs (`../`), empty, upper
+/// case, short, unknown algorithms: the manifest is refused before any
+/// blob is asked for or any file written.
+#[test]
+fn hostile_digests_in_a_manifest_build_no_url_and_no_path() {
+    let hex = "a".repeat(64);
+    for digest in [
+        "sha256:../../x".to_owned(),
+        "sha256:".to_owned(),
+        format!("SHA256:{}", hex.to_uppercase()),
+        format!("sha256:{}", &hex[..63]),
+        "md5:0123456789abcdef0123456789abcdef".to_owned(),
+        format!("sha256:{hex}/../.."),
+    ] {
+        let mut sim = Sim::default();
+        let (reg, image) = registry(&mut sim, Auth::Anonymous);
+        let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
+        m["layers"][0]["digest"] = json!(digest);
+        let (body, media_type) = (m.to_string(), m["mediaType"].as_str().unwrap().to_owned());
+        reg.borrow_mut().script(
+            5,
+            |r| r.path() == "/v2/app/manifests/v1",
+            move |_| Resp::status(200).header("Content-Type", media_type.clone()).body(body.clone()),
+        );
+        let e = sim.run(copy_to_dir()).unwrap_err();
+        assert!(e.message.contains(&format!("invalid digest {digest:?}")), "{digest}: refused for its digest: {e}");
+        assert!(sim.log.iter().all(|s| !s.line().contains("/blobs/")), "{digest}: {:#?}", sim.lines());
+        assert!(
+            sim.files.keys().all(|p| !p.starts_with("/out") || p.ends_with("skiff-tmp")),
+            "{digest}: {:?}",
+            sim.files.keys()
+        );
+        assert!(!sim.files.contains_key("/out/manifest.json"), "{digest}");
+    }
+}
+
+/// Item 19: escape sequences in a registry's `Warning` header and error
+/// messages never reach the terminal.
+#[test]
+fn control_bytes_from_a_registry_are_not_echoed() {
+    let mut sim = Sim::default();
+    let (reg, _) = registry(&mut sim, Auth::Anonymous);
+    reg.borrow_mut().script(
+        1,
+        |r| r.path() == "/v2/app/manifests/v1",
+        |_| {
+            Resp::error(400, "MANIFEST_INVALID", "bad \u{1b}[31mPWNED\u{7} thing")
+                .header("Warning", "299 - \"\u{1b}[31mPWNED\"")
+        },
+    );
+    let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+    assert!(e.message.contains("PWNED") && !e.message.chars().any(|c| c.is_control()), "{e:?}");
+    let shown = sim.warnings.iter().chain(&sim.notes);
+    assert!(shown.clone().all(|w| !w.contains('\u{1b}')), "{:?} {:?}", sim.warnings, sim.notes);
+}
+
+/// Item 21: a lookaside that offers signatures without end is stopped at
+/// containers/image's 128, after at most 129 requests.
+#[test]
+fn a_lookaside_offering_endless_signatures_is_cut_off() {
+    let mut sim = Sim::default();
+    registry(&mut sim, Auth::Anonymous);
+    sim.host("https://sigs.test", |_: &Req, _| Resp::status(200).body(b"\xa3\x01simple signing".to_vec()));
+    sim.files.insert("/etc/rd/sigs.yaml".into(), b"default-docker:\n  lookaside: https://sigs.test/\n".to_vec());
+    let mut job = copy_to_dir();
+    job["registries_d"] = json!("/etc/rd");
+    let e = sim.run(job).unwrap_err();
+    assert!(e.message.contains("more than 128 signatures"), "{e}");
+    assert!(sim.seen_at("https://sigs.test").len() <= 129);
+    assert!(!sim.files.contains_key("/out/manifest.json"));
+}
+
+/// Item 20: a foreign layer's `urls` (a local file, the metadata address,
+/// another host asking for Basic credentials) are never fetched: the copy
+/// stops with a sentence and no request leaves for them.
+#[test]
+fn foreign_layer_urls_are_never_followed() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let evil = sim.host("https://evil.test", |_: &Req, _| {
+        Resp::error(401, "UNAUTHORIZED", "who are you").header("WWW-Authenticate", r#"Basic realm="x""#)
+    });
+    let metadata = sim.host("http://169.254.169.254", |_: &Req, _| Resp::status(200).body("secrets"));
+    let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
+    m["layers"][0]["urls"] = json!(["file:///etc/shadow", "http://169.254.169.254/", "https://evil.test/layer"]);
+    let (body, media_type) = (m.to_string(), m["mediaType"].as_str().unwrap().to_owned());
+    reg.borrow_mut().script(
+        5,
+        |r| r.path() == "/v2/app/manifests/v1",
+        move |_| Resp::status(200).header("Content-Type", media_type.clone()).body(body.clone()),
+    );
+    let mut job = copy_to_dir();
+    job["src"] = json!({"registry": creds("u", "pw")});
+    let e = sim.run(job).unwrap_err();
+    assert!(e.message.contains("foreign layer"), "{e}");
+    let _ = (evil, metadata);
+    assert!(sim.seen_at("https://evil.test").is_empty() && sim.seen_at("http://169.254.169.254").is_empty());
+    assert!(sim.log.iter().all(|s| s.origin() == REG), "{:#?}", sim.lines());
+    assert!(!sim.files.contains_key("/out/manifest.json"));
+}
