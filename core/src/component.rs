@@ -427,9 +427,12 @@ fn reply_from_wit(reply: wit::Reply) -> Reply {
         wit::Reply::Recompressed(r) => {
             Reply::Recompressed(engine::Recompressed { digest: r.digest, size: r.size, diff_id: r.diff_id })
         }
-        wit::Reply::FileInfo(i) => {
-            Reply::FileInfo(FileInfo { kind: file_kind(i.kind), target: file_kind(i.target), size: i.size })
-        }
+        wit::Reply::FileInfo(i) => Reply::FileInfo(FileInfo {
+            kind: file_kind(i.kind),
+            target: file_kind(i.target),
+            size: i.size,
+            modified_ns: i.modified_ns,
+        }),
         wit::Reply::Output(o) => {
             Reply::Output(engine::ProcessOutput { status: o.status, stdout: o.stdout, stderr: o.stderr })
         }

@@ -235,16 +235,19 @@ async function stat(path) {
     const l = await fs.lstat(path);
     let target = kindOf(l);
     let size = l.size;
+    // Milliseconds are what Node gives as a number; nanoseconds lose nothing here that matters.
+    let modifiedNs = Math.round(l.mtimeMs * 1e6);
     if (l.isSymbolicLink()) {
       try {
         const t = await fs.stat(path);
         target = kindOf(t);
         size = t.size;
+        modifiedNs = Math.round(t.mtimeMs * 1e6);
       } catch {
         target = 'absent';
       }
     }
-    return { kind: 'file-info', fileKind: kindOf(l), target, size };
+    return { kind: 'file-info', fileKind: kindOf(l), target, size, modifiedNs };
   } catch (e) {
     if (e.code === 'ENOENT') return { kind: 'file-info', fileKind: 'absent', target: 'absent', size: 0 };
     return failed(fileErrorKind(e), `${path}: ${e.message}`);

@@ -226,7 +226,8 @@ fn reply_from_js(r: &JsValue) -> Result<Reply, String> {
                 Some(_) => FileKind::Other,
             };
             let size = get(r, "size").as_f64().unwrap_or(0.0) as u64;
-            Reply::FileInfo(FileInfo { kind: kind("fileKind"), target: kind("target"), size })
+            let modified_ns = get(r, "modifiedNs").as_f64().unwrap_or(0.0) as i64;
+            Reply::FileInfo(FileInfo { kind: kind("fileKind"), target: kind("target"), size, modified_ns })
         }
         "failed" => {
             let kind = match get(r, "errorKind").as_string().as_deref() {

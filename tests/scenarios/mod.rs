@@ -22,6 +22,7 @@ mod sigstore_keys;
 mod sigstore_signing;
 mod storage;
 mod sync;
+mod tarball;
 
 use serde_json::Value;
 

@@ -29,6 +29,15 @@ pub async fn run(io: Io, mut job: DeleteJob, env: Environment) -> Result<Vec<u8>
         layout::delete(&io, l).await?;
         return Ok(Vec::new());
     }
+    // containers/image deletes a tarball: image by removing its files.
+    if let ImageReference::Tarball { paths } = &image {
+        for path in paths {
+            io.fs(crate::engine::Request::RemoveFile { path: path.clone() })
+                .await
+                .map_err(|e| Error::new(crate::error::ErrorKind::Io, format!("removing {path}: {}", e.message)))?;
+        }
+        return Ok(Vec::new());
+    }
     let ImageReference::Docker(r) = image else {
         return Err(Error::unsupported(format!(
             "deleting images from the {} transport is not supported",

@@ -326,6 +326,8 @@ pub struct FileInfo {
     pub target: FileKind,
     /// The size of what it leads to.
     pub size: u64,
+    /// Its last modification, in nanoseconds since the Unix epoch (0: unknown).
+    pub modified_ns: i64,
 }
 
 /// The host's report on a request.

@@ -17,6 +17,12 @@ pub fn to_indented<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     Ok(s.into_bytes())
 }
 
+/// `json.Marshal`: compact, HTML characters escaped.
+pub fn marshal<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    let s = serde_json::to_string(v).map_err(|e| Error::other(format!("encoding JSON: {e}")))?;
+    Ok(html_escape(&s).into_bytes())
+}
+
 /// Go's HTML-safe escaping. These characters can only occur inside strings
 /// in serde_json's output, so replacing them everywhere is exact.
 pub fn html_escape(s: &str) -> String {

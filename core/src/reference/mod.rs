@@ -31,6 +31,8 @@ pub enum ImageReference {
     DockerDaemon(DaemonReference),
     /// `containers-storage:[driver@root+runroot:opts]name-or-id`.
     ContainersStorage(StorageReference),
+    /// `tarball:FILE[:FILE…]`: an image of one layer per file (a source only).
+    Tarball { paths: Vec<String> },
 }
 
 /// What `docker-daemon:` names: a tagged reference or an image ID.
@@ -65,6 +67,13 @@ impl ImageReference {
             "containers-storage" => {
                 Ok(ImageReference::ContainersStorage(StorageReference::parse(details).map_err(ctx)?))
             }
+            "tarball" => {
+                let paths: Vec<String> = details.split(':').map(str::to_owned).collect();
+                if paths.iter().any(String::is_empty) {
+                    return Err(ctx(Error::invalid("tarball: needs a file name for every layer")));
+                }
+                Ok(ImageReference::Tarball { paths })
+            }
             other => Err(Error::invalid(format!("Invalid image name {s:?}, unknown transport {other:?}"))),
         }
     }
@@ -78,6 +87,7 @@ impl ImageReference {
             ImageReference::DockerArchive { .. } => "docker-archive",
             ImageReference::DockerDaemon(_) => "docker-daemon",
             ImageReference::ContainersStorage(_) => "containers-storage",
+            ImageReference::Tarball { .. } => "tarball",
         }
     }
 

@@ -143,10 +143,10 @@ pub async fn write(
         rootfs.diff_ids.get_or_insert_with(Vec::new).push(layer.digest.to_string());
         image.layers.push(layer);
     }
-    let config_bytes = go_json(&config)?;
+    let config_bytes = crate::go::json::marshal(&config)?;
     image.config = blob_descriptor(&config_bytes, OCI_CONFIG);
     client.push_blob_bytes(repository, &image.config, &config_bytes).await?;
-    client.put_manifest(repository, &tag(manifest), &go_json(&image)?, OCI_MANIFEST).await
+    client.put_manifest(repository, &tag(manifest), &crate::go::json::marshal(&image)?, OCI_MANIFEST).await
 }
 
 fn blob_descriptor(bytes: &[u8], media_type: &str) -> Descriptor {
@@ -158,12 +158,6 @@ fn blob_descriptor(bytes: &[u8], media_type: &str) -> Descriptor {
         annotations: None,
         platform: None,
     }
-}
-
-/// `json.Marshal`: compact, HTML characters escaped.
-fn go_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
-    let s = serde_json::to_string(v).map_err(|e| Error::other(format!("encoding JSON: {e}")))?;
-    Ok(crate::go::json::html_escape(&s).into_bytes())
 }
 
 #[cfg(test)]
@@ -183,7 +177,7 @@ mod tests {
             ..ImageConfig::default()
         };
         config.rootfs.as_mut().unwrap().diff_ids = Some(vec!["sha256:ab".to_owned()]);
-        let json = String::from_utf8(go_json(&config).unwrap()).unwrap();
+        let json = String::from_utf8(crate::go::json::marshal(&config).unwrap()).unwrap();
         assert_eq!(
             json,
             r#"{"architecture":"","os":"","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:ab"]}}"#

@@ -11,6 +11,7 @@ mod registry;
 mod storage;
 mod tar_members;
 pub mod tar_write;
+mod tarball;
 
 pub use dest::{BlobStore, Destination, ImageDestination, LocalBoxFuture};
 pub use dir::DirSource;
@@ -18,6 +19,7 @@ pub use docker_archive::{DockerArchiveSource, repo_tags as docker_archive_tags};
 pub use oci_layout::{LayoutSource, select as select_layout_entry};
 pub use registry::RegistrySource;
 pub use storage::StorageSource;
+pub use tarball::TarballSource;
 
 use crate::compression::Compression;
 use crate::digest::Digest;
@@ -59,6 +61,9 @@ pub struct SideOptions {
     /// (found by [`SideOptions::resolve`]).
     #[serde(skip)]
     pub storage: Option<crate::storage::location::Store>,
+    /// This machine's platform (a `tarball:` image is made for it).
+    #[serde(skip)]
+    pub host_platform: crate::platform::WantedPlatform,
     /// Set once the fields above were found for the image (a sync finds
     /// them once per repository, not once per image).
     #[serde(skip)]
@@ -112,6 +117,7 @@ impl SideOptions {
             ImageReference::ContainersStorage(r) => {
                 self.storage = Some(crate::storage::location::find(io, env, r).await?);
             }
+            ImageReference::Tarball { .. } => self.host_platform = env.platform.clone(),
             _ => {}
         }
         Ok(())
@@ -188,6 +194,7 @@ pub enum ImageSource {
     Dir(DirSource),
     DockerArchive(DockerArchiveSource),
     Storage(StorageSource),
+    Tarball(TarballSource),
 }
 
 impl ImageSource {
@@ -224,6 +231,9 @@ impl ImageSource {
                 let shown = format!("[{}@{}{run}]{}", store.driver, store.graph_root, r.text);
                 Ok(ImageSource::Storage(StorageSource::new(io, store, r.clone(), shown, tmpdir)))
             }
+            ImageReference::Tarball { paths } => {
+                Ok(ImageSource::Tarball(TarballSource::new(io, paths.clone(), side.host_platform.clone(), tmpdir)))
+            }
         }
     }
 
@@ -236,6 +246,7 @@ impl ImageSource {
             ImageSource::Dir(s) => s.manifest(instance).await,
             ImageSource::DockerArchive(s) => s.manifest(instance).await,
             ImageSource::Storage(s) => s.manifest(instance).await,
+            ImageSource::Tarball(s) => s.manifest(instance).await,
         }
     }
 
@@ -262,6 +273,7 @@ impl ImageSource {
             ImageSource::Dir(s) => s.blob(&d.digest, max).await?,
             ImageSource::DockerArchive(s) => s.blob(&d.digest, max).await?,
             ImageSource::Storage(s) => s.blob(&d.digest, max).await?,
+            ImageSource::Tarball(s) => s.blob(&d.digest, max).await?,
         };
         d.digest.verify(&bytes, &format!("blob {}", d.digest))?;
         if d.size >= 0 && bytes.len() as i64 != d.size {
@@ -279,6 +291,7 @@ impl ImageSource {
             ImageSource::Dir(s) => Some(crate::engine::BlobSource::File { path: s.blob_path(d) }),
             ImageSource::DockerArchive(s) => Some(s.blob_source(d).await?),
             ImageSource::Storage(s) => Some(s.blob_source(d).await?),
+            ImageSource::Tarball(s) => Some(s.blob_source(d).await?),
         })
     }
 
@@ -298,6 +311,7 @@ impl ImageSource {
             ImageSource::Dir(s) => &s.io,
             ImageSource::DockerArchive(s) => &s.io,
             ImageSource::Storage(s) => &s.io,
+            ImageSource::Tarball(s) => &s.io,
         }
     }
 

@@ -278,7 +278,7 @@ impl Sim {
                     None => FileKind::Absent,
                 };
                 let size = self.files.get(&path).map_or(0, |d| d.len() as u64);
-                Reply::FileInfo(FileInfo { kind, target: kind, size })
+                Reply::FileInfo(FileInfo { kind, target: kind, size, modified_ns: 0 })
             }
             Request::RemoveFile { path } => match self.files.remove(&path) {
                 Some(_) => Reply::Done,

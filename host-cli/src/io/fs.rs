@@ -103,7 +103,13 @@ fn kind_of(t: std::fs::FileType) -> FileKind {
 
 /// `lstat`, and `stat` through a symlink; a missing path is `absent`.
 pub async fn stat(path: String) -> Reply {
-    let absent = FileInfo { kind: FileKind::Absent, target: FileKind::Absent, size: 0 };
+    let absent = FileInfo { kind: FileKind::Absent, target: FileKind::Absent, size: 0, modified_ns: 0 };
+    let modified = |m: &std::fs::Metadata| {
+        m.modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+    };
     let link = match std::fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Reply::FileInfo(absent),
@@ -111,12 +117,14 @@ pub async fn stat(path: String) -> Reply {
     };
     let kind = kind_of(link.file_type());
     if kind != FileKind::Symlink {
-        return Reply::FileInfo(FileInfo { kind, target: kind, size: link.len() });
+        return Reply::FileInfo(FileInfo { kind, target: kind, size: link.len(), modified_ns: modified(&link) });
     }
     match std::fs::metadata(&path) {
-        Ok(m) => Reply::FileInfo(FileInfo { kind, target: kind_of(m.file_type()), size: m.len() }),
+        Ok(m) => {
+            Reply::FileInfo(FileInfo { kind, target: kind_of(m.file_type()), size: m.len(), modified_ns: modified(&m) })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Reply::FileInfo(FileInfo { kind, target: FileKind::Absent, size: 0 })
+            Reply::FileInfo(FileInfo { kind, target: FileKind::Absent, size: 0, modified_ns: 0 })
         }
         Err(e) => io_failed(&path, &e),
     }

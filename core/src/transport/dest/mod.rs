@@ -158,6 +158,11 @@ impl ImageDestination {
             ImageReference::DockerDaemon(DaemonReference::Id(_)) => {
                 return Err(Error::invalid("docker-daemon: a destination needs a name:tag, not an image ID"));
             }
+            ImageReference::Tarball { .. } => {
+                return Err(Error::invalid(
+                    r#"Unsupported: "tarball:" locations can only be read from, not written to"#,
+                ));
+            }
             other => {
                 return Err(Error::unsupported(format!(
                     "writing images to the {} transport is not supported by this version",
