@@ -1305,3 +1305,86 @@ fn foreign_layer_urls_are_never_followed() {
     assert!(sim.log.iter().all(|s| s.origin() == REG), "{:#?}", sim.lines());
     assert!(!sim.files.contains_key("/out/manifest.json"));
 }
+
+/// Item 2: a layer that is not the size its manifest declares (right
+/// digest, wrong size; then wrong bytes of the right size) commits nothing.
+#[test]
+fn a_layer_of_another_size_or_other_bytes_commits_nothing() {
+    for lie in ["size", "bytes"] {
+        let mut sim = Sim::default();
+        let (reg, image) = registry(&mut sim, Auth::Anonymous);
+        let layer = image.layers[0].clone();
+        let digest = sha256(&layer);
+        let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
+        if lie == "size" {
+            m["layers"][0]["size"] = json!(layer.len() + 7);
+        } else {
+            let mut flipped = layer.clone();
+            flipped[0] ^= 0xff;
+            reg.borrow_mut().script(
+                10,
+                move |r| r.path().ends_with(&digest),
+                move |_| Resp::status(200).body(flipped.clone()),
+            );
+        }
+        let (body, media_type) = (m.to_string(), m["mediaType"].as_str().unwrap().to_owned());
+        reg.borrow_mut().script(
+            5,
+            |r| r.path() == "/v2/app/manifests/v1",
+            move |_| Resp::status(200).header("Content-Type", media_type.clone()).body(body.clone()),
+        );
+        let e = sim.run(copy_to_dir()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity, "{lie}: {e}");
+        assert!(!sim.files.contains_key("/out/manifest.json"), "{lie}");
+        let committed: Vec<_> =
+            sim.files.keys().filter(|p| p.starts_with("/out/") && !p.ends_with("skiff-tmp")).collect();
+        assert!(committed.iter().all(|p| !p.contains(&sha256(&layer)[7..])), "{lie}: {committed:?}");
+    }
+}
+
+/// Item 8: a config far larger than a config may be is refused, not read.
+#[test]
+fn an_oversized_config_is_refused() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
+    m["config"]["size"] = json!(5u64 << 20);
+    let (body, media_type) = (m.to_string(), m["mediaType"].as_str().unwrap().to_owned());
+    reg.borrow_mut().script(
+        5,
+        |r| r.path() == "/v2/app/manifests/v1",
+        move |_| Resp::status(200).header("Content-Type", media_type.clone()).body(body.clone()),
+    );
+    let e = sim
+        .run(
+            inspect_raw(json!({}))
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.remove("raw");
+                    Value::Object(o)
+                })
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert!(e.message.contains("more than"), "{e}");
+    assert!(sim.log.iter().all(|s| !s.line().contains("/blobs/")), "never fetched: {:#?}", sim.lines());
+}
+
+/// Item 16: a blob download redirected to another origin that serves other
+/// bytes fails its digest check; the other origin never sees credentials.
+#[test]
+fn a_redirected_blob_with_other_bytes_fails_and_gets_no_credentials() {
+    let mut sim = Sim::default();
+    let image = Image::new("cdn", &[300]);
+    let src = sim.host(REG, Registry::with_auth(Auth::Basic { user: "u".into(), pass: "pw".into() }));
+    src.borrow_mut().push("app", "v1", &image);
+    src.borrow_mut().blob_redirect = Some(CDN.to_owned());
+    sim.host(CDN, |_: &Req, _| Resp::status(200).body(vec![0u8; 300]));
+    let mut job = copy_to_dir();
+    job["src"] = json!({"registry": creds("u", "pw")});
+    let e = sim.run(job).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(sim.seen_at(CDN).iter().all(|s| s.authorization().is_none()), "{:#?}", sim.lines());
+    assert!(!sim.files.contains_key("/out/manifest.json"));
+}
