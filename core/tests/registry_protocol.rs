@@ -1306,11 +1306,12 @@ fn foreign_layer_urls_are_never_followed() {
     assert!(!sim.files.contains_key("/out/manifest.json"));
 }
 
-/// Item 2: a layer that is not the size its manifest declares (right
-/// digest, wrong size; then wrong bytes of the right size) commits nothing.
+/// Items 2 and 13: a layer that is not the size its manifest declares
+/// (right digest, wrong size; a size of 2^62; wrong bytes of the right
+/// size) commits nothing and allocates nothing by the declared size.
 #[test]
 fn a_layer_of_another_size_or_other_bytes_commits_nothing() {
-    for lie in ["size", "bytes"] {
+    for lie in ["size", "huge", "bytes"] {
         let mut sim = Sim::default();
         let (reg, image) = registry(&mut sim, Auth::Anonymous);
         let layer = image.layers[0].clone();
@@ -1318,6 +1319,8 @@ fn a_layer_of_another_size_or_other_bytes_commits_nothing() {
         let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
         if lie == "size" {
             m["layers"][0]["size"] = json!(layer.len() + 7);
+        } else if lie == "huge" {
+            m["layers"][0]["size"] = json!(1u64 << 62);
         } else {
             let mut flipped = layer.clone();
             flipped[0] ^= 0xff;
@@ -1387,4 +1390,21 @@ fn a_redirected_blob_with_other_bytes_fails_and_gets_no_credentials() {
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
     assert!(sim.seen_at(CDN).iter().all(|s| s.authorization().is_none()), "{:#?}", sim.lines());
     assert!(!sim.files.contains_key("/out/manifest.json"));
+}
+
+/// Item 6: a 429 on a request that carried a body (the manifest PUT) is
+/// not sent again: the copy fails and the manifest was PUT once.
+#[test]
+fn a_request_with_a_body_is_not_repeated_on_429() {
+    let mut sim = Sim::default();
+    let (_, dst, _) = two_registries(&mut sim, &[300]);
+    dst.borrow_mut().script(
+        5,
+        |r| r.method == "PUT" && r.path() == "/v2/app/manifests/v1",
+        |_| Resp::error(429, "TOOMANYREQUESTS", "slow down").header("Retry-After", "1"),
+    );
+    let e = sim.run(copy(dest_creds())).unwrap_err();
+    assert!(e.message.contains("429") || e.message.contains("slow down"), "{e}");
+    let puts = sim.seen_at(DST).iter().filter(|s| s.line() == "PUT /v2/app/manifests/v1").count();
+    assert_eq!(puts, 1, "{:#?}", sim.lines());
 }

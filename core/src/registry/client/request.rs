@@ -158,6 +158,12 @@ fn replayable(request: &HttpRequest) -> bool {
     matches!(request.method.as_str(), "GET" | "HEAD")
 }
 
+/// Whether `request` sends a body (given, or streamed by a transfer):
+/// containers/image never repeats such a request on a 429.
+fn carries_body(request: &HttpRequest) -> bool {
+    request.body.as_ref().is_some_and(|b| !b.is_empty()) || matches!(request.method.as_str(), "PUT" | "PATCH")
+}
+
 /// `url` without its query (which may hold a CDN's signature), for messages.
 fn shown(url: &Url) -> String {
     let mut u = url.clone();
@@ -275,10 +281,13 @@ impl RegistryClient {
         for _ in 0..=MAX_REDIRECTS {
             home.authorize(&mut request);
             let replayable = replayable(&request);
+            let with_body = carries_body(&request);
             let reached = self
                 .retrying(
                     || carry(request.clone()),
                     |r| match r {
+                        // Answered as it is: a body is not sent twice on a 429.
+                        Ok(Reached::Answer(resp)) if with_body && resp.status == 429 => None,
                         Ok(Reached::Answer(resp)) => Some(Attempt::Answer(resp)),
                         Ok(Reached::Moved(_)) => None,
                         Err(error) => retry_failures.then_some(Attempt::Failed { error, replayable }),
