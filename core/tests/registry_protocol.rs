@@ -1408,3 +1408,79 @@ fn a_request_with_a_body_is_not_repeated_on_429() {
     let puts = sim.seen_at(DST).iter().filter(|s| s.line() == "PUT /v2/app/manifests/v1").count();
     assert_eq!(puts, 1, "{:#?}", sim.lines());
 }
+
+fn serve_manifest(reg: &Rc<RefCell<Registry>>, path: String, body: Vec<u8>, media_type: &'static str) {
+    reg.borrow_mut().script(
+        5,
+        move |r| r.path() == path,
+        move |_| Resp::status(200).header("Content-Type", media_type).body(body.clone()),
+    );
+}
+
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+fn index_of(entries: &[(String, usize, &str)]) -> Vec<u8> {
+    let manifests: Vec<Value> = entries
+        .iter()
+        .map(|(digest, size, media_type)| {
+            json!({"mediaType": media_type, "digest": digest, "size": size,
+                   "platform": {"architecture": "amd64", "os": "linux"}})
+        })
+        .collect();
+    json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}).to_string().into_bytes()
+}
+
+/// Item 9: a list instance fetched by digest whose bytes hash otherwise
+/// is refused; nothing of the image is written.
+#[test]
+fn a_list_instance_with_other_bytes_is_refused() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let other = Image::new("other", &[10]);
+    let digest = image.digest();
+    let index =
+        index_of(&[(digest.clone(), image.manifest.len(), "application/vnd.docker.distribution.manifest.v2+json")]);
+    serve_manifest(&reg, "/v2/app/manifests/v1".into(), index, OCI_INDEX);
+    serve_manifest(
+        &reg,
+        format!("/v2/app/manifests/{digest}"),
+        other.manifest.clone(),
+        "application/vnd.docker.distribution.manifest.v2+json",
+    );
+    let e = sim.run(copy_to_dir()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(e.message.contains("digest mismatch"), "{e}");
+    // Only the `version` a dir: destination gets when opened (skopeo writes it then too).
+    let written: Vec<_> = sim.files.keys().filter(|p| p.starts_with("/out/") && !p.ends_with("skiff-tmp")).collect();
+    assert_eq!(written, ["/out/version"], "nothing of the image");
+}
+
+/// Item 12: an index inside an index is refused, not followed; an index
+/// of 50 000 entries stops at the 4 MiB a manifest may be.
+#[test]
+fn nested_and_enormous_lists_are_refused() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let inner =
+        index_of(&[(image.digest(), image.manifest.len(), "application/vnd.docker.distribution.manifest.v2+json")]);
+    let inner_digest = sha256(&inner);
+    let outer = index_of(&[(inner_digest.clone(), inner.len(), OCI_INDEX)]);
+    serve_manifest(&reg, "/v2/app/manifests/v1".into(), outer, OCI_INDEX);
+    serve_manifest(&reg, format!("/v2/app/manifests/{inner_digest}"), inner, OCI_INDEX);
+    let e = sim.run(copy_to_dir()).unwrap_err();
+    assert!(e.message.contains("nested indexes are not supported"), "{e}");
+    assert!(!sim.files.contains_key("/out/manifest.json"));
+    assert!(sim.log.iter().all(|s| !s.line().contains("/blobs/")), "nothing of the image fetched: {:#?}", sim.lines());
+
+    let mut sim = Sim::default();
+    let (reg, _) = registry(&mut sim, Auth::Anonymous);
+    let entry = (format!("sha256:{}", "a".repeat(64)), 500, "application/vnd.oci.image.manifest.v1+json");
+    let huge = index_of(&vec![entry; 50_000]);
+    assert!(huge.len() > 4 << 20);
+    serve_manifest(&reg, "/v2/app/manifests/v1".into(), huge, OCI_INDEX);
+    let e = sim.run(copy_to_dir()).unwrap_err();
+    assert!(
+        e.message.contains("too large") || e.message.contains("larger than") || e.message.contains("more than"),
+        "{e}"
+    );
+}
