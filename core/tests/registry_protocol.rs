@@ -1484,3 +1484,24 @@ fn nested_and_enormous_lists_are_refused() {
         "{e}"
     );
 }
+
+/// Item 15: a tag list with names that are not tags (a path, a slash, an
+/// empty one, a digest, 200 characters): a sync into `dir:` skips them and
+/// writes nothing outside its destination.
+#[test]
+fn hostile_tags_never_lead_a_sync_out_of_its_destination() {
+    let mut sim = Sim::default();
+    let (reg, _) = registry(&mut sim, Auth::Anonymous);
+    let tags = json!({"name": "app", "tags": [
+        "../../../../tmp/evil", "a/b", "", format!("sha256:{}", "a".repeat(64)), "x".repeat(200), "v1"
+    ]});
+    reg.borrow_mut().script(5, |r| r.path() == "/v2/app/tags/list", move |_| Resp::status(200).json(tags.clone()));
+    let job = json!({
+        "command": "sync", "source": "reg.test/app", "destination": "/out",
+        "source_kind": "docker", "destination_kind": "dir", "policy": {"insecure": true},
+    });
+    sim.run(job).unwrap();
+    let dirs: std::collections::BTreeSet<_> =
+        sim.files.keys().map(|p| p.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default()).collect();
+    assert_eq!(dirs.into_iter().collect::<Vec<_>>(), ["/out/app:v1"], "only the valid tag, inside the destination");
+}
