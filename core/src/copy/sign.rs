@@ -68,9 +68,12 @@ impl Signers {
             };
             return Err(Error::invalid(format!("Only one of {flags} can be used with --sign-passphrase-file")));
         }
+        // Read here only for the core's own signers (gpg reads it itself).
         let passphrase_file = match sign_passphrase_file {
-            Some(f) => Some(sigstore_key::passphrase_from_file(&read_local(io, f.clone(), MAX_KEY_FILE).await?)),
-            None => None,
+            Some(f) if sign_by_key_file.is_some() || key_path.is_some() => {
+                Some(sigstore_key::passphrase_from_file(&read_local(io, f.clone(), MAX_KEY_FILE).await?))
+            }
+            _ => None,
         };
         let sigstore = match key_path {
             None => None,
