@@ -156,6 +156,12 @@ fn job_from_wit(job: wj::Job) -> Job {
             output: j.output,
             passphrase_file: j.passphrase_file,
         }),
+        wj::Job::Layers(j) => Job::Layers(crate::layers::LayersJob {
+            image: j.image,
+            layers: j.layers,
+            side: side_from_wit(j.side),
+            platform: platform_from_wit(j.platform),
+        }),
         wj::Job::UntrustedSignatureDump(j) => {
             Job::UntrustedSignatureDump(crate::signing::dump::UntrustedSignatureDumpJob { signature: j.signature })
         }

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::signing::standalone::{self, StandaloneSignJob, StandaloneVerifyJob};
 use crate::signing::{dump, generate_key};
-use crate::{copy, delete, inspect, list_tags, login, sync};
+use crate::{copy, delete, inspect, layers, list_tags, login, sync};
 
 // A job is parsed once per command; its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -30,6 +30,7 @@ pub enum Job {
     StandaloneVerify(StandaloneVerifyJob),
     GenerateSigstoreKey(generate_key::GenerateSigstoreKeyJob),
     UntrustedSignatureDump(dump::UntrustedSignatureDumpJob),
+    Layers(layers::LayersJob),
 }
 
 /// `skopeo manifest-digest FILE`.
@@ -60,6 +61,7 @@ impl Job {
             Job::StandaloneVerify(j) => Operation::start(move |io| standalone::verify(io, j)),
             Job::GenerateSigstoreKey(j) => Operation::start(move |io| generate_key::run(io, j)),
             Job::UntrustedSignatureDump(j) => Operation::start(move |io| dump::run(io, j)),
+            Job::Layers(j) => Operation::start(move |io| layers::run(io, j, env)),
         }
     }
 

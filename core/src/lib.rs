@@ -18,6 +18,7 @@ pub mod files;
 pub mod go;
 pub mod inspect;
 pub mod job;
+pub mod layers;
 pub mod list_tags;
 pub mod login;
 pub mod manifest;

@@ -91,6 +91,9 @@ pub enum Command {
     /// Dump contents of a signature WITHOUT VERIFYING IT
     #[command(hide = true)]
     UntrustedSignatureDumpWithoutVerification(UntrustedSignatureDumpArgs),
+    /// Get layers of IMAGE-NAME
+    #[command(hide = true)]
+    Layers(LayersArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -242,6 +245,18 @@ pub struct StandaloneSignArgs {
     /// file that contains a passphrase for the --sign-by key
     #[arg(long, value_name = "string")]
     pub passphrase_file: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LayersArgs {
+    /// IMAGE-NAME
+    pub image: String,
+    /// LAYER digests (all layers and the config if none)
+    pub layers: Vec<String>,
+    #[command(flatten)]
+    pub image_flags: ImageFlags,
+    #[command(flatten)]
+    pub retry: RetryFlags,
 }
 
 #[derive(Debug, Args)]

@@ -213,3 +213,33 @@ fn manifest_digest_chooses_the_algorithm() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("digest algorithm \"md5\" is not available"), "{}", r.stderr);
 }
+
+/// The deprecated `layers` command: the same directory as skopeo's (its
+/// name aside), for every blob and for named layers; a bad digest fails.
+#[test]
+fn layers_writes_what_skopeo_writes() {
+    let image = format!("oci:{}:v1", world().single.display());
+    let manifest: serde_json::Value = skopeo(&["inspect", "--raw", &image]).ok().json();
+    let first = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
+    for named in [vec![], vec![first.trim_start_matches("sha256:").to_owned()]] {
+        let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let mut args = vec!["layers".to_owned(), image.clone()];
+        args.extend(named.iter().cloned());
+        let mut a = skiff_tests::harness::tools::skiff_cmd();
+        a.current_dir(ours.path()).args(&args);
+        let mut b = std::process::Command::new("skopeo");
+        b.current_dir(theirs.path()).args(&args);
+        let (ra, rb) = (skiff_tests::harness::tools::run(a).ok(), skiff_tests::harness::tools::run(b).ok());
+        assert!(ra.stderr.contains("DEPRECATED") && rb.stderr.contains("DEPRECATED"));
+        let only = |d: &std::path::Path| {
+            let entries: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+            assert_eq!(entries.len(), 1, "one new directory in {}", d.display());
+            assert!(entries[0].file_name().unwrap().to_str().unwrap().starts_with("layers-"));
+            skiff_tests::harness::tree(&entries[0])
+        };
+        assert_eq!(only(ours.path()), only(theirs.path()), "{named:?}");
+    }
+    let bad = skiff(&["layers", &image, "sha256:zz"]);
+    assert_eq!(bad.code, 1);
+    assert!(!bad.stderr.contains("panicked"));
+}

@@ -37,6 +37,11 @@ fn non_negative<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i
 }
 
 impl Descriptor {
+    /// A blob known only by its digest (size unknown: -1).
+    pub fn of_unknown_size(digest: Digest) -> Self {
+        Descriptor { media_type: String::new(), digest, size: -1, urls: None, annotations: None, platform: None }
+    }
+
     /// The declared size, for a transfer's limit (negative sizes are refused
     /// when a manifest is read, so this is None only for made-up descriptors).
     pub fn expected_size(&self) -> Option<u64> {

@@ -13,7 +13,7 @@ mod tar_members;
 pub mod tar_write;
 mod tarball;
 
-pub use dest::{BlobStore, Destination, ImageDestination, LocalBoxFuture};
+pub use dest::{BlobStore, DIR_VERSION, Destination, ImageDestination, LocalBoxFuture};
 pub use dir::DirSource;
 pub use docker_archive::{DockerArchiveSource, repo_tags as docker_archive_tags};
 pub use oci_layout::{LayoutSource, select as select_layout_entry};

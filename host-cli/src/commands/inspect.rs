@@ -1,9 +1,10 @@
-//! `skiff inspect`: manifest, config and metadata of an image.
+//! `skiff inspect`: manifest, config and metadata of an image; and the
+//! deprecated `layers`, which fetches its blobs.
 
 use anyhow::Result;
 
 use super::{ScratchDir, environment, platform, registry_options, run_job};
-use crate::cli::{GlobalOptions, InspectArgs};
+use crate::cli::{GlobalOptions, InspectArgs, LayersArgs};
 use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
@@ -23,4 +24,19 @@ pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
         platform: platform(g),
     };
     run_job(g, wj::Job::Inspect(job), environment(Some(&scratch)))
+}
+
+pub fn layers(g: &GlobalOptions, a: LayersArgs) -> Result<()> {
+    let scratch = ScratchDir::new(g)?;
+    let job = wj::LayersJob {
+        image: a.image,
+        layers: a.layers,
+        side: wj::SideOptions {
+            registry: registry_options(g, &a.image_flags.registry, &a.retry)?,
+            shared_blob_dir: a.image_flags.shared_blob_dir,
+            daemon_host: a.image_flags.daemon_host,
+        },
+        platform: platform(g),
+    };
+    run_job(g, wj::Job::Layers(job), environment(Some(&scratch)))
 }

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     match command {
         Command::Inspect(a) => inspect::run(&cli.global, a),
+        Command::Layers(a) => inspect::layers(&cli.global, a),
         Command::ListTags(a) => list_tags::run(&cli.global, a),
         Command::ManifestDigest(a) => manifest_digest::run(&cli.global, a),
         Command::Delete(a) => delete::run(&cli.global, a),

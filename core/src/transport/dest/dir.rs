@@ -23,7 +23,7 @@ use crate::transport::dir::{blob_name, signature_name};
 use crate::transport::{fs_error, join, write_atomically};
 
 /// The marker skopeo writes into a `dir:` image.
-const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
+pub const DIR_VERSION: &str = "Directory Transport Version: 1.1\n";
 
 #[derive(Debug)]
 pub(super) struct DirDestination {

@@ -22,6 +22,7 @@
 
 mod archive;
 mod dir;
+pub use dir::DIR_VERSION;
 mod layout;
 mod local;
 mod registry;
