@@ -42,6 +42,7 @@ impl Manifest {
         if bytes.len() as u64 > MAX_MANIFEST_SIZE {
             return Err(Error::integrity(format!("manifest is larger than {MAX_MANIFEST_SIZE} bytes")));
         }
+        refuse_case_variants(bytes)?;
         let kind = detect_kind(bytes, content_type)?;
         let manifest = match kind {
             ManifestKind::OciManifest | ManifestKind::DockerV2S2 => Manifest::Image(ImageManifest::parse(bytes, kind)?),
@@ -52,6 +53,42 @@ impl Manifest {
         };
         Ok((kind, manifest))
     }
+}
+
+/// The members a manifest or list may have. Go's `encoding/json` matches
+/// object keys to fields regardless of case, so `"Layers"` is `layers` to
+/// containers/image while a strict reader skips it: such a document means
+/// different images to different tools and is refused.
+const MEMBERS: [&str; 14] = [
+    "schemaVersion",
+    "mediaType",
+    "artifactType",
+    "config",
+    "layers",
+    "manifests",
+    "annotations",
+    "subject",
+    "name",
+    "tag",
+    "architecture",
+    "fsLayers",
+    "history",
+    "signatures",
+];
+
+fn refuse_case_variants(bytes: &[u8]) -> Result<()> {
+    let Ok(serde_json::Value::Object(top)) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(()); // not an object: the parser proper says why
+    };
+    for key in top.keys() {
+        if let Some(m) = MEMBERS.iter().find(|m| m.eq_ignore_ascii_case(key) && **m != key.as_str()) {
+            return Err(Error::integrity(format!(
+                "ambiguous manifest: member {:?} would be read as {m:?} by other tools",
+                crate::error::sanitize(key)
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -217,6 +254,18 @@ mod tests {
         let idx =
             format!(r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[],"layers":[]}}"#, media_type::OCI_INDEX);
         assert!(Manifest::parse(idx.as_bytes(), None).is_err());
+        // Go reads `Layers` as `layers`: refused rather than read without layers.
+        let capital = both.replace(r#""layers":[],"manifests":[]"#, r#""Layers":[]"#);
+        let e = Manifest::parse(capital.as_bytes(), None).unwrap_err();
+        assert!(e.message.contains("ambiguous manifest: member \"Layers\""), "{e}");
+        let twice = both.replace(r#""manifests":[]"#, r#""layers":[]"#);
+        assert!(Manifest::parse(twice.as_bytes(), None).unwrap_err().message.contains("duplicate"), "duplicate keys");
+        let plain = both.replace(r#","manifests":[]"#, "");
+        assert!(Manifest::parse(plain.as_bytes(), None).is_ok());
+        assert!(
+            Manifest::parse(plain.as_bytes(), Some(media_type::OCI_INDEX)).is_err(),
+            "an index type on a manifest body"
+        );
     }
 
     #[test]
