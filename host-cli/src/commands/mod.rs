@@ -92,6 +92,11 @@ impl ScratchDir {
 }
 
 /// `--override-os/-arch/-variant`.
+/// `--policy`, `--insecure-policy`, `--require-signed`.
+fn policy_options(g: &GlobalOptions) -> wj::PolicyOptions {
+    wj::PolicyOptions { path: g.policy.clone(), insecure: g.insecure_policy, require_signed: g.require_signed }
+}
+
 fn platform(g: &GlobalOptions) -> wj::PlatformOverride {
     wj::PlatformOverride {
         os: g.override_os.clone(),

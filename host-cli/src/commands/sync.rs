@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use super::copy::manifest_format;
-use super::{ScratchDir, environment, platform, run_job_parallel, side_options, sign_options};
+use super::{ScratchDir, environment, platform, policy_options, run_job_parallel, side_options, sign_options};
 use crate::cli::{GlobalOptions, SyncArgs};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -40,11 +40,7 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         destination_kind,
         src: side_options(g, &src, &a.retry, a.src.shared_blob_dir, a.src.daemon_host)?,
         dest: side_options(g, &dest, &a.retry, a.dest.shared_blob_dir, a.dest.daemon_host)?,
-        policy: wj::PolicyOptions {
-            path: g.policy.clone(),
-            insecure: g.insecure_policy,
-            require_signed: g.require_signed,
-        },
+        policy: policy_options(g),
         registries_d: g.registries_d.clone(),
         platform: platform(g),
         all: a.all,
