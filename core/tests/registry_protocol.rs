@@ -1505,3 +1505,25 @@ fn hostile_tags_never_lead_a_sync_out_of_its_destination() {
         sim.files.keys().map(|p| p.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default()).collect();
     assert_eq!(dirs.into_iter().collect::<Vec<_>>(), ["/out/app:v1"], "only the valid tag, inside the destination");
 }
+
+/// An image of 20,000 distinct layers (a 4 MiB manifest can list about
+/// 30,000) copies whole: one HEAD per blob the destination already holds,
+/// then the manifest, byte for byte. The linear bookkeeping itself is
+/// checked in `copy::copier`'s unit test; here the bound only guards
+/// against a hang.
+#[test]
+fn an_image_with_twenty_thousand_layers_copies_whole() {
+    let mut sim = Sim::default();
+    sim.max_steps = 200_000;
+    let sizes = vec![8; 20_000];
+    let (_, dst, image) = two_registries(&mut sim, &sizes);
+    dst.borrow_mut().push("app", "old", &image);
+    let started = std::time::Instant::now();
+    sim.run(copy(dest_creds())).unwrap();
+    let took = started.elapsed();
+    let lines = lines_at(&sim, DST);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("HEAD /v2/app/blobs/")).count(), 20_001, "one HEAD per blob");
+    assert_eq!(lines.last().unwrap(), "PUT /v2/app/manifests/v1");
+    assert_eq!(dst.borrow().repos["app"].manifests[&image.digest()].0, image.manifest);
+    assert!(took < std::time::Duration::from_secs(60), "20,000 layers took {took:?}");
+}
