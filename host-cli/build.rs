@@ -1,6 +1,7 @@
 //! Builds skiff-core as a WASI component (`wasm32-wasip2`, feature
-//! `component`) and hands it to the binary to embed. A nested cargo with its
-//! own target directory avoids waiting on the lock the outer build holds.
+//! `component`), compiles it to native code with `host-cli/precompile`, and
+//! hands both to the binary to embed. Nested cargos with their own target
+//! directory avoid waiting on the lock the outer build holds.
 
 use std::env;
 use std::path::PathBuf;
@@ -29,28 +30,18 @@ fn main() {
     std::hash::Hasher::write(&mut h, &bytes);
     println!("cargo:rustc-env=SKIFF_CORE_HASH={:016x}", std::hash::Hasher::finish(&h));
     std::fs::write(&dest, &bytes).unwrap_or_else(|e| panic!("writing {}: {e}", dest.display()));
+    precompile(&root, &dest, &out_dir.join("skiff_core.cwasm"));
 }
 
-fn build_component(root: &std::path::Path) -> PathBuf {
+/// A nested cargo with the given arguments, in the nested target directory,
+/// with none of the outer build's flags.
+fn nested_cargo(root: &std::path::Path, args: &[&str]) -> (Command, PathBuf) {
     let target_dir =
         env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target")).join("core-component");
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "skiff-core",
-            "--features",
-            "component",
-            "--target",
-            "wasm32-wasip2",
-        ])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // Flags meant for the host build must not leak into the wasm build.
+    cmd.current_dir(root).args(args).arg("--target-dir").arg(&target_dir);
+    // Flags meant for the host build must not leak into the nested build.
     for var in [
         "RUSTFLAGS",
         "CARGO_ENCODED_RUSTFLAGS",
@@ -62,6 +53,28 @@ fn build_component(root: &std::path::Path) -> PathBuf {
     ] {
         cmd.env_remove(var);
     }
+    (cmd, target_dir)
+}
+
+/// Compiles the component to native code with the same wasmtime and engine
+/// configuration as the binary (`host-cli/precompile`), so that skiff only
+/// maps it at start and never compiles it (seconds for the core's 8 MB).
+fn precompile(root: &std::path::Path, wasm: &std::path::Path, out: &std::path::Path) {
+    println!("cargo:rerun-if-changed={}", root.join("host-cli/precompile").display());
+    println!("cargo:rerun-if-changed={}", root.join("host-cli/src/runtime/engine_config.rs").display());
+    let (mut cmd, target_dir) = nested_cargo(root, &["build", "--release", "--locked", "-p", "skiff-precompile"]);
+    let status = cmd.status().expect("running cargo to build skiff-precompile");
+    assert!(status.success(), "building skiff-precompile failed (see the errors above)");
+    let tool = target_dir.join("release/skiff-precompile");
+    let status = Command::new(&tool).arg(wasm).arg(out).status().expect("running skiff-precompile");
+    assert!(status.success(), "precompiling the core component failed (see the errors above)");
+}
+
+fn build_component(root: &std::path::Path) -> PathBuf {
+    let (mut cmd, target_dir) = nested_cargo(
+        root,
+        &["build", "--release", "--locked", "-p", "skiff-core", "--features", "component", "--target", "wasm32-wasip2"],
+    );
     let status = cmd.status().expect("running cargo to build the core component");
     assert!(
         status.success(),

@@ -1,18 +1,22 @@
-//! Loading the core component. The component's bytes are embedded in the
-//! binary; the machine code Cranelift makes of them is cached on disk, keyed
-//! by wasmtime's version and the component's hash, so a normal start only
-//! maps that file (about 2 ms) and never compiles (about 70 ms and more).
+//! Loading the core component. The binary embeds the component and the
+//! machine code Cranelift made of it at build time (`build.rs`). A start
+//! maps that code from a file (about 1 ms): the first start of a build
+//! writes the embedded code to the cache, keyed by the skiff version,
+//! wasmtime's version and the component's hash, and later starts map it.
+//! Only when the embedded code does not fit this CPU is the component
+//! compiled here (seconds), and the result cached the same way.
 
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::Core as Bindings;
 
 static CORE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/skiff_core.wasm"));
+static CORE_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/skiff_core.cwasm"));
 
 pub struct HostState {
     wasi: WasiCtx,
@@ -36,10 +40,7 @@ fn wt(e: wasmtime::Error) -> anyhow::Error {
 }
 
 fn engine() -> Result<Engine> {
-    let mut config = Config::new();
-    // Calls into the core are synchronous; without async support each call is cheaper.
-    config.concurrency_support(false);
-    Engine::new(&config).map_err(wt)
+    Engine::new(&super::engine_config::config()).map_err(wt)
 }
 
 /// Where the compiled component is cached.
@@ -58,33 +59,60 @@ fn cache_path() -> PathBuf {
     ))
 }
 
-/// Maps the cached compiled component, compiling and caching it when it is
-/// missing or was made for another wasmtime or CPU.
+/// Maps the cached compiled component; on the first start of this build,
+/// caches the code compiled at build time, or when that was made for
+/// another CPU, compiles the component now and caches that.
 fn load_component(engine: &Engine) -> Result<Component> {
     let path = cache_path();
-    if path.exists() {
-        // SAFETY: the file is one we wrote with `precompile_component` from the
-        // bytes embedded in this binary (its name carries their hash), and
-        // wasmtime checks its version and CPU features before using it.
-        #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(engine, &path) };
-        if let Ok(c) = loaded {
-            return Ok(c);
-        }
+    if let Ok(c) = map_compiled(engine, &path) {
+        return Ok(c);
+    }
+    if cache(&path, CORE_CWASM)
+        && let Ok(c) = map_compiled(engine, &path)
+    {
+        return Ok(c);
+    }
+    // No cache to write (a read-only home): the embedded code, copied into memory.
+    // SAFETY: the bytes were made by `skiff-precompile` at build time with this
+    // wasmtime and configuration; wasmtime checks both and the CPU's features.
+    #[allow(unsafe_code)]
+    if let Ok(c) = unsafe { Component::deserialize(engine, CORE_CWASM) } {
+        return Ok(c);
     }
     let compiled = engine.precompile_component(CORE_WASM).map_err(wt).context("compiling the core component")?;
-    if let Some(dir) = path.parent() {
-        // Caching is an optimisation: failing to write it is not an error.
-        let _ = std::fs::create_dir_all(dir);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, &compiled).is_ok() && std::fs::rename(&tmp, &path).is_ok() {
-            remove_other_builds(dir, &path);
-        }
+    if !cache(&path, &compiled) {
+        // SAFETY: `compiled` was produced just now by this engine.
+        #[allow(unsafe_code)]
+        let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(wt)?;
+        return Ok(component);
     }
-    // SAFETY: `compiled` was produced just now by this engine.
+    map_compiled(engine, &path)
+}
+
+/// The compiled component in the file at `path`, mapped.
+fn map_compiled(engine: &Engine, path: &std::path::Path) -> Result<Component> {
+    // SAFETY: the file is one we wrote (`cache`) from code wasmtime compiled
+    // from the component embedded in this binary (its name carries their
+    // hash), and wasmtime checks its version, configuration and CPU features
+    // before using it.
     #[allow(unsafe_code)]
-    let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(wt)?;
-    Ok(component)
+    let loaded = unsafe { Component::deserialize_file(engine, path) };
+    loaded.map_err(wt)
+}
+
+/// Writes compiled code to the cache (through a temporary file and a
+/// rename, so a concurrent start never maps half a file). Caching is an
+/// optimisation: a failure is reported as `false`, not as an error.
+fn cache(path: &std::path::Path, compiled: &[u8]) -> bool {
+    let Some(dir) = path.parent() else { return false };
+    let _ = std::fs::create_dir_all(dir);
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, compiled).is_ok() && std::fs::rename(&tmp, path).is_ok() {
+        remove_other_builds(dir, path);
+        return true;
+    }
+    let _ = std::fs::remove_file(&tmp);
+    false
 }
 
 /// Removes compiled components of other skiff builds (each is ~5 MB and

@@ -2,6 +2,7 @@
 //! ([`component`]) and driving its operations ([`driver`]).
 
 mod component;
+mod engine_config;
 mod driver;
 
 pub use component::Core;
