@@ -978,6 +978,57 @@ fn copy_to_a_bearer_registry_with_credentials() {
     assert!(sim.seen_at(REG).iter().all(|s| s.authorization().is_none()), "the source is anonymous");
 }
 
+/// A token service that answers only the OAuth2 form (its `GET` is a 404):
+/// the credentials go in a password grant, once, to the realm only; wrong
+/// ones are the same clear error as a refused `GET`.
+#[test]
+fn a_token_service_of_the_oauth2_form_only_gets_a_password_grant() {
+    for (password, expect) in [("dpw", Ok(())), ("nope", Err(ErrorKind::Unauthorized))] {
+        let mut sim = Sim::default();
+        let image = Image::new("push", &[100]);
+        let mut src = Registry::default();
+        src.push("app", "v1", &image);
+        sim.host(REG, src);
+        let dst_auth = Auth::Bearer { realm: "https://dauth.test/token".into(), service: "dst.test".into() };
+        let dst = sim.host(DST, Registry::with_auth(dst_auth));
+        let server = TokenServer {
+            user: Some(("d".into(), "dpw".into())),
+            anonymous_pull: false,
+            oauth_only: true,
+            ..Default::default()
+        };
+        sim.host("https://dauth.test", server);
+        let r = sim.run(copy(json!({"dest": {"registry": creds("d", password)}})));
+        let token_reqs = sim.seen_at("https://dauth.test");
+        if expect.is_ok() {
+            assert_eq!(token_reqs.len(), 2, "a GET, then the form, once for the copy: {:#?}", sim.lines());
+        }
+        assert_eq!(token_reqs[0].line(), "GET /token?service=dst.test&scope=repository%3Aapp%3Apull%2Cpush&account=d");
+        assert_eq!(token_reqs[1].line(), "POST /token");
+        let form = String::from_utf8(token_reqs[1].body.clone()).unwrap();
+        assert_eq!(
+            form,
+            format!(
+                "grant_type=password&username=d&password={password}&client_id=skiff&service=dst.test&scope=repository%3Aapp%3Apull%2Cpush"
+            )
+        );
+        assert_eq!(token_reqs[1].header("content-type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(token_reqs[1].authorization(), None, "the password is in the form only");
+        assert!(sim.seen_at(DST).iter().all(|s| s.authorization().is_none_or(|a| a.starts_with("Bearer "))));
+        match expect {
+            Ok(()) => {
+                r.unwrap();
+                assert_eq!(dst.borrow().repos["app"].tags["v1"], image.digest());
+            }
+            Err(kind) => {
+                let e = r.unwrap_err();
+                assert_eq!(e.kind, kind);
+                assert!(e.message.contains("invalid username/password"), "{}", e.message);
+            }
+        }
+    }
+}
+
 #[test]
 fn manifest_digest_mismatch_is_an_integrity_error() {
     let mut sim = Sim::default();

@@ -96,6 +96,16 @@ impl TokenIssuer {
     /// (Distribution accepts a token 60 s past its `exp`, so `exp` is set
     /// that much earlier) and announced with that `expires_in`.
     pub fn start_with_lifetime(dir: &Path, with_tls: bool, lifetime: u64) -> TokenIssuer {
+        Self::start_full(dir, with_tls, lifetime, false)
+    }
+
+    /// An issuer that takes only the OAuth2 form (a `GET` is a 404), as some
+    /// token services do: the password grant or a refresh token.
+    pub fn start_oauth_only(dir: &Path) -> TokenIssuer {
+        Self::start_full(dir, true, 600, true)
+    }
+
+    fn start_full(dir: &Path, with_tls: bool, lifetime: u64, oauth_only: bool) -> TokenIssuer {
         let tls = with_tls;
         std::fs::create_dir_all(dir).unwrap();
         let p = |n: &str| dir.join(n).to_str().unwrap().to_owned();
@@ -181,20 +191,31 @@ impl TokenIssuer {
                         body: body.clone(),
                     });
                     let (status, body) = if method == "POST" {
-                        // The OAuth2 form: a refresh token stands for the test user.
+                        // The OAuth2 form: a refresh token, or the password grant, stands for the test user.
                         let field = |name: &str| {
                             body.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).map(percent_decode)
                         };
-                        match (field("grant_type").as_deref(), field("refresh_token").as_deref()) {
-                            (Some("refresh_token"), Some(REFRESH_TOKEN)) => {
+                        let granted = match field("grant_type").as_deref() {
+                            Some("refresh_token") => field("refresh_token").as_deref() == Some(REFRESH_TOKEN),
+                            Some("password") => {
+                                field("username").as_deref() == Some(USER)
+                                    && field("password").as_deref() == Some(PASSWORD)
+                            }
+                            _ => false,
+                        };
+                        match granted {
+                            true => {
                                 query = body.clone();
                                 let basic = format!("Basic {}", STANDARD.encode(format!("{USER}:{PASSWORD}")));
                                 let (status, token) = answer(&query, Some(&basic));
                                 let v: serde_json::Value = serde_json::from_str(&token).unwrap_or_default();
                                 (status, json!({"access_token": v["token"], "expires_in": lifetime}).to_string())
                             }
-                            _ => ("401 Unauthorized", r#"{"error":"invalid_grant"}"#.to_owned()),
+                            // RFC 6749 §5.2.
+                            false => ("400 Bad Request", r#"{"error":"invalid_grant"}"#.to_owned()),
                         }
+                    } else if oauth_only {
+                        ("404 Not Found", r#"{"error":"not found"}"#.to_owned())
                     } else {
                         answer(&query, authorization.as_deref())
                     };

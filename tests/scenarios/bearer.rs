@@ -91,6 +91,54 @@ fn credentials_go_to_the_token_endpoint() {
     assert!(wrong.stderr.contains("unable to retrieve auth token"), "{}", wrong.stderr);
 }
 
+/// A token service that takes only the OAuth2 form (its `GET` answers 404):
+/// skiff falls back to the password grant of the distribution token spec,
+/// so a push and an inspect with credentials work; containers/image knows
+/// only the `GET`, so skopeo cannot log in there (shown, as the reference).
+#[test]
+fn an_oauth2_only_token_service_gets_the_password_grant() {
+    let dir = world().root.join("oauth-only");
+    let issuer = TokenIssuer::start_oauth_only(&dir.join("issuer"));
+    let registry = Registry::start(
+        &dir.join("registry"),
+        Options { token_auth: Some(issuer.registry_config()), ..Options::default() },
+    );
+    let creds = format!("{USER}:{PASSWORD}");
+    let dest = format!("docker://{}/test/oauth:v1", registry.host());
+    let src = format!("oci:{}:v1", world().single.display());
+    let r = skiff(&["--insecure-policy", "copy", "-q", "--dest-tls-verify=false", "--dest-creds", &creds, &src, &dest]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ours = skiff(&["inspect", "--raw", "--tls-verify=false", "--creds", &creds, &dest]).ok();
+    let local = skiff(&["inspect", "--raw", &src]).ok();
+    assert_eq!(ours.stdout, local.stdout, "the manifest arrived as it was");
+    let seen = issuer.seen.lock().unwrap().clone();
+    let posts: Vec<_> = seen.iter().filter(|s| s.method == "POST").collect();
+    assert!(!posts.is_empty(), "{seen:?}");
+    for p in &posts {
+        assert!(p.body.starts_with("grant_type=password&username=") && p.body.contains("scope="), "{p:?}");
+        assert!(p.authorization.is_none(), "the password is in the form only: {p:?}");
+    }
+    assert!(seen.iter().all(|s| s.method == "POST" || s.method == "GET"), "{seen:?}");
+
+    let wrong = skiff(&["inspect", "--tls-verify=false", "--creds", &format!("{USER}:nope"), &dest]);
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("unable to retrieve auth token: invalid username/password"), "{}", wrong.stderr);
+
+    // `login` verifies the credentials the same way; `--debug` shows no secret.
+    let tmp = tempfile::tempdir().unwrap();
+    let authfile = tmp.path().join("auth.json");
+    let authfile = authfile.to_str().unwrap();
+    let host = registry.host();
+    let login =
+        skiff(&["--debug", "login", "--tls-verify=false", "--authfile", authfile, "-u", USER, "-p", PASSWORD, &host]);
+    assert_eq!(login.code, 0, "{}", login.stderr);
+    assert!(!login.stderr.contains(PASSWORD) && !login.stdout_str().contains(PASSWORD), "{}", login.stderr);
+    skiff(&["inspect", "--raw", "--tls-verify=false", "--authfile", authfile, &dest]).ok();
+
+    let theirs = skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", &creds, &dest]);
+    assert_ne!(theirs.code, 0, "skopeo has no OAuth2 form: {}", theirs.stdout_str());
+}
+
 /// A registry whose token realm is plain HTTP on the same host, another port.
 fn plain_realm_world() -> &'static TokenWorld {
     static W: OnceLock<TokenWorld> = OnceLock::new();

@@ -114,6 +114,8 @@ pub struct Seen {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body_len: usize,
+    /// The body, when it was a small one (a token request's form).
+    pub body: Vec<u8>,
     /// The answer's status (0: the host reported a failure).
     pub status: u16,
     /// Whether it was the source or sink of a transfer.
@@ -309,6 +311,7 @@ impl Sim {
             url: r.url.clone(),
             headers: r.headers.clone(),
             body_len: req.body.len(),
+            body: if req.body.len() <= 4096 { req.body.clone() } else { Vec::new() },
             status: resp.status,
             transfer,
         });
@@ -786,24 +789,47 @@ pub struct TokenServer {
     /// Send `issued_at` too.
     pub issued_at: bool,
     pub issued: u64,
+    /// Answer only the OAuth2 form (`POST`, the password grant); a `GET` is a 404.
+    pub oauth_only: bool,
 }
 
 impl Default for TokenServer {
     fn default() -> Self {
-        TokenServer { user: None, anonymous_pull: true, expires_in: Some(300), issued_at: false, issued: 0 }
+        TokenServer {
+            user: None,
+            anonymous_pull: true,
+            expires_in: Some(300),
+            issued_at: false,
+            issued: 0,
+            oauth_only: false,
+        }
     }
 }
 
 impl Host for TokenServer {
     fn serve(&mut self, req: &Req, now_ms: u64) -> Resp {
-        let given = req.header("authorization");
-        let user = match (&self.user, given) {
-            (Some((u, p)), Some(g)) if g == basic(u, p) => Some(u.clone()),
-            (_, Some(_)) => return Resp::error(401, "UNAUTHORIZED", "invalid username/password"),
-            (_, None) => None,
+        // The fields of the request: the query of a GET, the form of a POST.
+        let fields: Vec<(String, String)> = match req.method.as_str() {
+            "GET" if self.oauth_only => return Resp::status(404),
+            "GET" => req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+            "POST" => url::form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+            _ => return Resp::status(405),
+        };
+        let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let user = if req.method == "POST" {
+            match (&self.user, field("grant_type"), field("username"), field("password")) {
+                (Some((u, p)), Some("password"), Some(gu), Some(gp)) if gu == u && gp == p => Some(u.clone()),
+                _ => return Resp::status(400).json(serde_json::json!({"error": "invalid_grant"})),
+            }
+        } else {
+            match (&self.user, req.header("authorization")) {
+                (Some((u, p)), Some(g)) if g == basic(u, p) => Some(u.clone()),
+                (_, Some(_)) => return Resp::error(401, "UNAUTHORIZED", "invalid username/password"),
+                (_, None) => None,
+            }
         };
         let mut scopes = Vec::new();
-        for scope in req.url.query_pairs().filter(|(k, _)| k == "scope").map(|(_, v)| v.into_owned()) {
+        for scope in fields.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()) {
             let grant = match user {
                 Some(_) => scope,
                 None if self.anonymous_pull => match scope.rsplit_once(':') {
@@ -817,7 +843,9 @@ impl Host for TokenServer {
         self.issued += 1;
         let lifetime_s = self.expires_in.unwrap_or(60).max(60);
         let token = format!("{}.{}.{}", self.issued, now_ms + lifetime_s * 1000, scopes.join(" "));
-        let mut body = serde_json::json!({"token": token});
+        // The OAuth2 answer names it `access_token`.
+        let key = if req.method == "POST" { "access_token" } else { "token" };
+        let mut body = serde_json::json!({key: token});
         if let Some(e) = self.expires_in {
             body["expires_in"] = e.into();
         }

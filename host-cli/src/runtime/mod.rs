@@ -2,8 +2,8 @@
 //! ([`component`]) and driving its operations ([`driver`]).
 
 mod component;
-mod engine_config;
 mod driver;
+mod engine_config;
 
 pub use component::Core;
 pub use driver::CoreFailure;

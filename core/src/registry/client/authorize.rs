@@ -20,6 +20,13 @@ fn basic(c: &Credentials) -> String {
     format!("Basic {}", STANDARD.encode(format!("{}:{}", c.username, c.password)))
 }
 
+/// What an OAuth2 token request trades for an access token.
+#[derive(Clone, Copy)]
+enum Grant<'a> {
+    RefreshToken(&'a str),
+    Password(&'a Credentials),
+}
+
 /// Whether credentials for the registry at `base` may go to token endpoint
 /// `realm`: over HTTPS, or to the registry's own origin (scheme, host and
 /// port: another port of the same host is another service).
@@ -85,7 +92,7 @@ impl RegistryClient {
             query.push(format!("scope={}", url::encode(scope)));
         }
         if let Some(refresh) = self.opts.identity_token.clone() {
-            return self.oauth2_token(ch, scope, &realm_url, &refresh).await;
+            return self.oauth2_token(ch, scope, &realm_url, Grant::RefreshToken(&refresh)).await;
         }
         let mut authorization = None;
         if let Some(c) = &self.credentials {
@@ -104,11 +111,16 @@ impl RegistryClient {
         }
         let request = self.get(&url::with_query(&realm_url, &query), Vec::new(), MAX_SMALL_BODY);
         let resp = self
-            .send_elsewhere(&Home::new(realm_url, authorization), request)
+            .send_elsewhere(&Home::new(realm_url.clone(), authorization), request)
             .await
             .map_err(|e| e.context(format!("requesting bearer token from {realm_origin}")))?;
         match resp.status {
             200 => {}
+            // A token service that implements only the OAuth2 form of the
+            // distribution token spec: the password grant, as Docker sends it.
+            404 | 405 if let Some(c) = &self.credentials => {
+                return self.oauth2_token(ch, scope, &realm_url, Grant::Password(c)).await;
+            }
             401 | 403 => {
                 return Err(Error::new(
                     ErrorKind::Unauthorized,
@@ -133,27 +145,35 @@ impl RegistryClient {
         Ok(value)
     }
 
-    /// An access token for `scope` traded for the refresh token an auth file
-    /// holds (`identitytoken`): the OAuth2 `POST` of the distribution token
-    /// spec, as containers/image sends it. The refresh token is a secret: it
-    /// goes only over HTTPS or to the registry's own origin.
-    async fn oauth2_token(&self, ch: &Challenge, scope: &str, realm: &Url, refresh: &str) -> Result<String> {
+    /// An access token for `scope` from the OAuth2 `POST` of the distribution
+    /// token spec: traded for the refresh token an auth file holds
+    /// (`identitytoken`, as containers/image sends it), or for the
+    /// credentials when the service answers no `GET`. Both are secrets: they
+    /// go only over HTTPS or to the registry's own origin.
+    async fn oauth2_token(&self, ch: &Challenge, scope: &str, realm: &Url, grant: Grant<'_>) -> Result<String> {
         let base = self.session.borrow().base.clone();
         let realm_origin = url::origin_of(realm);
+        let what = match grant {
+            Grant::RefreshToken(_) => "the identity token",
+            Grant::Password(_) => "credentials",
+        };
         if !realm_may_see_credentials(realm, base.as_ref()) {
             return Err(Error::new(
                 ErrorKind::Unauthorized,
-                format!(
-                    "refusing to send the identity token for {} to token realm {realm_origin} over plain HTTP",
-                    self.registry
-                ),
+                format!("refusing to send {what} for {} to token realm {realm_origin} over plain HTTP", self.registry),
             ));
         }
-        let mut form = vec![
-            "grant_type=refresh_token".to_owned(),
-            format!("refresh_token={}", url::encode(refresh)),
-            "client_id=skiff".to_owned(),
-        ];
+        let mut form = match grant {
+            Grant::RefreshToken(refresh) => {
+                vec!["grant_type=refresh_token".to_owned(), format!("refresh_token={}", url::encode(refresh))]
+            }
+            Grant::Password(c) => vec![
+                "grant_type=password".to_owned(),
+                format!("username={}", url::encode(&c.username)),
+                format!("password={}", url::encode(&c.password)),
+            ],
+        };
+        form.push("client_id=skiff".to_owned());
         if let Some(service) = ch.params.get("service") {
             form.push(format!("service={}", url::encode(service)));
         }
@@ -168,13 +188,25 @@ impl RegistryClient {
             .send_elsewhere(&Home::new(realm.clone(), None), request)
             .await
             .map_err(|e| e.context(format!("requesting an access token from {realm_origin}")))?;
-        match resp.status {
-            200 => self.keep_token(scope, &resp.body),
-            401 | 403 => Err(Error::new(
+        match (resp.status, grant) {
+            (200, _) => self.keep_token(scope, &resp.body),
+            // RFC 6749 §5.2 refuses a grant with a 400 (`invalid_grant`).
+            (400 | 401 | 403, Grant::RefreshToken(_)) => Err(Error::new(
                 ErrorKind::Unauthorized,
                 format!("the identity token for {} was refused{}", self.registry, describe_body(&resp)),
             )),
-            s => {
+            (400 | 401 | 403, Grant::Password(_)) => Err(Error::new(
+                ErrorKind::Unauthorized,
+                format!("unable to retrieve auth token: invalid username/password{}", describe_body(&resp)),
+            )),
+            (404 | 405, Grant::RefreshToken(_)) => Err(Error::new(
+                ErrorKind::Unauthorized,
+                format!(
+                    "the token service at {realm_origin} does not take the OAuth2 form (status {}): the identity token for {} cannot be used there; log in with a username and password",
+                    resp.status, self.registry
+                ),
+            )),
+            (s, _) => {
                 Err(Error::other(format!("requesting an access token: unexpected status {s}{}", describe_body(&resp))))
             }
         }
