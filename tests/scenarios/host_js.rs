@@ -141,4 +141,15 @@ fn npm_pack_gives_an_installable_package() {
     {
         assert!(listed.contains(f), "{f} missing from the package:\n{listed}");
     }
+    // What a page downloads: the module and its glue, gzip -9, at most 1 MB
+    // (issue 4's goal; signing crates once doubled it).
+    let gzipped: usize = ["pkg/skiff_js_bg.wasm", "pkg/skiff_js.js", "js/skiff.js"]
+        .iter()
+        .map(|f| {
+            let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            std::io::Write::write_all(&mut z, &std::fs::read(js.join(f)).unwrap()).unwrap();
+            z.finish().unwrap().len()
+        })
+        .sum();
+    assert!(gzipped <= 1_000_000, "the skiff-js bundle is {gzipped} bytes gzipped");
 }

@@ -5,7 +5,9 @@
 pub mod dump;
 pub mod generate_key;
 pub mod gpg;
+#[cfg_attr(not(feature = "openpgp"), path = "key_file_unavailable.rs")]
 pub mod key_file;
+#[cfg_attr(not(feature = "openpgp"), path = "openpgp_unavailable.rs")]
 pub mod openpgp;
 pub mod payload;
 pub mod pem;
