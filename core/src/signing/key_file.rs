@@ -1,6 +1,6 @@
 //! Simple signing without gpg (a skiff extension, `--sign-by-key-file`):
 //! an exported OpenPGP secret key (`gpg --export-secret-keys [--armor]`)
-//! signs in the core, so CI machines and the JavaScript host can sign. The
+//! signs in the core, so CI machines without gpg can sign. The
 //! primary key signs; the message is an uncompressed signed message (one-
 //! pass signature, literal data, signature), which gpgme and
 //! containers/image read like gpg's. It is put together from packets here
