@@ -162,6 +162,13 @@ fn job_from_wit(job: wj::Job) -> Job {
             side: side_from_wit(j.side),
             platform: platform_from_wit(j.platform),
         }),
+        wj::Job::ImageProxy(j) => Job::ImageProxy(crate::proxy::ImageProxyJob {
+            side: side_from_wit(j.side),
+            policy: policy_from_wit(j.policy),
+            registries_d: j.registries_d,
+            platform: platform_from_wit(j.platform),
+            decryption_keys: j.decryption_keys,
+        }),
         wj::Job::UntrustedSignatureDump(j) => {
             Job::UntrustedSignatureDump(crate::signing::dump::UntrustedSignatureDumpJob { signature: j.signature })
         }
@@ -193,11 +200,7 @@ fn job_from_wit(job: wj::Job) -> Job {
             },
             src: side_from_wit(j.src),
             dest: side_from_wit(j.dest),
-            policy: PolicyOptions {
-                path: j.policy.path,
-                insecure: j.policy.insecure,
-                require_signed: j.policy.require_signed,
-            },
+            policy: policy_from_wit(j.policy),
             registries_d: j.registries_d,
             platform: platform_from_wit(j.platform),
             all: j.all,
@@ -222,11 +225,7 @@ fn job_from_wit(job: wj::Job) -> Job {
             destination: j.destination,
             src: side_from_wit(j.src),
             dest: side_from_wit(j.dest),
-            policy: PolicyOptions {
-                path: j.policy.path,
-                insecure: j.policy.insecure,
-                require_signed: j.policy.require_signed,
-            },
+            policy: policy_from_wit(j.policy),
             registries_d: j.registries_d,
             platform: platform_from_wit(j.platform),
             all: j.all,
@@ -255,6 +254,10 @@ fn job_from_wit(job: wj::Job) -> Job {
             sign_identity: j.sign_identity,
         }),
     }
+}
+
+fn policy_from_wit(p: wj::PolicyOptions) -> PolicyOptions {
+    PolicyOptions { path: p.path, insecure: p.insecure, require_signed: p.require_signed }
 }
 
 fn sign_from_wit(s: wj::SignOptions) -> crate::copy::SignOptions {
@@ -343,6 +346,7 @@ fn request_to_wit(r: Request) -> wit::Request {
             sink: match t.sink {
                 BlobSink::File { path } => wit::BlobSink::File(path),
                 BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
+                BlobSink::Pipe(id) => wit::BlobSink::Pipe(id),
             },
             algorithm: hash_to_wit(t.algorithm),
             expected_size: t.expected_size,
@@ -379,6 +383,11 @@ fn request_to_wit(r: Request) -> wit::Request {
             wit::Request::Run(wit::Run { program, args, stdin, max_output })
         }
         Request::Random { length } => wit::Request::Random(length),
+        Request::ProxyReceive => wit::Request::ProxyReceive,
+        Request::ProxySend { message, pipes } => wit::Request::ProxySend(wit::ProxySend { message, pipes }),
+        Request::PipeOpen { id } => wit::Request::PipeOpen(id),
+        Request::PipeWrite { id, data } => wit::Request::PipeWrite(wit::PipeWrite { id, data }),
+        Request::PipeClose { id } => wit::Request::PipeClose(id),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::signing::standalone::{self, StandaloneSignJob, StandaloneVerifyJob};
 use crate::signing::{dump, generate_key};
-use crate::{copy, delete, inspect, layers, list_tags, login, sync};
+use crate::{copy, delete, inspect, layers, list_tags, login, proxy, sync};
 
 // A job is parsed once per command; its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -31,6 +31,7 @@ pub enum Job {
     GenerateSigstoreKey(generate_key::GenerateSigstoreKeyJob),
     UntrustedSignatureDump(dump::UntrustedSignatureDumpJob),
     Layers(layers::LayersJob),
+    ImageProxy(proxy::ImageProxyJob),
 }
 
 /// `skopeo manifest-digest FILE`.
@@ -62,6 +63,7 @@ impl Job {
             Job::GenerateSigstoreKey(j) => Operation::start(move |io| generate_key::run(io, j)),
             Job::UntrustedSignatureDump(j) => Operation::start(move |io| dump::run(io, j)),
             Job::Layers(j) => Operation::start(move |io| layers::run(io, j, env)),
+            Job::ImageProxy(j) => Operation::start(move |io| proxy::run(io, j, env)),
         }
     }
 

@@ -94,6 +94,9 @@ pub enum Command {
     /// Get layers of IMAGE-NAME
     #[command(hide = true)]
     Layers(LayersArgs),
+    /// Interactive proxy for fetching container images (EXPERIMENTAL)
+    #[command(hide = true)]
+    ExperimentalImageProxy(ImageProxyArgs),
 }
 
 /// Registry access flags (skopeo's "docker image flags"), unprefixed.
@@ -257,6 +260,18 @@ pub struct LayersArgs {
     pub image_flags: ImageFlags,
     #[command(flatten)]
     pub retry: RetryFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageProxyArgs {
+    /// Serve on opened socket pair (default 0/stdin)
+    #[arg(long, value_name = "int", default_value_t = 0)]
+    pub sockfd: i32,
+    #[command(flatten)]
+    pub image_flags: ImageFlags,
+    /// the key to decrypt images with
+    #[arg(long = "decryption-key", value_name = "key[:passphrase]")]
+    pub decryption_keys: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -93,6 +93,9 @@ pub enum BlobSink {
     File { path: String },
     /// Send the bytes as this request's body; its `body` field is ignored.
     Http(HttpRequest),
+    /// Write the bytes into the write end of this pipe (see
+    /// [`Request::PipeOpen`]), leaving it open.
+    Pipe(u32),
 }
 
 /// Stream a blob from `source` to `sink` without holding it in memory,
@@ -226,6 +229,29 @@ pub enum Request {
     /// source: the core's only entropy (keys, salts, nonces).
     Random {
         length: u32,
+    },
+    /// `experimental-image-proxy`: the next packet from the client's
+    /// socket ([`Reply::Data`]; empty when the client closed it).
+    ProxyReceive,
+    /// Send one packet to the client, with the read ends of `pipes` (in
+    /// this order, in one `SCM_RIGHTS` message); the host then closes its
+    /// copies of those read ends.
+    ProxySend {
+        message: Vec<u8>,
+        pipes: Vec<u32>,
+    },
+    /// Create a pipe the core calls `id` (the host keeps both ends).
+    PipeOpen {
+        id: u32,
+    },
+    /// Write `data` into pipe `id`'s write end.
+    PipeWrite {
+        id: u32,
+        data: Vec<u8>,
+    },
+    /// Close pipe `id`'s write end (the client then sees the end of the data).
+    PipeClose {
+        id: u32,
     },
 }
 

@@ -217,6 +217,16 @@ impl Io {
         self.call(Request::ListDir { path }, |r| if let Reply::Entries(e) = r { Ok(e) } else { Err(r) }).await
     }
 
+    /// The image proxy's next packet from its client (empty: the client hung up).
+    pub async fn proxy_receive(&self) -> Result<Vec<u8>, IoError> {
+        self.call(Request::ProxyReceive, data).await
+    }
+
+    /// Carries out an image-proxy socket or pipe request (answered `Done`).
+    pub async fn pipe_request(&self, request: Request) -> Result<(), IoError> {
+        self.call(request, |r| if let Reply::Done = r { Ok(()) } else { Err(r) }).await
+    }
+
     pub async fn sleep(&self, millis: u64) {
         let _ = self.perform(Request::Wait { millis }).await;
     }

@@ -121,4 +121,14 @@ impl RegistrySource {
         let s = self.source();
         s.client.pull_blob(&s.reference.repository, d, sink).await
     }
+
+    /// The blob into `sink`, with the digest and size that arrived, unchecked.
+    pub async fn pull_blob_measured(
+        &self,
+        d: &crate::manifest::Descriptor,
+        sink: crate::engine::BlobSink,
+    ) -> Result<(String, u64)> {
+        let s = self.source();
+        s.client.pull_blob_measured(&s.reference.repository, d, sink).await
+    }
 }

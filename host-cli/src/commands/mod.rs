@@ -7,6 +7,7 @@ mod inspect;
 mod list_tags;
 mod login;
 mod manifest_digest;
+mod proxy;
 mod signing;
 mod sync;
 
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::GenerateSigstoreKey(a) => signing::generate_sigstore_key(&cli.global, a),
         Command::UntrustedSignatureDumpWithoutVerification(a) => signing::untrusted_dump(&cli.global, a),
         Command::StandaloneVerify(a) => signing::verify(&cli.global, a),
+        Command::ExperimentalImageProxy(a) => proxy::run(&cli.global, a),
     }
 }
 

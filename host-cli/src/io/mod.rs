@@ -8,6 +8,7 @@ mod fs;
 mod http;
 mod process;
 mod progress;
+mod proxy;
 mod recompress;
 mod transfer;
 
@@ -23,11 +24,21 @@ pub struct HostIo {
     debug: bool,
     /// Progress lines or bars on stderr.
     progress: progress::Progress,
+    /// `experimental-image-proxy`: the client's socket and the pipes.
+    proxy: Option<proxy::ProxyIo>,
 }
 
 impl HostIo {
     pub fn new(debug: bool) -> Self {
-        HostIo { http: Arc::new(http::Http::default()), debug, progress: progress::Progress::new(false) }
+        HostIo { http: Arc::new(http::Http::default()), debug, progress: progress::Progress::new(false), proxy: None }
+    }
+
+    /// Serving the image proxy on `socket`; no progress output (stderr is
+    /// the client's log).
+    pub fn proxy(mut self, socket: std::os::fd::OwnedFd) -> Self {
+        self.proxy = Some(proxy::ProxyIo::new(socket));
+        self.progress = progress::Progress::new(true);
+        self
     }
 
     /// Without progress lines or bars (`copy -q`).
@@ -67,7 +78,7 @@ impl HostIo {
             }
             Request::Transfer(t) => {
                 let bar = self.progress.bar(&t.label, t.expected_size);
-                let reply = transfer::transfer(&self.http, t, bar.as_ref()).await;
+                let reply = transfer::transfer(&self.http, self.proxy.as_ref(), t, bar.as_ref()).await;
                 if let Some(b) = bar {
                     b.finish_and_clear();
                 }
@@ -80,9 +91,24 @@ impl HostIo {
             Request::Recompress(r) => recompress::recompress(r).await,
             Request::Run(r) => process::run(r).await,
             Request::Random(length) => random(length),
+            Request::ProxyReceive => self.with_proxy(|p| async move { p.receive().await }).await,
+            Request::ProxySend(m) => self.with_proxy(|p| async move { p.send(&m.message, &m.pipes) }).await,
+            Request::PipeOpen(id) => self.with_proxy(|p| async move { p.open(id) }).await,
+            Request::PipeWrite(w) => self.with_proxy(|p| async move { p.write(w.id, w.data).await }).await,
+            Request::PipeClose(id) => self.with_proxy(|p| async move { p.close(id) }).await,
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) | Request::Progress(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,
+        }
+    }
+}
+
+impl HostIo {
+    /// Runs a proxy request; other commands have no socket and fail it.
+    async fn with_proxy<F: std::future::Future<Output = Reply>>(&self, f: impl FnOnce(proxy::ProxyIo) -> F) -> Reply {
+        match &self.proxy {
+            Some(p) => f(p.clone()).await,
+            None => failed(IoErrorKind::Other, "only experimental-image-proxy has a client socket"),
         }
     }
 }

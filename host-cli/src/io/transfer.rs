@@ -100,10 +100,15 @@ async fn open_range(path: &str, offset: u64) -> std::io::Result<tokio::fs::File>
     Ok(f)
 }
 
-pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::ProgressBar>) -> Reply {
+pub async fn transfer(
+    http: &Http,
+    pipes: Option<&super::proxy::ProxyIo>,
+    t: Transfer,
+    bar: Option<&indicatif::ProgressBar>,
+) -> Reply {
     // A window of a file must be there whole.
     let mut at_least = None;
-    let mut chunks = match t.source {
+    let chunks = match t.source {
         BlobSource::Http(s) => match http.start(&s.request, None).await {
             Ok(resp) if s.accept.contains(&resp.status().as_u16()) => Chunks::Http(resp),
             Ok(resp) => return read_bounded(resp, &s.request).await,
@@ -125,32 +130,19 @@ pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::Progress
     meter.bar = bar.cloned();
     match t.sink {
         BlobSink::File(path) => {
-            let mut file = match tokio::fs::File::create(&path).await {
+            let file = match tokio::fs::File::create(&path).await {
                 Ok(f) => f,
                 Err(e) => return failed(of_io(&e), format!("create {path}: {e}")),
             };
-            loop {
-                match chunks.next().await {
-                    Ok(Some(c)) => {
-                        if let Err(e) = meter.update(&c) {
-                            return failed(IoErrorKind::TooLarge, format!("{}: {e}", t.label));
-                        }
-                        if let Err(e) = file.write_all(&c).await {
-                            return failed(of_io(&e), format!("write {path}: {e}"));
-                        }
-                    }
-                    Ok(None) => break,
-                    Err((kind, e)) => return failed(kind, format!("reading {}: {e}", t.label)),
-                }
-            }
-            if let Err(e) = file.flush().await {
-                return failed(of_io(&e), format!("write {path}: {e}"));
-            }
-            if at_least.is_some_and(|n| meter.size < n) {
-                return failed(IoErrorKind::Other, format!("{}: the file ended early", t.label));
-            }
-            let (digest, size) = meter.finish();
-            Reply::Transferred(Transferred { digest, size, response: None })
+            write_chunks(file, &path, chunks, meter, at_least, &t.label).await
+        }
+        BlobSink::Pipe(id) => {
+            let file = match pipes.map(|p| p.writer(id)) {
+                Some(Ok(f)) => tokio::fs::File::from_std(f),
+                Some(Err(e)) => return failed(IoErrorKind::Other, e),
+                None => return failed(IoErrorKind::Other, "this command has no pipes"),
+            };
+            write_chunks(file, &format!("pipe {id}"), chunks, meter, at_least, &t.label).await
         }
         BlobSink::Http(r) => {
             // The upload's body is fed chunk by chunk. The meter is shared so
@@ -193,4 +185,37 @@ pub async fn transfer(http: &Http, t: Transfer, bar: Option<&indicatif::Progress
             Reply::Transferred(Transferred { digest, size, response: Some(answer) })
         }
     }
+}
+
+/// Writes every chunk into `file` (a file or a pipe), metered.
+async fn write_chunks(
+    mut file: tokio::fs::File,
+    path: &str,
+    mut chunks: Chunks,
+    mut meter: Meter,
+    at_least: Option<u64>,
+    label: &str,
+) -> Reply {
+    loop {
+        match chunks.next().await {
+            Ok(Some(c)) => {
+                if let Err(e) = meter.update(&c) {
+                    return failed(IoErrorKind::TooLarge, format!("{label}: {e}"));
+                }
+                if let Err(e) = file.write_all(&c).await {
+                    return failed(of_io(&e), format!("write {path}: {e}"));
+                }
+            }
+            Ok(None) => break,
+            Err((kind, e)) => return failed(kind, format!("reading {label}: {e}")),
+        }
+    }
+    if let Err(e) = file.flush().await {
+        return failed(of_io(&e), format!("write {path}: {e}"));
+    }
+    if at_least.is_some_and(|n| meter.size < n) {
+        return failed(IoErrorKind::Other, format!("{label}: the file ended early"));
+    }
+    let (digest, size) = meter.finish();
+    Reply::Transferred(Transferred { digest, size, response: None })
 }

@@ -104,6 +104,13 @@ impl RegistryClient {
     /// (credentials only to the registry's origin) and checking the digest and
     /// size the host measured.
     pub async fn pull_blob(&self, repository: &str, d: &Descriptor, sink: BlobSink) -> Result<()> {
+        let (digest, size) = self.pull_blob_measured(repository, d, sink).await?;
+        d.check_transfer(&digest, size)
+    }
+
+    /// The same, returning the digest and size that arrived unchecked (the
+    /// image proxy reports a mismatch in skopeo's own words).
+    pub async fn pull_blob_measured(&self, repository: &str, d: &Descriptor, sink: BlobSink) -> Result<(String, u64)> {
         let scope = pull_scope(repository);
         let what = format!("fetching blob {} from {}/{repository}", d.digest, self.registry);
         let carry = |request| {
@@ -123,7 +130,7 @@ impl RegistryClient {
         };
         let call = Call::path("GET", blob_path(repository, &d.digest), &scope, MAX_SMALL_BODY);
         match self.send_with(call, carry).await.map_err(|e| e.context(&what))? {
-            Reached::Moved((digest, size)) => d.check_transfer(&digest, size),
+            Reached::Moved(moved) => Ok(moved),
             Reached::Answer(resp) => Err(status_error(&what, &resp)),
         }
     }

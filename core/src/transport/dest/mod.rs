@@ -190,6 +190,17 @@ impl DerefMut for ImageDestination {
 
 /// Streams blob `d` from a local `source` (a file, or part of one) into `sink`, checking it.
 pub(super) async fn copy_local_blob(io: &Io, d: &Descriptor, source: BlobSource, sink: BlobSink) -> Result<()> {
+    let (digest, size) = copy_local_blob_measured(io, d, source, sink).await?;
+    d.check_transfer(&digest, size)
+}
+
+/// The same, returning the digest and size that were read, unchecked.
+pub(super) async fn copy_local_blob_measured(
+    io: &Io,
+    d: &Descriptor,
+    source: BlobSource,
+    sink: BlobSink,
+) -> Result<(String, u64)> {
     let path = match &source {
         BlobSource::File { path } | BlobSource::FileRange { path, .. } => path.clone(),
         BlobSource::Http { request, .. } => request.url.clone(),
@@ -202,7 +213,7 @@ pub(super) async fn copy_local_blob(io: &Io, d: &Descriptor, source: BlobSource,
         label: format!("blob {}", d.digest),
     };
     match io.transfer(t).await.map_err(fs_error(format!("copying {path}")))? {
-        Transferred::Moved { digest, size, .. } => d.check_transfer(&digest, size),
+        Transferred::Moved { digest, size, .. } => Ok((digest, size)),
         Transferred::Refused(_) => Err(Error::other(format!("copying {path}: refused"))),
     }
 }
