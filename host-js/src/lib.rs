@@ -193,6 +193,12 @@ fn request_to_js(r: Request) -> JsValue {
         }
         Request::RemoveDir { .. } => set(&o, "kind", "remove-dir"),
         Request::Recompress(_) => set(&o, "kind", "recompress"),
+        // The image proxy is a CLI command: the driver answers with a failure.
+        Request::ProxyReceive => set(&o, "kind", "proxy-receive"),
+        Request::ProxySend { .. } => set(&o, "kind", "proxy-send"),
+        Request::PipeOpen { .. } => set(&o, "kind", "pipe-open"),
+        Request::PipeWrite { .. } => set(&o, "kind", "pipe-write"),
+        Request::PipeClose { .. } => set(&o, "kind", "pipe-close"),
     }
     o.into()
 }

@@ -49,7 +49,8 @@ pub fn test_home() -> &'static Path {
     })
 }
 
-fn isolate(cmd: &mut Command) {
+/// The environment every tool run gets: the shared test HOME and cache, no user config.
+pub fn isolate(cmd: &mut Command) {
     cmd.env("HOME", test_home())
         .env_remove("XDG_RUNTIME_DIR")
         .env_remove("XDG_CONFIG_HOME")

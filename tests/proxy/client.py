@@ -1,62 +1,91 @@
 #!/usr/bin/env python3
-"""A client of the image proxy protocol (containers/common json-proxy),
+"""A client of the image proxy protocol (containers/common's json-proxy),
 for the suite: starts PROXY-COMMAND with one end of a SOCK_SEQPACKET
-socketpair as its stdin, runs the calls in CALLS.json and prints one JSON
-line per call: the reply, plus what came through its pipes.
+socketpair as its stdin, makes the calls in CALLS.json and prints a JSON
+line per call: the reply, and what came through its pipes (read while
+FinishPipe is pending, as the protocol requires).
 
 usage: client.py CALLS.json -- PROXY-COMMAND...
-CALLS.json: [{"method": ..., "args": [...]}, ...]; an argument
-"$N" is replaced by the value replied to call N (0-based)."""
-import array, json, os, socket, subprocess, sys, threading
+CALLS.json is a list of {"method", "args"}. An argument "$N" stands for
+the value call N replied. {"each_layer": N, "image": M} asks GetBlob for
+every layer of the manifest that call N returned, of image M's id."""
+import array, hashlib, json, os, socket, subprocess, sys, threading
 
-def recv(sock):
+TEXT = {"GetManifest", "GetFullConfig", "GetConfig", "GetLayerInfoPiped"}
+
+
+def receive(sock):
     fds = array.array("i")
-    msg, anc, _, _ = sock.recvmsg(32 * 1024, socket.CMSG_SPACE(2 * fds.itemsize))
+    msg, anc, _, _ = sock.recvmsg(32 * 1024, socket.CMSG_SPACE(4 * fds.itemsize))
     for level, kind, data in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
     return json.loads(msg), list(fds)
 
-def read_all(fd, out):
+
+def drain(fd, out):
     with os.fdopen(fd, "rb") as f:
         out.append(f.read())
+
+
+def described(method, data):
+    d = {"data_sha256": "sha256:" + hashlib.sha256(data).hexdigest(), "data_len": len(data)}
+    if method in TEXT:
+        d["data"] = data.decode("utf-8", "replace")
+    return d
+
+
+def call(sock, method, args):
+    sock.send(json.dumps({"method": method, "args": args}).encode())
+    reply, fds = receive(sock)
+    line = {"method": method, "args": args, "reply": reply}
+    if len(fds) == 1:
+        data = []
+        reader = threading.Thread(target=drain, args=(fds[0], data))
+        reader.start()
+        sock.send(json.dumps({"method": "FinishPipe", "args": [reply["pipeid"]]}).encode())
+        line["finish"], _ = receive(sock)
+        reader.join()
+        line.update(described(method, data[0]))
+    elif len(fds) == 2:
+        data, errors = [], []
+        readers = [threading.Thread(target=drain, args=(fds[0], data)), threading.Thread(target=drain, args=(fds[1], errors))]
+        for r in readers:
+            r.start()
+        for r in readers:
+            r.join()
+        line.update(described(method, data[0]))
+        line["errors"] = errors[0].decode("utf-8", "replace")
+    return line
+
 
 def main():
     sep = sys.argv.index("--")
     calls = json.load(open(sys.argv[1]))
-    cmd = sys.argv[sep + 1:]
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    proc = subprocess.Popen(cmd, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(sys.argv[sep + 1:], stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     theirs.close()
-    values = []
-    for call in calls:
-        args = [values[int(a[1:])] if isinstance(a, str) and a.startswith("$") else a for a in call.get("args", [])]
-        ours.send(json.dumps({"method": call["method"], "args": args}).encode())
-        if call["method"] == "Shutdown":
+    lines = []
+    for c in calls:
+        if "each_layer" in c:
+            manifest = json.loads(lines[c["each_layer"]]["data"])
+            image = lines[c["image"]]["reply"]["value"]
+            for layer in manifest["layers"]:
+                line = call(ours, "GetBlob", [image, layer["digest"], layer["size"]])
+                print(json.dumps(line), flush=True)
+            lines.append({})
+            continue
+        if c["method"] == "Shutdown":
+            ours.send(json.dumps({"method": "Shutdown", "args": []}).encode())
             break
-        reply, fds = recv(ours)
-        line = {"method": call["method"], "reply": reply}
-        values.append(reply.get("value"))
-        if fds and reply.get("pipeid"):
-            data = []
-            t = threading.Thread(target=read_all, args=(fds[0], data))
-            t.start()
-            ours.send(json.dumps({"method": "FinishPipe", "args": [reply["pipeid"]]}).encode())
-            finish, _ = recv(ours)
-            t.join()
-            line["data"] = data[0].decode("utf-8", "replace")
-            line["finish"] = finish
-        elif len(fds) == 2:
-            data, errs = [], []
-            threads = [threading.Thread(target=read_all, args=(fds[0], data)), threading.Thread(target=read_all, args=(fds[1], errs))]
-            for t in threads: t.start()
-            for t in threads: t.join()
-            line["data_len"] = len(data[0])
-            line["errors"] = errs[0].decode("utf-8", "replace")
+        args = [lines[int(a[1:])]["reply"]["value"] if isinstance(a, str) and a.startswith("$") else a for a in c.get("args", [])]
+        line = call(ours, c["method"], args)
+        lines.append(line)
         print(json.dumps(line), flush=True)
-    ours.close()
+    else:
+        ours.close()
     code = proc.wait(timeout=60)
-    err = proc.stderr.read().decode("utf-8", "replace")
-    print(json.dumps({"exit": code, "stderr": err[-2000:]}), flush=True)
+    print(json.dumps({"exit": code, "stderr": proc.stderr.read().decode("utf-8", "replace")[-4000:]}), flush=True)
+
 
 main()

@@ -9,6 +9,7 @@ mod daemon;
 mod delete;
 mod gpg_signing;
 mod host_js;
+mod image_proxy;
 mod layout_fixes;
 mod list_tags;
 mod local;

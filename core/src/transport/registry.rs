@@ -122,6 +122,12 @@ impl RegistrySource {
         s.client.pull_blob(&s.reference.repository, d, sink).await
     }
 
+    /// The size of a blob of the image's repository (None: not said).
+    pub async fn blob_size(&self, digest: &crate::digest::Digest) -> Result<Option<u64>> {
+        let s = self.source();
+        s.client.blob_size(&s.reference.repository, digest).await
+    }
+
     /// The blob into `sink`, with the digest and size that arrived, unchecked.
     pub async fn pull_blob_measured(
         &self,

@@ -51,6 +51,18 @@ impl RegistryClient {
         Digest::parse(header.trim()).ok()
     }
 
+    /// The size of a blob the registry holds (HEAD, `Content-Length`; None
+    /// when it does not say); a missing blob is an error.
+    pub async fn blob_size(&self, repository: &str, digest: &Digest) -> Result<Option<u64>> {
+        let scope = pull_scope(repository);
+        let resp = self.send(Call::path("HEAD", blob_path(repository, digest), &scope, 0)).await?;
+        if resp.status != 200 {
+            let what = format!("fetching blob {digest} from {}/{repository}", self.registry);
+            return Err(status_error(&what, &resp));
+        }
+        Ok(resp.header("content-length").and_then(|v| v.trim().parse().ok()))
+    }
+
     /// A small blob (a config), verified against its digest.
     pub async fn get_blob(&self, repository: &str, digest: &Digest, max: u64) -> Result<Vec<u8>> {
         let scope = pull_scope(repository);
