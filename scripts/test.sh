@@ -8,6 +8,9 @@ scripts/install-prereqs.sh
 # Build the whole workspace once: `cargo test --workspace` unifies features
 # over every member, and a `-p skiff` build would differ and be redone.
 cargo build --release --locked --workspace
+# The image proxy's client crate (containers-image-proxy, as bootc uses it)
+# has dependencies of its own: a separate workspace and target directory.
+cargo build --release --locked --manifest-path tests/proxy-crate/Cargo.toml --target-dir target/proxy-crate
 (cd host-js && npm run build --silent)
 cargo test --release --locked --workspace
 # The core's unit tests once more with debug assertions (overflow checks):

@@ -262,3 +262,39 @@ fn containers_storage_layers_come_by_diff_id() {
         assert_eq!(line["data_sha256"], info["digest"], "{line}");
     }
 }
+
+/// The published `containers-image-proxy` crate (0.11, bootc's client),
+/// pointed at skiff with `ImageProxyConfig::skopeo_cmd`: every image's
+/// manifest, config, layer list and every layer, both through GetBlob and
+/// through the crate's verified GetRawBlob stream (`tests/proxy-crate`, a
+/// workspace of its own built by `scripts/test.sh`).
+#[test]
+fn the_containers_image_proxy_crate_reads_every_layer() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let client = root.join("target/proxy-crate/release/skiff-proxy-crate-test");
+    assert!(
+        client.exists(),
+        "{} is missing: build it with cargo build --release --locked --manifest-path tests/proxy-crate/Cargo.toml --target-dir target/proxy-crate",
+        client.display()
+    );
+    let w = world();
+    let images = [
+        format!("oci:{}:v1", w.single.display()),
+        plain("oci:v1"),
+        plain("docker:v1"),
+        plain("multi:v1"),
+        format!("oci:{}:v1", w.multi.display()),
+    ];
+    let mut cmd = std::process::Command::new(&client);
+    cmd.arg(skiff_path()).args(&images);
+    isolate(&mut cmd);
+    let r = run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<Value> = r.stdout_str().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), images.len(), "{}", r.stdout_str());
+    for (line, image) in lines.iter().zip(&images) {
+        assert_eq!(line["image"], image.as_str());
+        assert_eq!(line["protocol"], "0.2.8");
+        assert!(line["layers"].as_u64().unwrap() >= 1 && line["bytes"].as_u64().unwrap() > 0, "{line}");
+    }
+}
