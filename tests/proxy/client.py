@@ -5,7 +5,7 @@ socketpair as its stdin, makes the calls in CALLS.json and prints a JSON
 line per call: the reply, and what came through its pipes (read while
 FinishPipe is pending, as the protocol requires).
 
-usage: client.py CALLS.json -- PROXY-COMMAND...
+usage: client.py CALLS.json -- PROXY-COMMAND...   (PROXY_SOCKFD=N: pass --sockfd N)
 CALLS.json is a list of {"method", "args"}. An argument "$N" stands for
 the value call N replied. {"each_layer": N, "image": M} asks GetBlob for
 every layer of the manifest that call N returned, of image M's id."""
@@ -63,7 +63,15 @@ def main():
     sep = sys.argv.index("--")
     calls = json.load(open(sys.argv[1]))
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    proc = subprocess.Popen(sys.argv[sep + 1:], stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = sys.argv[sep + 1:]
+    if os.environ.get("PROXY_SOCKFD"):
+        # The socket as descriptor N (`--sockfd N`), stdin left alone.
+        n = int(os.environ["PROXY_SOCKFD"])
+        os.dup2(theirs.fileno(), n, inheritable=True)
+        proc = subprocess.Popen(cmd + ["--sockfd", str(n)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(n,))
+        os.close(n)
+    else:
+        proc = subprocess.Popen(cmd, stdin=theirs, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     theirs.close()
     lines = []
     for c in calls:

@@ -16,6 +16,11 @@ use skiff_tests::harness::tools::{isolate, run, skiff_path, skopeo};
 /// The lines the client printed for `calls` against `tool` (`skiff` or
 /// `skopeo`) with `flags` after the subcommand; the last is the exit.
 fn drive(tool: &str, flags: &[&str], calls: &Value) -> Vec<Value> {
+    drive_on(tool, flags, calls, None)
+}
+
+/// The same, the socket passed as descriptor `sockfd` with `--sockfd`.
+fn drive_on(tool: &str, flags: &[&str], calls: &Value, sockfd: Option<u32>) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("calls.json");
     std::fs::write(&file, calls.to_string()).unwrap();
@@ -24,6 +29,9 @@ fn drive(tool: &str, flags: &[&str], calls: &Value) -> Vec<Value> {
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(client).arg(&file).arg("--").arg(program).arg("experimental-image-proxy").args(flags);
     isolate(&mut cmd);
+    if let Some(n) = sockfd {
+        cmd.env("PROXY_SOCKFD", n.to_string());
+    }
     let r = run(cmd).ok();
     r.stdout_str().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -296,5 +304,20 @@ fn the_containers_image_proxy_crate_reads_every_layer() {
         assert_eq!(line["image"], image.as_str());
         assert_eq!(line["protocol"], "0.2.8");
         assert!(line["layers"].as_u64().unwrap() >= 1 && line["bytes"].as_u64().unwrap() > 0, "{line}");
+    }
+}
+
+/// `--sockfd N` serves on descriptor N instead of stdin; a client that
+/// closes the socket without `Shutdown` ends the proxy cleanly too.
+#[test]
+fn the_socket_may_be_another_descriptor() {
+    let calls = json!([
+        {"method": "Initialize", "args": []},
+        {"method": "OpenImage", "args": [format!("oci:{}:v1", world().single.display())]},
+    ]);
+    for tool in ["skiff", "skopeo"] {
+        let lines = drive_on(tool, &["--insecure-policy"], &calls, Some(7));
+        assert_eq!(lines[1]["reply"]["success"], true, "{tool}: {lines:?}");
+        assert_eq!(lines.last().unwrap()["exit"], 0, "{tool}: {lines:?}");
     }
 }
