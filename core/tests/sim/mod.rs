@@ -357,6 +357,8 @@ impl Sim {
                     Err(e) => Reply::Failed(e),
                 }
             }
+            // The simulator serves no image-proxy client.
+            BlobSink::Pipe(id) => fail(IoErrorKind::Other, &format!("pipe {id}")),
         }
     }
 }

@@ -52,7 +52,7 @@ impl ProxyIo {
                 ) {
                     Ok(m) => {
                         // Descriptors a client sends are not ours to keep.
-                        drop(control.drain());
+                        control.drain().for_each(drop);
                         buf.truncate(m.bytes);
                         return Ok(buf);
                     }
