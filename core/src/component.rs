@@ -296,9 +296,11 @@ fn http_to_wit(h: HttpRequest) -> wit::HttpRequest {
 
 fn source_to_wit(s: BlobSource) -> wit::BlobSource {
     match s {
-        BlobSource::Http { request, accept } => {
-            wit::BlobSource::Http(wit::HttpSource { request: http_to_wit(request), accept })
-        }
+        BlobSource::Http { request, accept, expect } => wit::BlobSource::Http(wit::HttpSource {
+            request: http_to_wit(request),
+            accept,
+            expect: expect.into_iter().map(|(name, value)| wit::Header { name, value }).collect(),
+        }),
         BlobSource::File { path } => wit::BlobSource::File(path),
         BlobSource::FileRange { path, offset, length } => {
             wit::BlobSource::FileRange(wit::FileRange { path, offset, length })
@@ -347,6 +349,7 @@ fn request_to_wit(r: Request) -> wit::Request {
                 BlobSink::File { path } => wit::BlobSink::File(path),
                 BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
                 BlobSink::Pipe(id) => wit::BlobSink::Pipe(id),
+                BlobSink::FileFrom { path, offset } => wit::BlobSink::FileFrom(wit::FileOffset { path, offset }),
             },
             algorithm: hash_to_wit(t.algorithm),
             expected_size: t.expected_size,

@@ -1578,3 +1578,89 @@ fn an_image_with_twenty_thousand_layers_copies_whole() {
     assert_eq!(dst.borrow().repos["app"].manifests[&image.digest()].0, image.manifest);
     assert!(took < std::time::Duration::from_secs(60), "20,000 layers took {took:?}");
 }
+
+// ---- resumed downloads (issue 15, item 3) ----
+
+/// The blob GETs the run made for `digest`, with their Range header.
+fn blob_gets(sim: &Sim, digest: &str) -> Vec<Option<String>> {
+    sim.log
+        .iter()
+        .filter(|s| s.method == "GET" && s.url.ends_with(digest))
+        .map(|s| s.header("range").map(str::to_owned))
+        .collect()
+}
+
+/// A layer download that breaks off half way is carried on with `Range`
+/// when `--retry-times` allows a retry: the bytes already in the file are
+/// kept, the rest asked for, and the whole checked against the digest.
+#[test]
+fn a_broken_download_is_resumed_where_it_broke_off() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let layer = image.layers[1].clone();
+    let digest = sha256(&layer);
+    let path = format!("/v2/app/blobs/{digest}");
+    let blob = layer.clone();
+    reg.borrow_mut().script(
+        1,
+        move |r| r.path() == path && r.header("range").is_none(),
+        move |_| Resp::status(200).body(blob.clone()).cut_after(200),
+    );
+    let mut job = copy_to_dir();
+    job["src"] = json!({"registry": {"retry_times": 2, "retry_delay_ms": 10}});
+    sim.run(job).unwrap();
+    assert_eq!(blob_gets(&sim, &digest), [None, Some("bytes=200-".to_owned())], "{:#?}", sim.lines());
+    assert_eq!(sim.files[&format!("/out/{}", &digest[7..])], layer, "the whole layer, under its digest");
+
+    // No retries asked for: the copy fails and nothing is resumed.
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let digest = sha256(&image.layers[1]);
+    let (path, blob) = (format!("/v2/app/blobs/{digest}"), image.layers[1].clone());
+    reg.borrow_mut().script(1, move |r| r.path() == path, move |_| Resp::status(200).body(blob.clone()).cut_after(200));
+    assert!(sim.run(copy_to_dir()).is_err());
+    assert_eq!(blob_gets(&sim, &digest), [None]);
+    assert!(!sim.files.contains_key(&format!("/out/{}", &digest[7..])));
+}
+
+/// A server that answers the `Range` request with the whole blob (200),
+/// or with another range than the one asked for, is not trusted to have
+/// resumed: the copy fails, saying so, and commits nothing.
+#[test]
+fn a_resume_the_server_does_not_honour_exactly_fails() {
+    for (status, content_range) in [(200, None), (206, Some("bytes 100-499/500")), (206, Some("bytes 200-499/999"))] {
+        let mut sim = Sim::default();
+        let (reg, image) = registry(&mut sim, Auth::Anonymous);
+        let layer = image.layers[1].clone();
+        let digest = sha256(&layer);
+        let path = format!("/v2/app/blobs/{digest}");
+        let blob = layer.clone();
+        let p = path.clone();
+        reg.borrow_mut().script(
+            1,
+            move |r| r.path() == p,
+            move |_| Resp::status(200).body(blob.clone()).cut_after(200),
+        );
+        let blob = layer.clone();
+        reg.borrow_mut().script(
+            1,
+            move |r| r.path() == path,
+            move |_| {
+                let mut resp = Resp::status(status).body(match status {
+                    200 => blob.clone(),
+                    _ => blob[200..].to_vec(),
+                });
+                if let Some(c) = content_range {
+                    resp = resp.header("Content-Range", c);
+                }
+                resp
+            },
+        );
+        let mut job = copy_to_dir();
+        job["src"] = json!({"registry": {"retry_times": 1, "retry_delay_ms": 10}});
+        let e = sim.run(job).unwrap_err();
+        assert!(e.message.contains("could not be resumed at byte 200"), "{status} {content_range:?}: {e}");
+        assert!(!sim.files.contains_key(&format!("/out/{}", &digest[7..])), "nothing committed");
+        assert!(!sim.files.contains_key("/out/manifest.json"));
+    }
+}

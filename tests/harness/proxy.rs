@@ -24,6 +24,8 @@ pub enum Mode {
     CorruptBlobs,
     /// Sends half of each blob body, then closes the connection.
     TruncateBlobs,
+    /// The same for the first `n` whole-blob answers only (ranged ones pass).
+    TruncateFirstBlobs(usize),
     /// Answers the first `n` blob GETs with 503 Service Unavailable.
     FlakyBlobs(usize),
     /// Sends blob bodies slowly: 64 KiB every 20 ms (about 3 MiB/s).
@@ -192,7 +194,11 @@ fn serve(
     };
     let entry = {
         let mut log = log.lock().unwrap();
-        log.push((req.head.rsplit_once(' ').map_or(req.head.clone(), |(l, _)| l.to_owned()), None));
+        let mut line = req.head.rsplit_once(' ').map_or(req.head.clone(), |(l, _)| l.to_owned());
+        if let Some(range) = req.header("range") {
+            line.push_str(&format!(" (Range: {range})"));
+        }
+        log.push((line, None));
         log.len() - 1
     };
     let mut path = req.head.split(' ').nth(1).unwrap_or("/").to_owned();
@@ -291,7 +297,9 @@ fn serve(
             }
             return Ok(());
         }
-        Mode::TruncateBlobs if is_get && ok && path.contains("/blobs/") => {
+        Mode::TruncateFirstBlobs(k)
+            if blob_get && ok && blob_gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= k => {}
+        Mode::TruncateBlobs | Mode::TruncateFirstBlobs(_) if is_get && ok && path.contains("/blobs/") => {
             // Announce the whole length, send half, hang up.
             let full = resp.body.len();
             resp.body.truncate(full / 2);

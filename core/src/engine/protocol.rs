@@ -67,6 +67,10 @@ pub enum BlobSource {
     Http {
         request: HttpRequest,
         accept: Vec<u16>,
+        /// Headers the answer must carry with exactly these values (names
+        /// case-insensitive), or it is replied as [`Reply::Http`]: a
+        /// resumed download's `Content-Range`.
+        expect: Vec<(String, String)>,
     },
     File {
         path: String,
@@ -82,7 +86,7 @@ pub enum BlobSource {
 impl BlobSource {
     /// A GET whose 200 answer is the blob.
     pub fn get(request: HttpRequest) -> Self {
-        BlobSource::Http { request, accept: vec![200] }
+        BlobSource::Http { request, accept: vec![200], expect: Vec::new() }
     }
 }
 
@@ -96,6 +100,10 @@ pub enum BlobSink {
     /// Write the bytes into the write end of this pipe (see
     /// [`Request::PipeOpen`]), leaving it open.
     Pipe(u32),
+    /// Keep the first `offset` bytes of this file (hashed as if they had
+    /// just been transferred; a shorter file is a failure), drop the rest,
+    /// and write the bytes after them: a download resumed where it broke.
+    FileFrom { path: String, offset: u64 },
 }
 
 /// Stream a blob from `source` to `sink` without holding it in memory,

@@ -66,11 +66,18 @@ pub struct Resp {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub fail: Option<IoErrorKind>,
+    /// A transfer's body breaks off after this many bytes (a reset): the
+    /// sink keeps what arrived and the host reports the failure.
+    pub cut: Option<usize>,
 }
 
 impl Resp {
     pub fn status(status: u16) -> Self {
-        Resp { status, headers: Vec::new(), body: Vec::new(), fail: None }
+        Resp { status, headers: Vec::new(), body: Vec::new(), fail: None, cut: None }
+    }
+    pub fn cut_after(mut self, n: usize) -> Self {
+        self.cut = Some(n);
+        self
     }
     pub fn failure(kind: IoErrorKind) -> Self {
         Resp { fail: Some(kind), ..Resp::status(0) }
@@ -156,6 +163,8 @@ pub struct Sim {
     pub files: BTreeMap<String, Vec<u8>>,
     /// Actions after which a run is declared stuck in a loop.
     pub max_steps: usize,
+    /// Where the transfer being served breaks off (from its answer's `cut`).
+    cut: Option<usize>,
 }
 
 impl Default for Sim {
@@ -171,6 +180,7 @@ impl Default for Sim {
             notes: Vec::new(),
             files: BTreeMap::new(),
             max_steps: 20_000,
+            cut: None,
         }
     }
 }
@@ -324,14 +334,23 @@ impl Sim {
             return Err(IoError { kind: IoErrorKind::TooLarge, message: format!("{}: body too large", r.url) });
         }
         let body = if r.method == "HEAD" { Vec::new() } else { resp.body };
+        if source {
+            self.cut = resp.cut;
+        }
         Ok(HttpResponse { status: resp.status, headers: resp.headers, body })
     }
 
     fn transfer(&mut self, t: Transfer) -> Reply {
         let data = match &t.source {
-            BlobSource::Http { request: get, accept } => match self.http(get, true, true) {
-                // As the host: the body is the blob only with a status the core accepts.
-                Ok(resp) if accept.contains(&resp.status) => resp.body,
+            BlobSource::Http { request: get, accept, expect } => match self.http(get, true, true) {
+                // As the host: the body is the blob only with a status (and
+                // headers) the core accepts.
+                Ok(resp)
+                    if accept.contains(&resp.status)
+                        && expect.iter().all(|(k, v)| resp.header(k) == Some(v.as_str())) =>
+                {
+                    resp.body
+                }
                 Ok(resp) => return Reply::Http(resp),
                 Err(e) => return Reply::Failed(e),
             },
@@ -344,10 +363,37 @@ impl Sim {
                 None => return fail(IoErrorKind::NotFound, path),
             },
         };
+        // A body that breaks off: the file keeps what arrived.
+        if let Some(n) = self.cut.take() {
+            let part = data[..n.min(data.len())].to_vec();
+            match t.sink {
+                BlobSink::File { path } => {
+                    self.files.insert(path, part);
+                }
+                BlobSink::FileFrom { path, offset } => {
+                    let mut kept = self.files.get(&path).cloned().unwrap_or_default();
+                    kept.truncate(offset as usize);
+                    kept.extend(part);
+                    self.files.insert(path, kept);
+                }
+                _ => {}
+            }
+            return fail(IoErrorKind::Reset, "blob body");
+        }
         let (digest, size) = (sha256(&data), data.len() as u64);
         match t.sink {
             BlobSink::File { path } => {
                 self.files.insert(path, data);
+                Reply::Transferred { digest, size, response: None }
+            }
+            BlobSink::FileFrom { path, offset } => {
+                let mut kept = match self.files.get(&path) {
+                    Some(f) if f.len() as u64 >= offset => f[..offset as usize].to_vec(),
+                    _ => return fail(IoErrorKind::Other, &format!("{path} is shorter than {offset} bytes")),
+                };
+                kept.extend(data);
+                let (digest, size) = (sha256(&kept), kept.len() as u64);
+                self.files.insert(path, kept);
                 Reply::Transferred { digest, size, response: None }
             }
             BlobSink::Http(mut put) => {
@@ -735,7 +781,9 @@ pub const MT_V2S2: &str = "application/vnd.docker.distribution.manifest.v2+json"
 fn serve_blob(req: &Req, data: &[u8]) -> Resp {
     if let Some(range) = req.header("range").and_then(|r| r.strip_prefix("bytes=")) {
         let (a, b) = range.split_once('-').unwrap();
-        let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+        // `bytes=N-` runs to the end.
+        let b = if b.is_empty() { data.len() - 1 } else { b.parse().unwrap() };
+        let a: usize = a.parse().unwrap();
         let part = data[a..=b.min(data.len() - 1)].to_vec();
         return Resp::status(206).header("Content-Range", format!("bytes {a}-{b}/{}", data.len())).body(part);
     }

@@ -110,7 +110,7 @@ pub async fn transfer(
     let mut at_least = None;
     let chunks = match t.source {
         BlobSource::Http(s) => match http.start(&s.request, None).await {
-            Ok(resp) if s.accept.contains(&resp.status().as_u16()) => Chunks::Http(resp),
+            Ok(resp) if s.accept.contains(&resp.status().as_u16()) && carries(&resp, &s.expect) => Chunks::Http(resp),
             Ok(resp) => return read_bounded(resp, &s.request).await,
             Err(reply) => return reply,
         },
@@ -135,6 +135,13 @@ pub async fn transfer(
                 Err(e) => return failed(of_io(&e), format!("create {path}: {e}")),
             };
             write_chunks(file, &path, chunks, meter, at_least, &t.label).await
+        }
+        BlobSink::FileFrom(f) => {
+            let file = match keep_prefix(&f.path, f.offset, &mut meter).await {
+                Ok(file) => file,
+                Err(e) => return failed(of_io(&e), format!("resume {}: {e}", f.path)),
+            };
+            write_chunks(file, &f.path, chunks, meter, at_least, &t.label).await
         }
         BlobSink::Pipe(id) => {
             let file = match pipes.map(|p| p.writer(id)) {
@@ -187,6 +194,36 @@ pub async fn transfer(
     }
 }
 
+/// Whether `resp` carries every header of `expect` with exactly its value.
+fn carries(resp: &reqwest::Response, expect: &[crate::runtime::wit::Header]) -> bool {
+    expect.iter().all(|h| resp.headers().get(&h.name).and_then(|v| v.to_str().ok()) == Some(h.value.as_str()))
+}
+
+/// `path` opened to carry on after its first `offset` bytes, which are fed
+/// to `meter` (so its digest covers the whole file); anything after them is
+/// dropped. A shorter file is an error.
+async fn keep_prefix(path: &str, offset: u64, meter: &mut Meter) -> std::io::Result<tokio::fs::File> {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    let mut file = tokio::fs::OpenOptions::new().read(true).write(true).open(path).await?;
+    let mut kept = (&mut file).take(offset);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut read = 0u64;
+    loop {
+        let n = kept.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        meter.update(&buf[..n]).map_err(std::io::Error::other)?;
+        read += n as u64;
+    }
+    if read < offset {
+        return Err(std::io::Error::other(format!("the file holds {read} bytes, fewer than {offset}")));
+    }
+    file.set_len(offset).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    Ok(file)
+}
+
 /// Writes every chunk into `file` (a file or a pipe), metered.
 async fn write_chunks(
     mut file: tokio::fs::File,
@@ -207,7 +244,12 @@ async fn write_chunks(
                 }
             }
             Ok(None) => break,
-            Err((kind, e)) => return failed(kind, format!("reading {label}: {e}")),
+            Err((kind, e)) => {
+                // What arrived is on disk before the failure is reported:
+                // a retry may carry on from the end of the file.
+                let _ = file.flush().await;
+                return failed(kind, format!("reading {label}: {e}"));
+            }
         }
     }
     if let Err(e) = file.flush().await {

@@ -28,7 +28,7 @@ fn window(source: &BlobSource, offset: u64, length: u64) -> BlobSource {
             let mut get = request.clone();
             get.headers.push(("Range".to_owned(), format!("bytes={offset}-{}", offset + length - 1)));
             // Only a partial answer is the window asked for; a 200 would be the whole blob.
-            BlobSource::Http { request: get, accept: vec![206] }
+            BlobSource::Http { request: get, accept: vec![206], expect: Vec::new() }
         }
     }
 }

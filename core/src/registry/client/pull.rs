@@ -7,7 +7,7 @@ use super::request::{
 };
 use super::{RegistryClient, pull_scope, push_scope, url};
 use crate::digest::Digest;
-use crate::engine::{BlobSink, BlobSource, HttpRequest, Transfer, Transferred};
+use crate::engine::{BlobSink, BlobSource, FileKind, HttpRequest, Transfer, Transferred};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Descriptor, MAX_MANIFEST_SIZE};
 use crate::registry::link;
@@ -125,15 +125,30 @@ impl RegistryClient {
     pub async fn pull_blob_measured(&self, repository: &str, d: &Descriptor, sink: BlobSink) -> Result<(String, u64)> {
         let scope = pull_scope(repository);
         let what = format!("fetching blob {} from {}/{repository}", d.digest, self.registry);
-        let carry = |request| {
-            let transfer = Transfer {
-                source: BlobSource::get(request),
-                sink: sink.clone(),
-                algorithm: d.digest.algorithm(),
-                expected_size: d.expected_size(),
-                label: format!("blob {}", d.digest),
-            };
+        // Attempts so far, and where the last one resumed (if it did).
+        let (attempts, resumed_at) = (std::cell::Cell::new(0u32), std::cell::Cell::new(None));
+        let carry = |request: HttpRequest| {
+            let attempt = attempts.replace(attempts.get() + 1);
+            let sink = sink.clone();
+            let resumed_at = &resumed_at;
             async move {
+                // A retry after a download broke off carries on from where
+                // the file ends, if the server answers exactly that range.
+                let from = match attempt {
+                    0 => None,
+                    _ => self.resume_point(d, &sink).await,
+                };
+                resumed_at.set(from);
+                let transfer = match from {
+                    Some(offset) => resumed(request, d, &sink, offset),
+                    None => Transfer {
+                        source: BlobSource::get(request),
+                        sink,
+                        algorithm: d.digest.algorithm(),
+                        expected_size: d.expected_size(),
+                        label: format!("blob {}", d.digest),
+                    },
+                };
                 Ok(match self.io.transfer(transfer).await? {
                     Transferred::Moved { digest, size, .. } => Reached::Moved((digest, size)),
                     Transferred::Refused(resp) => Reached::Answer(resp),
@@ -143,8 +158,29 @@ impl RegistryClient {
         let call = Call::path("GET", blob_path(repository, &d.digest), &scope, MAX_SMALL_BODY);
         match self.send_with(call, carry).await.map_err(|e| e.context(&what))? {
             Reached::Moved(moved) => Ok(moved),
-            Reached::Answer(resp) => Err(status_error(&what, &resp)),
+            Reached::Answer(resp) => match resumed_at.get() {
+                Some(offset) => Err(Error::other(format!(
+                    "{what}: the download broke off and could not be resumed at byte {offset}: the server answered {}{}",
+                    resp.status,
+                    resp.header("content-range")
+                        .map(|r| format!(" with Content-Range {:?}", sanitize(r)))
+                        .unwrap_or_default()
+                ))),
+                None => Err(status_error(&what, &resp)),
+            },
         }
+    }
+
+    /// Where a retried download of `d` into `sink` can carry on: the end of
+    /// what the file already holds, when that is part of the blob.
+    async fn resume_point(&self, d: &Descriptor, sink: &BlobSink) -> Option<u64> {
+        let path = match sink {
+            BlobSink::File { path } | BlobSink::FileFrom { path, .. } => path.clone(),
+            _ => return None,
+        };
+        let size = d.expected_size().filter(|&s| s > 0)?;
+        let info = self.io.stat(path).await.ok()?;
+        (info.kind == FileKind::Regular && info.size > 0 && info.size < size).then_some(info.size)
     }
 
     /// An authorized GET of a blob, for another client to use as a transfer
@@ -153,5 +189,29 @@ impl RegistryClient {
     pub async fn blob_request(&self, repository: &str, digest: &Digest) -> Result<HttpRequest> {
         let scope = pull_scope(repository);
         self.request(Call::path("GET", blob_path(repository, digest), &scope, MAX_SMALL_BODY)).await
+    }
+}
+
+/// The rest of blob `d` from byte `offset` into the file `sink` names: a
+/// `Range` request whose only acceptable answer is a 206 carrying exactly
+/// that range of exactly that blob; the kept bytes are hashed again, so the
+/// digest still covers the whole blob.
+fn resumed(mut request: HttpRequest, d: &Descriptor, sink: &BlobSink, offset: u64) -> Transfer {
+    let size = d.expected_size().unwrap_or_default();
+    let path = match sink {
+        BlobSink::File { path } | BlobSink::FileFrom { path, .. } => path.clone(),
+        _ => unreachable!("resume_point only resumes into files"),
+    };
+    request.headers.push(("Range".to_owned(), format!("bytes={offset}-")));
+    Transfer {
+        source: BlobSource::Http {
+            request,
+            accept: vec![206],
+            expect: vec![("Content-Range".to_owned(), format!("bytes {offset}-{}/{size}", size - 1))],
+        },
+        sink: BlobSink::FileFrom { path, offset },
+        algorithm: d.digest.algorithm(),
+        expected_size: Some(size),
+        label: format!("blob {}", d.digest),
     }
 }

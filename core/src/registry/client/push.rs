@@ -125,9 +125,11 @@ impl RegistryClient {
             })
         };
         let reached = match source {
-            BlobSource::Http { request: get, accept } => {
+            BlobSource::Http { request: get, accept, expect } => {
                 let home = Home::of(get).ok_or_else(|| Error::other("invalid blob source URL"))?;
-                let from_source = |request| carry(transfer(BlobSource::Http { request, accept: accept.clone() }));
+                let from_source = |request| {
+                    carry(transfer(BlobSource::Http { request, accept: accept.clone(), expect: expect.clone() }))
+                };
                 self.deliver(&home, get.clone(), &from_source, false).await?
             }
             local => carry(transfer(local.clone())).await.map_err(io_error)?,
