@@ -103,6 +103,12 @@ fn registry_from_wit(r: wj::RegistryOptions) -> RegistryOptions {
         retry_delay_ms: r.retry_delay_ms,
         user_agent_prefix: r.user_agent_prefix,
         registries_conf: r.registries_conf,
+        timeouts: crate::registry::TimeoutOptions {
+            connect_ms: r.timeouts.connect_ms,
+            response_ms: r.timeouts.response_ms,
+            idle_ms: r.timeouts.idle_ms,
+            total_ms: r.timeouts.total_ms,
+        },
         ..RegistryOptions::default()
     }
 }
@@ -291,6 +297,12 @@ fn http_to_wit(h: HttpRequest) -> wit::HttpRequest {
         max_body: h.max_body,
         tls: tls_to_wit(h.tls),
         proxy: h.proxy,
+        timeouts: wit::Timeouts {
+            connect_ms: h.timeouts.connect_ms,
+            response_ms: h.timeouts.response_ms,
+            idle_ms: h.timeouts.idle_ms,
+            total_ms: h.timeouts.total_ms,
+        },
     }
 }
 

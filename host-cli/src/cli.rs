@@ -57,6 +57,18 @@ pub struct GlobalOptions {
     /// path to the registries.conf file
     #[arg(long, global = true, value_name = "string", hide = true)]
     pub registries_conf: Option<String>,
+    /// give up on a connection to a registry after this long (default 30s)
+    #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// give up on a registry that sends no answer this long after a request (default 1m)
+    #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
+    pub response_timeout: Option<Duration>,
+    /// give up on a download or answer that stalls this long (default 1m)
+    #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// give up on a request answered in full (not a blob transfer) after this long; 0 for never (default 5m)
+    #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
+    pub request_timeout: Option<Duration>,
     /// Version for skiff
     #[arg(short = 'v', long)]
     pub version: bool,

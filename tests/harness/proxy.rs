@@ -30,6 +30,9 @@ pub enum Mode {
     FlakyBlobs(usize),
     /// Sends blob bodies slowly: 64 KiB every 20 ms (about 3 MiB/s).
     SlowBlobs,
+    /// Sends manifest bodies a byte at a time, this many milliseconds apart
+    /// (a slowloris server).
+    TrickleManifests(u64),
     /// Refuses request bodies longer than this with 413, as an nginx with
     /// `client_max_body_size` does (upload locations point at the proxy).
     BodyLimit(usize),
@@ -294,6 +297,16 @@ fn serve(
                 c.write_all(chunk)?;
                 c.flush()?;
                 thread::sleep(std::time::Duration::from_millis(20));
+            }
+            return Ok(());
+        }
+        Mode::TrickleManifests(ms) if is_get && ok && path.contains("/manifests/") => {
+            let mut c = &client;
+            c.write_all(raw_head(&resp, resp.body.len()).as_bytes())?;
+            for b in &resp.body {
+                c.write_all(&[*b])?;
+                c.flush()?;
+                thread::sleep(std::time::Duration::from_millis(ms));
             }
             return Ok(());
         }

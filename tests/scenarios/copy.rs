@@ -1349,3 +1349,27 @@ fn broken_downloads_are_resumed_with_range() {
         assert_eq!(std::fs::read(clean.join(&name)).unwrap(), std::fs::read(out.join(&name)).unwrap(), "{name:?}");
     }
 }
+
+/// Issue 15, item 4: nothing hangs. A registry that accepts connections and
+/// never answers, one that trickles a manifest a byte at a time (under
+/// the idle bound, over the whole-answer bound), and one that stalls
+/// longer than the idle bound each fail within the timeout the flags set,
+/// with a sentence that says which wait ran out.
+#[test]
+fn silent_and_trickling_registries_time_out() {
+    let image = |port: u16| format!("docker://127.0.0.1:{port}/test/oci:v1");
+    let cases: [(Mode, &[&str], &str); 3] = [
+        (Mode::Hang, &["--connect-timeout", "1s", "--response-timeout", "1s"], "no answer within 1s"),
+        (Mode::TrickleManifests(200), &["--request-timeout", "2s"], "no complete answer within 2s"),
+        (Mode::TrickleManifests(1500), &["--idle-timeout", "1s"], "the answer stalled: nothing for 1s"),
+    ];
+    for (mode, flags, needle) in cases {
+        let proxy = Proxy::start(world().plain.port, mode);
+        let started = std::time::Instant::now();
+        let r = skiff(&[flags, &["inspect", "--raw", "--tls-verify=false", &image(proxy.port)][..]].concat());
+        let took = started.elapsed();
+        assert_eq!(r.code, 1, "{mode:?}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{mode:?}: {}", r.stderr);
+        assert!(took < std::time::Duration::from_secs(15), "{mode:?} took {took:?}");
+    }
+}

@@ -14,8 +14,8 @@ mod runtime;
 
 pub use protocol::{
     BlobSink, BlobSource, ClientIdentity, FileInfo, FileKind, HttpRequest, HttpResponse, IoError, IoErrorKind,
-    PartOutcome, ProcessOutput, Progress, Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, TlsConfig,
-    Transfer,
+    PartOutcome, ProcessOutput, Progress, Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, Timeouts,
+    TlsConfig, Transfer,
 };
 pub use runtime::{Io, Transferred};
 

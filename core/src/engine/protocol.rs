@@ -38,6 +38,26 @@ pub struct HttpRequest {
     /// Send it through this HTTP proxy (`CONNECT` for https), decided by
     /// the core from the environment as Go decides it.
     pub proxy: Option<String>,
+    pub timeouts: Timeouts,
+}
+
+/// How long the host may wait, in milliseconds: for the connection, for
+/// the answer's head, between two reads of its body, and for the whole of
+/// an answer read in full (`total_ms`; a transfer's body has no bound but
+/// the idle one). Decided by the core (defaults, or the user's flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Timeouts {
+    pub connect_ms: u64,
+    pub response_ms: u64,
+    pub idle_ms: u64,
+    pub total_ms: Option<u64>,
+}
+
+impl Default for Timeouts {
+    /// Generous enough for a slow registry, short enough that nothing hangs.
+    fn default() -> Self {
+        Timeouts { connect_ms: 30_000, response_ms: 60_000, idle_ms: 60_000, total_ms: Some(300_000) }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -180,6 +180,7 @@ impl Lookaside {
                         max_body: MAX_SIGNATURE_SIZE,
                         tls: tls.clone(),
                         proxy: None,
+                        timeouts: Default::default(),
                     };
                     let r = io
                         .http(request)

@@ -25,6 +25,38 @@ pub fn user_agent(opts: &RegistryOptions) -> (String, String) {
 use serde::Deserialize;
 
 /// How to talk to a registry, as the host's flags and config describe it.
+/// The user's timeouts, in milliseconds (None: the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutOptions {
+    #[serde(default)]
+    pub connect_ms: Option<u64>,
+    #[serde(default)]
+    pub response_ms: Option<u64>,
+    #[serde(default)]
+    pub idle_ms: Option<u64>,
+    #[serde(default)]
+    pub total_ms: Option<u64>,
+}
+
+impl TimeoutOptions {
+    /// What the host is told: the user's values over the defaults (0: none
+    /// for the whole answer; the others are always bounded).
+    pub fn resolve(&self) -> crate::engine::Timeouts {
+        let d = crate::engine::Timeouts::default();
+        crate::engine::Timeouts {
+            connect_ms: self.connect_ms.filter(|&v| v > 0).unwrap_or(d.connect_ms),
+            response_ms: self.response_ms.filter(|&v| v > 0).unwrap_or(d.response_ms),
+            idle_ms: self.idle_ms.filter(|&v| v > 0).unwrap_or(d.idle_ms),
+            total_ms: match self.total_ms {
+                Some(0) => None,
+                Some(v) => Some(v),
+                None => d.total_ms,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryOptions {
@@ -62,6 +94,10 @@ pub struct RegistryOptions {
     /// `--retry-delay` in milliseconds; exponential back-off (1 s, 2 s, 4 s…) when unset.
     #[serde(default)]
     pub retry_delay_ms: Option<u64>,
+    /// `--connect-timeout`, `--response-timeout`, `--idle-timeout`,
+    /// `--request-timeout` (skiff's), each instead of its default.
+    #[serde(default)]
+    pub timeouts: TimeoutOptions,
     /// How the host checks the registry's TLS server (decided by the core
     /// from `tls_verify`, `cert_dir` and certs.d before the client is made).
     #[serde(skip)]
@@ -69,4 +105,21 @@ pub struct RegistryOptions {
     /// The proxies of the user's environment (found with `tls`).
     #[serde(skip)]
     pub proxy: crate::config::proxy::ProxyConfig,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_default_and_overridden() {
+        let d = TimeoutOptions::default().resolve();
+        assert_eq!(d, crate::engine::Timeouts::default());
+        assert_eq!((d.connect_ms, d.response_ms, d.idle_ms, d.total_ms), (30_000, 60_000, 60_000, Some(300_000)));
+        let t =
+            TimeoutOptions { connect_ms: Some(1500), response_ms: Some(0), idle_ms: None, total_ms: Some(0) }.resolve();
+        assert_eq!(t.connect_ms, 1500);
+        assert_eq!(t.response_ms, 60_000, "0 is not \"never\" for a wait that must end");
+        assert_eq!(t.total_ms, None, "0: no bound on a whole answer");
+    }
 }

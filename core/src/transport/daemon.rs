@@ -4,7 +4,7 @@
 //! writing builds a docker-archive there and posts it to `POST /images/load`.
 //! The host only carries bytes (over a unix socket: `http+unix://` URLs).
 
-use crate::engine::{BlobSink, BlobSource, HttpRequest, Io, Transfer, Transferred};
+use crate::engine::{BlobSink, BlobSource, HttpRequest, Io, Timeouts, Transfer, Transferred};
 use crate::error::{Error, ErrorKind, Result};
 use crate::reference::DaemonReference;
 use crate::registry::url::encode;
@@ -58,6 +58,9 @@ impl Daemon {
             max_body: MAX_ANSWER,
             tls: Default::default(),
             proxy: None,
+            // The local daemon answers a load only once it has taken the
+            // whole image in, and a save may stall while it gathers layers.
+            timeouts: Timeouts { response_ms: 3_600_000, idle_ms: 3_600_000, total_ms: None, ..Timeouts::default() },
         }
     }
 

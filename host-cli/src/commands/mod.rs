@@ -221,7 +221,19 @@ fn registry_options(g: &GlobalOptions, f: &RegistryFlags, retry: &RetryFlags) ->
         retry_delay_ms: retry.retry_delay.filter(|d| !d.is_zero()).map(|d| d.as_millis() as u64),
         user_agent_prefix: g.user_agent_prefix.clone(),
         registries_conf: g.registries_conf.clone(),
+        timeouts: timeout_options(g),
     })
+}
+
+/// skiff's timeout flags, in milliseconds (the core applies its defaults).
+fn timeout_options(g: &GlobalOptions) -> wj::TimeoutOptions {
+    let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
+    wj::TimeoutOptions {
+        connect_ms: ms(g.connect_timeout),
+        response_ms: ms(g.response_timeout),
+        idle_ms: ms(g.idle_timeout),
+        total_ms: ms(g.request_timeout),
+    }
 }
 
 /// Runs `job` in the core, within `--command-timeout`, and writes its output.

@@ -81,6 +81,9 @@ fn tls_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
 /// What went wrong with an HTTP request, as a sentence: a TLS failure in
 /// words, anything else as its chain of causes.
 pub fn describe_http(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out: the server sent nothing for longer than allowed".to_owned();
+    }
     match tls_cause(e) {
         Some(tls) => format!("TLS handshake failed: {}", describe_tls(tls)),
         None => chain(e),

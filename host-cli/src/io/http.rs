@@ -13,11 +13,7 @@ use reqwest::{Client, Method};
 
 use super::error::{chain, describe_http, of_http};
 use super::{certs, failed};
-use crate::runtime::wit::{Header, HttpRequest, HttpResponse, IoErrorKind, Reply, TlsConfig};
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// A registry that stops sending for this long is treated as gone.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::runtime::wit::{Header, HttpRequest, HttpResponse, IoErrorKind, Reply, Timeouts, TlsConfig};
 
 /// What a client is made for: how to trust servers, the proxy to use (or
 /// a unix socket).
@@ -25,16 +21,19 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 struct ClientKey {
     socket: Option<String>,
     proxy: Option<String>,
+    /// Connect and idle-read timeouts, in milliseconds (reqwest sets them per client).
+    timeouts: (u64, u64),
     insecure: bool,
     ca_files: Vec<String>,
     identity: Option<(String, String)>,
 }
 
 impl ClientKey {
-    fn new(socket: Option<String>, tls: &TlsConfig, proxy: Option<&String>) -> Self {
+    fn new(socket: Option<String>, tls: &TlsConfig, proxy: Option<&String>, t: &Timeouts) -> Self {
         ClientKey {
             socket,
             proxy: proxy.cloned(),
+            timeouts: (t.connect_ms, t.idle_ms),
             insecure: tls.insecure,
             ca_files: tls.ca_files.clone(),
             identity: tls.client_identity.as_ref().map(|i| (i.certificate.clone(), i.key.clone())),
@@ -50,16 +49,16 @@ pub struct Http {
 impl Http {
     /// The client for `tls` and `proxy`, built on first use (an insecure
     /// one loads no trust roots).
-    fn client(&self, tls: &TlsConfig, proxy: Option<&String>) -> Result<Client, Reply> {
-        let key = ClientKey::new(None, tls, proxy);
+    fn client(&self, tls: &TlsConfig, proxy: Option<&String>, t: &Timeouts) -> Result<Client, Reply> {
+        let key = ClientKey::new(None, tls, proxy, t);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
         let mut b = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT);
+            .connect_timeout(Duration::from_millis(t.connect_ms))
+            .read_timeout(Duration::from_millis(t.idle_ms));
         // Only the proxy the core named; reqwest would read the environment itself.
         b = match proxy {
             Some(p) => b.proxy(reqwest::Proxy::all(p.as_str()).map_err(|e| {
@@ -79,7 +78,7 @@ impl Http {
     }
 
     /// The client for a unix socket, and the URL to ask it for.
-    fn unix_client(&self, url: &reqwest::Url) -> Result<(Client, reqwest::Url), Reply> {
+    fn unix_client(&self, url: &reqwest::Url, t: &Timeouts) -> Result<(Client, reqwest::Url), Reply> {
         let encoded = url.host_str().unwrap_or("");
         let socket = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy().into_owned();
         let mut target =
@@ -87,7 +86,7 @@ impl Http {
         target.set_path(url.path());
         target.set_query(url.query());
         let plain = TlsConfig { insecure: false, ca_files: Vec::new(), client_identity: None };
-        let key = ClientKey::new(Some(socket.clone()), &plain, None);
+        let key = ClientKey::new(Some(socket.clone()), &plain, None, t);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
             return Ok((c.clone(), target));
@@ -95,28 +94,41 @@ impl Http {
         let c = Client::builder()
             .unix_socket(std::path::PathBuf::from(&socket))
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
+            .connect_timeout(Duration::from_millis(t.connect_ms))
+            .read_timeout(Duration::from_millis(t.idle_ms))
             .build()
             .map_err(|e| failed(IoErrorKind::Other, chain(&e)))?;
         clients.insert(key, c.clone());
         Ok((c, target))
     }
 
+    /// `r` answered in full, within its `total-ms`.
     pub async fn send(&self, r: HttpRequest) -> Reply {
         let body = r.body.clone().map(reqwest::Body::from);
-        match self.start(&r, body).await {
-            Ok(resp) => read_bounded(resp, &r).await,
-            Err(reply) => reply,
+        let exchange = async {
+            match self.start(&r, body).await {
+                Ok(resp) => read_bounded(resp, &r).await,
+                Err(reply) => reply,
+            }
+        };
+        match r.timeouts.total_ms {
+            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), exchange).await.unwrap_or_else(|_| {
+                failed(IoErrorKind::Timeout, format!("{}: no complete answer within {}", describe(&r), shown_ms(ms)))
+            }),
+            None => exchange.await,
         }
     }
 
     /// Sends `r` (with `body` instead of its own) and returns the response
-    /// once its head has arrived, or the failure as a reply.
+    /// once its head has arrived, or the failure as a reply. The head is
+    /// waited for `response-ms` after the request is sent; for a streamed
+    /// body (an upload, however long it takes) the wait is not bounded here.
     pub async fn start(&self, r: &HttpRequest, body: Option<reqwest::Body>) -> Result<reqwest::Response, Reply> {
+        let streamed = body.is_some() && r.body.is_none();
         let url = reqwest::Url::parse(&r.url).map_err(|e| failed(IoErrorKind::Other, format!("invalid URL: {e}")))?;
         let (client, url) = match url.scheme() {
-            "http+unix" => self.unix_client(&url)?,
-            _ => (self.client(&r.tls, r.proxy.as_ref())?, url),
+            "http+unix" => self.unix_client(&url, &r.timeouts)?,
+            _ => (self.client(&r.tls, r.proxy.as_ref(), &r.timeouts)?, url),
         };
         let method = Method::from_bytes(r.method.as_bytes())
             .map_err(|_| failed(IoErrorKind::Other, format!("invalid method {:?}", r.method)))?;
@@ -128,10 +140,28 @@ impl Http {
             req = req.body(body);
         }
         // The URL is said once, without its query (which may carry a signed token).
-        req.send().await.map_err(|e| {
-            let e = e.without_url();
-            failed(of_http(&e), format!("{}: {}", describe(r), describe_http(&e)))
-        })
+        let head = match streamed {
+            true => Duration::MAX,
+            false => Duration::from_millis(r.timeouts.response_ms),
+        };
+        match tokio::time::timeout(head, req.send()).await {
+            Ok(sent) => sent.map_err(|e| {
+                let e = e.without_url();
+                failed(of_http(&e), format!("{}: {}", describe(r), describe_http(&e)))
+            }),
+            Err(_) => Err(failed(
+                IoErrorKind::Timeout,
+                format!("{}: no answer within {}", describe(r), shown_ms(r.timeouts.response_ms)),
+            )),
+        }
+    }
+}
+
+/// `1500` ms as `1.5s`, as the user would write it.
+fn shown_ms(ms: u64) -> String {
+    match ms % 1000 {
+        0 => format!("{}s", ms / 1000),
+        _ => format!("{}ms", ms),
     }
 }
 
@@ -167,6 +197,13 @@ pub async fn read_bounded(mut resp: reqwest::Response, r: &HttpRequest) -> Reply
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
+            Err(e) if e.is_timeout() => {
+                let idle = shown_ms(r.timeouts.idle_ms);
+                return failed(
+                    IoErrorKind::Timeout,
+                    format!("{}: the answer stalled: nothing for {idle}", describe(r)),
+                );
+            }
             Err(e) => {
                 let e = e.without_url();
                 return failed(of_http(&e), format!("{}: reading body: {}", describe(r), describe_http(&e)));

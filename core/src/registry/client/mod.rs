@@ -117,6 +117,7 @@ impl RegistryClient {
             max_body,
             tls: self.opts.tls.clone(),
             proxy: self.opts.proxy.for_url(url.as_str()),
+            timeouts: self.opts.timeouts.resolve(),
         }
     }
 

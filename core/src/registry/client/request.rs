@@ -215,6 +215,7 @@ impl RegistryClient {
             max_body: call.max_body,
             tls: self.opts.tls.clone(),
             proxy: self.opts.proxy.for_url(url.as_str()),
+            timeouts: self.opts.timeouts.resolve(),
         };
         home.authorize(&mut request);
         request
@@ -320,6 +321,7 @@ mod tests {
             max_body: 1,
             tls: Default::default(),
             proxy: None,
+            timeouts: Default::default(),
         }
     }
 
