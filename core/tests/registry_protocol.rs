@@ -957,6 +957,30 @@ fn bad_token_realms_are_refused() {
     }
 }
 
+/// Issue 15, item 17: a registry naming a metadata service, this machine
+/// or an unspecified address as its token realm gets no credentials sent
+/// there: the command fails saying why, before any request goes to it.
+#[test]
+fn credentials_never_go_to_realms_at_internal_addresses() {
+    for (realm, why) in [
+        ("https://169.254.169.254/latest/token", "at a link-local address"),
+        ("https://0.0.0.0/token", "at an unspecified address"),
+        ("https://127.0.0.1:9/token", "at a loopback address that is not the registry's"),
+    ] {
+        let mut sim = Sim::default();
+        registry(&mut sim, Auth::Bearer { realm: realm.into(), service: "reg.test".into() });
+        let e = sim.run(inspect_raw(json!({"registry": creds("bob", "pw")}))).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unauthorized, "{realm}");
+        assert!(e.message.contains(&format!("refusing to send credentials for reg.test to token realm")), "{e}");
+        assert!(e.message.ends_with(why), "{realm}: {e}");
+        assert!(
+            sim.log.iter().all(|s| s.url.starts_with(REG)),
+            "{realm}: only the registry was asked: {:#?}",
+            sim.lines()
+        );
+    }
+}
+
 #[test]
 fn copy_to_a_bearer_registry_with_credentials() {
     let mut sim = Sim::default();

@@ -27,11 +27,40 @@ enum Grant<'a> {
     Password(&'a Credentials),
 }
 
-/// Whether credentials for the registry at `base` may go to token endpoint
-/// `realm`: over HTTPS, or to the registry's own origin (scheme, host and
-/// port: another port of the same host is another service).
-fn realm_may_see_credentials(realm: &Url, base: Option<&Url>) -> bool {
-    realm.scheme() == "https" || base.is_some_and(|b| url::same_origin(b, realm))
+/// Why credentials for the registry at `base` may not go to token endpoint
+/// `realm` (None: they may). They go to the registry's own origin (scheme,
+/// host and port: another port of the same host is another service), or
+/// over HTTPS to a name or a public address — not to a loopback,
+/// link-local or unspecified address (a
+/// metadata service, this machine) or a private one unless the registry is
+/// at that host or in a private network itself.
+fn realm_refusal(realm: &Url, base: Option<&Url>) -> Option<&'static str> {
+    if base.is_some_and(|b| url::same_origin(b, realm)) {
+        return None;
+    }
+    if realm.scheme() != "https" {
+        return Some("over plain HTTP");
+    }
+    let same_host = base.is_some_and(|b| b.host() == realm.host());
+    let base_private = base.and_then(|b| b.host()).is_some_and(|h| match h {
+        ::url::Host::Ipv4(ip) => ip.is_private() || ip.is_loopback(),
+        ::url::Host::Ipv6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+        ::url::Host::Domain(_) => false,
+    });
+    let refused = match realm.host()? {
+        ::url::Host::Domain(_) => None,
+        _ if same_host => None,
+        ::url::Host::Ipv4(ip) if ip.is_loopback() => Some("at a loopback address that is not the registry's"),
+        ::url::Host::Ipv4(ip) if ip.is_link_local() => Some("at a link-local address"),
+        ::url::Host::Ipv4(ip) if ip.is_unspecified() || ip.is_broadcast() => Some("at an unspecified address"),
+        ::url::Host::Ipv4(ip) if ip.is_private() && !base_private => Some("at a private address"),
+        ::url::Host::Ipv6(ip) if ip.is_loopback() => Some("at a loopback address that is not the registry's"),
+        ::url::Host::Ipv6(ip) if (ip.segments()[0] & 0xffc0) == 0xfe80 => Some("at a link-local address"),
+        ::url::Host::Ipv6(ip) if ip.is_unspecified() => Some("at an unspecified address"),
+        ::url::Host::Ipv6(ip) if (ip.segments()[0] & 0xfe00) == 0xfc00 && !base_private => Some("at a private address"),
+        _ => None,
+    };
+    refused
 }
 
 impl RegistryClient {
@@ -97,13 +126,10 @@ impl RegistryClient {
         let mut authorization = None;
         if let Some(c) = &self.credentials {
             let base = self.session.borrow().base.clone();
-            if !realm_may_see_credentials(&realm_url, base.as_ref()) {
+            if let Some(why) = realm_refusal(&realm_url, base.as_ref()) {
                 return Err(Error::new(
                     ErrorKind::Unauthorized,
-                    format!(
-                        "refusing to send credentials for {} to token realm {realm_origin} over plain HTTP",
-                        self.registry
-                    ),
+                    format!("refusing to send credentials for {} to token realm {realm_origin} {why}", self.registry),
                 ));
             }
             query.push(format!("account={}", url::encode(&c.username)));
@@ -157,10 +183,10 @@ impl RegistryClient {
             Grant::RefreshToken(_) => "the identity token",
             Grant::Password(_) => "credentials",
         };
-        if !realm_may_see_credentials(realm, base.as_ref()) {
+        if let Some(why) = realm_refusal(realm, base.as_ref()) {
             return Err(Error::new(
                 ErrorKind::Unauthorized,
-                format!("refusing to send {what} for {} to token realm {realm_origin} over plain HTTP", self.registry),
+                format!("refusing to send {what} for {} to token realm {realm_origin} {why}", self.registry),
             ));
         }
         let mut form = match grant {
@@ -221,10 +247,30 @@ mod tests {
     fn where_realm_credentials_go() {
         let base = url::parse("http://reg.local:5000/").unwrap();
         let realm = |s: &str| url::parse(s).unwrap();
-        assert!(realm_may_see_credentials(&realm("https://auth.example/token"), Some(&base)));
-        assert!(realm_may_see_credentials(&realm("http://reg.local:5000/token"), Some(&base)), "the same origin");
-        assert!(!realm_may_see_credentials(&realm("http://reg.local:5001/token"), Some(&base)), "another port");
-        assert!(!realm_may_see_credentials(&realm("http://auth.example/token"), Some(&base)));
-        assert!(!realm_may_see_credentials(&realm("http://auth.example/token"), None));
+        let ok = |r: &str, b: &Url| realm_refusal(&realm(r), Some(b)).is_none();
+        assert!(ok("https://auth.example/token", &base));
+        assert!(ok("http://reg.local:5000/token", &base), "the same origin");
+        assert!(!ok("http://reg.local:5001/token", &base), "another port");
+        assert!(!ok("http://auth.example/token", &base));
+        assert!(realm_refusal(&realm("http://auth.example/token"), None).is_some());
+        // Issue 15, item 17: realms a hostile registry names to reach what it should not.
+        for (r, why) in [
+            ("https://169.254.169.254/latest/meta-data", "at a link-local address"),
+            ("https://[fe80::1]/token", "at a link-local address"),
+            ("https://0.0.0.0/token", "at an unspecified address"),
+            ("https://127.0.0.1:9/token", "at a loopback address that is not the registry's"),
+            ("https://10.1.2.3/token", "at a private address"),
+        ] {
+            assert_eq!(realm_refusal(&realm(r), Some(&base)), Some(why), "{r}");
+        }
+        // A realm with its own user name is no realm at all (refused when parsed).
+        assert!(url::parse("https://user:pw@evil.example/token").is_none());
+        // The registry's own host on another port (a token service beside
+        // it), and private realms for a registry in a private network.
+        let local = url::parse("http://127.0.0.1:5000/").unwrap();
+        assert!(ok("https://127.0.0.1:5001/token", &local));
+        let private = url::parse("https://10.0.0.5/").unwrap();
+        assert!(ok("https://10.0.0.6/token", &private));
+        assert!(!ok("https://169.254.169.254/token", &private));
     }
 }
