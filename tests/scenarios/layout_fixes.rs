@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use skiff_tests::harness::fixtures::world;
+use skiff_tests::harness::images::noisy_layout;
 use skiff_tests::harness::tools::{skiff, skopeo};
 use skiff_tests::harness::tree;
 
@@ -176,4 +177,62 @@ fn re_encoded_layers_need_diff_ids_to_check_against() {
         assert!(r.stderr.contains(message), "{name}: {}", r.stderr);
         assert!(!out.join("index.json").exists(), "{name}: no image named");
     }
+}
+
+/// A small tmpfs mounted at a fresh directory (the suite runs as root), unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str, read_only: bool) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let opts = format!("size={size}{}", if read_only { ",ro" } else { "" });
+        let ok =
+            std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &opts, "tmpfs"]).arg(dir).status().unwrap();
+        assert!(ok.success(), "mounting a tmpfs at {} (the suite runs as root)", dir.display());
+        Tmpfs(dir.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Issue 15, item 40: a destination that fills up (a 1 MiB tmpfs, a
+/// 3 MiB layer) or is read-only fails the copy with the system's reason,
+/// and leaves no partial blob and nothing that looks like an image.
+#[test]
+fn a_full_or_read_only_destination_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    noisy_layout(&src, "big", 3 << 20, 7);
+    let source = format!("oci:{}:v1", src.display());
+    let full = Tmpfs::mount(&tmp.path().join("full"), "1m", false);
+    let ro = Tmpfs::mount(&tmp.path().join("ro"), "1m", true);
+    for (mount, needle) in [(&full, "No space left on device"), (&ro, "Read-only file system")] {
+        for dest in [format!("dir:{}/out", mount.0.display()), format!("oci:{}/layout:v1", mount.0.display())] {
+            let r = skiff(&["--insecure-policy", "copy", &source, &dest]);
+            assert_eq!(r.code, 1, "{dest}: {}", r.stderr);
+            assert!(r.stderr.contains(needle), "{dest}: {}", r.stderr);
+            assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+            for e in walkdir(&mount.0) {
+                let name = e.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(!name.ends_with(".skiff-tmp"), "{dest}: a partial blob was left: {}", e.display());
+                assert!(name != "manifest.json" && name != "index.json", "{dest}: {} looks complete", e.display());
+            }
+        }
+    }
+}
+
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        }
+        out.push(p);
+    }
+    out
 }

@@ -34,11 +34,21 @@ pub async fn read_file(path: &str, max: u64) -> Reply {
 }
 
 /// Carries out a file-system request from the core, replying `done`.
+/// `from` renamed to `to` so that a power cut leaves the old state or the
+/// new one: the data reaches the disk before the new name does, and the
+/// directory holding the name after it.
+fn durable_rename(from: &str, to: &str) -> std::io::Result<()> {
+    std::fs::File::open(from)?.sync_all()?;
+    std::fs::rename(from, to)?;
+    let parent = std::path::Path::new(to).parent().filter(|p| !p.as_os_str().is_empty());
+    std::fs::File::open(parent.unwrap_or(std::path::Path::new(".")))?.sync_all()
+}
+
 pub async fn apply(request: Request) -> Reply {
     let (what, result) = match request {
         Request::WriteFile(w) => (format!("write {}", w.path), std::fs::write(&w.path, &w.data)),
         Request::WritePrivateFile(w) => (format!("write {}", w.path), write_private(&w.path, &w.data)),
-        Request::Rename(r) => (format!("rename {} to {}", r.from, r.to), std::fs::rename(&r.from, &r.to)),
+        Request::Rename(r) => (format!("rename {} to {}", r.from, r.to), durable_rename(&r.from, &r.to)),
         Request::CreateDir(p) => (format!("create directory {p}"), std::fs::create_dir_all(&p)),
         Request::RemoveFile(p) => (format!("remove {p}"), std::fs::remove_file(&p)),
         Request::RemoveDir(p) => (format!("remove {p}"), tokio::fs::remove_dir_all(&p).await),
