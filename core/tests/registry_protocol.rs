@@ -1688,3 +1688,87 @@ fn a_resume_the_server_does_not_honour_exactly_fails() {
         assert!(!sim.files.contains_key("/out/manifest.json"));
     }
 }
+
+// ---- faults injected at every step (issue 15) ----
+
+/// A copy registry → `dir:` and registry → registry, run once per request
+/// it makes with that one request failing: every run ends (no panic, no
+/// hang) with a clean error or a complete result, and never leaves a
+/// manifest or a tag over missing or wrong blobs.
+#[test]
+fn a_fault_at_any_step_leaves_the_old_state_or_the_new_one() {
+    let image = Image::new("copy", &[300, 500]);
+    let blobs: Vec<(String, Vec<u8>)> =
+        std::iter::once(&image.config).chain(&image.layers).map(|b| (sha256(b), b.clone())).collect();
+    let to_dir = || {
+        let mut sim = Sim::default();
+        let mut r = Registry::default();
+        r.push("app", "v1", &image);
+        sim.host(REG, r);
+        sim
+    };
+    let total = {
+        let mut sim = to_dir();
+        sim.run(copy_to_dir()).unwrap();
+        sim.performed
+    };
+    assert!(total > 8, "a copy makes requests: {total}");
+    let mut failed = 0;
+    for n in 0..total {
+        let mut sim = to_dir();
+        sim.fail_request = Some(n);
+        let result = sim.run(copy_to_dir());
+        failed += usize::from(result.is_err());
+        if let Err(e) = &result {
+            assert!(!e.message.is_empty() && !e.message.contains("panicked"), "step {n}: {e:?}");
+        }
+        match sim.files.get("/out/manifest.json") {
+            Some(m) => {
+                assert!(result.is_ok(), "step {n}: a manifest after a failure: {result:?}");
+                assert_eq!(m, &image.manifest, "step {n}");
+                for (digest, bytes) in &blobs {
+                    assert_eq!(sim.files.get(&format!("/out/{}", &digest[7..])), Some(bytes), "step {n}: {digest}");
+                }
+            }
+            None => assert!(result.is_err(), "step {n}: success without a manifest"),
+        }
+        // Whatever is committed under a digest holds those bytes.
+        for (path, bytes) in sim.files.iter().filter(|(p, _)| p.starts_with("/out/") && p.len() == 5 + 64) {
+            assert_eq!(sha256(bytes)[7..], path[5..], "step {n}: {path}");
+        }
+    }
+    assert!(failed * 2 > total, "most single faults fail a copy without retries: {failed} of {total}");
+
+    let between = || {
+        let mut sim = Sim::default();
+        let (_, dst, _) = two_registries(&mut sim, &[300, 500]);
+        (sim, dst)
+    };
+    let total = {
+        let (mut sim, _) = between();
+        sim.run(copy(dest_creds())).unwrap();
+        sim.performed
+    };
+    for n in 0..total {
+        let (mut sim, dst) = between();
+        sim.fail_request = Some(n);
+        let result = sim.run(copy(dest_creds()));
+        let d = dst.borrow();
+        match d.repos.get("app").and_then(|r| r.tags.get("v1")) {
+            Some(tagged) => {
+                assert!(result.is_ok(), "step {n}: tagged after a failure: {result:?}");
+                assert_eq!(tagged, &image_digest_of(&d, tagged), "step {n}");
+                for (digest, bytes) in &blobs {
+                    assert_eq!(d.blobs.get(digest), Some(bytes), "step {n}: {digest}");
+                }
+            }
+            None => assert!(result.is_err(), "step {n}: success without the tag"),
+        }
+    }
+}
+
+/// The digest a registry stores a manifest under (the tag points at it).
+fn image_digest_of(r: &Registry, tagged: &str) -> String {
+    let (bytes, _) = &r.repos["app"].manifests[tagged];
+    sha256(bytes)
+}

@@ -165,6 +165,11 @@ pub struct Sim {
     pub max_steps: usize,
     /// Where the transfer being served breaks off (from its answer's `cut`).
     cut: Option<usize>,
+    /// Requests carried out so far (those that expect a reply).
+    pub performed: usize,
+    /// Fault injection: the request with this number (from 0) fails, as a
+    /// reset connection for network requests and an I/O error for files.
+    pub fail_request: Option<usize>,
 }
 
 impl Default for Sim {
@@ -181,6 +186,8 @@ impl Default for Sim {
             files: BTreeMap::new(),
             max_steps: 20_000,
             cut: None,
+            performed: 0,
+            fail_request: None,
         }
     }
 }
@@ -227,6 +234,16 @@ impl Sim {
     }
 
     fn perform(&mut self, request: Request) -> Option<Reply> {
+        if request.expects_reply() {
+            self.performed += 1;
+            if self.fail_request == Some(self.performed - 1) {
+                let kind = match request {
+                    Request::Http(_) | Request::Transfer(_) => IoErrorKind::Reset,
+                    _ => IoErrorKind::Other,
+                };
+                return Some(fail(kind, "injected fault"));
+            }
+        }
         Some(match request {
             Request::Http(r) => match self.http(&r, false, false) {
                 Ok(resp) => Reply::Http(resp),
