@@ -582,9 +582,12 @@ pub struct CopyArgs {
     /// Copy all images if SOURCE-IMAGE is a list
     #[arg(short, long)]
     pub all: bool,
-    /// How to handle multi-architecture images (system, all)
+    /// How to handle multi-architecture images (system, all, index-only, or a list of platforms: linux/amd64,linux/arm64)
     #[arg(long, value_name = "LIST")]
     pub multi_arch: Option<String>,
+    /// With --multi-arch and a list of platforms: leave the other platforms out of the list written
+    #[arg(long)]
+    pub strip_removed_platforms: bool,
     /// Suppress output information when copying images
     #[arg(short, long)]
     pub quiet: bool,

@@ -1373,3 +1373,88 @@ fn silent_and_trickling_registries_time_out() {
         assert!(took < std::time::Duration::from_secs(15), "{mode:?} took {took:?}");
     }
 }
+
+/// Upstream's `--multi-arch OS/ARCH[/VARIANT],…` (skopeo#2874, 1.9.3 has
+/// none): only those platforms' instances are copied; the list goes as it
+/// is (a sparse index, its digest kept), or with `--strip-removed-platforms`
+/// names only what was copied — which a registry that checks every
+/// reference (Distribution 2.8) then accepts.
+#[test]
+fn multi_arch_copies_the_platforms_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = world();
+    let src = format!("oci:{}:v1", w.multi.display());
+    let index: serde_json::Value = skiff(&["inspect", "--raw", &src]).ok().json();
+    let platform_of = |d: &serde_json::Value| {
+        let p = &d["platform"];
+        let v = p["variant"].as_str().map(|v| format!("/{v}")).unwrap_or_default();
+        format!("{}/{}{v}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap())
+    };
+    // `linux/arm64` names any variant of it (the list has arm64/v8).
+    let wanted = ["linux/arm64/v8", "linux/arm/v7"];
+    let sparse = tmp.path().join("sparse");
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--multi-arch",
+        "linux/arm64,linux/arm/v7",
+        &src,
+        &format!("oci:{}:v1", sparse.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("Copying 2 of 3 images in list"), "{}", r.stderr);
+    let written: serde_json::Value = skiff(&["inspect", "--raw", &format!("oci:{}:v1", sparse.display())]).ok().json();
+    assert_eq!(written, index, "the index as it was: sparse, same digest");
+    for d in index["manifests"].as_array().unwrap() {
+        let digest = d["digest"].as_str().unwrap();
+        let blob = sparse.join("blobs/sha256").join(&digest[7..]);
+        assert_eq!(blob.exists(), wanted.contains(&platform_of(d).as_str()), "{}", platform_of(d));
+    }
+
+    let stripped = tmp.path().join("stripped");
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--multi-arch",
+        "linux/arm64,linux/arm/v7",
+        "--strip-removed-platforms",
+        &src,
+        &format!("oci:{}:v1", stripped.display()),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let written: serde_json::Value =
+        skiff(&["inspect", "--raw", &format!("oci:{}:v1", stripped.display())]).ok().json();
+    let platforms: Vec<String> = written["manifests"].as_array().unwrap().iter().map(platform_of).collect();
+    assert_eq!(platforms, wanted, "only what was copied, in the list's order");
+
+    // Into a registry that refuses sparse lists: stripped, it is accepted,
+    // and skopeo reads every instance it names.
+    let dest = format!("docker://{}/test/subset:v1", w.plain.host());
+    let r = skiff(&[
+        INSECURE,
+        "copy",
+        "--dest-tls-verify=false",
+        "--multi-arch",
+        "linux/arm64",
+        "--strip-removed-platforms",
+        &src,
+        &dest,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list: serde_json::Value = skopeo(&["inspect", "--raw", "--tls-verify=false", &dest]).ok().json();
+    assert_eq!(list["manifests"].as_array().unwrap().len(), 1);
+    skopeo(&["--override-arch", "arm64", "inspect", "--tls-verify=false", &dest]).ok();
+
+    for (args, needle) in [
+        (&["--multi-arch", "linux"][..], "unknown multi-arch option"),
+        (&["--multi-arch", "linux/"][..], "is not a platform"),
+        (&["--strip-removed-platforms"][..], "applies to --multi-arch with a list of platforms"),
+        (&["--multi-arch", "linux/s390x"][..], "no image in the list is for the platforms listed"),
+    ] {
+        let out = tmp.path().join("bad");
+        let r = skiff(&[&[INSECURE, "copy"][..], args, &[&src, &format!("oci:{}:v1", out.display())]].concat());
+        assert_ne!(r.code, 0, "{args:?}");
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+        assert!(!out.join("index.json").exists(), "{args:?}: nothing written");
+    }
+}

@@ -54,9 +54,16 @@ pub struct CopyJob {
     /// `--all`
     #[serde(default)]
     pub all: bool,
-    /// `--multi-arch system|all|index-only`
+    /// `--multi-arch system|all|index-only|OS/ARCH[/VARIANT],…`
     #[serde(default)]
     pub multi_arch: Option<MultiArch>,
+    /// The platforms of `--multi-arch OS/ARCH,…`.
+    #[serde(default)]
+    pub multi_arch_platforms: Vec<String>,
+    /// `--strip-removed-platforms` (upstream): the index written names only
+    /// the instances copied.
+    #[serde(default)]
+    pub strip_removed_platforms: bool,
     /// `--image-parallel-copies`
     #[serde(default)]
     pub image_parallel_copies: Option<u32>,
@@ -134,11 +141,51 @@ pub enum MultiArch {
     All,
     /// The index alone (its instances are expected at the destination already).
     IndexOnly,
+    /// The index and the instances of the platforms listed (upstream's
+    /// `--multi-arch linux/amd64,linux/arm64`): the index as it is, naming
+    /// instances not copied (a sparse index), unless those are stripped.
+    Platforms,
+}
+
+/// One platform of `--multi-arch OS/ARCH[/VARIANT],…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSpec {
+    pub os: String,
+    pub architecture: String,
+    pub variant: Option<String>,
+}
+
+impl PlatformSpec {
+    pub fn parse(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] | [os, arch, _] if !os.is_empty() && !arch.is_empty() => Ok(PlatformSpec {
+                os: (*os).to_owned(),
+                architecture: (*arch).to_owned(),
+                variant: parts.get(2).filter(|v| !v.is_empty()).map(|v| (*v).to_owned()),
+            }),
+            _ => Err(Error::invalid(format!("--multi-arch: {s:?} is not a platform (OS/ARCH or OS/ARCH/VARIANT)"))),
+        }
+    }
+
+    /// Whether an instance for `p` is one of this platform's (any variant
+    /// when none is named).
+    pub fn matches(&self, p: Option<&Platform>) -> bool {
+        p.is_some_and(|p| {
+            p.os == self.os
+                && p.architecture == self.architecture
+                && self.variant.as_ref().is_none_or(|v| &p.variant == v)
+        })
+    }
 }
 
 /// What every image of a copy (or a sync) is copied with, checked once.
 pub struct CopySettings {
     pub mode: MultiArch,
+    /// The platforms `MultiArch::Platforms` copies, and whether the others
+    /// leave the index written (`--strip-removed-platforms`).
+    pub platforms: Vec<PlatformSpec>,
+    pub strip_removed: bool,
     pub platform: WantedPlatform,
     pub parallel: usize,
     pub format: Option<ManifestKind>,
@@ -185,8 +232,19 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         return Err(Error::invalid("--dest-force-compress-format needs --dest-compress-format"));
     }
     compression.oci_accept_uncompressed = job.dest_oci_accept_uncompressed_layers;
+    let platforms = job.multi_arch_platforms.iter().map(|s| PlatformSpec::parse(s)).collect::<Result<Vec<_>>>()?;
+    match (mode, platforms.is_empty(), job.strip_removed_platforms) {
+        (MultiArch::Platforms, true, _) => return Err(Error::invalid("--multi-arch: no platforms listed")),
+        (MultiArch::Platforms, false, _) | (_, true, false) => {}
+        (_, _, true) => {
+            return Err(Error::invalid("--strip-removed-platforms applies to --multi-arch with a list of platforms"));
+        }
+        (_, false, false) => return Err(Error::invalid("platforms are listed only with --multi-arch OS/ARCH,…")),
+    }
     let settings = CopySettings {
         mode,
+        platforms,
+        strip_removed: job.strip_removed_platforms,
         platform: env.platform(&job.platform),
         parallel: CopySettings::parallel(job.image_parallel_copies),
         format: job.format.map(ManifestFormat::kind),
@@ -305,7 +363,7 @@ pub async fn copy_image(
     let (top_kind, top_manifest) = Manifest::parse(&top, top_type.as_deref())?;
     dest.prepare().await?;
     let written = match (top_manifest, mode) {
-        (Manifest::List(list), MultiArch::All | MultiArch::IndexOnly) => {
+        (Manifest::List(list), MultiArch::All | MultiArch::IndexOnly | MultiArch::Platforms) => {
             let top_digest = manifest::manifest_digest(&top)?;
             let signatures = copier.signatures(&source, &dest, None, &top_digest, "image list").await?;
             let list_kind = list_target(top_kind, copier.format, &dest)?;
@@ -320,18 +378,46 @@ pub async fn copy_image(
                 }
                 top
             } else {
+                // Every instance, or those of the platforms listed.
+                let chosen = |d: &Descriptor| {
+                    mode != MultiArch::Platforms || settings.platforms.iter().any(|p| p.matches(d.platform.as_ref()))
+                };
+                let count = list.manifests.iter().filter(|d| chosen(d)).count();
+                if count == 0 {
+                    return Err(Error::not_found("--multi-arch: no image in the list is for the platforms listed"));
+                }
+                io.note(format!("Copying {count} of {} images in list", list.manifests.len()));
                 let mut instances = Vec::new();
-                let count = list.manifests.len();
-                io.note(format!("Copying {count} of {count} images in list"));
-                for (i, d) in list.manifests.iter().enumerate() {
-                    io.note(format!("Copying image {} ({}/{count})", d.digest, i + 1));
+                let mut copied = 0;
+                for d in &list.manifests {
+                    if !chosen(d) {
+                        // Named as it is (a sparse index), unless stripped below.
+                        instances.push(d.clone());
+                        continue;
+                    }
+                    copied += 1;
+                    io.note(format!("Copying image {} ({copied}/{count})", d.digest));
                     let (bytes, _) = source.manifest(Some(&d.digest)).await?;
                     let w =
                         copier.image(&source, &mut dest, &bytes, Some(&d.media_type), Some(&d.digest), true).await?;
                     let media_type = w.kind.media_type().to_owned();
                     instances.push(Descriptor { digest: w.digest, size: w.size, media_type, ..d.clone() });
                 }
-                if list_kind == top_kind && instances == list.manifests {
+                // `--strip-removed-platforms`: the index names the instances copied only.
+                let removed = settings.strip_removed && count < list.manifests.len();
+                let kept;
+                let (list, instances) = match removed {
+                    true => {
+                        let keep: Vec<bool> = list.manifests.iter().map(chosen).collect();
+                        let mut k = list.clone();
+                        k.manifests =
+                            list.manifests.iter().zip(&keep).filter(|(_, c)| **c).map(|(d, _)| d.clone()).collect();
+                        kept = k;
+                        (&kept, instances.into_iter().zip(&keep).filter(|(_, c)| **c).map(|(d, _)| d).collect())
+                    }
+                    false => (&list, instances),
+                };
+                if list_kind == top_kind && !removed && instances == list.manifests {
                     top
                 } else if copier.preserve_digests {
                     return Err(Error::invalid("--preserve-digests: the manifest list would change"));

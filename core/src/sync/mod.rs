@@ -137,6 +137,8 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
     let policy = policy_file::read(&io, &env, &job.policy).await?;
     let settings = CopySettings {
         mode: CopySettings::multi_arch(job.all, None)?,
+        platforms: Vec::new(),
+        strip_removed: false,
         platform: env.platform(&job.platform),
         parallel: CopySettings::parallel(job.image_parallel_copies),
         format: job.format.map(ManifestFormat::kind),

@@ -17,12 +17,17 @@ pub(super) fn manifest_format(f: &str) -> Result<wj::ManifestFormat> {
     })
 }
 
-fn multi_arch(m: &str) -> Result<wj::MultiArch> {
+/// `--multi-arch`: a mode, or (upstream) a comma-separated list of
+/// platforms, which the core checks.
+fn multi_arch(m: &str) -> Result<(wj::MultiArch, Vec<String>)> {
     Ok(match m {
-        "system" => wj::MultiArch::System,
-        "all" => wj::MultiArch::All,
-        "index-only" => wj::MultiArch::IndexOnly,
-        other => bail!("--multi-arch {other:?}: use system, all or index-only"),
+        "system" => (wj::MultiArch::System, Vec::new()),
+        "all" => (wj::MultiArch::All, Vec::new()),
+        "index-only" => (wj::MultiArch::IndexOnly, Vec::new()),
+        list if list.contains('/') => (wj::MultiArch::Platforms, list.split(',').map(str::to_owned).collect()),
+        other => bail!(
+            "unknown multi-arch option {other:?}. Choose one of the supported options: 'system', 'all', 'index-only', or a list of platforms (linux/amd64,linux/arm64)"
+        ),
     })
 }
 
@@ -40,6 +45,10 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
     let scratch = ScratchDir::new(g)?;
+    let (multi_arch, multi_arch_platforms) = match a.multi_arch.as_deref().map(multi_arch).transpose()? {
+        Some((m, platforms)) => (Some(m), platforms),
+        None => (None, Vec::new()),
+    };
     let job = wj::CopyJob {
         source: a.source,
         destination: a.destination,
@@ -49,7 +58,9 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         registries_d: g.registries_d.clone(),
         platform: platform(g),
         all: a.all,
-        multi_arch: a.multi_arch.as_deref().map(multi_arch).transpose()?,
+        multi_arch,
+        multi_arch_platforms,
+        strip_removed_platforms: a.strip_removed_platforms,
         image_parallel_copies: a.image_parallel_copies.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         digestfile: a.digestfile,
         format: a.format.as_deref().map(manifest_format).transpose()?,
