@@ -244,6 +244,9 @@ pub struct LogoutArgs {
     /// path of a Docker-compatible config file to update instead
     #[arg(long, value_name = "string", conflicts_with = "authfile")]
     pub compat_auth_file: Option<String>,
+    /// require HTTPS and verify certificates when talking to the container registry or daemon (logout contacts no registry: accepted for skopeo's scripts, without effect)
+    #[arg(long, value_name = "bool", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -588,6 +591,15 @@ pub struct CopyArgs {
     /// With --multi-arch and a list of platforms: leave the other platforms out of the list written
     #[arg(long)]
     pub strip_removed_platforms: bool,
+    /// *Experimental* key with the encryption protocol to use needed to encrypt the image (e.g. jwe:/path/to/key.pem); not supported by skiff yet
+    #[arg(long = "encryption-key", value_name = "strings")]
+    pub encryption_keys: Vec<String>,
+    /// *Experimental* the 0-indexed layer indices, with support for negative indexing (e.g. 0 is the first layer, -1 is the last layer)
+    #[arg(long = "encrypt-layer", value_name = "ints", allow_negative_numbers = true)]
+    pub encrypt_layers: Vec<i64>,
+    /// *Experimental* key needed to decrypt the image; not supported by skiff yet
+    #[arg(long = "decryption-key", value_name = "strings")]
+    pub decryption_keys: Vec<String>,
     /// Suppress output information when copying images
     #[arg(short, long)]
     pub quiet: bool,

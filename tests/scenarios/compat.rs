@@ -243,3 +243,41 @@ fn layers_writes_what_skopeo_writes() {
     assert_eq!(bad.code, 1);
     assert!(!bad.stderr.contains("panicked"));
 }
+
+/// Every command skopeo 1.9.3 lists, and every flag each one (and skopeo
+/// itself) takes, is in skiff's help: a script's flags are never refused
+/// as unknown (issue 14).
+#[test]
+fn help_lists_every_command_and_flag_skopeo_has() {
+    let flags = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| c.is_whitespace() || matches!(c, ',' | '=' | '[' | '|'))
+            .filter(|w| w.starts_with("--") && w.len() > 2 && w.as_bytes()[2].is_ascii_lowercase())
+            .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned())
+            .collect()
+    };
+    let theirs = skopeo(&["--help"]).ok().stdout_str();
+    let commands: Vec<String> = theirs
+        .lines()
+        .skip_while(|l| !l.starts_with("Available Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{theirs}");
+    let ours = skiff(&["--help"]).ok().stdout_str();
+    for c in &commands {
+        assert!(
+            ours.lines().any(|l| l.split_whitespace().next() == Some(c.as_str())),
+            "skiff --help lacks {c}:\n{ours}"
+        );
+    }
+    let missing: Vec<String> = flags(&theirs).difference(&flags(&ours)).cloned().collect();
+    assert!(missing.is_empty(), "global flags skiff lacks: {missing:?}");
+    for c in &commands {
+        let theirs = skopeo(&[c, "--help"]).ok().stdout_str();
+        let ours = skiff(&[c, "--help"]).ok().stdout_str();
+        let missing: Vec<String> = flags(&theirs).difference(&flags(&ours)).cloned().collect();
+        assert!(missing.is_empty(), "skiff {c} lacks {missing:?}");
+    }
+}

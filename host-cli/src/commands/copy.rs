@@ -41,6 +41,11 @@ fn compression_format(c: &str) -> Result<wj::CompressionFormat> {
 }
 
 pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
+    if !a.encryption_keys.is_empty() || !a.encrypt_layers.is_empty() || !a.decryption_keys.is_empty() {
+        bail!(
+            "--encryption-key, --encrypt-layer and --decryption-key: skiff does not encrypt or decrypt image layers yet"
+        );
+    }
     let signing = sign_options(a.signing)?;
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
