@@ -103,6 +103,7 @@ fn registry_from_wit(r: wj::RegistryOptions) -> RegistryOptions {
         retry_delay_ms: r.retry_delay_ms,
         user_agent_prefix: r.user_agent_prefix,
         registries_conf: r.registries_conf,
+        tls_details: r.tls_details,
         timeouts: crate::registry::TimeoutOptions {
             connect_ms: r.timeouts.connect_ms,
             response_ms: r.timeouts.response_ms,
@@ -288,6 +289,9 @@ fn tls_to_wit(t: TlsConfig) -> wit::TlsConfig {
         client_identity: t
             .client_identity
             .map(|ClientIdentity { certificate, key }| wit::ClientIdentity { certificate, key }),
+        min_tls13: t.min_tls13,
+        cipher_suites: t.cipher_suites,
+        named_groups: t.named_groups,
     }
 }
 

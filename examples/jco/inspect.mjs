@@ -113,6 +113,7 @@ const inspectJob = (raw) => ({
         retryDelayMs: undefined,
         userAgentPrefix: undefined,
         registriesConf: undefined,
+        tlsDetails: undefined,
         timeouts: { connectMs: undefined, responseMs: undefined, idleMs: undefined, totalMs: undefined },
       },
       sharedBlobDir: undefined,

@@ -57,6 +57,9 @@ pub struct GlobalOptions {
     /// path to the registries.conf file
     #[arg(long, global = true, value_name = "string", hide = true)]
     pub registries_conf: Option<String>,
+    /// path to a containers-tls-details.yaml(5) file
+    #[arg(long, global = true, value_name = "string")]
+    pub tls_details: Option<String>,
     /// give up on a connection to a registry after this long (default 30s)
     #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
     pub connect_timeout: Option<Duration>,

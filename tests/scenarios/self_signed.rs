@@ -81,3 +81,76 @@ fn the_self_signed_certificate_is_still_checked_and_failures_read_as_sentences()
     assert_eq!(e.code, 1, "{}", e.stderr);
     assert!(e.stderr.contains("not trusted"), "{}", e.stderr);
 }
+
+/// `--tls-details` (containers-tls-details.yaml(5), upstream 1.22; 1.9.3
+/// has none), with upstream's own fixtures: `minVersion: "1.3"` still
+/// reaches the TLS registry (Distribution speaks 1.3) and is refused by a
+/// server that speaks only TLS 1.2 (`openssl s_server -tls1_2` with the
+/// registry's certificate), which without it completes the handshake; a
+/// file with a mistake, or a name skiff's TLS cannot honour, is a clear
+/// error before any connection.
+#[test]
+fn tls_details_set_the_lowest_version_and_are_read_strictly() {
+    use skiff_tests::harness::fixtures::world;
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let tls13 = file("1.3.yaml", "minVersion: \"1.3\"\n");
+    let anything = file("anything.yaml", "{} # No fields\n");
+    let certs = w.secure.cert_dir.clone().unwrap();
+    let certs = certs.to_str().unwrap();
+    let image = format!("docker://{}/test/oci:v1", w.secure.host());
+    let creds = format!("{}:{}", skiff_tests::harness::registry::USER, skiff_tests::harness::registry::PASSWORD);
+    for details in [&tls13, &anything] {
+        skiff(&["--tls-details", details, "inspect", "--raw", "--cert-dir", certs, "--creds", &creds, &image]).ok();
+    }
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = &w.secure.dir;
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-tls1_2", "-www", "-accept"])
+        .arg(port.to_string())
+        .arg("-cert")
+        .arg(dir.join("server.crt"))
+        .arg("-key")
+        .arg(dir.join("server.key"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let old = format!("docker://127.0.0.1:{port}/test/oci:v1");
+    let refused = skiff(&["--tls-details", &tls13, "inspect", "--raw", "--cert-dir", certs, &old]);
+    let plain = skiff(&["inspect", "--raw", "--cert-dir", certs, &old]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("TLS handshake failed"), "{}", refused.stderr);
+    // By default TLS 1.2 is fine: the handshake completes (s_server then
+    // answers every request with its status page).
+    assert!(!plain.stderr.contains("TLS handshake failed"), "{}", plain.stderr);
+
+    for (text, needle) in [
+        ("minVersion: \"1.4\"\n", "unrecognized TLS minimum version \"1.4\""),
+        ("minversion: \"1.3\"\n", "unknown field"),
+        ("minVersion: \"1.3\"\nnamedGroups:\n  - \"X25519MLKEM768\"\n", "is not available in skiff"),
+        ("cipherSuites: [TLS_NOPE]\n", "unrecognized TLS cipher suite"),
+    ] {
+        let bad = file("bad.yaml", text);
+        let r = skiff(&["--tls-details", &bad, "inspect", "--raw", "--cert-dir", certs, &image]);
+        assert_eq!(r.code, 1, "{text}");
+        assert!(r.stderr.contains("parsing TLS details") && r.stderr.contains(needle), "{text}: {}", r.stderr);
+    }
+}

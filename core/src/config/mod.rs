@@ -9,6 +9,7 @@ pub mod policy_file;
 pub mod proxy;
 pub mod registries_conf;
 pub mod registries_d;
+pub mod tls_details;
 
 use std::collections::BTreeMap;
 

@@ -15,6 +15,13 @@ pub struct TlsConfig {
     pub ca_files: Vec<String>,
     /// A client certificate and key, both PEM files.
     pub client_identity: Option<ClientIdentity>,
+    /// `--tls-details`: TLS 1.3 only.
+    pub min_tls13: bool,
+    /// `--tls-details`: the TLS 1.2 cipher suites allowed (IANA names;
+    /// TLS 1.3's are not restricted, as in Go). None: the defaults.
+    pub cipher_suites: Option<Vec<String>>,
+    /// `--tls-details`: the key-exchange groups allowed. None: the defaults.
+    pub named_groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -94,6 +94,9 @@ pub struct RegistryOptions {
     /// `--retry-delay` in milliseconds; exponential back-off (1 s, 2 s, 4 s…) when unset.
     #[serde(default)]
     pub retry_delay_ms: Option<u64>,
+    /// `--tls-details`: a containers-tls-details.yaml(5) file.
+    #[serde(default)]
+    pub tls_details: Option<String>,
     /// `--connect-timeout`, `--response-timeout`, `--idle-timeout`,
     /// `--request-timeout` (skiff's), each instead of its default.
     #[serde(default)]

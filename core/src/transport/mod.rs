@@ -182,6 +182,9 @@ async fn resolve_access(
         }
     }
     reg.tls = certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry).await?;
+    if let Some(path) = reg.tls_details.clone() {
+        crate::config::tls_details::apply(io, &path, &mut reg.tls).await?;
+    }
     reg.proxy = crate::config::proxy::ProxyConfig::from_env(env);
     Ok(())
 }

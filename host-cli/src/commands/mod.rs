@@ -221,6 +221,7 @@ fn registry_options(g: &GlobalOptions, f: &RegistryFlags, retry: &RetryFlags) ->
         retry_delay_ms: retry.retry_delay.filter(|d| !d.is_zero()).map(|d| d.as_millis() as u64),
         user_agent_prefix: g.user_agent_prefix.clone(),
         registries_conf: g.registries_conf.clone(),
+        tls_details: g.tls_details.clone(),
         timeouts: timeout_options(g),
     })
 }

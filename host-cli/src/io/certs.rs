@@ -38,14 +38,52 @@ fn certificates(path: &str) -> Result<Vec<CertificateDer<'static>>, String> {
 /// Sets the client up for `tls`: the platform's defaults when nothing is
 /// configured, otherwise a rustls configuration of our own.
 pub fn configure(b: ClientBuilder, tls: &TlsConfig) -> Result<ClientBuilder, String> {
-    if tls.insecure || (tls.ca_files.is_empty() && tls.client_identity.is_none()) {
+    let details = tls.min_tls13 || tls.cipher_suites.is_some() || tls.named_groups.is_some();
+    if tls.insecure || (tls.ca_files.is_empty() && tls.client_identity.is_none() && !details) {
         return Ok(b);
     }
     Ok(b.use_preconfigured_tls(client_config(tls)?))
 }
 
+/// ring's suites and groups, narrowed as `--tls-details` asks (the core
+/// checked every name; TLS 1.3 suites stay, as Go keeps them).
+fn provider(tls: &TlsConfig) -> rustls::crypto::CryptoProvider {
+    let mut p = rustls::crypto::ring::default_provider();
+    if let Some(allowed) = &tls.cipher_suites {
+        p.cipher_suites.retain(|s| {
+            s.version() == &rustls::version::TLS13 || allowed.iter().any(|a| iana(s.suite()) == Some(a.as_str()))
+        });
+    }
+    if let Some(groups) = &tls.named_groups {
+        p.kx_groups.retain(|g| {
+            let name = match g.name() {
+                rustls::NamedGroup::X25519 => "x25519",
+                rustls::NamedGroup::secp256r1 => "secp256r1",
+                rustls::NamedGroup::secp384r1 => "secp384r1",
+                _ => "",
+            };
+            groups.iter().any(|n| n == name)
+        });
+    }
+    p
+}
+
+/// The IANA name of a TLS 1.2 suite rustls has.
+fn iana(s: rustls::CipherSuite) -> Option<&'static str> {
+    use rustls::CipherSuite as C;
+    Some(match s {
+        C::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 => "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        C::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 => "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 => "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        C::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        C::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        _ => return None,
+    })
+}
+
 fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(provider(tls));
     let mut roots = RootCertStore::empty();
     // The system's roots, as without certs.d (unreadable ones are skipped, as Go skips them).
     for cert in rustls_native_certs::load_native_certs().certs {
@@ -62,9 +100,13 @@ fn client_config(tls: &TlsConfig) -> Result<rustls::ClientConfig, String> {
         .build()
         .map_err(|e| format!("setting up certificate checks: {e}"))?;
     let verifier = Arc::new(TrustedOrConfigured { inner, pinned });
+    let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_tls13 {
+        true => &[&rustls::version::TLS13],
+        false => rustls::DEFAULT_VERSIONS,
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("setting up TLS: {e}"))?
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("setting up TLS as --tls-details asks: {e}"))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
     let mut config = match &tls.client_identity {

@@ -26,6 +26,8 @@ struct ClientKey {
     insecure: bool,
     ca_files: Vec<String>,
     identity: Option<(String, String)>,
+    /// `--tls-details`: TLS 1.3 only, the TLS 1.2 suites, the groups.
+    details: (bool, Option<Vec<String>>, Option<Vec<String>>),
 }
 
 impl ClientKey {
@@ -37,6 +39,7 @@ impl ClientKey {
             insecure: tls.insecure,
             ca_files: tls.ca_files.clone(),
             identity: tls.client_identity.as_ref().map(|i| (i.certificate.clone(), i.key.clone())),
+            details: (tls.min_tls13, tls.cipher_suites.clone(), tls.named_groups.clone()),
         }
     }
 }
@@ -85,7 +88,14 @@ impl Http {
             reqwest::Url::parse("http://localhost/").map_err(|e| failed(IoErrorKind::Other, e.to_string()))?;
         target.set_path(url.path());
         target.set_query(url.query());
-        let plain = TlsConfig { insecure: false, ca_files: Vec::new(), client_identity: None };
+        let plain = TlsConfig {
+            insecure: false,
+            ca_files: Vec::new(),
+            client_identity: None,
+            min_tls13: false,
+            cipher_suites: None,
+            named_groups: None,
+        };
         let key = ClientKey::new(Some(socket.clone()), &plain, None, t);
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(c) = clients.get(&key) {
