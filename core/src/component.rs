@@ -84,6 +84,7 @@ fn environment_from_wit(e: wj::Environment) -> Environment {
         uid: e.uid,
         platform: WantedPlatform { os: Some(e.os), architecture: Some(e.architecture), variant: e.variant },
         scratch_dir: e.scratch_dir,
+        pid: e.pid,
     }
 }
 

@@ -25,11 +25,44 @@ pub(crate) fn fs_error(what: String) -> impl FnOnce(IoError) -> Error {
     move |e| Error::new(ErrorKind::Io, format!("{what}: {}", e.message))
 }
 
-/// A temporary name beside `path`, unique within this process: images
-/// copied at once into one layout write the same blobs and `index.json`.
+/// This process's id, as the host said it (0: unknown).
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Records the process id the host gave, which names temporary files.
+pub(crate) fn set_pid(pid: u32) {
+    PID.store(pid, Ordering::Relaxed);
+}
+
+/// A temporary name beside `path`, unique within this process (images
+/// copied at once into one layout write the same blobs and `index.json`)
+/// and naming it (`<path>.<pid>-<n>.skiff-tmp`), so that a later run can
+/// tell one left by a process that was killed.
 pub(crate) fn temporary_name(path: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{path}.{}.skiff-tmp", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!("{path}.{}-{}.skiff-tmp", PID.load(Ordering::Relaxed), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Removes from `dir` the temporary files of skiff processes that no
+/// longer run (`/proc/<pid>` is gone); those of live ones, and of unknown
+/// owners, stay. An interrupted copy's partial blobs do not pile up.
+pub(crate) async fn sweep_dead_temporaries(io: &Io, dir: &str) {
+    let Ok(names) = io.list_dir(dir.to_owned()).await else { return };
+    let own = PID.load(Ordering::Relaxed);
+    for name in names {
+        let Some(stem) = name.strip_suffix(".skiff-tmp") else { continue };
+        let Some(pid) =
+            stem.rsplit('.').next().and_then(|t| t.split_once('-')).and_then(|(p, _)| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == 0 || pid == own {
+            continue;
+        }
+        let alive = io.stat(format!("/proc/{pid}")).await.map(|i| i.kind != FileKind::Absent);
+        if alive == Ok(false) {
+            let _ = io.fs(Request::RemoveFile { path: join(dir, &name) }).await;
+        }
+    }
 }
 
 /// Writes `path` through a temporary name and a rename.

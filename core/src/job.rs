@@ -49,6 +49,7 @@ impl Job {
 
     /// Starts the command.
     pub fn start(self, env: Environment) -> Operation {
+        crate::files::set_pid(env.pid);
         match self {
             Job::Inspect(j) => Operation::start(move |io| inspect::run(io, j, env)),
             Job::ListTags(j) => Operation::start(move |io| list_tags::run(io, j, env)),

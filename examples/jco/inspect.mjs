@@ -29,6 +29,7 @@ const environment = {
   architecture: process.arch,
   variant: undefined,
   scratchDir: undefined,
+  pid: process.pid,
 };
 
 /** Runs one job to completion: poll for actions, perform them, hand back replies. */

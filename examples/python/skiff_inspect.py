@@ -78,7 +78,7 @@ def environment():
     names = ["HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG"]
     variables = [(n, os.environ[n]) for n in names if n in os.environ]
     return record(variables=variables, uid=os.geteuid(), os=sys.platform, architecture=os.uname().machine,
-                  variant=None, scratch_dir=None)
+                  variant=None, scratch_dir=None, pid=os.getpid())
 
 
 def inspect_job(image, raw):

@@ -33,6 +33,10 @@ pub struct Environment {
     /// A directory of this run's own, removed by the host afterwards.
     #[serde(default)]
     pub scratch_dir: Option<String>,
+    /// This process's id (0: unknown), which names its temporary files so
+    /// that a later run can tell the files of a run that died.
+    #[serde(default)]
+    pub pid: u32,
 }
 
 impl Environment {

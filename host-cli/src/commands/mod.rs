@@ -137,6 +137,7 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
         architecture: std::env::consts::ARCH.to_owned(),
         variant: None,
         scratch_dir: scratch.map(ScratchDir::path),
+        pid: std::process::id(),
     }
 }
 

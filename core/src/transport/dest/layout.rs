@@ -111,6 +111,8 @@ impl Destination for LayoutDestination {
                 io.fs(Request::CreateDir { path: dir.to_owned() })
                     .await
                     .map_err(fs_error(format!("creating {dir}")))?;
+                // Partial blobs and indexes of a run that was killed.
+                crate::files::sweep_dead_temporaries(io, dir).await;
             }
             let path = join(&reference.path, "oci-layout");
             io.fs(Request::WriteFile { path: path.clone(), data: br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec() })
