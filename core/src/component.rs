@@ -370,6 +370,7 @@ fn request_to_wit(r: Request) -> wit::Request {
                 BlobSink::Http(h) => wit::BlobSink::Http(http_to_wit(h)),
                 BlobSink::Pipe(id) => wit::BlobSink::Pipe(id),
                 BlobSink::FileFrom { path, offset } => wit::BlobSink::FileFrom(wit::FileOffset { path, offset }),
+                BlobSink::Discard => wit::BlobSink::Discard,
             },
             algorithm: hash_to_wit(t.algorithm),
             expected_size: t.expected_size,
@@ -411,6 +412,8 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::PipeOpen { id } => wit::Request::PipeOpen(id),
         Request::PipeWrite { id, data } => wit::Request::PipeWrite(wit::PipeWrite { id, data }),
         Request::PipeClose { id } => wit::Request::PipeClose(id),
+        Request::Lock { id, path } => wit::Request::Lock(wit::DirectoryLock { id, path }),
+        Request::Unlock { id } => wit::Request::Unlock(id),
     }
 }
 

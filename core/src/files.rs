@@ -2,7 +2,7 @@
 //! land atomically (a temporary name, then a rename), path joining. Shared by
 //! the transports and the registry's lookaside storage.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::engine::{FileKind, Io, IoError, IoErrorKind, Request, StreamPiece};
 use crate::error::{Error, ErrorKind, Result};
@@ -44,11 +44,16 @@ pub(crate) fn temporary_name(path: &str) -> String {
 
 /// Removes from `dir` the temporary files of skiff processes that no
 /// longer run (`/proc/<pid>` is gone); those of live ones, and of unknown
-/// owners, stay. An interrupted copy's partial blobs do not pile up.
-pub(crate) async fn sweep_dead_temporaries(io: &Io, dir: &str) {
+/// owners, stay. An interrupted copy's partial blobs do not pile up. With
+/// `of`, only the temporaries of that file name (an archive's, beside it
+/// in a directory that holds other things).
+pub(crate) async fn sweep_dead_temporaries(io: &Io, dir: &str, of: Option<&str>) {
     let Ok(names) = io.list_dir(dir.to_owned()).await else { return };
     let own = PID.load(Ordering::Relaxed);
     for name in names {
+        if of.is_some_and(|file| !name.strip_prefix(file).is_some_and(|rest| rest.starts_with('.'))) {
+            continue;
+        }
         let Some(stem) = name.strip_suffix(".skiff-tmp") else { continue };
         let Some(pid) =
             stem.rsplit('.').next().and_then(|t| t.split_once('-')).and_then(|(p, _)| p.parse::<u32>().ok())
@@ -63,6 +68,24 @@ pub(crate) async fn sweep_dead_temporaries(io: &Io, dir: &str) {
             let _ = io.fs(Request::RemoveFile { path: join(dir, &name) }).await;
         }
     }
+}
+
+/// Runs `work` holding the exclusive lock on directory `dir`, released
+/// whatever `work` returns. Writers of one OCI layout take turns at its
+/// `index.json` (each re-reads it under the lock), so two copies at once
+/// both end up in it, and a delete never removes blobs under a commit.
+pub(crate) async fn locked<T>(io: &Io, dir: &str, work: impl Future<Output = Result<T>>) -> Result<T> {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    io.fs(Request::Lock { id, path: dir.to_owned() }).await.map_err(fs_error(format!("locking {dir}")))?;
+    let result = work.await;
+    // The change is made (or not) by now: a release that reports an error
+    // (the descriptor is closed, and the lock with it, all the same) is
+    // worth a warning, not a failure of what was done.
+    if let Err(e) = io.fs(Request::Unlock { id }).await {
+        io.warn(format!("unlocking {dir}: {}", e.message));
+    }
+    result
 }
 
 /// Writes `path` through a temporary name and a rename.
@@ -116,7 +139,16 @@ pub(crate) async fn archive_output(io: &Io, path: &str, existing: Option<&str>) 
 /// Writes `pieces` to `path` the way `output` says.
 pub(crate) async fn write_archive(io: &Io, path: &str, output: ArchiveOutput, pieces: Vec<StreamPiece>) -> Result<()> {
     let target = match output {
-        ArchiveOutput::Atomic => temporary_name(path),
+        ArchiveOutput::Atomic => {
+            // What a killed run left while writing this archive.
+            let (dir, file) = match path.rsplit_once('/') {
+                Some(("", file)) => ("/", file),
+                Some(split) => split,
+                None => (".", path),
+            };
+            sweep_dead_temporaries(io, dir, Some(file)).await;
+            temporary_name(path)
+        }
         ArchiveOutput::InPlace => path.to_owned(),
     };
     io.fs(Request::WriteStream { path: target.clone(), pieces })

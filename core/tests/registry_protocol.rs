@@ -971,7 +971,7 @@ fn credentials_never_go_to_realms_at_internal_addresses() {
         registry(&mut sim, Auth::Bearer { realm: realm.into(), service: "reg.test".into() });
         let e = sim.run(inspect_raw(json!({"registry": creds("bob", "pw")}))).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unauthorized, "{realm}");
-        assert!(e.message.contains(&format!("refusing to send credentials for reg.test to token realm")), "{e}");
+        assert!(e.message.contains("refusing to send credentials for reg.test to token realm"), "{e}");
         assert!(e.message.ends_with(why), "{realm}: {e}");
         assert!(
             sim.log.iter().all(|s| s.url.starts_with(REG)),
@@ -1097,6 +1097,26 @@ fn upload_sessions_elsewhere_get_no_credentials() {
     let got: Vec<usize> = store.borrow().iter().map(|(_, n)| *n).collect();
     assert_eq!(got.iter().sum::<usize>(), image.config.len() + image.layers[0].len());
     assert!(sim.seen_at(DST).iter().skip(1).all(|s| s.authorization() == Some(basic("d", "dpw").as_str())));
+}
+
+/// Item 18: an upload session handed to plain `http://` on the
+/// registry's own host is another origin (the scheme differs): its PUTs
+/// carry no credentials, which would otherwise cross the network in clear.
+#[test]
+fn an_upload_session_on_plain_http_gets_no_credentials() {
+    let mut sim = Sim::default();
+    let (_, dst, _) = two_registries(&mut sim, &[100]);
+    dst.borrow_mut().script(
+        10,
+        |r| r.method == "POST" && r.path().ends_with("/blobs/uploads/"),
+        |_| Resp::status(202).header("Location", "http://dst.test/upload?id=1"),
+    );
+    sim.host("http://dst.test", |_: &Req, _| Resp::status(201));
+    let result = sim.run(copy(dest_creds()));
+    let plain = sim.seen_at("http://dst.test");
+    // Refusing the session is as safe as uploading there without credentials.
+    assert!(result.is_err() || !plain.is_empty(), "{:#?}", sim.lines());
+    assert!(plain.iter().all(|s| s.authorization().is_none()), "{plain:#?}");
 }
 
 #[test]
@@ -1689,6 +1709,35 @@ fn a_resume_the_server_does_not_honour_exactly_fails() {
     }
 }
 
+/// Item 3: a 206 that says exactly the range asked for but carries other
+/// bytes: the whole blob is still checked against its digest, so the
+/// resumed download fails and nothing is committed.
+#[test]
+fn a_resumed_download_with_other_bytes_is_still_refused() {
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let layer = image.layers[1].clone();
+    let digest = sha256(&layer);
+    let size = layer.len();
+    let path = format!("/v2/app/blobs/{digest}");
+    let (blob, p) = (layer.clone(), path.clone());
+    reg.borrow_mut().script(1, move |r| r.path() == p, move |_| Resp::status(200).body(blob.clone()).cut_after(200));
+    let mut rest = layer[200..].to_vec();
+    rest[10] ^= 0xff;
+    reg.borrow_mut().script(
+        1,
+        move |r| r.path() == path,
+        move |_| Resp::status(206).body(rest.clone()).header("Content-Range", format!("bytes 200-{}/{size}", size - 1)),
+    );
+    let mut job = copy_to_dir();
+    job["src"] = json!({"registry": {"retry_times": 1, "retry_delay_ms": 10}});
+    let e = sim.run(job).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
+    assert!(e.message.contains("digest"), "{e}");
+    assert!(!sim.files.contains_key(&format!("/out/{}", &digest[7..])), "nothing committed");
+    assert!(!sim.files.contains_key("/out/manifest.json"));
+}
+
 // ---- faults injected at every step (issue 15) ----
 
 /// A copy registry → `dir:` and registry → registry, run once per request
@@ -1765,6 +1814,106 @@ fn a_fault_at_any_step_leaves_the_old_state_or_the_new_one() {
             None => assert!(result.is_err(), "step {n}: success without the tag"),
         }
     }
+}
+
+/// A layout already holding image `v0` (its index, manifest and config).
+fn seed_layout(sim: &mut Sim) -> Vec<u8> {
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.to_vec();
+    let manifest = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": []})).unwrap();
+    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(&manifest), "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "v0"}}]}))
+    .unwrap();
+    for blob in [&config, &manifest] {
+        sim.files.insert(format!("/out/blobs/sha256/{}", &sha256(blob)[7..]), blob.clone());
+    }
+    sim.files.insert("/out/oci-layout".into(), br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec());
+    sim.files.insert("/out/index.json".into(), index.clone());
+    index
+}
+
+fn copy_to_layout() -> Value {
+    json!({
+        "command": "copy", "source": "docker://reg.test/app:v1", "destination": "oci:/out:v1",
+        "policy": {"insecure": true},
+    })
+}
+
+/// A copy into an OCI layout that already holds an image, with a fault at
+/// each step (items 37-38): the layout's lock is released however the run
+/// ends; `index.json` is either the old one, byte for byte, or names both
+/// images, and then every blob the new one names is there.
+#[test]
+fn a_fault_during_a_copy_into_a_layout_keeps_its_index_and_releases_its_lock() {
+    let image = Image::new("copy", &[300, 500]);
+    let to_layout = || {
+        let mut sim = Sim::default();
+        let mut r = Registry::default();
+        r.push("app", "v1", &image);
+        sim.host(REG, r);
+        let old = seed_layout(&mut sim);
+        (sim, old)
+    };
+    let total = {
+        let (mut sim, _) = to_layout();
+        sim.run(copy_to_layout()).unwrap();
+        sim.performed
+    };
+    let mut kept = 0;
+    for n in 0..total {
+        let (mut sim, old) = to_layout();
+        sim.fail_request = Some(n);
+        let result = sim.run(copy_to_layout());
+        assert!(sim.locks.is_empty(), "step {n}: locks left held: {:?}", sim.locks);
+        let index = &sim.files["/out/index.json"];
+        if index == &old {
+            assert!(result.is_err(), "step {n}: success without naming the image");
+            kept += 1;
+            continue;
+        }
+        assert!(result.is_ok(), "step {n}: a new index after a failure: {result:?}");
+        let index: Value = serde_json::from_slice(index).unwrap();
+        let names: Vec<&str> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["v0", "v1"], "step {n}");
+        let blob = |d: &Value| sim.files.get(&format!("/out/blobs/sha256/{}", &d.as_str().unwrap()[7..]));
+        let manifest: Value = serde_json::from_slice(blob(&index["manifests"][1]["digest"]).unwrap()).unwrap();
+        for d in std::iter::once(&manifest["config"]).chain(manifest["layers"].as_array().unwrap()) {
+            let bytes = blob(&d["digest"]).unwrap_or_else(|| panic!("step {n}: {d} missing"));
+            assert_eq!(sha256(bytes), d["digest"].as_str().unwrap(), "step {n}");
+        }
+    }
+    assert!(kept * 2 > total, "most single faults fail the copy: {kept} of {total}");
+}
+
+/// Item 40: a file already under a layer's name, of the right size but
+/// other bytes (damaged, or left by hand), is not reused: it is checked,
+/// found wrong, and replaced, with a warning.
+#[test]
+fn a_stored_blob_of_the_right_size_is_checked_before_it_is_reused() {
+    let image = Image::new("reuse", &[300, 500]);
+    let mut sim = Sim::default();
+    let mut r = Registry::default();
+    r.push("app", "v1", &image);
+    sim.host(REG, r);
+    seed_layout(&mut sim);
+    let wrong = format!("/out/blobs/sha256/{}", &sha256(&image.layers[1])[7..]);
+    sim.files.insert(wrong.clone(), vec![0; image.layers[1].len()]);
+    let good = format!("/out/blobs/sha256/{}", &sha256(&image.layers[0])[7..]);
+    sim.files.insert(good.clone(), image.layers[0].clone());
+    sim.run(copy_to_layout()).unwrap();
+    assert_eq!(sim.files[&wrong], image.layers[1], "the damaged blob was replaced");
+    assert!(sim.warnings.iter().any(|w| w.contains(&wrong) && w.contains("copying it again")), "{:?}", sim.warnings);
+    // The good one was reused: never downloaded.
+    let fetched: Vec<String> = sim.lines().into_iter().filter(|l| l.contains("/blobs/")).collect();
+    assert!(!fetched.iter().any(|l| l.contains(&sha256(&image.layers[0]))), "{fetched:?}");
+    assert!(fetched.iter().any(|l| l.contains(&sha256(&image.layers[1]))), "{fetched:?}");
 }
 
 /// The digest a registry stores a manifest under (the tag points at it).

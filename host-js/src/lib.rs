@@ -199,6 +199,9 @@ fn request_to_js(r: Request) -> JsValue {
         Request::PipeOpen { .. } => set(&o, "kind", "pipe-open"),
         Request::PipeWrite { .. } => set(&o, "kind", "pipe-write"),
         Request::PipeClose { .. } => set(&o, "kind", "pipe-close"),
+        // skiff-js writes no layouts: the driver answers with a failure.
+        Request::Lock { .. } => set(&o, "kind", "lock"),
+        Request::Unlock { .. } => set(&o, "kind", "unlock"),
     }
     o.into()
 }

@@ -3,6 +3,7 @@ mod auth;
 mod bad_input;
 mod bearer;
 mod compat;
+mod concurrency;
 mod copy;
 mod cred_helpers;
 mod daemon;

@@ -49,7 +49,14 @@ fn count<'a>(
     })
 }
 
+/// Deletes under the layout's lock (see [`crate::files::locked`]): a copy
+/// into the layout at the same time names its image before or after, never
+/// while blobs are being removed.
 pub async fn delete(io: &Io, r: &LayoutReference) -> Result<()> {
+    crate::files::locked(io, &r.path, delete_unlocked(io, r)).await
+}
+
+async fn delete_unlocked(io: &Io, r: &LayoutReference) -> Result<()> {
     let path = join(&r.path, "index.json");
     let bytes = read_local(io, path.clone(), MAX_MANIFEST_SIZE).await?;
     let manifests = match Manifest::parse(&bytes, Some(OCI_INDEX)).map_err(|e| e.context(&path))? {

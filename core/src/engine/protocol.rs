@@ -86,6 +86,9 @@ impl HttpResponse {
 }
 
 /// Where a blob's bytes come from in a [`Transfer`].
+// One per transfer, moved to the host once: boxing the request would
+// only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobSource {
     /// The body of this request's answer when its status is one of
@@ -117,7 +120,8 @@ impl BlobSource {
     }
 }
 
-/// Where a blob's bytes go in a [`Transfer`].
+/// Where a blob's bytes go in a [`Transfer`] (large for the same reason).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobSink {
     /// Create or truncate this file.
@@ -131,6 +135,8 @@ pub enum BlobSink {
     /// just been transferred; a shorter file is a failure), drop the rest,
     /// and write the bytes after them: a download resumed where it broke.
     FileFrom { path: String, offset: u64 },
+    /// Only hash and count the bytes (a stored blob, checked before reuse).
+    Discard,
 }
 
 /// Stream a blob from `source` to `sink` without holding it in memory,
@@ -286,6 +292,17 @@ pub enum Request {
     },
     /// Close pipe `id`'s write end (the client then sees the end of the data).
     PipeClose {
+        id: u32,
+    },
+    /// Take an exclusive advisory lock on directory `path` (an OCI layout
+    /// whose `index.json` is about to change), waiting while another
+    /// holder has it; the core calls this hold `id`.
+    Lock {
+        id: u32,
+        path: String,
+    },
+    /// Release hold `id`.
+    Unlock {
         id: u32,
     },
 }

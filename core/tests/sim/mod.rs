@@ -170,6 +170,8 @@ pub struct Sim {
     /// Fault injection: the request with this number (from 0) fails, as a
     /// reset connection for network requests and an I/O error for files.
     pub fail_request: Option<usize>,
+    /// Directory locks held, by id.
+    pub locks: BTreeMap<u32, String>,
 }
 
 impl Default for Sim {
@@ -188,6 +190,7 @@ impl Default for Sim {
             cut: None,
             performed: 0,
             fail_request: None,
+            locks: BTreeMap::new(),
         }
     }
 }
@@ -239,6 +242,12 @@ impl Sim {
             if self.fail_request == Some(self.performed - 1) {
                 let kind = match request {
                     Request::Http(_) | Request::Transfer(_) => IoErrorKind::Reset,
+                    // Closing a descriptor releases its lock even when
+                    // close reports an error.
+                    Request::Unlock { id } => {
+                        self.locks.remove(&id);
+                        IoErrorKind::Other
+                    }
                     _ => IoErrorKind::Other,
                 };
                 return Some(fail(kind, "injected fault"));
@@ -313,6 +322,16 @@ impl Sim {
                 Some(_) => Reply::Done,
                 None => fail(IoErrorKind::NotFound, &path),
             },
+            // One run at a time: a lock is never contended here, only
+            // checked to be released.
+            Request::Lock { id, path } => {
+                assert!(self.locks.insert(id, path).is_none(), "lock id {id} taken twice");
+                Reply::Done
+            }
+            Request::Unlock { id } => {
+                assert!(self.locks.remove(&id).is_some(), "unlock of lock {id}, which is not held");
+                Reply::Done
+            }
             other => panic!("the simulation does not serve {other:?}"),
         })
     }
@@ -420,6 +439,7 @@ impl Sim {
                     Err(e) => Reply::Failed(e),
                 }
             }
+            BlobSink::Discard => Reply::Transferred { digest, size, response: None },
             // The simulator serves no image-proxy client.
             BlobSink::Pipe(id) => fail(IoErrorKind::Other, &format!("pipe {id}")),
         }

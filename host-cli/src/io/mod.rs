@@ -6,6 +6,7 @@ mod certs;
 mod error;
 mod fs;
 mod http;
+mod locks;
 mod process;
 mod progress;
 mod proxy;
@@ -26,11 +27,19 @@ pub struct HostIo {
     progress: progress::Progress,
     /// `experimental-image-proxy`: the client's socket and the pipes.
     proxy: Option<proxy::ProxyIo>,
+    /// Directory locks the core holds.
+    locks: locks::Locks,
 }
 
 impl HostIo {
     pub fn new(debug: bool) -> Self {
-        HostIo { http: Arc::new(http::Http::default()), debug, progress: progress::Progress::new(false), proxy: None }
+        HostIo {
+            http: Arc::new(http::Http::default()),
+            debug,
+            progress: progress::Progress::new(false),
+            proxy: None,
+            locks: locks::Locks::default(),
+        }
     }
 
     /// Serving the image proxy on `socket`; no progress output (stderr is
@@ -96,6 +105,8 @@ impl HostIo {
             Request::PipeOpen(id) => self.with_proxy(|p| async move { p.open(id) }).await,
             Request::PipeWrite(w) => self.with_proxy(|p| async move { p.write(w.id, w.data).await }).await,
             Request::PipeClose(id) => self.with_proxy(|p| async move { p.close(id) }).await,
+            Request::Lock(l) => self.locks.lock(l).await,
+            Request::Unlock(id) => self.locks.unlock(id),
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) | Request::Progress(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,

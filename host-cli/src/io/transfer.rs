@@ -143,6 +143,7 @@ pub async fn transfer(
             };
             write_chunks(file, &f.path, chunks, meter, at_least, &t.label).await
         }
+        BlobSink::Discard => write_chunks(tokio::io::sink(), "nowhere", chunks, meter, at_least, &t.label).await,
         BlobSink::Pipe(id) => {
             let file = match pipes.map(|p| p.writer(id)) {
                 Some(Ok(f)) => tokio::fs::File::from_std(f),
@@ -226,7 +227,7 @@ async fn keep_prefix(path: &str, offset: u64, meter: &mut Meter) -> std::io::Res
 
 /// Writes every chunk into `file` (a file or a pipe), metered.
 async fn write_chunks(
-    mut file: tokio::fs::File,
+    mut file: impl tokio::io::AsyncWrite + Unpin,
     path: &str,
     mut chunks: Chunks,
     mut meter: Meter,

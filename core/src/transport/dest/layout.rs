@@ -9,8 +9,8 @@ use crate::compression::Desired;
 use crate::digest::Digest;
 use crate::engine::{FileKind, Io, IoErrorKind, Request};
 use crate::error::{Error, Result};
-use crate::files::{archive_output, write_archive};
-use crate::manifest::{self, MAX_MANIFEST_SIZE};
+use crate::files::{archive_output, locked, write_archive};
+use crate::manifest::{self, MAX_MANIFEST_SIZE, Manifest};
 use crate::media_type::ManifestKind;
 use crate::reference::LayoutReference;
 use crate::signature::Signature;
@@ -25,13 +25,23 @@ pub(super) struct LayoutDestination {
     reference: LayoutReference,
     shared_blobs: Option<String>,
     entry: Option<Value>,
+    /// The blobs the image's manifests name, and the manifests: checked
+    /// under the layout's lock before the image is named in `index.json`.
+    named: Vec<Digest>,
     archive: Option<String>,
 }
 
 impl LayoutDestination {
     /// `oci:`, its blobs under `--dest-shared-blob-dir` if given.
     pub(super) fn new(io: &Io, l: &LayoutReference, shared_blobs: Option<String>) -> Self {
-        LayoutDestination { io: io.clone(), reference: l.clone(), shared_blobs, entry: None, archive: None }
+        LayoutDestination {
+            io: io.clone(),
+            reference: l.clone(),
+            shared_blobs,
+            entry: None,
+            named: Vec::new(),
+            archive: None,
+        }
     }
 
     /// `oci-archive:`.
@@ -42,6 +52,7 @@ impl LayoutDestination {
             reference: LayoutReference { path: join(tmpdir, "oci-archive-dest.d"), ..l.clone() },
             shared_blobs: None,
             entry: None,
+            named: Vec::new(),
             archive: Some(l.path.clone()),
         }
     }
@@ -112,7 +123,7 @@ impl Destination for LayoutDestination {
                     .await
                     .map_err(fs_error(format!("creating {dir}")))?;
                 // Partial blobs and indexes of a run that was killed.
-                crate::files::sweep_dead_temporaries(io, dir).await;
+                crate::files::sweep_dead_temporaries(io, dir, None).await;
             }
             let path = join(&reference.path, "oci-layout");
             io.fs(Request::WriteFile { path: path.clone(), data: br#"{"imageLayoutVersion": "1.0.0"}"#.to_vec() })
@@ -150,6 +161,12 @@ impl Destination for LayoutDestination {
             let digest = manifest::manifest_digest(bytes)?;
             let path = self.blob_target(&digest).await?;
             write_atomically(&self.io, &path, bytes).await?;
+            // A list's instances are named as each is put (a sparse list,
+            // --multi-arch, names some that are not copied).
+            if let Manifest::Image(m) = Manifest::parse(bytes, Some(kind.media_type()))?.1 {
+                self.named.extend(std::iter::once(&m.config).chain(&m.layers).map(|d| d.digest.clone()));
+            }
+            self.named.push(digest.clone());
             if instance.is_none() {
                 let mut e = json!({"mediaType": kind.media_type(), "digest": digest.to_string(), "size": bytes.len()});
                 if let Some(n) = &self.reference.ref_name {
@@ -167,35 +184,56 @@ impl Destination for LayoutDestination {
 
     fn commit(&mut self) -> LocalBoxFuture<'_, Result<()>> {
         Box::pin(async move {
+            let needed: Vec<String> = self.named.iter().map(|d| self.blob_path(d)).collect();
             let LayoutDestination { io, reference, entry: Some(entry), archive, .. } = self else { return Ok(()) };
-            let path = join(&reference.path, "index.json");
-            let mut manifests: Vec<Value> = match io.read_file(path.clone(), MAX_MANIFEST_SIZE).await {
-                Ok(bytes) => {
-                    let v: Value =
-                        serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{path}: {e}")))?;
-                    v.get("manifests").and_then(Value::as_array).cloned().unwrap_or_default()
-                }
-                Err(e) if e.kind == IoErrorKind::NotFound => Vec::new(),
-                Err(e) => return Err(fs_error(format!("reading {path}"))(e)),
+            let Some(archive) = archive else {
+                // Other processes may write (or delete from) this layout.
+                let root = reference.path.as_str();
+                return locked(io, root, name_image(io, root, entry, &needed)).await;
             };
-            // The new image takes over its name (or replaces the same digest if unnamed).
-            let name = entry.pointer("/annotations/org.opencontainers.image.ref.name").cloned();
-            manifests.retain(|m| match &name {
-                Some(n) => m.pointer("/annotations/org.opencontainers.image.ref.name") != Some(n),
-                None => m.get("digest") != entry.get("digest") || m.get("annotations").is_some(),
-            });
-            manifests.push(entry.clone());
-            let index = json!({"schemaVersion": 2, "manifests": manifests});
-            write_atomically(io, &path, &serde_json::to_vec(&index)?).await?;
-            if let Some(archive) = archive {
-                let output = archive_output(io, archive, None).await?;
-                let entries = tar_write::directory_entries(io, &reference.path).await?;
-                write_archive(io, archive, output, tar_write::encode(&entries)?).await?;
-                io.fs(Request::RemoveDir { path: reference.path.clone() })
-                    .await
-                    .map_err(fs_error(format!("removing {}", reference.path)))?;
-            }
-            Ok(())
+            // A staging layout of this run's own, packed and renamed into place.
+            name_image(io, &reference.path, entry, &[]).await?;
+            let output = archive_output(io, archive, None).await?;
+            let entries = tar_write::directory_entries(io, &reference.path).await?;
+            write_archive(io, archive, output, tar_write::encode(&entries)?).await?;
+            io.fs(Request::RemoveDir { path: reference.path.clone() })
+                .await
+                .map_err(fs_error(format!("removing {}", reference.path)))
         })
     }
+}
+
+/// Names the image of `entry` in the layout at `root`'s `index.json`: read
+/// afresh (another process may have added an image since this copy began),
+/// the entry added, the file replaced. The blobs at `needed` are checked
+/// first: a delete from the layout while this copy ran may have removed
+/// ones it wrote or reused, and an entry naming missing blobs is never
+/// written.
+async fn name_image(io: &Io, root: &str, entry: &Value, needed: &[String]) -> Result<()> {
+    for blob in needed {
+        let info = io.stat(blob.clone()).await.map_err(fs_error(format!("reading {blob}")))?;
+        if info.kind != FileKind::Regular {
+            return Err(Error::invalid(format!(
+                "{blob} was removed while the image was copied (an image was deleted from the layout at the same time); copy it again"
+            )));
+        }
+    }
+    let path = join(root, "index.json");
+    let mut manifests: Vec<Value> = match io.read_file(path.clone(), MAX_MANIFEST_SIZE).await {
+        Ok(bytes) => {
+            let v: Value = serde_json::from_slice(&bytes).map_err(|e| Error::invalid(format!("{path}: {e}")))?;
+            v.get("manifests").and_then(Value::as_array).cloned().unwrap_or_default()
+        }
+        Err(e) if e.kind == IoErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(fs_error(format!("reading {path}"))(e)),
+    };
+    // The new image takes over its name (or replaces the same digest if unnamed).
+    let name = entry.pointer("/annotations/org.opencontainers.image.ref.name").cloned();
+    manifests.retain(|m| match &name {
+        Some(n) => m.pointer("/annotations/org.opencontainers.image.ref.name") != Some(n),
+        None => m.get("digest") != entry.get("digest") || m.get("annotations").is_some(),
+    });
+    manifests.push(entry.clone());
+    let index = json!({"schemaVersion": 2, "manifests": manifests});
+    write_atomically(io, &path, &serde_json::to_vec(&index)?).await
 }

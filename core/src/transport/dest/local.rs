@@ -4,7 +4,7 @@
 
 use super::{BlobStore, LocalBoxFuture};
 use crate::digest::Digest;
-use crate::engine::{BlobSink, FileKind, Io, Request};
+use crate::engine::{BlobSink, BlobSource, FileKind, Io, Request, Transfer, Transferred};
 use crate::error::Result;
 use crate::files::temporary_name;
 use crate::manifest::Descriptor;
@@ -29,9 +29,11 @@ pub(super) trait LocalBlobs {
 
 /// The local destinations store blobs alike.
 impl<T: LocalBlobs> BlobStore for T {
-    /// Pulled into a temporary name, then renamed into place; a blob file
+    /// Pulled into a temporary name, then renamed into place. A blob file
     /// already there with the right size is reused, as containers/image's
-    /// layout destination reuses it (a re-sync, or images sharing layers).
+    /// layout destination reuses it (a re-sync, or images sharing layers),
+    /// but only once its bytes hash to its digest: a file damaged after it
+    /// was written (or by hand) is replaced, never named by a new image.
     fn put_blob<'a>(&'a self, source: &'a ImageSource, d: &'a Descriptor) -> LocalBoxFuture<'a, Result<BlobPush>> {
         Box::pin(async move {
             let final_path = self.blob_target(&d.digest).await?;
@@ -41,7 +43,10 @@ impl<T: LocalBlobs> BlobStore for T {
                 && d.size >= 0
                 && info.size == d.size as u64
             {
-                return Ok(BlobPush::Exists);
+                if holds(io, &final_path, d).await {
+                    return Ok(BlobPush::Exists);
+                }
+                io.warn(format!("{final_path} does not hold blob {}: copying it again", d.digest));
             }
             let tmp = temporary_name(&final_path);
             let pulled = source.pull_blob(d, BlobSink::File { path: tmp.clone() }).await;
@@ -82,4 +87,17 @@ impl<T: LocalBlobs> BlobStore for T {
             Ok(BlobPush::Uploaded)
         })
     }
+}
+
+/// Whether the file at `path` hashes to `d`'s digest (read by the host,
+/// written nowhere).
+async fn holds(io: &Io, path: &str, d: &Descriptor) -> bool {
+    let check = Transfer {
+        source: BlobSource::File { path: path.to_owned() },
+        sink: BlobSink::Discard,
+        algorithm: d.digest.algorithm(),
+        expected_size: d.expected_size(),
+        label: format!("blob {}", d.digest),
+    };
+    matches!(io.transfer(check).await, Ok(Transferred::Moved { digest, .. }) if digest == d.digest.to_string())
 }
