@@ -430,6 +430,21 @@ fn refuses_to_overwrite_a_directory_that_is_not_an_image() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("Refusing to overwrite"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(tmp.path().join("precious.txt")).unwrap(), "keep me");
+    // Item 31: a file named `version` that is not a dir: image's marker
+    // protects nothing less; skopeo refuses it too.
+    std::fs::write(tmp.path().join("version"), "Directory Transport Version: 9.9\n").unwrap();
+    for tool in [skiff, skopeo] {
+        let r = tool(&[
+            INSECURE,
+            "copy",
+            "--src-tls-verify=false",
+            &plain("test/oci:v1"),
+            &format!("dir:{}", tmp.path().display()),
+        ]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert_eq!(std::fs::read_to_string(tmp.path().join("precious.txt")).unwrap(), "keep me");
+    }
+    std::fs::remove_file(tmp.path().join("version")).unwrap();
     // An earlier dir: image is replaced.
     let img = tmp.path().join("img");
     skiff(&[
@@ -700,6 +715,96 @@ fn killed_copy_leaves_nothing_that_looks_complete() {
         skopeo(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("kill/big:v1"), &theirs_dest]).ok();
         // The dead run's partial files are gone too (issue 15).
         assert_eq!(tree(path), tree(&theirs), "{dest}");
+    }
+}
+
+/// `kill -9` in the middle of a copy into each archive transport and into
+/// a registry (issue 15, items 37-38): an archive that was there keeps its
+/// old bytes, none appears where there was none, the registry has no tag;
+/// a re-run completes and its result reads back with the source's digest.
+#[test]
+fn killed_copies_into_archives_and_a_registry_leave_the_old_state() {
+    use skiff_tests::harness::fixtures::push;
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = tmp.path().join("layout");
+    noisy_layout(&layout, "big-archive", 6 << 20, 0x9e37_79b9_7f4a_7c15);
+    push(&layout, "v1", &format!("docker://{}/kill/archive:v1", w.plain.host()), &[]);
+    let slow = Proxy::start(w.plain.port, Mode::SlowBlobs);
+    let src = format!("docker://127.0.0.1:{}/kill/archive:v1", slow.port);
+    let digest = skopeo(&["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &plain("kill/archive:v1")])
+        .ok()
+        .stdout_str();
+    // An oci-archive already holding another image: after the kill it is unchanged.
+    let old = tmp.path().join("old.tar");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("oci-archive:{}:v1", old.display()),
+    ])
+    .ok();
+    let mut old_bytes = std::fs::read(&old).unwrap();
+    let registry_dest = format!("docker://{}/kill/pushed:v1", w.plain.host());
+    for dest in [
+        format!("oci-archive:{}:v1", old.display()),
+        format!("docker-archive:{}:kill/archive:v1", tmp.path().join("new.tar").display()),
+        registry_dest.clone(),
+    ] {
+        let mut child = skiff_tests::harness::tools::skiff_cmd()
+            .args([INSECURE, "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", &src, &dest])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        assert!(child.try_wait().unwrap().is_none(), "{dest}: the copy was still running when killed");
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert!(std::fs::read(&old).unwrap() == old_bytes, "{dest}: the old archive is untouched");
+        assert!(!tmp.path().join("new.tar").exists(), "{dest}: no docker-archive after a kill");
+        let tagged = skopeo(&["inspect", "--raw", "--tls-verify=false", &registry_dest]);
+        assert_ne!(tagged.code, 0, "{dest}: no tag in the registry after a kill");
+        // What a run killed while writing the archive leaves beside it (a
+        // pid above Linux's limit: no process has it) is removed by the re-run.
+        let archive = dest.split(':').nth(1).filter(|_| !dest.starts_with("docker://")).map(Path::new);
+        let dead = archive
+            .map(|a| a.with_file_name(format!("{}.4194305-0.skiff-tmp", a.file_name().unwrap().to_string_lossy())));
+        if let Some(dead) = &dead {
+            std::fs::write(dead, b"a partial archive").unwrap();
+        }
+        // A re-run completes; skopeo reads back the source's image.
+        skiff(&[
+            INSECURE,
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &plain("kill/archive:v1"),
+            &dest,
+        ])
+        .ok();
+        assert!(dead.is_none_or(|d| !d.exists()), "{dest}: the dead run's partial archive is removed");
+        if dest.starts_with("docker-archive:") {
+            // A docker-archive holds the layers uncompressed: the config (its diff IDs) is the source's.
+            let ours = skopeo(&["inspect", "--config", "--raw", &dest]).ok();
+            let theirs =
+                skopeo(&["inspect", "--config", "--raw", "--tls-verify=false", &plain("kill/archive:v1")]).ok();
+            assert_eq!(ours.json(), theirs.json(), "{dest}");
+        } else {
+            let ours = skopeo(&["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &dest]).ok();
+            assert_eq!(ours.stdout_str(), digest, "{dest}");
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("skiff-tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{dest}: {leftovers:?}");
+        if dest.starts_with("docker-archive:") {
+            std::fs::remove_file(tmp.path().join("new.tar")).unwrap();
+        }
+        // The re-run replaced the oci-archive: that is the old state from now on.
+        old_bytes = std::fs::read(&old).unwrap();
     }
 }
 
@@ -1208,7 +1313,48 @@ fn hostile_docker_archives_are_refused() {
         }
         data
     });
-    for (archive, words) in [(&escaping, "not a safe name"), (&tampered, "digest")] {
+    // Item 23: the config's name escaping, relative and absolute.
+    let config_escapes = ["../../../../etc/passwd", "/etc/passwd"].map(|name| {
+        rewrite(&format!("config-{}.tar", name.len()), &|member, data| {
+            if member != "manifest.json" {
+                return data;
+            }
+            let mut v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            v[0]["Config"] = serde_json::json!(name);
+            serde_json::to_vec(&v).unwrap()
+        })
+    });
+    let listing = |name: &str, change: &dyn Fn(&mut serde_json::Value)| {
+        rewrite(name, &|member, data| {
+            if member != "manifest.json" {
+                return data;
+            }
+            let mut v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            change(&mut v);
+            serde_json::to_vec(&v).unwrap()
+        })
+    };
+    // Item 27: a 2 MiB manifest.json (valid JSON, padded) is over containers/image's 1 MiB.
+    let padded = rewrite("padded.tar", &|member, mut data| {
+        if member == "manifest.json" {
+            data.extend(std::iter::repeat_n(b' ', 2 << 20));
+        }
+        data
+    });
+    // Item 26: one layer fewer than the config's diff IDs; a layer file that is not there.
+    let fewer = listing("fewer.tar", &|v| {
+        v[0]["Layers"].as_array_mut().unwrap().pop();
+    });
+    let missing = listing("missing.tar", &|v| v[0]["Layers"][0] = serde_json::json!("nonesuch/layer.tar"));
+    for (archive, words) in [
+        (&escaping, "not a safe name"),
+        (&tampered, "digest"),
+        (&config_escapes[0], "not a safe name"),
+        (&config_escapes[1], "not a safe name"),
+        (&padded, "larger than 1048576 bytes"),
+        (&fewer, "layers"),
+        (&missing, "Some layer tarfiles are missing in the tarball"),
+    ] {
         let out = tmp.path().join(format!("out-{}", archive.file_name().unwrap().to_string_lossy()));
         let r = skiff(&[
             INSECURE,
@@ -1220,6 +1366,54 @@ fn hostile_docker_archives_are_refused() {
         assert!(r.stderr.contains(words), "{}", r.stderr);
         assert!(!out.join("index.json").exists(), "{}: nothing that looks complete", archive.display());
     }
+}
+
+/// Item 25: an archive naming `manifest.json` twice, the second copy
+/// pointing elsewhere: skiff reads the first, as skopeo does, so both
+/// write the same image.
+#[test]
+fn an_archive_member_stored_twice_means_its_first_entry() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.tar");
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("docker-archive:{}:x/y:1", good.display()),
+    ])
+    .ok();
+    let twice = tmp.path().join("twice.tar");
+    rewrite_archive(&good, &twice, &|_, data| data);
+    // Append a second manifest.json whose layer is a file outside the archive.
+    let mut manifest: serde_json::Value = {
+        let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
+        let mut e = a
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
+            .unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        serde_json::from_slice(&data).unwrap()
+    };
+    manifest[0]["Layers"][0] = serde_json::json!("../../../etc/passwd");
+    let second = serde_json::to_vec(&manifest).unwrap();
+    let bytes = std::fs::read(&twice).unwrap();
+    // Drop the two zero blocks that end the archive, then add the entry and end it again.
+    let mut b = tar::Builder::new(bytes[..bytes.len() - 1024].to_vec());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(second.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "manifest.json", second.as_slice()).unwrap();
+    std::fs::write(&twice, b.into_inner().unwrap()).unwrap();
+    let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+    let src = format!("docker-archive:{}", twice.display());
+    skiff(&[INSECURE, "copy", "-q", &src, &format!("dir:{}", ours.display())]).ok();
+    skopeo(&[INSECURE, "copy", "-q", &src, &format!("dir:{}", theirs.display())]).ok();
+    assert_eq!(tree(&ours), tree(&theirs));
 }
 
 /// A source registry that sends blob downloads to another origin (as

@@ -20,6 +20,11 @@ use crate::digest::Digest;
 use crate::engine::{BlobSource, Io, Recompress};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
+
+/// The largest `manifest.json` read, as containers/image bounds it
+/// (`iolimits.MaxTarFileManifestSize`, item 27): a listing of images needs
+/// far less, and a bigger one is refused before it is parsed.
+const MAX_LISTING_SIZE: u64 = 1 << 20;
 use crate::media_type as mt;
 use crate::reference::{ArchiveSelector, DaemonReference, DockerReference};
 
@@ -118,7 +123,7 @@ impl DockerArchiveSource {
         if let Some((daemon, image)) = pending {
             daemon.save(&self.io, &image, path).await?;
         }
-        let listing = self.members.read("manifest.json", MAX_MANIFEST_SIZE).await?;
+        let listing = self.members.read("manifest.json", MAX_LISTING_SIZE).await?;
         let entries: Vec<Entry> = serde_json::from_slice(&listing)
             .map_err(|e| Error::invalid(format!("manifest.json in {path} is not a docker save listing: {e}")))?;
         let entry = self.select(entries)?;
@@ -160,8 +165,15 @@ impl DockerArchiveSource {
     /// tar, and its size: the member itself, or, when compressed, a
     /// decompressed copy checked against the diff ID.
     async fn layer(&self, name: &str, diff_id: &Digest) -> Result<(Place, u64)> {
-        let (offset, size) = self.members.locate(name).await?;
         let path = self.members.path().to_owned();
+        // A listing naming a layer file the archive lacks is a broken
+        // archive (exit 1), not a missing image; containers/image's words.
+        let (offset, size) = self.members.locate(name).await.map_err(|e| match e.kind {
+            ErrorKind::NotFound => {
+                Error::invalid(format!("{path}: Some layer tarfiles are missing in the tarball ({name})"))
+            }
+            _ => e,
+        })?;
         let head = self.io.read_range(path.clone(), offset, size.min(6)).await.map_err(|e| file_error(&path, e))?;
         let compression = Compression::detect(&head).map_err(|e| e.context(format!("{name} in {path}")))?;
         if compression == Compression::None {
@@ -223,7 +235,7 @@ impl DockerArchiveSource {
 /// `list-tags docker-archive:`).
 pub async fn repo_tags(io: &Io, path: &str) -> Result<Vec<String>> {
     let members = TarMembers::new(io, path);
-    let listing = members.read("manifest.json", MAX_MANIFEST_SIZE).await?;
+    let listing = members.read("manifest.json", MAX_LISTING_SIZE).await?;
     let entries: Vec<Entry> = serde_json::from_slice(&listing)
         .map_err(|e| Error::invalid(format!("manifest.json in {path} is not a docker save listing: {e}")))?;
     let mut tags = Vec::new();

@@ -46,7 +46,15 @@ impl TarMembers {
             Some(i) => i,
             None => {
                 let list = self.io.tar_index(self.path.clone()).await.map_err(|e| file_error(&self.path, e))?;
-                Rc::new(list.into_iter().filter_map(|m| Some((member_name(&m.name)?, (m.offset, m.size)))).collect())
+                // A name stored twice means its first entry, as containers/image
+                // reads archives (item 25): a later entry cannot swap the bytes.
+                let mut index = Index::new();
+                for m in list {
+                    if let Some(name) = member_name(&m.name) {
+                        index.entry(name).or_insert((m.offset, m.size));
+                    }
+                }
+                Rc::new(index)
             }
         };
         *self.index.borrow_mut() = Some(index.clone());

@@ -104,8 +104,12 @@ impl Destination for DirDestination {
                 }
                 Err(e) => return Err(fs_error(format!("reading {root}"))(e)),
                 Ok(names) if names.is_empty() => {}
-                Ok(names) if names.iter().any(|n| n == "version") => {
-                    // An earlier dir: image, replaced at commit.
+                // An earlier dir: image (its `version` says so, as
+                // containers/image checks), replaced at commit.
+                Ok(names)
+                    if names.iter().any(|n| n == "version")
+                        && io.read_file(join(root, "version"), 64).await.is_ok_and(|v| v == DIR_VERSION.as_bytes()) =>
+                {
                     *previous = names;
                 }
                 Ok(_) => {
