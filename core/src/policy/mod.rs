@@ -7,6 +7,7 @@
 mod identity;
 mod signed_by;
 mod sigstore_signed;
+mod unique_keys;
 
 pub use signed_by::SignedBy;
 pub use sigstore_signed::SigstoreSigned;
@@ -21,12 +22,11 @@ pub enum SignatureRequirement {
     SigstoreSigned(Box<SigstoreSigned>),
 }
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::reference::{ArchiveSelector, ImageReference};
+use unique_keys::UniqueKeys;
 
 /// The policy as the host found it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,11 +45,14 @@ pub struct PolicyInput {
     pub require_signed: bool,
 }
 
+/// policy.json, read as strictly as containers/image reads it: unknown
+/// members and keys given twice are errors.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PolicyFile {
     default: Vec<Requirement>,
     #[serde(default)]
-    transports: BTreeMap<String, BTreeMap<String, Vec<Requirement>>>,
+    transports: UniqueKeys<UniqueKeys<Vec<Requirement>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,7 +174,7 @@ pub async fn verify_signatures(
 }
 
 fn choose<'a>(policy: &'a PolicyFile, image: &ImageReference) -> &'a [Requirement] {
-    if let Some(scopes) = policy.transports.get(image.transport_name()) {
+    if let Some(UniqueKeys(scopes)) = policy.transports.0.get(image.transport_name()) {
         for scope in scopes_of(image) {
             if let Some(r) = scopes.get(&scope) {
                 return r;
@@ -249,6 +252,29 @@ mod tests {
         assert!(check(&p, &img("docker://reg.example.com:5000/a"), "x").is_ok());
         assert!(check(&p, &img("dir:/tmp/x"), "x").is_ok());
         assert!(check(&p, &img("oci:/tmp/x"), "x").is_err());
+    }
+
+    /// Item 35: what containers/image refuses when it loads a policy.
+    #[test]
+    fn unknown_members_and_keys_given_twice_are_errors() {
+        let accept = r#"[{"type":"insecureAcceptAnything"}]"#;
+        let bad = [
+            (format!(r#"{{"default":{accept},"transport":{{}}}}"#), "unknown field `transport`"),
+            (
+                format!(
+                    r#"{{"default":{accept},"transports":{{"docker":{{"r.io":{accept},"r.io":[{{"type":"reject"}}]}}}}}}"#
+                ),
+                "Duplicate key \"r.io\"",
+            ),
+            (
+                format!(r#"{{"default":{accept},"transports":{{"docker":{{}},"docker":{{}}}}}}"#),
+                "Duplicate key \"docker\"",
+            ),
+        ];
+        for (json, words) in bad {
+            let e = check(&input(&json), &img("docker://r.io/a:1"), "x").unwrap_err();
+            assert!(e.message.contains(words), "{json}: {e}");
+        }
     }
 
     #[test]

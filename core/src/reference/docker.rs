@@ -41,6 +41,12 @@ impl DockerReference {
         if s.is_empty() {
             return Err(bad("empty reference"));
         }
+        // An image ID, not a name (reference.ParseNormalizedNamed's rule).
+        if s.len() == 64 && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(Error::invalid(format!(
+                "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
+            )));
+        }
         // Split off the digest first: it is the only part that may contain ':' freely.
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => (r, Some(Digest::parse(d).map_err(|e| bad(&e.message))?)),
@@ -252,6 +258,17 @@ mod tests {
 
     fn p(s: &str) -> DockerReference {
         DockerReference::parse_normalized(s).unwrap()
+    }
+
+    #[test]
+    fn an_image_id_is_not_a_name() {
+        let id = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let e = DockerReference::parse_normalized(id).unwrap_err();
+        assert_eq!(e.message, format!("invalid repository name ({id}), cannot specify 64-byte hexadecimal strings"));
+        // A name that merely contains hex, or is 63 or 65 characters of it, is one.
+        assert!(DockerReference::parse_normalized(&id[1..]).is_ok());
+        assert!(DockerReference::parse_normalized(&format!("{id}0")).is_ok());
+        assert!(DockerReference::parse_normalized(&format!("r.io/{id}")).is_ok());
     }
 
     #[test]
