@@ -9,9 +9,11 @@ use crate::config::Environment;
 use crate::engine::{Io, Operation};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
+#[cfg(feature = "image-proxy")]
+use crate::proxy;
 use crate::signing::standalone::{self, StandaloneSignJob, StandaloneVerifyJob};
 use crate::signing::{dump, generate_key};
-use crate::{copy, delete, inspect, layers, list_tags, login, proxy, sync};
+use crate::{copy, delete, inspect, layers, list_tags, login, sync};
 
 // A job is parsed once per command; its size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -31,6 +33,7 @@ pub enum Job {
     GenerateSigstoreKey(generate_key::GenerateSigstoreKeyJob),
     UntrustedSignatureDump(dump::UntrustedSignatureDumpJob),
     Layers(layers::LayersJob),
+    #[cfg(feature = "image-proxy")]
     ImageProxy(proxy::ImageProxyJob),
 }
 
@@ -64,6 +67,7 @@ impl Job {
             Job::GenerateSigstoreKey(j) => Operation::start(move |io| generate_key::run(io, j)),
             Job::UntrustedSignatureDump(j) => Operation::start(move |io| dump::run(io, j)),
             Job::Layers(j) => Operation::start(move |io| layers::run(io, j, env)),
+            #[cfg(feature = "image-proxy")]
             Job::ImageProxy(j) => Operation::start(move |io| proxy::run(io, j, env)),
         }
     }

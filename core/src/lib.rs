@@ -24,6 +24,7 @@ pub mod login;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;
+#[cfg(feature = "image-proxy")]
 pub mod proxy;
 pub mod reference;
 pub mod registry;
