@@ -88,7 +88,7 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 /// Runs `parse` on `rounds` mutations of each seed; a panic fails the test
 /// with the input that caused it.
 fn fuzz(name: &str, seeds: &[&[u8]], rounds: usize, parse: impl Fn(&[u8])) {
-    let mut rng = Rng(0x5EED_0000 ^ name.len() as u64 * 0x9E37_79B9);
+    let mut rng = Rng(0x5EED_0000 ^ (name.len() as u64 * 0x9E37_79B9));
     for seed in seeds {
         parse(seed);
         for _ in 0..rounds {

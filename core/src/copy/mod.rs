@@ -426,7 +426,7 @@ pub async fn copy_image(
                 } else {
                     let host =
                         Platform { os: platform.os(), architecture: platform.architecture(), ..Platform::default() };
-                    encode_list(list_kind, &list, &instances, &host)?
+                    encode_list(list_kind, list, &instances, &host)?
                 }
             };
             let mut signatures = signatures;

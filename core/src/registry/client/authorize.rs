@@ -47,7 +47,7 @@ fn realm_refusal(realm: &Url, base: Option<&Url>) -> Option<&'static str> {
         ::url::Host::Ipv6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
         ::url::Host::Domain(_) => false,
     });
-    let refused = match realm.host()? {
+    match realm.host()? {
         ::url::Host::Domain(_) => None,
         _ if same_host => None,
         ::url::Host::Ipv4(ip) if ip.is_loopback() => Some("at a loopback address that is not the registry's"),
@@ -59,8 +59,7 @@ fn realm_refusal(realm: &Url, base: Option<&Url>) -> Option<&'static str> {
         ::url::Host::Ipv6(ip) if ip.is_unspecified() => Some("at an unspecified address"),
         ::url::Host::Ipv6(ip) if (ip.segments()[0] & 0xfe00) == 0xfc00 && !base_private => Some("at a private address"),
         _ => None,
-    };
-    refused
+    }
 }
 
 impl RegistryClient {
