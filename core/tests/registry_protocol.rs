@@ -1738,6 +1738,30 @@ fn a_resumed_download_with_other_bytes_is_still_refused() {
     assert!(!sim.files.contains_key("/out/manifest.json"));
 }
 
+/// Item 36: an unsigned image under a policy that wants a sigstore
+/// signature is refused before its config or any layer is fetched.
+#[test]
+fn an_unsigned_image_is_refused_before_any_blob_is_read() {
+    let mut sim = Sim::default();
+    let image = Image::new("unsigned", &[300]);
+    let reg = sim.host(REG, Registry::default());
+    reg.borrow_mut().push("app", "v1", &image);
+    let key = include_bytes!("../../tests/fixtures/sigstore/cosign.pub").to_vec();
+    sim.files.insert("/key.pub".into(), key);
+    sim.files.insert(
+        "/policy.json".into(),
+        br#"{"default":[{"type":"sigstoreSigned","keyPath":"/key.pub","signedIdentity":{"type":"matchRepository"}}]}"#
+            .to_vec(),
+    );
+    let mut job = copy_to_dir();
+    job["policy"] = json!({"path": "/policy.json"});
+    let e = sim.run(job).unwrap_err();
+    assert!(e.message.contains("A signature was required, but no signature exists"), "{e}");
+    let blobs: Vec<String> = sim.lines().into_iter().filter(|l| l.contains("/blobs/")).collect();
+    assert!(blobs.is_empty(), "{blobs:?}");
+    assert!(!sim.files.keys().any(|p| p.starts_with("/out/")), "nothing written");
+}
+
 // ---- faults injected at every step (issue 15) ----
 
 /// A copy registry → `dir:` and registry → registry, run once per request

@@ -30,6 +30,11 @@ fn malformed_references_fail_before_any_network() {
         ("nosuch://x", "unknown transport"),
         ("busybox", "expected colon-separated transport:reference"),
         ("docker:busybox", "must begin with"),
+        // Item 32: an image ID is not a name (skopeo's words).
+        (
+            "docker://e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "cannot specify 64-byte hexadecimal strings",
+        ),
     ] {
         let started = Instant::now();
         let r = skiff(&["inspect", reference]);
@@ -37,6 +42,20 @@ fn malformed_references_fail_before_any_network() {
         assert!(!r.stderr.contains("pinging"), "no network for {reference:?}: {}", r.stderr);
         assert!(started.elapsed() < Duration::from_secs(5));
     }
+}
+
+/// Items 33-34: a docker-archive that is not there and an auth file that
+/// is not JSON are clean errors naming the file, before any network.
+#[test]
+fn missing_archives_and_broken_auth_files_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = skiff(&["inspect", "docker-archive:/nonexistent.tar:a:b"]);
+    assert_clean_failure(&r, 1, "/nonexistent.tar");
+    let auth = tmp.path().join("auth.json");
+    std::fs::write(&auth, "{").unwrap();
+    let r = skiff(&["inspect", "--authfile", auth.to_str().unwrap(), "docker://127.0.0.1:9/x"]);
+    assert_clean_failure(&r, 1, auth.to_str().unwrap());
+    assert!(!r.stderr.contains("pinging") && !r.stderr.contains("onnection refused"), "{}", r.stderr);
 }
 
 #[test]
@@ -148,6 +167,40 @@ fn hostile_layouts() {
     assert_eq!(d, sha256(body.as_bytes()));
     l.tag(&json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": size}), "v1");
     assert_clean_failure(&skiff(&["inspect", &format!("oci:{}:v1", big.display())]), 1, "larger than");
+
+    // Item 30: an index.json over 4 MiB (valid JSON, padded) is refused before it is parsed.
+    let padded = tmp.path().join("padded");
+    let mut l = Layout::create(&padded);
+    let d = l.add_image(&skiff_tests::harness::images::ImageSpec::small("amd64", None, "padded"));
+    l.tag(&d, "v1");
+    let mut index = std::fs::read(padded.join("index.json")).unwrap();
+    index.extend(std::iter::repeat_n(b' ', 5 << 20));
+    std::fs::write(padded.join("index.json"), index).unwrap();
+    assert_clean_failure(&skiff(&["inspect", &format!("oci:{}:v1", padded.display())]), 1, "larger than");
+
+    // Item 30: a blob that is a symlink to a file outside the layout, even
+    // one holding exactly the right bytes, is not read (skopeo follows it).
+    let linked = tmp.path().join("linked");
+    let mut l = Layout::create(&linked);
+    let d = l.add_image(&skiff_tests::harness::images::ImageSpec::small("amd64", None, "linked"));
+    l.tag(&d, "v1");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(linked.join("blobs/sha256").join(&d["digest"].as_str().unwrap()[7..])).unwrap(),
+    )
+    .unwrap();
+    let layer = linked.join("blobs/sha256").join(&manifest["layers"][0]["digest"].as_str().unwrap()[7..]);
+    let outside = tmp.path().join("outside-the-layout");
+    std::fs::rename(&layer, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &layer).unwrap();
+    let out = tmp.path().join("out");
+    let r = skiff(&[
+        "--insecure-policy",
+        "copy",
+        &format!("oci:{}:v1", linked.display()),
+        &format!("dir:{}", out.display()),
+    ]);
+    assert_clean_failure(&r, 1, "is a symbolic link");
+    assert!(!out.join("manifest.json").exists());
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use super::tar_members::TarMembers;
 use super::{join, read_local};
 use crate::digest::Digest;
-use crate::engine::{BlobSource, Io};
+use crate::engine::{BlobSource, FileKind, Io};
 use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, MAX_MANIFEST_SIZE, Manifest};
 use crate::media_type::{self, ManifestKind};
@@ -81,15 +81,34 @@ impl LayoutSource {
                 Some(blob) if self.shared_blobs.is_some() => join(self.shared_blobs.as_deref().unwrap_or(""), blob),
                 _ => join(&self.reference.path, name),
             };
+            if name.starts_with("blobs/") {
+                self.not_a_link(&path).await?;
+            }
             return read_local(&self.io, path, max).await;
         };
         archive.read(name, max).await
     }
 
+    /// Refuses a blob that is a symbolic link (item 30): it could lead to
+    /// any file the user can read (`/etc/shadow` under a digest's name),
+    /// and a layout's blobs are its own files.
+    async fn not_a_link(&self, path: &str) -> Result<()> {
+        match self.io.stat(path.to_owned()).await {
+            Ok(info) if info.kind == FileKind::Symlink => Err(Error::invalid(format!(
+                "{path} is a symbolic link: blobs are read only from files inside the layout"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Where blob `d`'s bytes are, for a transfer.
     pub async fn blob_source(&self, d: &Digest) -> Result<BlobSource> {
         match &self.archive {
-            None => Ok(BlobSource::File { path: self.blob_path(d) }),
+            None => {
+                let path = self.blob_path(d);
+                self.not_a_link(&path).await?;
+                Ok(BlobSource::File { path })
+            }
             Some(archive) => archive.source(&Self::blob_name(d)).await,
         }
     }
