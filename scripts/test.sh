@@ -16,3 +16,10 @@ cargo test --release --locked --workspace
 # The core's unit tests once more with debug assertions (overflow checks):
 # it has no heavy dependencies, so this build is quick.
 cargo test --locked -p skiff-core --lib
+# Supply chain (issue 15): the licenses, duplicates and sources of every
+# dependency, as deny.toml allows them. Advisories are not checked: the
+# RustSec database is not reachable from here (see the README).
+command -v cargo-deny >/dev/null || cargo install --locked cargo-deny --version 0.20.2
+cargo deny --locked check licenses bans sources
+# Each coverage-guided fuzz target briefly on its corpus (scripts/fuzz.sh).
+scripts/fuzz.sh 15
