@@ -540,6 +540,29 @@ fn tag_list_links_that_loop_or_leave_are_refused() {
     }
 }
 
+/// Item 15: a registry whose every page links to a new one (no loop to
+/// spot) is followed only so far: the listing fails after a bounded number
+/// of pages, long before the simulation's step limit.
+#[test]
+fn an_endless_chain_of_tag_pages_is_cut_off() {
+    let mut sim = Sim::default();
+    let (reg, _) = registry(&mut sim, Auth::Anonymous);
+    reg.borrow_mut().script(
+        100_000,
+        |r| r.path().ends_with("/tags/list"),
+        |r| {
+            let page: u64 = r.query("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+            Resp::status(200)
+                .json(json!({"name": "app", "tags": [format!("t{page}")]}))
+                .header("Link", format!("</v2/app/tags/list?page={}>; rel=\"next\"", page + 1))
+        },
+    );
+    let e = sim.run(list_tags(json!({}))).unwrap_err();
+    assert!(e.message.contains("pages"), "{e}");
+    let pages = sim.seen_at(REG).iter().filter(|s| s.line().contains("/tags/list")).count();
+    assert!((2..=1001).contains(&pages), "{pages} pages fetched");
+}
+
 // ---------------------------------------------------------------------------
 // Error envelopes.
 
@@ -758,6 +781,37 @@ fn blob_redirects_to_a_cdn_go_without_credentials() {
             }
         }
     }
+}
+
+/// Item 16: plain http on the registry's own host and a subdomain of it
+/// are other origins: blob downloads sent there carry no credentials; and
+/// a blob that redirects to itself forever is given up on.
+#[test]
+fn blob_redirects_to_the_hosts_other_origins_get_no_credentials_and_loops_end() {
+    for other in ["http://reg.test", "https://cdn.reg.test"] {
+        let mut sim = Sim::default();
+        let (src, _, _) = two_registries(&mut sim, &[300]);
+        src.borrow_mut().blob_redirect = Some(other.to_owned());
+        sim.host(other, Cdn { registry: src.clone() });
+        sim.run(copy(dest_creds())).unwrap();
+        let hops = sim.seen_at(other);
+        assert_eq!(hops.len(), 2, "{other}: config and layer: {:#?}", sim.lines());
+        assert!(hops.iter().all(|s| s.authorization().is_none()), "{other}: {hops:#?}");
+    }
+    let mut sim = Sim::default();
+    let (reg, image) = registry(&mut sim, Auth::Anonymous);
+    let layer = sha256(&image.layers[0]);
+    let path = format!("/v2/app/blobs/{layer}");
+    let target = format!("{REG}{path}");
+    reg.borrow_mut().script(
+        1000,
+        move |r| r.path() == path,
+        move |_| Resp::status(302).header("Location", target.clone()),
+    );
+    let e = sim.run(copy_to_dir()).unwrap_err();
+    assert!(e.message.contains("redirect"), "{e}");
+    let gets = sim.seen_at(REG).iter().filter(|s| s.line().contains(&layer)).count();
+    assert!(gets <= 11, "{gets} requests for the looping blob");
 }
 
 #[test]
@@ -1314,25 +1368,46 @@ fn hostile_digests_in_a_manifest_build_no_url_and_no_path() {
         "md5:0123456789abcdef0123456789abcdef".to_owned(),
         format!("sha256:{hex}/../.."),
     ] {
-        let mut sim = Sim::default();
-        let (reg, image) = registry(&mut sim, Auth::Anonymous);
-        let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
-        m["layers"][0]["digest"] = json!(digest);
-        let (body, media_type) = (m.to_string(), m["mediaType"].as_str().unwrap().to_owned());
-        reg.borrow_mut().script(
-            5,
-            |r| r.path() == "/v2/app/manifests/v1",
-            move |_| Resp::status(200).header("Content-Type", media_type.clone()).body(body.clone()),
-        );
-        let e = sim.run(copy_to_dir()).unwrap_err();
-        assert!(e.message.contains(&format!("invalid digest {digest:?}")), "{digest}: refused for its digest: {e}");
-        assert!(sim.log.iter().all(|s| !s.line().contains("/blobs/")), "{digest}: {:#?}", sim.lines());
-        assert!(
-            sim.files.keys().all(|p| !p.starts_with("/out") || p.ends_with("skiff-tmp")),
-            "{digest}: {:?}",
-            sim.files.keys()
-        );
-        assert!(!sim.files.contains_key("/out/manifest.json"), "{digest}");
+        // As a layer's digest, the config's, and an index entry's (item 14).
+        for place in ["layer", "config", "index"] {
+            let mut sim = Sim::default();
+            let (reg, image) = registry(&mut sim, Auth::Anonymous);
+            let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
+            let (body, media_type) = match place {
+                "layer" | "config" => {
+                    match place {
+                        "layer" => m["layers"][0]["digest"] = json!(digest),
+                        _ => m["config"]["digest"] = json!(digest),
+                    }
+                    (m.to_string(), m["mediaType"].as_str().unwrap().to_owned())
+                }
+                _ => {
+                    let list = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 500,
+                    "platform": {"architecture": "amd64", "os": "linux"}}]});
+                    (list.to_string(), OCI_INDEX.to_owned())
+                }
+            };
+            reg.borrow_mut().script(
+                5,
+                |r| r.path() == "/v2/app/manifests/v1",
+                move |_| Resp::status(200).header("Content-Type", media_type.clone()).body(body.clone()),
+            );
+            let e = sim.run(copy_to_dir()).unwrap_err();
+            assert!(e.message.contains("invalid digest"), "{place} {digest}: refused for its digest: {e}");
+            if place == "layer" {
+                assert!(e.message.contains(&format!("invalid digest {digest:?}")), "{digest}: {e}");
+            }
+            assert!(sim.log.iter().all(|s| !s.line().contains("/blobs/")), "{digest}: {:#?}", sim.lines());
+            let manifests = sim.log.iter().filter(|s| s.line().contains("/manifests/")).count();
+            assert_eq!(manifests, 1, "{place} {digest}: only the top manifest fetched: {:#?}", sim.lines());
+            assert!(
+                sim.files.keys().all(|p| !p.starts_with("/out") || p.ends_with("skiff-tmp")),
+                "{digest}: {:?}",
+                sim.files.keys()
+            );
+            assert!(!sim.files.contains_key("/out/manifest.json"), "{digest}");
+        }
     }
 }
 
@@ -1406,7 +1481,9 @@ fn foreign_layer_urls_are_never_followed() {
 /// size) commits nothing and allocates nothing by the declared size.
 #[test]
 fn a_layer_of_another_size_or_other_bytes_commits_nothing() {
-    for lie in ["size", "huge", "bytes"] {
+    // Items 1, 2 and 13: a declared size too large, too small, zero, 2^62;
+    // other bytes under the right size.
+    for lie in ["size", "short", "zero", "huge", "bytes"] {
         let mut sim = Sim::default();
         let (reg, image) = registry(&mut sim, Auth::Anonymous);
         let layer = image.layers[0].clone();
@@ -1414,6 +1491,10 @@ fn a_layer_of_another_size_or_other_bytes_commits_nothing() {
         let mut m: Value = serde_json::from_slice(&image.manifest).unwrap();
         if lie == "size" {
             m["layers"][0]["size"] = json!(layer.len() + 7);
+        } else if lie == "short" {
+            m["layers"][0]["size"] = json!(layer.len() - 7);
+        } else if lie == "zero" {
+            m["layers"][0]["size"] = json!(0);
         } else if lie == "huge" {
             m["layers"][0]["size"] = json!(1u64 << 62);
         } else {
@@ -1437,6 +1518,9 @@ fn a_layer_of_another_size_or_other_bytes_commits_nothing() {
         let committed: Vec<_> =
             sim.files.keys().filter(|p| p.starts_with("/out/") && !p.ends_with("skiff-tmp")).collect();
         assert!(committed.iter().all(|p| !p.contains(&sha256(&layer)[7..])), "{lie}: {committed:?}");
+        if lie == "bytes" {
+            assert!(e.message.contains("digest"), "{e}");
+        }
     }
 }
 
