@@ -240,7 +240,7 @@ impl Copier<'_> {
             }
         });
         let mut done: Vec<(Digest, Descriptor)> = Vec::new();
-        for (r, &i) in join_bounded(work.collect(), self.parallel).await.into_iter().zip(&order) {
+        for (r, &i) in join_bounded(work, self.parallel).await.into_iter().zip(&order) {
             if let Some(r) = r {
                 done.push((source_layers[i].digest.clone(), r?));
             }

@@ -80,29 +80,45 @@ pub async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 /// Runs `futures` with at most `limit` in progress: the next one starts as
 /// soon as one finishes (a sliding window, so a slow one never holds back a
-/// whole batch). Outputs come back in order.
-pub async fn join_bounded<F: Future>(futures: Vec<F>, limit: usize) -> Vec<F::Output> {
+/// whole batch). Outputs come back in order. The futures are taken from the
+/// iterator only as they start and dropped as they finish, so memory holds
+/// `limit` of them however many there are (a sync of thousands of images:
+/// each copy's state machine is kilobytes even before it starts).
+pub async fn join_bounded<F: Future>(futures: impl IntoIterator<Item = F>, limit: usize) -> Vec<F::Output> {
     let limit = limit.max(1);
-    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    let (mut started, mut finished) = (0usize, 0usize);
+    let mut waiting = futures.into_iter().enumerate();
+    let mut running: Vec<(usize, Pin<Box<F>>)> = Vec::new();
+    let mut outputs: Vec<Option<F::Output>> = Vec::new();
+    let mut exhausted = false;
     std::future::poll_fn(|cx| {
         loop {
             // A future does nothing until polled: starting one is polling it.
-            started = finished.saturating_add(limit).min(futures.len()).max(started);
-            let before = finished;
-            for (f, out) in futures[..started].iter_mut().zip(outputs.iter_mut()) {
-                if out.is_none()
-                    && let Poll::Ready(v) = f.as_mut().poll(cx)
-                {
-                    *out = Some(v);
-                    finished += 1;
+            while !exhausted && running.len() < limit {
+                match waiting.next() {
+                    Some((i, f)) => {
+                        running.push((i, Box::pin(f)));
+                        outputs.push(None);
+                        debug_assert_eq!(outputs.len(), i + 1);
+                    }
+                    None => exhausted = true,
                 }
             }
-            if finished == futures.len() {
+            let before = running.len();
+            // In the order they started, as requests then go out in order.
+            let mut k = 0;
+            while k < running.len() {
+                match running[k].1.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        let (i, _) = running.remove(k);
+                        outputs[i] = Some(v);
+                    }
+                    Poll::Pending => k += 1,
+                }
+            }
+            if exhausted && running.is_empty() {
                 return Poll::Ready(());
             }
-            if finished == before {
+            if running.len() == before {
                 return Poll::Pending;
             }
         }
@@ -243,6 +259,7 @@ impl Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
 
     #[test]
     fn drives_requests_in_any_order() {
@@ -276,7 +293,7 @@ mod tests {
     #[test]
     fn bounded_joins_start_the_next_as_one_finishes() {
         let mut op = Operation::start(|io| async move {
-            let reads = ["a", "b", "c", "d"].iter().map(|p| io.read_file((*p).into(), 10)).collect();
+            let reads = ["a", "b", "c", "d"].iter().map(|p| io.read_file((*p).into(), 10));
             let mut out = Vec::new();
             for r in join_bounded(reads, 2).await {
                 out.extend(r.map_err(|e| Error::other(e.message))?);
@@ -302,6 +319,50 @@ mod tests {
         op.handle(3, third[0].0, Reply::Data(b"D".to_vec()));
         op.handle(4, second[0].0, Reply::Data(b"C".to_vec()));
         assert_eq!(op.poll(5), Action::Done(b"ABCD".to_vec()), "outputs in order");
+    }
+
+    /// Memory stays flat with the number of futures: they are made only as
+    /// they start, and a finished one is dropped at once.
+    #[test]
+    fn bounded_joins_hold_only_the_futures_in_progress() {
+        use std::rc::Rc;
+        let (made, alive) = (Rc::new(Cell::new(0usize)), Rc::new(Cell::new(0usize)));
+        struct Alive(Rc<Cell<usize>>);
+        impl Drop for Alive {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() - 1);
+            }
+        }
+        let (m, a) = (made.clone(), alive.clone());
+        let mut op = Operation::start(move |io| async move {
+            let work = (0..1000).map(|i| {
+                m.set(m.get() + 1);
+                a.set(a.get() + 1);
+                let (io, guard) = (io.clone(), Alive(a.clone()));
+                async move {
+                    let _guard = guard;
+                    io.read_file(format!("f{i}"), 10).await.map_err(|e| Error::other(e.message))
+                }
+            });
+            let outputs = join_bounded(work, 3).await;
+            Ok(outputs.into_iter().flat_map(|r| r.unwrap_or_default()).collect())
+        });
+        for t in 0..10_000u64 {
+            match op.poll(t) {
+                Action::Perform { id, .. } => {
+                    assert!(alive.get() <= 3, "{} futures alive", alive.get());
+                    assert!(made.get() <= 3 + (t as usize), "made ahead of need");
+                    op.handle(t, id, Reply::Data(b"x".to_vec()));
+                }
+                Action::Done(out) => {
+                    assert_eq!(out.len(), 1000);
+                    assert_eq!((made.get(), alive.get()), (1000, 0));
+                    return;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        panic!("no end");
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
     if job.dry_run {
         log.line(Level::Warning, "Running in dry-run mode", &[]);
         let checks = entries.iter().map(|e| check_source(&io, &env, &groups[e.group].side, e));
-        let found = join_bounded(checks.collect(), DEFAULT_PARALLEL_IMAGES * 2).await;
+        let found = join_bounded(checks, DEFAULT_PARALLEL_IMAGES * 2).await;
         let mut missing = 0;
         for (e, found) in entries.iter().zip(found) {
             let fields = [("from", e.source_name.as_str()), ("to", e.destination_name.as_str())];

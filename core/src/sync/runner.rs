@@ -54,7 +54,7 @@ impl Runner<'_> {
     pub async fn run(&self, entries: &[Entry], parallel: usize) -> Vec<Outcome> {
         self.io.progress(Progress::Total(u32::try_from(entries.len()).unwrap_or(u32::MAX)));
         let parts = entries.iter().enumerate().map(|(i, e)| self.part(u32::try_from(i).unwrap_or(u32::MAX), e));
-        join_bounded(parts.collect(), parallel).await
+        join_bounded(parts, parallel).await
     }
 
     /// One image, told to the host as part `index`.
