@@ -1569,6 +1569,28 @@ fn a_redirected_blob_with_other_bytes_fails_and_gets_no_credentials() {
     assert_eq!(e.kind, ErrorKind::Integrity, "{e}");
     assert!(sim.seen_at(CDN).iter().all(|s| s.authorization().is_none()), "{:#?}", sim.lines());
     assert!(!sim.files.contains_key("/out/manifest.json"));
+    // Item 19: the signed URL's query (a credential of its own) is never printed.
+    assert!(sim.seen_at(CDN).iter().all(|s| s.url.contains("s3cret")), "the CDN was asked with its signature");
+    let printed = std::iter::once(&e.message).chain(&sim.warnings).chain(&sim.notes);
+    assert!(printed.clone().all(|m| !m.contains("s3cret")), "{:?}", printed.collect::<Vec<_>>());
+}
+
+/// Item 19: a CDN that fails the download: the error names where it went
+/// without the URL's signed query.
+#[test]
+fn a_failing_cdn_is_named_without_its_signed_query() {
+    let mut sim = Sim::default();
+    let image = Image::new("cdn", &[300]);
+    let src = sim.host(REG, Registry::with_auth(Auth::Basic { user: "u".into(), pass: "pw".into() }));
+    src.borrow_mut().push("app", "v1", &image);
+    src.borrow_mut().blob_redirect = Some(CDN.to_owned());
+    sim.host(CDN, |_: &Req, _| Resp::status(500).body("internal error"));
+    let mut job = copy_to_dir();
+    job["src"] = json!({"registry": creds("u", "pw")});
+    let e = sim.run(job).unwrap_err();
+    assert!(!sim.seen_at(CDN).is_empty());
+    let printed = std::iter::once(&e.message).chain(&sim.warnings).chain(&sim.notes);
+    assert!(printed.clone().all(|m| !m.contains("s3cret")), "{:?}", printed.collect::<Vec<_>>());
 }
 
 /// Item 6: a 429 on a request that carried a body (the manifest PUT) is
@@ -1756,7 +1778,10 @@ fn a_broken_download_is_resumed_where_it_broke_off() {
 /// resumed: the copy fails, saying so, and commits nothing.
 #[test]
 fn a_resume_the_server_does_not_honour_exactly_fails() {
-    for (status, content_range) in [(200, None), (206, Some("bytes 100-499/500")), (206, Some("bytes 200-499/999"))] {
+    // Item 3: a whole answer, a range from elsewhere, another total, no Content-Range at all.
+    for (status, content_range) in
+        [(200, None), (206, Some("bytes 100-499/500")), (206, Some("bytes 200-499/999")), (206, None)]
+    {
         let mut sim = Sim::default();
         let (reg, image) = registry(&mut sim, Auth::Anonymous);
         let layer = image.layers[1].clone();
@@ -1844,6 +1869,55 @@ fn an_unsigned_image_is_refused_before_any_blob_is_read() {
     let blobs: Vec<String> = sim.lines().into_iter().filter(|l| l.contains("/blobs/")).collect();
     assert!(blobs.is_empty(), "{blobs:?}");
     assert!(!sim.files.keys().any(|p| p.starts_with("/out/")), "nothing written");
+}
+
+/// Item 1, registry to registry: a source blob with other bytes fails the
+/// copy before the destination is told of a manifest, and the destination
+/// never holds the blob under that digest.
+#[test]
+fn a_lying_source_commits_nothing_at_the_destination() {
+    let mut sim = Sim::default();
+    let (src, dst, image) = two_registries(&mut sim, &[300]);
+    let layer = sha256(&image.layers[0]);
+    let mut flipped = image.layers[0].clone();
+    flipped[7] ^= 0xff;
+    let l = layer.clone();
+    src.borrow_mut().script(10, move |r| r.path().ends_with(&l), move |_| Resp::status(200).body(flipped.clone()));
+    // Caught by skiff's own hash or, streamed through, by the destination's check first.
+    let e = sim.run(copy(dest_creds())).unwrap_err();
+    assert!(e.message.contains("digest"), "{e}");
+    assert!(sim.seen_at(DST).iter().all(|s| !s.line().starts_with("PUT /v2/app/manifests/")), "{:#?}", sim.lines());
+    assert!(!dst.borrow().blobs.contains_key(&layer));
+}
+
+/// Item 11: a manifest served as `application/json`, `text/plain` or a
+/// vendor type is recognised from its body: `inspect --raw` gives its
+/// bytes and `inspect` reads the image.
+#[test]
+fn manifests_under_other_content_types_are_read_from_their_bodies() {
+    for content_type in ["application/json", "text/plain", "application/vnd.evil+json"] {
+        let mut sim = Sim::default();
+        let (reg, image) = registry(&mut sim, Auth::Anonymous);
+        let body = image.manifest.clone();
+        reg.borrow_mut().script(
+            10,
+            |r| r.path() == "/v2/app/manifests/v1",
+            move |_| Resp::status(200).header("Content-Type", content_type).body(body.clone()),
+        );
+        let raw = sim.run(inspect_raw(json!({}))).unwrap();
+        assert_eq!(raw.as_bytes(), image.manifest.as_slice(), "{content_type}");
+        let mut sim = Sim::default();
+        let (reg, image) = registry(&mut sim, Auth::Anonymous);
+        let body = image.manifest.clone();
+        reg.borrow_mut().script(
+            10,
+            |r| r.path() == "/v2/app/manifests/v1",
+            move |_| Resp::status(200).header("Content-Type", content_type).body(body.clone()),
+        );
+        let out = sim.run(json!({"command": "inspect", "image": "docker://reg.test/app:v1"})).unwrap();
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["Digest"], json!(image.digest()), "{content_type}");
+    }
 }
 
 // ---- faults injected at every step (issue 15) ----
