@@ -47,6 +47,12 @@ pub enum Mode {
     /// Passes everything through unchanged (upload locations point at the
     /// proxy too), recording each request's method and path.
     Record,
+    /// Answers manifest GETs with 200 and a chunked body that never ends.
+    EndlessManifests,
+    /// Answers blob GETs with 404 and a chunked error body that never ends.
+    EndlessErrors,
+    /// Answers every request with 429 and `Retry-After: 60`.
+    TooManyRequests,
 }
 
 /// Requests (`METHOD /path`) and the status each got.
@@ -227,6 +233,22 @@ fn serve(
             return write_message(&mut &client, &m);
         }
     }
+    let endless = match mode {
+        Mode::EndlessManifests if is_get && path.contains("/manifests/") => Some("200 OK"),
+        Mode::EndlessErrors if is_get && path.contains("/blobs/") => Some("404 Not Found"),
+        _ => None,
+    };
+    if let Some(status) = endless {
+        return endless_body(&client, status);
+    }
+    if let Mode::TooManyRequests = mode {
+        let m = Message {
+            head: "HTTP/1.1 429 Too Many Requests".into(),
+            headers: vec![("Retry-After".into(), "60".into())],
+            body: b"slow down".to_vec(),
+        };
+        return write_message(&mut &client, &m);
+    }
     let tags_path = path.split('?').next().unwrap_or("").ends_with("/tags/list");
     if let (Mode::OversizeManifests, true) = (mode, is_get && path.contains("/manifests/")) {
         let body = [b"{\"schemaVersion\":2,\"x\":\"".as_slice(), &vec![b'a'; 5 * 1024 * 1024], b"\"}"].concat();
@@ -379,5 +401,21 @@ fn drain_request(stream: &TcpStream) {
         if buf.windows(4).any(|w| w == b"\r\n\r\n") {
             break;
         }
+    }
+}
+
+/// A chunked body of JSON-looking bytes that goes on until the client
+/// hangs up (a registry streaming forever).
+fn endless_body(client: &TcpStream, status: &str) -> std::io::Result<()> {
+    let mut w = client;
+    w.write_all(
+        format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").as_bytes(),
+    )?;
+    w.write_all(b"7\r\n{\"x\":\"a\r\n")?;
+    let chunk = vec![b'a'; 64 * 1024];
+    loop {
+        w.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())?;
+        w.write_all(&chunk)?;
+        w.write_all(b"\r\n")?;
     }
 }

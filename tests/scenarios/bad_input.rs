@@ -58,6 +58,65 @@ fn missing_archives_and_broken_auth_files_are_named() {
     assert!(!r.stderr.contains("pinging") && !r.stderr.contains("onnection refused"), "{}", r.stderr);
 }
 
+/// Items 7 and 8: a manifest, and a blob's error answer, that never end
+/// are cut off at their limits (4 MiB, 1 MiB) within seconds: what is kept
+/// is bounded by the limit, never by the server.
+#[test]
+fn endless_answers_are_cut_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (mode, needle) in [(Mode::EndlessManifests, "too large"), (Mode::EndlessErrors, "larger than 1048576 bytes")] {
+        let proxy = Proxy::start(world().plain.port, mode);
+        let image = format!("docker://127.0.0.1:{}/test/oci:v1", proxy.port);
+        let dest = tmp.path().join(format!("{mode:?}"));
+        let started = Instant::now();
+        let r = match mode {
+            Mode::EndlessManifests => skiff(&["inspect", "--raw", "--tls-verify=false", &image]),
+            _ => skiff(&[
+                "--insecure-policy",
+                "copy",
+                "--src-tls-verify=false",
+                &image,
+                &format!("dir:{}", dest.display()),
+            ]),
+        };
+        assert_ne!(r.code, 0, "{mode:?}");
+        assert!(r.stderr.lines().any(|l| l.starts_with("Error: ") && l.contains(needle)), "{mode:?}: {}", r.stderr);
+        assert!(r.stderr.len() < 4096, "{mode:?}: the body is not echoed: {} bytes", r.stderr.len());
+        assert!(started.elapsed() < Duration::from_secs(15), "{mode:?}: {:?}", started.elapsed());
+        assert!(!dest.join("manifest.json").exists());
+    }
+}
+
+/// Item 6: Ctrl-C while skiff waits out a registry's `Retry-After: 60`
+/// ends it at once, with nothing written.
+#[test]
+fn an_interrupt_during_a_retry_wait_ends_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let proxy = Proxy::start(world().plain.port, Mode::TooManyRequests);
+    let dest = tmp.path().join("out");
+    let mut child = skiff_tests::harness::tools::skiff_cmd()
+        .args(["--insecure-policy", "copy", "--retry-times", "3", "--src-tls-verify=false"])
+        .arg(format!("docker://127.0.0.1:{}/test/oci:v1", proxy.port))
+        .arg(format!("dir:{}", dest.display()))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(child.try_wait().unwrap().is_none(), "still waiting for the registry");
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(interrupted.elapsed() < Duration::from_secs(3), "skiff kept waiting after SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    assert!(!dest.join("manifest.json").exists());
+}
+
 #[test]
 fn missing_image_exits_2() {
     let host = world().plain.host();

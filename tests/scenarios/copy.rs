@@ -596,6 +596,143 @@ fn hostile_archives_are_refused() {
     assert_eq!(names.len(), 2);
 }
 
+/// Appends raw entries (names and link targets kept as given) to a copy
+/// of the archive `from`.
+fn with_entries(
+    from: &Path,
+    to: &Path,
+    entries: &[(&str, &[u8], tar::EntryType, Option<&str>)],
+    skip: &dyn Fn(&str) -> bool,
+) {
+    let mut b = tar::Builder::new(std::fs::File::create(to).unwrap());
+    let mut a = tar::Archive::new(std::fs::File::open(from).unwrap());
+    for e in a.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().display().to_string();
+        if skip(&name) {
+            continue;
+        }
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        let mut h = e.header().clone();
+        b.append_data(&mut h, &name, data.as_slice()).unwrap();
+    }
+    for (name, data, kind, link) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(*kind);
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        if let Some(l) = link {
+            h.set_link_name(l).unwrap();
+        }
+        let name_field = &mut h.as_old_mut().name;
+        name_field[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+/// Items 24, 28, 29: links inside archives are never followed. An
+/// oci-archive with `evil -> <victim dir>` then `evil/pwned` writes nothing
+/// into the victim (skiff reads archives in place; skopeo 1.9.3 extracts
+/// them and is reported below); a blob or a config that is a hard or
+/// symbolic link to `/etc/passwd` is a member that is not there.
+#[test]
+fn links_inside_archives_are_never_followed() {
+    let w = world();
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    let oci = tmp.path().join("oci.tar");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("oci-archive:{}:v1", oci.display()),
+    ])
+    .ok();
+    let through = tmp.path().join("through.tar");
+    let target = victim.to_str().unwrap().to_owned();
+    with_entries(
+        &oci,
+        &through,
+        &[
+            ("evil", b"", tar::EntryType::Symlink, Some(&target)),
+            ("evil/pwned", b"written through a link", tar::EntryType::Regular, None),
+            ("chain", b"", tar::EntryType::Symlink, Some("evil")),
+            ("chain/pwned2", b"written through two links", tar::EntryType::Regular, None),
+        ],
+        &|_| false,
+    );
+    let out = tmp.path().join("out");
+    skiff(&["inspect", &format!("oci-archive:{}:v1", through.display())]).ok();
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci-archive:{}:v1", through.display()),
+        &format!("dir:{}", out.display()),
+    ])
+    .ok();
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0, "nothing written through the links");
+    let theirs = skopeo(&["inspect", &format!("oci-archive:{}:v1", through.display())]);
+    eprintln!(
+        "skopeo 1.9.3 on the same archive: exit {}, victim now holds {:?}",
+        theirs.code,
+        std::fs::read_dir(&victim).unwrap().map(|e| e.unwrap().file_name()).collect::<Vec<_>>()
+    );
+    // A layer blob replaced by a hard link, then by a symlink, to /etc/passwd.
+    let manifest: serde_json::Value =
+        skiff(&["inspect", "--raw", &format!("oci-archive:{}:v1", oci.display())]).ok().json();
+    let layer = format!("blobs/sha256/{}", &manifest["layers"][0]["digest"].as_str().unwrap()[7..]);
+    for kind in [tar::EntryType::Link, tar::EntryType::Symlink] {
+        let linked = tmp.path().join(format!("linked-{kind:?}.tar"));
+        with_entries(&oci, &linked, &[(layer.as_str(), b"", kind, Some("../../../../etc/passwd"))], &|n| n == layer);
+        let dest = tmp.path().join(format!("out-{kind:?}"));
+        let r = skiff(&[
+            INSECURE,
+            "copy",
+            &format!("oci-archive:{}:v1", linked.display()),
+            &format!("dir:{}", dest.display()),
+        ]);
+        assert_ne!(r.code, 0, "{kind:?}");
+        assert!(r.stderr.contains("not found"), "{kind:?}: {}", r.stderr);
+        assert!(!dest.join("manifest.json").exists());
+    }
+    // A docker-archive whose config is a symlink to /etc/passwd.
+    let docker = tmp.path().join("docker.tar");
+    skopeo(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("docker-archive:{}:x/y:1", docker.display()),
+    ])
+    .ok();
+    let listing: serde_json::Value = {
+        let mut a = tar::Archive::new(std::fs::File::open(&docker).unwrap());
+        let mut e = a
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
+            .unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        serde_json::from_slice(&data).unwrap()
+    };
+    let config = listing[0]["Config"].as_str().unwrap().to_owned();
+    let linked = tmp.path().join("docker-linked.tar");
+    with_entries(&docker, &linked, &[(config.as_str(), b"", tar::EntryType::Symlink, Some("/etc/passwd"))], &|n| {
+        n == config
+    });
+    let r = skiff(&["inspect", &format!("docker-archive:{}", linked.display())]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("not found"), "{}", r.stderr);
+}
+
 #[test]
 fn lying_or_truncating_registry_commits_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -747,7 +884,19 @@ fn killed_copies_into_archives_and_a_registry_leave_the_old_state() {
     .ok();
     let mut old_bytes = std::fs::read(&old).unwrap();
     let registry_dest = format!("docker://{}/kill/pushed:v1", w.plain.host());
+    // An OCI layout already holding v0: its index.json is kept byte for byte.
+    let layout_dest = tmp.path().join("layout-with-v0");
+    skiff(&[
+        INSECURE,
+        "copy",
+        "-q",
+        &format!("oci:{}:v1", w.single.display()),
+        &format!("oci:{}:v0", layout_dest.display()),
+    ])
+    .ok();
+    let mut old_index = std::fs::read(layout_dest.join("index.json")).unwrap();
     for dest in [
+        format!("oci:{}:v1", layout_dest.display()),
         format!("oci-archive:{}:v1", old.display()),
         format!("docker-archive:{}:kill/archive:v1", tmp.path().join("new.tar").display()),
         registry_dest.clone(),
@@ -761,12 +910,16 @@ fn killed_copies_into_archives_and_a_registry_leave_the_old_state() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         assert!(std::fs::read(&old).unwrap() == old_bytes, "{dest}: the old archive is untouched");
+        assert!(
+            std::fs::read(layout_dest.join("index.json")).unwrap() == old_index,
+            "{dest}: the layout's index is untouched"
+        );
         assert!(!tmp.path().join("new.tar").exists(), "{dest}: no docker-archive after a kill");
         let tagged = skopeo(&["inspect", "--raw", "--tls-verify=false", &registry_dest]);
         assert_ne!(tagged.code, 0, "{dest}: no tag in the registry after a kill");
         // What a run killed while writing the archive leaves beside it (a
         // pid above Linux's limit: no process has it) is removed by the re-run.
-        let archive = dest.split(':').nth(1).filter(|_| !dest.starts_with("docker://")).map(Path::new);
+        let archive = dest.split(':').nth(1).filter(|_| dest.contains("-archive:")).map(Path::new);
         let dead = archive
             .map(|a| a.with_file_name(format!("{}.4194305-0.skiff-tmp", a.file_name().unwrap().to_string_lossy())));
         if let Some(dead) = &dead {
@@ -800,11 +953,19 @@ fn killed_copies_into_archives_and_a_registry_leave_the_old_state() {
             .filter(|n| n.contains("skiff-tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{dest}: {leftovers:?}");
+        let in_layout: Vec<_> =
+            tree(&layout_dest).into_iter().map(|(p, _)| p).filter(|p| p.contains("skiff-tmp")).collect();
+        assert!(in_layout.is_empty(), "{dest}: the killed run's partial blobs are swept: {in_layout:?}");
         if dest.starts_with("docker-archive:") {
             std::fs::remove_file(tmp.path().join("new.tar")).unwrap();
         }
-        // The re-run replaced the oci-archive: that is the old state from now on.
+        // The re-run replaced the oci-archive and added v1 to the layout:
+        // that is the old state from now on.
         old_bytes = std::fs::read(&old).unwrap();
+        old_index = std::fs::read(layout_dest.join("index.json")).unwrap();
+        if dest.starts_with("oci:") {
+            skopeo(&["inspect", "--raw", &format!("oci:{}:v0", layout_dest.display())]).ok();
+        }
     }
 }
 

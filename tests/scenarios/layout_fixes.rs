@@ -223,6 +223,25 @@ fn a_full_or_read_only_destination_fails_cleanly() {
             }
         }
     }
+    // Item 40: once there is room, the same copy again succeeds and writes
+    // what a copy into empty space writes (skopeo's bytes for dir:).
+    let grown = std::process::Command::new("mount").args(["-o", "remount,size=16m"]).arg(&full.0).status().unwrap();
+    assert!(grown.success());
+    let clean = tmp.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    for (dest, clean_dest) in [
+        (format!("dir:{}/out", full.0.display()), format!("dir:{}/out", clean.display())),
+        (format!("oci:{}/layout:v1", full.0.display()), format!("oci:{}/layout:v1", clean.display())),
+    ] {
+        skiff(&["--insecure-policy", "copy", "-q", &source, &dest]).ok();
+        skopeo(&["--insecure-policy", "copy", "-q", &source, &clean_dest]).ok();
+    }
+    assert_eq!(tree(&full.0.join("out")), tree(&clean.join("out")), "dir: as skopeo writes it into empty space");
+    let digest = |layout: &Path| {
+        let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+        index["manifests"][0]["digest"].clone()
+    };
+    assert_eq!(digest(&full.0.join("layout")), digest(&clean.join("layout")));
 }
 
 fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
