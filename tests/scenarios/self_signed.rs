@@ -154,3 +154,99 @@ fn tls_details_set_the_lowest_version_and_are_read_strictly() {
         assert!(r.stderr.contains("parsing TLS details") && r.stderr.contains(needle), "{text}: {}", r.stderr);
     }
 }
+
+/// Item 22: a registry whose certificate has expired (issued by a CA the
+/// user trusts, for the right address) is refused with a sentence saying
+/// so, by skiff as by skopeo, and never retried over plain HTTP while TLS
+/// verification is on.
+#[test]
+fn an_expired_certificate_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(d).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let certs = d.join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "certs/ca.crt",
+        "-subj",
+        "/CN=skiff test CA",
+        "-days",
+        "3650",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(d.join("index.txt"), "").unwrap();
+    std::fs::write(d.join("serial"), "1000\n").unwrap();
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[ca]\ndefault_ca = c\n[c]\ndir = .\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n[ext]\nsubjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "ca",
+        "-batch",
+        "-config",
+        "ca.cnf",
+        "-cert",
+        "certs/ca.crt",
+        "-keyfile",
+        "ca.key",
+        "-in",
+        "srv.csr",
+        "-out",
+        "srv.crt",
+        "-startdate",
+        "20200101000000Z",
+        "-enddate",
+        "20210101000000Z",
+        "-extensions",
+        "ext",
+        "-notext",
+    ]);
+    let port = skiff_tests::harness::free_port();
+    let mut server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string(), "-cert", "srv.crt", "-key", "srv.key"])
+        .current_dir(d)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let image = format!("docker://127.0.0.1:{port}/test/app:v1");
+    let certs = certs.to_str().unwrap();
+    let ours = skiff(&["--debug", "inspect", "--raw", "--cert-dir", certs, &image]);
+    let theirs = skopeo(&["inspect", "--raw", "--cert-dir", certs, &image]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(ours.code, 1, "{}", ours.stderr);
+    assert!(ours.stderr.contains("expired"), "{}", ours.stderr);
+    assert!(!ours.stderr.contains(&format!("http://127.0.0.1:{port}")), "no plain-HTTP fallback: {}", ours.stderr);
+    assert_eq!(theirs.code, 1, "{}", theirs.stderr);
+    assert!(theirs.stderr.contains("expired"), "{}", theirs.stderr);
+}
