@@ -473,6 +473,7 @@ fn reply_from_wit(reply: wit::Reply) -> Reply {
             target: file_kind(i.target),
             size: i.size,
             modified_ns: i.modified_ns,
+            mode: i.mode,
         }),
         wit::Reply::Output(o) => {
             Reply::Output(engine::ProcessOutput { status: o.status, stdout: o.stdout, stderr: o.stderr })

@@ -237,17 +237,19 @@ async function stat(path) {
     let size = l.size;
     // Milliseconds are what Node gives as a number; nanoseconds lose nothing here that matters.
     let modifiedNs = Math.round(l.mtimeMs * 1e6);
+    let mode = l.mode & 0o7777;
     if (l.isSymbolicLink()) {
       try {
         const t = await fs.stat(path);
         target = kindOf(t);
         size = t.size;
         modifiedNs = Math.round(t.mtimeMs * 1e6);
+        mode = t.mode & 0o7777;
       } catch {
         target = 'absent';
       }
     }
-    return { kind: 'file-info', fileKind: kindOf(l), target, size, modifiedNs };
+    return { kind: 'file-info', fileKind: kindOf(l), target, size, modifiedNs, mode };
   } catch (e) {
     if (e.code === 'ENOENT') return { kind: 'file-info', fileKind: 'absent', target: 'absent', size: 0 };
     return failed(fileErrorKind(e), `${path}: ${e.message}`);

@@ -236,7 +236,8 @@ fn reply_from_js(r: &JsValue) -> Result<Reply, String> {
             };
             let size = get(r, "size").as_f64().unwrap_or(0.0) as u64;
             let modified_ns = get(r, "modifiedNs").as_f64().unwrap_or(0.0) as i64;
-            Reply::FileInfo(FileInfo { kind: kind("fileKind"), target: kind("target"), size, modified_ns })
+            let mode = get(r, "mode").as_f64().unwrap_or(0.0) as u32;
+            Reply::FileInfo(FileInfo { kind: kind("fileKind"), target: kind("target"), size, modified_ns, mode })
         }
         "failed" => {
             let kind = match get(r, "errorKind").as_string().as_deref() {

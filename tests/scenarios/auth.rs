@@ -142,3 +142,26 @@ fn the_legacy_dockercfg_is_read() {
     assert_eq!(theirs.code, 0, "{}", theirs.stderr);
     assert_eq!(ours.stdout, theirs.stdout);
 }
+
+/// Item 34: an auth file with credentials that other users can read is
+/// used, with a warning saying so; made private (0600), it is used quietly.
+#[test]
+fn an_auth_file_others_can_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let auth = tmp.path().join("auth.json");
+    let token = base64::engine::general_purpose::STANDARD.encode(creds());
+    let host = world().secure.host();
+    std::fs::write(&auth, serde_json::json!({"auths": {host.clone(): {"auth": token}}}).to_string()).unwrap();
+    let inspect =
+        || skiff(&["inspect", "--raw", "--authfile", auth.to_str().unwrap(), "--cert-dir", &cert_dir(), &image()]).ok();
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = inspect();
+    let warnings: Vec<&str> = open.stderr.lines().filter(|l| l.contains("other users can read it")).collect();
+    assert_eq!(warnings.len(), 1, "one warning, naming the file and its mode: {}", open.stderr);
+    assert!(warnings[0].contains(auth.to_str().unwrap()) && warnings[0].contains("0644"), "{}", warnings[0]);
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let private = inspect();
+    assert!(!private.stderr.contains("other users"), "{}", private.stderr);
+    assert_eq!(open.stdout, private.stdout);
+}

@@ -137,7 +137,7 @@ impl Host {
                     None if self.is_dir(&path) => (FileKind::Directory, 0),
                     None => (FileKind::Absent, 0),
                 };
-                Reply::FileInfo(FileInfo { kind, target: kind, size, modified_ns: 0 })
+                Reply::FileInfo(FileInfo { kind, target: kind, size, modified_ns: 0, mode: 0o644 })
             }
             Request::ListDir { path } => {
                 let prefix = format!("{}/", path.trim_end_matches('/'));

@@ -66,6 +66,7 @@ pub async fn read(io: &Io, env: &Environment, authfile: Option<&str>) -> Result<
             Ok(bytes) => {
                 let contents = String::from_utf8(bytes)
                     .map_err(|_| Error::invalid(format!("auth file {path} is not UTF-8 text")))?;
+                warn_if_others_can_read(io, &path, &contents).await;
                 out.push(AuthFile { path, contents });
             }
             Err(e) if e.kind == IoErrorKind::NotFound => {}
@@ -73,6 +74,35 @@ pub async fn read(io: &Io, env: &Environment, authfile: Option<&str>) -> Result<
         }
     }
     Ok(out)
+}
+
+/// Warns, once per file and run, of an auth file holding secrets that
+/// other users may read (item 34; containers/image says nothing): it was
+/// written by hand or by a tool that did not make it private (0600).
+async fn warn_if_others_can_read(io: &Io, path: &str, contents: &str) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let secret = |v: &serde_json::Value| {
+        ["auth", "identitytoken", "registrytoken"].iter().any(|k| v[*k].as_str().is_some_and(|s| !s.is_empty()))
+    };
+    let holds_secrets = serde_json::from_str::<serde_json::Value>(contents)
+        .ok()
+        .and_then(|v| v.get("auths").and_then(|a| a.as_object()).map(|a| a.values().any(secret)))
+        .unwrap_or(false);
+    if !holds_secrets {
+        return;
+    }
+    let Ok(info) = io.stat(path.to_owned()).await else { return };
+    if info.mode & 0o077 == 0 {
+        return;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if !warned.iter().any(|p| p == path) {
+        warned.push(path.to_owned());
+        io.warn(format!(
+            "{path} holds credentials and other users can read it (mode {:04o}): make it private with chmod 600",
+            info.mode
+        ));
+    }
 }
 
 /// Where `login` stores credentials and `logout` removes them, as

@@ -406,6 +406,8 @@ pub struct FileInfo {
     pub size: u64,
     /// Its last modification, in nanoseconds since the Unix epoch (0: unknown).
     pub modified_ns: i64,
+    /// Its permission bits (`st_mode & 0o7777`; 0: unknown).
+    pub mode: u32,
 }
 
 /// The host's report on a request.

@@ -316,7 +316,7 @@ impl Sim {
                     None => FileKind::Absent,
                 };
                 let size = self.files.get(&path).map_or(0, |d| d.len() as u64);
-                Reply::FileInfo(FileInfo { kind, target: kind, size, modified_ns: 0 })
+                Reply::FileInfo(FileInfo { kind, target: kind, size, modified_ns: 0, mode: 0o600 })
             }
             Request::RemoveFile { path } => match self.files.remove(&path) {
                 Some(_) => Reply::Done,

@@ -113,7 +113,9 @@ fn kind_of(t: std::fs::FileType) -> FileKind {
 
 /// `lstat`, and `stat` through a symlink; a missing path is `absent`.
 pub async fn stat(path: String) -> Reply {
-    let absent = FileInfo { kind: FileKind::Absent, target: FileKind::Absent, size: 0, modified_ns: 0 };
+    use std::os::unix::fs::PermissionsExt as _;
+    let absent = FileInfo { kind: FileKind::Absent, target: FileKind::Absent, size: 0, modified_ns: 0, mode: 0 };
+    let mode = |m: &std::fs::Metadata| m.permissions().mode() & 0o7777;
     let modified = |m: &std::fs::Metadata| {
         m.modified()
             .ok()
@@ -127,14 +129,16 @@ pub async fn stat(path: String) -> Reply {
     };
     let kind = kind_of(link.file_type());
     if kind != FileKind::Symlink {
-        return Reply::FileInfo(FileInfo { kind, target: kind, size: link.len(), modified_ns: modified(&link) });
+        let (size, modified_ns, mode) = (link.len(), modified(&link), mode(&link));
+        return Reply::FileInfo(FileInfo { kind, target: kind, size, modified_ns, mode });
     }
     match std::fs::metadata(&path) {
         Ok(m) => {
-            Reply::FileInfo(FileInfo { kind, target: kind_of(m.file_type()), size: m.len(), modified_ns: modified(&m) })
+            let (target, size, modified_ns, mode) = (kind_of(m.file_type()), m.len(), modified(&m), mode(&m));
+            Reply::FileInfo(FileInfo { kind, target, size, modified_ns, mode })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Reply::FileInfo(FileInfo { kind, target: FileKind::Absent, size: 0, modified_ns: 0 })
+            Reply::FileInfo(FileInfo { kind, target: FileKind::Absent, size: 0, modified_ns: 0, mode: 0 })
         }
         Err(e) => io_failed(&path, &e),
     }
