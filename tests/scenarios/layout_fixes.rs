@@ -255,3 +255,69 @@ fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Item 27: a docker-archive whose layer is a gzip bomb (a few hundred KiB
+/// that inflate to 256 MiB) is decompressed as a stream into the scratch
+/// space, so it is bounded by that space (a 16 MiB tmpfs here), not by
+/// memory: the copy fails with the system's reason and the scratch space
+/// is left empty.
+#[test]
+fn a_gzip_bomb_in_a_docker_archive_is_bounded_by_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.tar");
+    skopeo(&["--insecure-policy", "copy", "-q", &single(), &format!("docker-archive:{}:x/y:1", good.display())]).ok();
+    // 256 MiB of zeros, gzipped.
+    let bomb = {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..256 {
+            std::io::Write::write_all(&mut z, &zeros).unwrap();
+        }
+        z.finish().unwrap()
+    };
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let listing: Value = {
+        let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
+        let mut e = a
+            .entries()
+            .unwrap()
+            .map(Result::unwrap)
+            .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
+            .unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+        serde_json::from_slice(&data).unwrap()
+    };
+    let layer = listing[0]["Layers"][0].as_str().unwrap().to_owned();
+    let bombed = tmp.path().join("bomb.tar");
+    {
+        let mut b = tar::Builder::new(std::fs::File::create(&bombed).unwrap());
+        let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            let data = if name == layer { bomb.clone() } else { data };
+            let mut h = e.header().clone();
+            h.set_size(data.len() as u64);
+            h.set_cksum();
+            b.append_data(&mut h, &name, data.as_slice()).unwrap();
+        }
+        b.finish().unwrap();
+    }
+    let scratch = Tmpfs::mount(&tmp.path().join("scratch"), "16m", false);
+    let out = tmp.path().join("out");
+    let r = skiff(&[
+        "--tmpdir",
+        scratch.0.to_str().unwrap(),
+        "--insecure-policy",
+        "copy",
+        &format!("docker-archive:{}", bombed.display()),
+        &format!("dir:{}", out.display()),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
+    assert!(!out.join("manifest.json").exists());
+    assert_eq!(walkdir(&scratch.0).len(), 0, "the scratch space is emptied: {:?}", walkdir(&scratch.0));
+}
