@@ -3,6 +3,7 @@
 //! byte-for-byte deterministically, and small stand-ins where no real
 //! service exists (a paginating/lying proxy, a registry that never answers).
 
+pub mod archives;
 pub mod docker;
 pub mod fixtures;
 pub mod images;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use skiff_tests::harness::archives::{docker_archive, member};
 use skiff_tests::harness::fixtures::world;
 use skiff_tests::harness::images::{ImageSpec, Layout, noisy_layout, sha256};
 use skiff_tests::harness::proxy::{Mode, Proxy};
@@ -703,26 +704,8 @@ fn links_inside_archives_are_never_followed() {
     }
     // A docker-archive whose config is a symlink to /etc/passwd.
     let docker = tmp.path().join("docker.tar");
-    skopeo(&[
-        INSECURE,
-        "copy",
-        "-q",
-        &format!("oci:{}:v1", w.single.display()),
-        &format!("docker-archive:{}:x/y:1", docker.display()),
-    ])
-    .ok();
-    let listing: serde_json::Value = {
-        let mut a = tar::Archive::new(std::fs::File::open(&docker).unwrap());
-        let mut e = a
-            .entries()
-            .unwrap()
-            .map(Result::unwrap)
-            .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
-            .unwrap();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        serde_json::from_slice(&data).unwrap()
-    };
+    docker_archive(&docker);
+    let listing: serde_json::Value = serde_json::from_slice(&member(&docker, "manifest.json")).unwrap();
     let config = listing[0]["Config"].as_str().unwrap().to_owned();
     let linked = tmp.path().join("docker-linked.tar");
     with_entries(&docker, &linked, &[(config.as_str(), b"", tar::EntryType::Symlink, Some("/etc/passwd"))], &|n| {
@@ -1443,17 +1426,9 @@ fn compressed_layers_in_docker_archives_are_read_like_skopeo() {
 /// whose bytes are not its diff ID: refused, nothing written.
 #[test]
 fn hostile_docker_archives_are_refused() {
-    let w = world();
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("good.tar");
-    skopeo(&[
-        INSECURE,
-        "copy",
-        "-q",
-        &format!("oci:{}:v1", w.single.display()),
-        &format!("docker-archive:{}:x/y:1", good.display()),
-    ])
-    .ok();
+    docker_archive(&good);
     let rewrite = |name: &str, change: &dyn Fn(&str, Vec<u8>) -> Vec<u8>| {
         let out = tmp.path().join(name);
         rewrite_archive(&good, &out, change);
@@ -1534,42 +1509,15 @@ fn hostile_docker_archives_are_refused() {
 /// write the same image.
 #[test]
 fn an_archive_member_stored_twice_means_its_first_entry() {
-    let w = world();
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("good.tar");
-    skopeo(&[
-        INSECURE,
-        "copy",
-        "-q",
-        &format!("oci:{}:v1", w.single.display()),
-        &format!("docker-archive:{}:x/y:1", good.display()),
-    ])
-    .ok();
-    let twice = tmp.path().join("twice.tar");
-    rewrite_archive(&good, &twice, &|_, data| data);
-    // Append a second manifest.json whose layer is a file outside the archive.
-    let mut manifest: serde_json::Value = {
-        let mut a = tar::Archive::new(std::fs::File::open(&good).unwrap());
-        let mut e = a
-            .entries()
-            .unwrap()
-            .map(Result::unwrap)
-            .find(|e| e.path().unwrap().to_str() == Some("manifest.json"))
-            .unwrap();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        serde_json::from_slice(&data).unwrap()
-    };
+    docker_archive(&good);
+    // A second manifest.json after the first, whose layer is a file outside the archive.
+    let mut manifest: serde_json::Value = serde_json::from_slice(&member(&good, "manifest.json")).unwrap();
     manifest[0]["Layers"][0] = serde_json::json!("../../../etc/passwd");
     let second = serde_json::to_vec(&manifest).unwrap();
-    let bytes = std::fs::read(&twice).unwrap();
-    // Drop the two zero blocks that end the archive, then add the entry and end it again.
-    let mut b = tar::Builder::new(bytes[..bytes.len() - 1024].to_vec());
-    let mut h = tar::Header::new_gnu();
-    h.set_size(second.len() as u64);
-    h.set_mode(0o644);
-    b.append_data(&mut h, "manifest.json", second.as_slice()).unwrap();
-    std::fs::write(&twice, b.into_inner().unwrap()).unwrap();
+    let twice = tmp.path().join("twice.tar");
+    with_entries(&good, &twice, &[("manifest.json", &second, tar::EntryType::Regular, None)], &|_| false);
     let (ours, theirs) = (tmp.path().join("ours"), tmp.path().join("theirs"));
     let src = format!("docker-archive:{}", twice.display());
     skiff(&[INSECURE, "copy", "-q", &src, &format!("dir:{}", ours.display())]).ok();

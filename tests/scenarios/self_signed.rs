@@ -109,28 +109,8 @@ fn tls_details_set_the_lowest_version_and_are_read_strictly() {
         skiff(&["--tls-details", details, "inspect", "--raw", "--cert-dir", certs, "--creds", &creds, &image]).ok();
     }
 
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let dir = &w.secure.dir;
-    let mut server = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-tls1_2", "-www", "-accept"])
-        .arg(port.to_string())
-        .arg("-cert")
-        .arg(dir.join("server.crt"))
-        .arg("-key")
-        .arg(dir.join("server.key"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (mut server, port) = tls_server(&dir.join("server.crt"), &dir.join("server.key"), &["-tls1_2"]);
     let old = format!("docker://127.0.0.1:{port}/test/oci:v1");
     let refused = skiff(&["--tls-details", &tls13, "inspect", "--raw", "--cert-dir", certs, &old]);
     let plain = skiff(&["inspect", "--raw", "--cert-dir", certs, &old]);
@@ -224,20 +204,7 @@ fn an_expired_certificate_is_refused() {
         "ext",
         "-notext",
     ]);
-    let port = skiff_tests::harness::free_port();
-    let mut server = std::process::Command::new("openssl")
-        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string(), "-cert", "srv.crt", "-key", "srv.key"])
-        .current_dir(d)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..50 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let (mut server, port) = tls_server(&d.join("srv.crt"), &d.join("srv.key"), &[]);
     let image = format!("docker://127.0.0.1:{port}/test/app:v1");
     let certs = certs.to_str().unwrap();
     let ours = skiff(&["--debug", "inspect", "--raw", "--cert-dir", certs, &image]);
@@ -249,4 +216,28 @@ fn an_expired_certificate_is_refused() {
     assert!(!ours.stderr.contains(&format!("http://127.0.0.1:{port}")), "no plain-HTTP fallback: {}", ours.stderr);
     assert_eq!(theirs.code, 1, "{}", theirs.stderr);
     assert!(theirs.stderr.contains("expired"), "{}", theirs.stderr);
+}
+
+/// `openssl s_server` answering HTTPS on a free loopback port with this
+/// certificate (its status page for every request), once it accepts.
+fn tls_server(cert: &std::path::Path, key: &std::path::Path, extra: &[&str]) -> (std::process::Child, u16) {
+    let port = skiff_tests::harness::free_port();
+    let server = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string()])
+        .args(extra)
+        .arg("-cert")
+        .arg(cert)
+        .arg("-key")
+        .arg(key)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..50 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (server, port)
 }
