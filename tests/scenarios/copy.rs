@@ -796,31 +796,38 @@ fn connections_closed_as_they_are_reused_are_not_failures() {
     assert_eq!(tree(&ours), tree(&theirs));
 }
 
+/// An image with a 6 MiB incompressible layer pushed as `kill/NAME:v1`,
+/// and its reference through a proxy serving blobs at about 3 MiB/s.
+fn slow_image(tmp: &Path, name: &str, seed: u64) -> (Proxy, String) {
+    let w = world();
+    let layout = tmp.join(format!("layout-{name}"));
+    noisy_layout(&layout, name, 6 << 20, seed);
+    skiff_tests::harness::fixtures::push(&layout, "v1", &format!("docker://{}/kill/{name}:v1", w.plain.host()), &[]);
+    let slow = Proxy::start(w.plain.port, Mode::SlowBlobs);
+    let src = format!("docker://127.0.0.1:{}/kill/{name}:v1", slow.port);
+    (slow, src)
+}
+
+/// Runs skiff with `args` and kills it (SIGKILL) 0.8 s in, while it copies.
+fn killed_midway(args: &[&str]) {
+    let mut child = skiff_tests::harness::tools::skiff_cmd().args(args).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert!(child.try_wait().unwrap().is_none(), "{args:?}: the copy was still running when killed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn killed_copy_leaves_nothing_that_looks_complete() {
-    use skiff_tests::harness::fixtures::push;
-    let w = world();
     let tmp = tempfile::tempdir().unwrap();
-    // An image with a 6 MiB incompressible layer, served at about 3 MiB/s.
-    let layout = tmp.path().join("layout");
-    noisy_layout(&layout, "big", 6 << 20, 0x2545_f491_4f6c_dd1d);
-    push(&layout, "v1", &format!("docker://{}/kill/big:v1", w.plain.host()), &[]);
-    let slow = Proxy::start(w.plain.port, Mode::SlowBlobs);
-    let src = format!("docker://127.0.0.1:{}/kill/big:v1", slow.port);
+    let (_slow, src) = slow_image(tmp.path(), "big", 0x2545_f491_4f6c_dd1d);
     for dest in
         [format!("dir:{}", tmp.path().join("dir").display()), format!("oci:{}:v1", tmp.path().join("oci").display())]
     {
         let scratch = tmp.path().join("scratch");
         std::fs::create_dir_all(&scratch).unwrap();
         let tmpdir = scratch.to_str().unwrap();
-        let mut child = skiff_tests::harness::tools::skiff_cmd()
-            .args(["--tmpdir", tmpdir, INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &dest])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(800));
-        assert!(child.try_wait().unwrap().is_none(), "the copy was still running when killed");
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        killed_midway(&["--tmpdir", tmpdir, INSECURE, "copy", "-q", "--src-tls-verify=false", &src, &dest]);
         let path = Path::new(dest.split_once(':').unwrap().1.trim_end_matches(":v1"));
         assert!(!path.join("manifest.json").exists(), "{dest}: no manifest after a kill");
         assert!(!path.join("index.json").exists(), "{dest}: no index after a kill");
@@ -844,14 +851,9 @@ fn killed_copy_leaves_nothing_that_looks_complete() {
 /// a re-run completes and its result reads back with the source's digest.
 #[test]
 fn killed_copies_into_archives_and_a_registry_leave_the_old_state() {
-    use skiff_tests::harness::fixtures::push;
     let w = world();
     let tmp = tempfile::tempdir().unwrap();
-    let layout = tmp.path().join("layout");
-    noisy_layout(&layout, "big-archive", 6 << 20, 0x9e37_79b9_7f4a_7c15);
-    push(&layout, "v1", &format!("docker://{}/kill/archive:v1", w.plain.host()), &[]);
-    let slow = Proxy::start(w.plain.port, Mode::SlowBlobs);
-    let src = format!("docker://127.0.0.1:{}/kill/archive:v1", slow.port);
+    let (_slow, src) = slow_image(tmp.path(), "archive", 0x9e37_79b9_7f4a_7c15);
     let digest = skopeo(&["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &plain("kill/archive:v1")])
         .ok()
         .stdout_str();
@@ -884,14 +886,7 @@ fn killed_copies_into_archives_and_a_registry_leave_the_old_state() {
         format!("docker-archive:{}:kill/archive:v1", tmp.path().join("new.tar").display()),
         registry_dest.clone(),
     ] {
-        let mut child = skiff_tests::harness::tools::skiff_cmd()
-            .args([INSECURE, "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", &src, &dest])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(800));
-        assert!(child.try_wait().unwrap().is_none(), "{dest}: the copy was still running when killed");
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        killed_midway(&[INSECURE, "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", &src, &dest]);
         assert!(std::fs::read(&old).unwrap() == old_bytes, "{dest}: the old archive is untouched");
         assert!(
             std::fs::read(layout_dest.join("index.json")).unwrap() == old_index,
@@ -1585,9 +1580,9 @@ fn uploads_fall_back_to_chunks_when_a_body_is_too_large() {
     assert_eq!(tree(&again.join("blobs")), tree(&layout.join("blobs")));
 }
 
-/// A killed run leaves `<blob>.N.skiff-tmp` files in a `dir:` image; the
-/// next run may reuse such a name and rename it away. Copying over that
-/// directory must succeed and leave no temporary file behind.
+/// A killed run leaves `<blob>.<pid>-<n>.skiff-tmp` files in a `dir:`
+/// image (here with a pid above Linux's limit: a process that is gone).
+/// Copying over that directory must succeed and leave none behind.
 #[test]
 fn a_killed_runs_temporary_files_are_cleared_by_the_next_copy() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1608,7 +1603,7 @@ fn a_killed_runs_temporary_files_are_cleared_by_the_next_copy() {
     for e in std::fs::read_dir(&next).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
         if name.len() == 64 {
-            std::fs::write(dest.join(format!("{name}.0.skiff-tmp")), b"partial").unwrap();
+            std::fs::write(dest.join(format!("{name}.4194305-0.skiff-tmp")), b"partial").unwrap();
         }
     }
     skiff(&[INSECURE, "copy", "-q", "--src-tls-verify=false", &plain("test/multi:v1"), &to]).ok();
