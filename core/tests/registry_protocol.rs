@@ -1707,6 +1707,22 @@ fn hostile_tags_never_lead_a_sync_out_of_its_destination() {
     assert_eq!(dirs.into_iter().collect::<Vec<_>>(), ["/out/app:v1"], "only the valid tag, inside the destination");
 }
 
+/// Item 15: a `null` in a tag list is no tag (Go reads it as ""): skipped,
+/// and the list's real tags are still listed and synced.
+#[test]
+fn a_null_in_a_tag_list_is_skipped() {
+    let mut sim = Sim::default();
+    let (reg, _) = registry(&mut sim, Auth::Anonymous);
+    let tags = json!({"name": "app", "tags": [null, "v1"]});
+    reg.borrow_mut().script(5, |r| r.path() == "/v2/app/tags/list", move |_| Resp::status(200).json(tags.clone()));
+    let job = json!({
+        "command": "sync", "source": "reg.test/app", "destination": "/out",
+        "source_kind": "docker", "destination_kind": "dir", "policy": {"insecure": true},
+    });
+    sim.run(job).unwrap();
+    assert!(sim.files.contains_key("/out/app:v1/manifest.json"));
+}
+
 /// An image of 20,000 distinct layers (a 4 MiB manifest can list about
 /// 30,000) copies whole: one HEAD per blob the destination already holds,
 /// then the manifest, byte for byte. The linear bookkeeping itself is

@@ -82,8 +82,10 @@ impl RegistryClient {
     pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>> {
         #[derive(serde::Deserialize)]
         struct Page {
+            // A null element is "" as Go's encoding/json reads it (and
+            // then not a tag a sync copies).
             #[serde(default)]
-            tags: Option<Vec<String>>,
+            tags: Option<Vec<Option<String>>>,
         }
         let scope = pull_scope(repository);
         let what = format!("fetching tags list for {}/{repository}", self.registry);
@@ -98,7 +100,7 @@ impl RegistryClient {
             }
             let page: Page = serde_json::from_slice(&resp.body)
                 .map_err(|e| Error::other(format!("{what}: invalid tag list: {e}")))?;
-            tags.extend(page.tags.unwrap_or_default());
+            tags.extend(page.tags.unwrap_or_default().into_iter().map(Option::unwrap_or_default));
             let Some(next) = link::next_link(resp.headers_named("link")) else {
                 return Ok(tags);
             };
