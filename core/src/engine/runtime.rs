@@ -10,7 +10,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::protocol::{
-    FileInfo, HttpRequest, HttpResponse, IoError, IoErrorKind, Recompressed, Reply, Request, TarMember, Transfer,
+    BlobSink, BlobSource, FileInfo, HttpRequest, HttpResponse, IoError, IoErrorKind, Recompressed, Reply, Request,
+    TarMember, Transfer,
 };
 
 #[derive(Default)]
@@ -158,6 +159,28 @@ impl Io {
             other => Err(other),
         })
         .await
+    }
+
+    /// The digest (`algorithm:hex`, as the host measured it) and size of a
+    /// file's bytes, read by the host and written nowhere; at most
+    /// `expected_size` bytes when given.
+    pub async fn file_digest(
+        &self,
+        path: &str,
+        algorithm: crate::digest::Algorithm,
+        expected_size: Option<u64>,
+    ) -> Result<(String, u64), IoError> {
+        let t = Transfer {
+            source: BlobSource::File { path: path.to_owned() },
+            sink: BlobSink::Discard,
+            algorithm,
+            expected_size,
+            label: format!("file {path}"),
+        };
+        match self.transfer(t).await? {
+            Transferred::Moved { digest, size, .. } => Ok((digest, size)),
+            Transferred::Refused(_) => Err(IoError { kind: IoErrorKind::Other, message: format!("{path}: refused") }),
+        }
     }
 
     /// Re-encodes a layer file.

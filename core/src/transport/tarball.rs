@@ -13,7 +13,7 @@ use std::rc::Rc;
 use super::join;
 use crate::compression::Compression;
 use crate::digest::{Algorithm, Digest};
-use crate::engine::{BlobSink, BlobSource, FileKind, Io, Recompress, Request, Transfer, Transferred};
+use crate::engine::{BlobSource, FileKind, Io, Recompress, Request};
 use crate::error::{Error, ErrorKind, Result};
 use crate::go::time::GoTime;
 use crate::manifest::config::{History, ImageConfig, RootFs, Timestamp};
@@ -57,22 +57,14 @@ impl TarballSource {
         TarballSource { io: io.clone(), paths, platform, tmpdir: tmpdir.to_owned(), image: RefCell::new(None) }
     }
 
-    /// The digest and size of a file's bytes (streamed through the host into scratch space).
-    async fn digest_of(&self, path: &str, n: usize) -> Result<(Digest, u64)> {
-        let scratch = join(&self.tmpdir, &format!("tarball-{n}.copy.skiff-tmp"));
-        let t = Transfer {
-            source: BlobSource::File { path: path.to_owned() },
-            sink: BlobSink::File { path: scratch.clone() },
-            algorithm: Algorithm::Sha256,
-            expected_size: None,
-            label: format!("file {path}"),
-        };
-        let moved = self.io.transfer(t).await.map_err(io_error(format!("error opening {path}")));
-        let _ = self.io.fs(Request::RemoveFile { path: scratch }).await;
-        match moved? {
-            Transferred::Moved { digest, size, .. } => Ok((Digest::parse(&digest)?, size)),
-            Transferred::Refused(_) => Err(Error::other(format!("reading {path} was refused"))),
-        }
+    /// The digest and size of a file's bytes (read by the host, written nowhere).
+    async fn digest_of(&self, path: &str) -> Result<(Digest, u64)> {
+        let (digest, size) = self
+            .io
+            .file_digest(path, Algorithm::Sha256, None)
+            .await
+            .map_err(io_error(format!("error opening {path}")))?;
+        Ok((Digest::parse(&digest)?, size))
     }
 
     /// What `path` decompresses to, hashed (its diff ID).
@@ -123,7 +115,7 @@ impl TarballSource {
                 [0x28, 0xb5, 0x2f, 0xfd] => (Compression::Zstd, "application/vnd.oci.image.layer.v1.tar+zstd"),
                 _ => (Compression::None, "application/vnd.oci.image.layer.v1.tar"),
             };
-            let (digest, size) = self.digest_of(path, n).await?;
+            let (digest, size) = self.digest_of(path).await?;
             let diff_id = match compression {
                 Compression::None => digest.clone(),
                 c => self.diff_id_of(path, n, c).await?,

@@ -4,7 +4,7 @@
 
 use super::{BlobStore, LocalBoxFuture};
 use crate::digest::Digest;
-use crate::engine::{BlobSink, BlobSource, FileKind, Io, Request, Transfer, Transferred};
+use crate::engine::{BlobSink, FileKind, Io, Request};
 use crate::error::Result;
 use crate::files::temporary_name;
 use crate::manifest::Descriptor;
@@ -89,15 +89,8 @@ impl<T: LocalBlobs> BlobStore for T {
     }
 }
 
-/// Whether the file at `path` hashes to `d`'s digest (read by the host,
-/// written nowhere).
+/// Whether the file at `path` hashes to `d`'s digest.
 async fn holds(io: &Io, path: &str, d: &Descriptor) -> bool {
-    let check = Transfer {
-        source: BlobSource::File { path: path.to_owned() },
-        sink: BlobSink::Discard,
-        algorithm: d.digest.algorithm(),
-        expected_size: d.expected_size(),
-        label: format!("blob {}", d.digest),
-    };
-    matches!(io.transfer(check).await, Ok(Transferred::Moved { digest, .. }) if digest == d.digest.to_string())
+    let measured = io.file_digest(path, d.digest.algorithm(), d.expected_size()).await;
+    measured.is_ok_and(|(digest, _)| digest == d.digest.to_string())
 }
