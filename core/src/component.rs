@@ -263,6 +263,9 @@ fn job_from_wit(job: wj::Job) -> Job {
             additional_tags: j.additional_tags,
             signing: sign_from_wit(j.signing),
             sign_identity: j.sign_identity,
+            encryption_keys: j.encryption_keys,
+            encrypt_layers: j.encrypt_layers,
+            decryption_keys: j.decryption_keys,
         }),
     }
 }
@@ -384,6 +387,17 @@ fn request_to_wit(r: Request) -> wit::Request {
             level: r.level,
             algorithm: hash_to_wit(r.algorithm),
         }),
+        Request::Crypt(c) => wit::Request::Crypt(wit::Crypt {
+            input: source_to_wit(c.input),
+            output: c.output,
+            key: c.key,
+            nonce: c.nonce,
+            direction: match c.direction {
+                engine::CryptDirection::Encrypt => wit::CryptDirection::Encrypt,
+                engine::CryptDirection::Decrypt => wit::CryptDirection::Decrypt,
+            },
+            algorithm: hash_to_wit(c.algorithm),
+        }),
         Request::WriteFile { path, data } => wit::Request::WriteFile(wit::FileWrite { path, data }),
         Request::WritePrivateFile { path, data } => wit::Request::WritePrivateFile(wit::FileWrite { path, data }),
         Request::WriteStream { path, pieces } => wit::Request::WriteStream(wit::WriteStream {
@@ -468,6 +482,12 @@ fn reply_from_wit(reply: wit::Reply) -> Reply {
         wit::Reply::Recompressed(r) => {
             Reply::Recompressed(engine::Recompressed { digest: r.digest, size: r.size, diff_id: r.diff_id })
         }
+        wit::Reply::Crypted(c) => Reply::Crypted(engine::Crypted {
+            input_digest: c.input_digest,
+            output_digest: c.output_digest,
+            size: c.size,
+            hmac: c.hmac,
+        }),
         wit::Reply::FileInfo(i) => Reply::FileInfo(FileInfo {
             kind: file_kind(i.kind),
             target: file_kind(i.target),

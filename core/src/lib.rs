@@ -12,6 +12,7 @@ pub mod config;
 pub mod copy;
 pub mod delete;
 pub mod digest;
+pub mod encryption;
 pub mod engine;
 pub mod error;
 pub mod files;

@@ -594,14 +594,14 @@ pub struct CopyArgs {
     /// With --multi-arch and a list of platforms: leave the other platforms out of the list written
     #[arg(long)]
     pub strip_removed_platforms: bool,
-    /// *Experimental* key with the encryption protocol to use needed to encrypt the image (e.g. jwe:/path/to/key.pem); not supported by skiff yet
-    #[arg(long = "encryption-key", value_name = "strings")]
+    /// *Experimental* key with the encryption protocol to use needed to encrypt the image (e.g. jwe:/path/to/key.pem)
+    #[arg(long = "encryption-key", value_name = "strings", value_delimiter = ',')]
     pub encryption_keys: Vec<String>,
     /// *Experimental* the 0-indexed layer indices, with support for negative indexing (e.g. 0 is the first layer, -1 is the last layer)
-    #[arg(long = "encrypt-layer", value_name = "ints", allow_negative_numbers = true)]
+    #[arg(long = "encrypt-layer", value_name = "ints", allow_negative_numbers = true, value_delimiter = ',')]
     pub encrypt_layers: Vec<i64>,
-    /// *Experimental* key needed to decrypt the image; not supported by skiff yet
-    #[arg(long = "decryption-key", value_name = "strings")]
+    /// *Experimental* key needed to decrypt the image
+    #[arg(long = "decryption-key", value_name = "strings", value_delimiter = ',')]
     pub decryption_keys: Vec<String>,
     /// Suppress output information when copying images
     #[arg(short, long)]

@@ -6,11 +6,12 @@ use std::cell::Cell;
 
 use super::{Compression, CompressionPolicy, Desired};
 use crate::digest::Digest;
+use crate::encryption::{self, Crypto, layer::is_encrypted};
 use crate::engine::{BlobSink, BlobSource, Io, Recompress, Request, join_bounded};
 use crate::error::{Error, Result};
 use crate::manifest::jws;
 use crate::manifest::schema1_encode::to_schema1;
-use crate::manifest::{self, Descriptor, Manifest, convert};
+use crate::manifest::{self, Descriptor, ImageManifest, Manifest, convert};
 use crate::media_type::ManifestKind;
 use crate::registry::BlobPush;
 use crate::signature::Signature;
@@ -59,6 +60,28 @@ fn in_source_order(layers: &[Descriptor], done: Vec<(Digest, Descriptor)>) -> Ve
     layers.iter().map(|l| done.get(&l.digest).cloned().expect("every layer copied")).collect()
 }
 
+/// What happens to one layer on its way beyond being copied, in this order.
+#[derive(Clone, Copy)]
+struct Steps<'a> {
+    decrypt: bool,
+    /// Re-encoded `from` → `to`, then checked against the config's diff ID.
+    recompress: Option<(Compression, Compression)>,
+    diff_id: Option<&'a Digest>,
+    encrypt: bool,
+}
+
+/// `image` with the layers being decrypted named by their plain media
+/// types, as a conversion of the manifest must see them.
+fn as_decrypted(image: &ImageManifest, decrypt: &[bool]) -> ImageManifest {
+    let mut image = image.clone();
+    for (l, _) in image.layers.iter_mut().zip(decrypt).filter(|(_, d)| **d) {
+        if let Some(plain) = encryption::layer::decrypted_media_type(&l.media_type) {
+            l.media_type = plain.to_owned();
+        }
+    }
+    image
+}
+
 /// The options of one copy run that every image of it is copied with.
 pub(super) struct Copier<'a> {
     pub io: &'a Io,
@@ -79,6 +102,8 @@ pub(super) struct Copier<'a> {
     pub present: Cell<bool>,
     /// `--sign-by`: the top-level manifest written is signed.
     pub sign: Option<&'a super::SignWith>,
+    /// `--encryption-key`, `--encrypt-layer`, `--decryption-key`.
+    pub crypto: &'a Crypto,
 }
 
 impl Copier<'_> {
@@ -132,6 +157,20 @@ impl Copier<'_> {
             .map(|p| p.filter(|(from, to)| from != to))
             .collect();
         let recompressing = recompress.iter().any(Option::is_some);
+        // Layers encrypted (not twice) or decrypted, by index.
+        let crypto = self.crypto;
+        let encrypt: Vec<bool> = crypto
+            .chosen(source_layers.len())?
+            .into_iter()
+            .zip(&source_layers)
+            .map(|(chosen, l)| chosen && !is_encrypted(&l.media_type))
+            .collect();
+        let decrypt: Vec<bool> = source_layers.iter().map(|l| crypto.decrypts(&l.media_type)).collect();
+        let crypting = encrypt.contains(&true) || decrypt.contains(&true);
+        let rewriting = recompressing || crypting;
+        // Only an OCI manifest can describe encrypted layers.
+        let encrypted_out = crypto.encrypt.is_some()
+            || (crypto.decrypt.is_empty() && source_layers.iter().any(|l| is_encrypted(&l.media_type)));
         // The manifest type to write: as asked, or what the destination takes
         // (OCI when zstd layers cannot be described otherwise).
         let mut target = match self.format {
@@ -145,23 +184,37 @@ impl Copier<'_> {
         {
             target = ManifestKind::OciManifest;
         }
-        if (target != kind || recompressing) && self.preserve_digests {
+        if encrypted_out && target != ManifestKind::OciManifest {
+            if self.format.is_some() || !dest.accepts(ManifestKind::OciManifest) {
+                return Err(Error::unsupported(format!(
+                    "encrypted layers can be described only by an OCI manifest, and {} would be written",
+                    target.media_type()
+                )));
+            }
+            target = ManifestKind::OciManifest;
+        }
+        let changes = match (recompressing, crypting) {
+            (_, true) => " with encrypted or decrypted layers",
+            (true, false) => " with recompressed layers",
+            (false, false) => "",
+        };
+        if (target != kind || rewriting) && self.preserve_digests {
             return Err(Error::invalid(format!(
-                "--preserve-digests: writing {} as {}{} would change its digest",
+                "--preserve-digests: writing {} as {}{changes} would change its digest",
                 kind.media_type(),
                 target.media_type(),
-                if recompressing { " with recompressed layers" } else { "" }
             )));
         }
-        if (target != kind || recompressing) && !signatures.is_empty() {
-            return Err(super::signatures::would_invalidate(&match recompressing {
-                true => "recompressing the layers".to_owned(),
-                false => format!("converting {} to {}", kind.media_type(), target.media_type()),
+        if (target != kind || rewriting) && !signatures.is_empty() {
+            return Err(super::signatures::would_invalidate(&match (crypting, recompressing) {
+                (true, _) => "encrypting or decrypting the layers".to_owned(),
+                (false, true) => "recompressing the layers".to_owned(),
+                (false, false) => format!("converting {} to {}", kind.media_type(), target.media_type()),
             }));
         }
         // A registry that already holds this very manifest there has its blobs too.
         if target == kind
-            && !recompressing
+            && !rewriting
             && signatures.is_empty()
             && (instance || self.sign.is_none())
             && dest.holds_manifest(&source_digest, instance).await
@@ -194,7 +247,7 @@ impl Copier<'_> {
                     let time = jws::signing_time(self.io.now_ms());
                     to_schema1(image, &config, &name, &tag, &time)?
                 }
-                _ => convert::oci_to_docker(image)?,
+                _ => convert::oci_to_docker(&as_decrypted(image, &decrypt))?,
             })
         };
         // The descriptors as they will be written (before recompression).
@@ -207,8 +260,11 @@ impl Copier<'_> {
             },
             None => (source_layers.clone(), source_config.clone()),
         };
-        if recompressing && written_config.is_none() {
-            return Err(Error::unsupported("changing layer compression of a schema 1 image is not supported"));
+        if rewriting && written_config.is_none() {
+            return Err(Error::unsupported(match crypting {
+                true => "encrypting or decrypting the layers of a schema 1 image is not supported",
+                false => "changing layer compression of a schema 1 image is not supported",
+            }));
         }
         // A re-encoded layer is checked against the config's diff IDs: the
         // uncompressed tar is what a runtime unpacks, and nothing else covers it.
@@ -226,14 +282,18 @@ impl Copier<'_> {
         let failed = std::cell::Cell::new(false);
         let work = order.iter().map(|&i| {
             let (l, written) = (&source_layers[i], &written_layers[i]);
-            let (change, diff_id, failed) = (recompress[i], diff_ids.get(i), &failed);
+            let steps =
+                Steps { decrypt: decrypt[i], recompress: recompress[i], diff_id: diff_ids.get(i), encrypt: encrypt[i] };
+            let failed = &failed;
             async move {
                 if failed.get() {
                     return None;
                 }
-                let r = match change {
-                    Some(change) => self.recompressed(source, dest_ref, l, change, diff_id, target).await,
-                    None => self.blob(source, dest_ref, l, "blob").await.map(|()| written.clone()),
+                let r = match steps {
+                    Steps { decrypt: false, recompress: None, encrypt: false, .. } => {
+                        self.blob(source, dest_ref, l, "blob").await.map(|()| written.clone())
+                    }
+                    _ => self.processed(source, dest_ref, l, written, steps, target).await,
                 };
                 failed.set(failed.get() || r.is_err());
                 Some(r)
@@ -258,10 +318,14 @@ impl Copier<'_> {
             (None, None) => {}
         }
         let rewritten;
-        let (bytes, kind) = if recompressing {
+        let (bytes, kind) = if rewriting {
             let layers = in_source_order(&source_layers, done);
             let config = written_config.as_ref().expect("checked above");
-            rewritten = convert::encode(target, config, &layers)?;
+            let annotations = match (&m, &converted) {
+                (Manifest::Image(i), None) => i.annotations.as_ref(),
+                _ => None,
+            };
+            rewritten = convert::encode(target, config, &layers, annotations)?;
             (rewritten.as_slice(), target)
         } else {
             match &converted {
@@ -283,56 +347,113 @@ impl Copier<'_> {
         Ok(Written { digest, size: bytes.len() as i64, kind })
     }
 
-    /// Copies layer `l` re-encoded `from` → `to`: fetched and verified into a
-    /// scratch file, recompressed by the host into another (its uncompressed
-    /// digest compared with the config's `diff_id`), then stored under its
-    /// new digest. Returns the layer's new descriptor.
-    async fn recompressed(
+    /// Copies layer `l` through `steps`: fetched and verified into a
+    /// scratch file, then decrypted (its HMAC and plain digest checked),
+    /// re-encoded (its uncompressed digest compared with the config's
+    /// diff ID) and encrypted, each by the host into another file, then
+    /// stored under its new digest. `written` is how the layer would be
+    /// listed unchanged; returns how it is listed.
+    async fn processed(
         &self,
         source: &ImageSource,
         dest: &ImageDestination,
         l: &Descriptor,
+        written: &Descriptor,
+        steps: Steps<'_>,
+        kind: ManifestKind,
+    ) -> Result<Descriptor> {
+        let scratch = |step: &str| dest.scratch_path(&self.tmpdir, &format!("{}.{step}.skiff-tmp", l.digest.hex()));
+        let mut path = scratch("in");
+        source.pull_blob(l, BlobSink::File { path: path.clone() }).await?;
+        let mut current = written.clone();
+        // Each step reads `path` and writes the next file, which becomes `path`.
+        let step = async |name: &str, path: &mut String, current: &mut Descriptor| -> Result<()> {
+            let output = scratch(name);
+            let input = std::mem::replace(path, output.clone());
+            let r =
+                match name {
+                    "dec" => encryption::decrypt_layer(self.io, &self.crypto.decrypt, l, input.clone(), output)
+                        .await
+                        .map(|d| Descriptor {
+                            media_type: encryption::layer::decrypted_media_type(&written.media_type)
+                                .unwrap_or(&written.media_type)
+                                .to_owned(),
+                            annotations: encryption::layer::strip(written.annotations.as_ref()),
+                            ..d
+                        }),
+                    "out" => {
+                        let change = steps.recompress.expect("a recompression step");
+                        self.recompress(l, input.clone(), output, change, steps.diff_id, kind).await
+                    }
+                    _ => {
+                        let encryption = self.crypto.encrypt.as_ref().expect("an encryption step");
+                        encryption::encrypt_layer(self.io, encryption, current, input.clone(), output).await
+                    }
+                };
+            let _ = self.io.fs(Request::RemoveFile { path: input }).await;
+            *current = r?;
+            Ok(())
+        };
+        let mut run = async || -> Result<()> {
+            if steps.decrypt {
+                step("dec", &mut path, &mut current).await?;
+            }
+            if steps.recompress.is_some() {
+                step("out", &mut path, &mut current).await?;
+            }
+            if steps.encrypt {
+                step("enc", &mut path, &mut current).await?;
+            }
+            Ok(())
+        };
+        if let Err(e) = run().await {
+            let _ = self.io.fs(Request::RemoveFile { path }).await;
+            return Err(e);
+        }
+        let outcome = dest.put_file_blob(&current, path).await?;
+        // Named by the source's digest, as skopeo names it.
+        self.note_blob("blob", l, outcome);
+        Ok(current)
+    }
+
+    /// Re-encodes the layer file `input` (layer `l`) `from` → `to` into
+    /// `output`, checking its uncompressed digest against `diff_id`;
+    /// returns the new file's descriptor.
+    async fn recompress(
+        &self,
+        l: &Descriptor,
+        input: String,
+        output: String,
         (from, to): (Compression, Compression),
         diff_id: Option<&Digest>,
         kind: ManifestKind,
     ) -> Result<Descriptor> {
-        let input = dest.scratch_path(&self.tmpdir, &format!("{}.in.skiff-tmp", l.digest.hex()));
-        let output = dest.scratch_path(&self.tmpdir, &format!("{}.out.skiff-tmp", l.digest.hex()));
-        source.pull_blob(l, BlobSink::File { path: input.clone() }).await?;
         let request = Recompress {
-            input: BlobSource::File { path: input.clone() },
+            input: BlobSource::File { path: input },
             output: output.clone(),
             from,
             to,
             level: to.level(self.compression.level)?,
             algorithm: l.digest.algorithm(),
         };
-        let recompressed = self.io.recompress(request).await;
-        let _ = self.io.fs(Request::RemoveFile { path: input }).await;
-        let r = recompressed.map_err(|e| {
+        let r = self.io.recompress(request).await.map_err(|e| {
             Error::new(crate::error::ErrorKind::Io, format!("recompressing layer {}: {}", l.digest, e.message))
         })?;
-        let (digest, size) = (Digest::parse(&r.digest)?, r.size);
         if let Some(expected) = diff_id.filter(|d| d.to_string() != r.diff_id) {
-            let _ = self.io.fs(Request::RemoveFile { path: output }).await;
             return Err(Error::integrity(format!(
                 "layer {} uncompresses to {}, but the image config says {expected}",
                 l.digest, r.diff_id
             )));
         }
-        let written = Descriptor {
+        Ok(Descriptor {
             media_type: to.media_type(kind)?.to_owned(),
-            digest,
-            size: size as i64,
+            digest: Digest::parse(&r.digest)?,
+            size: r.size as i64,
             urls: None,
             // containers/image drops a re-encoded layer's annotations.
             annotations: None,
             platform: None,
-        };
-        let outcome = dest.put_file_blob(&written, output).await?;
-        // Named by the source's digest, as skopeo names it.
-        self.note_blob("blob", l, outcome);
-        Ok(written)
+        })
     }
 
     async fn blob(&self, source: &ImageSource, dest: &ImageDestination, d: &Descriptor, what: &str) -> Result<()> {

@@ -8,6 +8,7 @@
 use std::cell::Cell;
 
 use crate::digest::Digest;
+use crate::encryption::Crypto;
 use crate::engine::{Io, Request};
 use crate::error::{Error, Result};
 use crate::manifest::list_convert::encode_list;
@@ -107,6 +108,15 @@ pub struct CopyJob {
     /// `--sign-identity`: the reference the signature claims (default: the destination's).
     #[serde(default)]
     pub sign_identity: Option<String>,
+    /// `--encryption-key jwe:FILE`: a recipient of the layers' keys.
+    #[serde(default)]
+    pub encryption_keys: Vec<String>,
+    /// `--encrypt-layer N` (0-based, negative from the end; none: all).
+    #[serde(default)]
+    pub encrypt_layers: Vec<i64>,
+    /// `--decryption-key FILE[:PASSWORD]`.
+    #[serde(default)]
+    pub decryption_keys: Vec<String>,
 }
 
 /// Blobs copied at once within one image (skopeo's default).
@@ -195,6 +205,8 @@ pub struct CopySettings {
     pub additional_tags: Vec<String>,
     /// `--registries.d`.
     pub registries_d: Option<String>,
+    /// `--encryption-key`, `--encrypt-layer`, `--decryption-key`.
+    pub crypto: Crypto,
 }
 
 impl CopySettings {
@@ -241,6 +253,7 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         }
         (_, false, false) => return Err(Error::invalid("platforms are listed only with --multi-arch OS/ARCH,…")),
     }
+    let crypto = Crypto::prepare(&io, &job.encryption_keys, &job.encrypt_layers, &job.decryption_keys).await?;
     let settings = CopySettings {
         mode,
         platforms,
@@ -253,6 +266,7 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         remove_signatures: job.remove_signatures,
         additional_tags: job.additional_tags,
         registries_d: job.registries_d,
+        crypto,
     };
     // Refused before anything is copied (skopeo finds out after writing).
     let sign = match Signers::prepare(&io, &job.signing).await? {
@@ -351,6 +365,7 @@ pub async fn copy_image(
         sent: Cell::new(0),
         present: Cell::new(false),
         sign: images.sign,
+        crypto: &settings.crypto,
     };
 
     let (top, top_type) = source.manifest(None).await?;

@@ -13,9 +13,9 @@ mod protocol;
 mod runtime;
 
 pub use protocol::{
-    BlobSink, BlobSource, ClientIdentity, FileInfo, FileKind, HttpRequest, HttpResponse, IoError, IoErrorKind,
-    PartOutcome, ProcessOutput, Progress, Recompress, Recompressed, Reply, Request, StreamPiece, TarMember, Timeouts,
-    TlsConfig, Transfer,
+    BlobSink, BlobSource, ClientIdentity, Crypt, CryptDirection, Crypted, FileInfo, FileKind, HttpRequest,
+    HttpResponse, IoError, IoErrorKind, PartOutcome, ProcessOutput, Progress, Recompress, Recompressed, Reply, Request,
+    StreamPiece, TarMember, Timeouts, TlsConfig, Transfer,
 };
 pub use runtime::{Io, Transferred};
 

@@ -167,6 +167,38 @@ pub struct Recompress {
     pub algorithm: Algorithm,
 }
 
+/// Which way a [`Crypt`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptDirection {
+    /// The input is plain, the output the ciphertext.
+    Encrypt,
+    /// The input is the ciphertext, the output plain.
+    Decrypt,
+}
+
+/// AES-256-CTR over a file (ocicrypt's layer cipher): XOR `input` with the
+/// key stream of `key` from the counter block `nonce` into `output`,
+/// computing HMAC-SHA256 (keyed with `key`) of the ciphertext side; reply
+/// [`Reply::Crypted`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypt {
+    pub input: BlobSource,
+    pub output: String,
+    pub key: Vec<u8>,
+    pub nonce: Vec<u8>,
+    pub direction: CryptDirection,
+    pub algorithm: Algorithm,
+}
+
+/// What a [`Crypt`] read and wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypted {
+    pub input_digest: String,
+    pub output_digest: String,
+    pub size: u64,
+    pub hmac: Vec<u8>,
+}
+
 /// One piece of a [`Request::WriteStream`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamPiece {
@@ -211,6 +243,7 @@ pub enum Request {
     Progress(Progress),
     Transfer(Transfer),
     Recompress(Recompress),
+    Crypt(Crypt),
     /// Create or truncate `path` with `data`.
     WriteFile {
         path: String,
@@ -431,6 +464,7 @@ pub enum Reply {
         response: Option<HttpResponse>,
     },
     Recompressed(Recompressed),
+    Crypted(Crypted),
     FileInfo(FileInfo),
     /// A `Run`'s exit status and output.
     Output(ProcessOutput),

@@ -188,6 +188,11 @@ impl Io {
         self.call(Request::Recompress(request), |r| if let Reply::Recompressed(r) = r { Ok(r) } else { Err(r) }).await
     }
 
+    /// Encrypts or decrypts a layer file (AES-256-CTR with HMAC-SHA256).
+    pub async fn crypt(&self, request: super::Crypt) -> Result<super::Crypted, IoError> {
+        self.call(Request::Crypt(request), |r| if let Reply::Crypted(r) = r { Ok(r) } else { Err(r) }).await
+    }
+
     /// Runs a program (a credential helper) and returns how it ended.
     pub async fn run(
         &self,
@@ -282,6 +287,7 @@ fn unexpected(reply: Reply) -> IoError {
         Reply::Members(_) => "a members",
         Reply::Transferred { .. } => "a transferred",
         Reply::Recompressed(_) => "a recompressed",
+        Reply::Crypted(_) => "a crypted",
         Reply::FileInfo(_) => "a file-info",
         Reply::Output(_) => "an output",
         Reply::Failed(_) => "a failed",

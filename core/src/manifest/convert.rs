@@ -8,6 +8,8 @@
 //! Both encode with Go's `json.Marshal`: compact, struct field order, and
 //! `<`, `>`, `&` escaped.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{Descriptor, ImageManifest};
@@ -51,6 +53,8 @@ struct OciManifest<'a> {
     media_type: &'a str,
     config: OciDescriptor<'a>,
     layers: Vec<OciDescriptor<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<&'a BTreeMap<String, String>>,
 }
 
 /// `manifest.Schema2Descriptor`: note `size` before `digest`.
@@ -137,6 +141,7 @@ pub fn docker_to_oci(m: &ImageManifest, config: &[u8]) -> Result<Converted> {
             annotations: None,
         },
         layers,
+        annotations: None,
     })?;
     Ok(Converted {
         kind: ManifestKind::OciManifest,
@@ -207,8 +212,14 @@ fn annotations(d: &Descriptor) -> Option<&std::collections::BTreeMap<String, Str
 
 /// A manifest of `kind` with these config and layer descriptors, encoded as
 /// containers/image encodes an updated manifest (used when layers were
-/// recompressed).
-pub fn encode(kind: ManifestKind, config: &Descriptor, layers: &[Descriptor]) -> Result<Vec<u8>> {
+/// recompressed, encrypted or decrypted); an OCI manifest keeps its own
+/// `annotations`.
+pub fn encode(
+    kind: ManifestKind,
+    config: &Descriptor,
+    layers: &[Descriptor],
+    manifest_annotations: Option<&BTreeMap<String, String>>,
+) -> Result<Vec<u8>> {
     match kind {
         ManifestKind::OciManifest => go_marshal(&OciManifest {
             schema_version: 2,
@@ -230,6 +241,7 @@ pub fn encode(kind: ManifestKind, config: &Descriptor, layers: &[Descriptor]) ->
                     annotations: annotations(l),
                 })
                 .collect(),
+            annotations: manifest_annotations.filter(|a| !a.is_empty()),
         }),
         ManifestKind::DockerV2S2 => go_marshal(&DockerManifest {
             schema_version: 2,

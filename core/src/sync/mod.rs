@@ -147,6 +147,7 @@ pub async fn run(io: Io, job: SyncJob, env: Environment) -> Result<Vec<u8>> {
         remove_signatures: job.remove_signatures,
         additional_tags: Vec::new(),
         registries_d: job.registries_d.clone(),
+        crypto: Default::default(),
     };
 
     let groups = sources::resolve(&io, &env, &log, job.source_kind, &job.source, &job.src).await?;

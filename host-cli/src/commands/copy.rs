@@ -41,11 +41,6 @@ fn compression_format(c: &str) -> Result<wj::CompressionFormat> {
 }
 
 pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
-    if !a.encryption_keys.is_empty() || !a.encrypt_layers.is_empty() || !a.decryption_keys.is_empty() {
-        bail!(
-            "--encryption-key, --encrypt-layer and --decryption-key: skiff does not encrypt or decrypt image layers yet"
-        );
-    }
     let signing = sign_options(a.signing)?;
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
@@ -80,6 +75,9 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         additional_tags: a.additional_tags,
         signing,
         sign_identity: a.sign_identity,
+        encryption_keys: a.encryption_keys,
+        encrypt_layers: a.encrypt_layers,
+        decryption_keys: a.decryption_keys,
     };
     let io = HostIo::new(g.debug).quiet(a.quiet);
     run_job_parallel(g, wj::Job::Copy(job), environment(Some(&scratch)), io)

@@ -3,6 +3,7 @@
 
 mod archive;
 mod certs;
+mod crypt;
 mod error;
 mod fs;
 mod http;
@@ -98,6 +99,7 @@ impl HostIo {
             Request::WriteStream(w) => fs::write_stream(w).await,
             Request::Stat(path) => fs::stat(path).await,
             Request::Recompress(r) => recompress::recompress(r).await,
+            Request::Crypt(c) => crypt::crypt(c).await,
             Request::Run(r) => process::run(r).await,
             Request::Random(length) => random(length),
             Request::ProxyReceive => self.with_proxy(|p| async move { p.receive().await }).await,

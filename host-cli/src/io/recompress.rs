@@ -44,12 +44,12 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-fn hex(d: ring::digest::Digest) -> String {
+pub(super) fn hex(d: ring::digest::Digest) -> String {
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The input's bytes: a whole file, or a member of an archive.
-fn open_input(source: &BlobSource) -> std::io::Result<Box<dyn Read>> {
+pub(super) fn open_input(source: &BlobSource) -> std::io::Result<Box<dyn Read>> {
     match source {
         BlobSource::File(path) => Ok(Box::new(std::fs::File::open(path)?)),
         BlobSource::FileRange(r) => {
@@ -61,7 +61,7 @@ fn open_input(source: &BlobSource) -> std::io::Result<Box<dyn Read>> {
     }
 }
 
-fn input_name(source: &BlobSource) -> &str {
+pub(super) fn input_name(source: &BlobSource) -> &str {
     match source {
         BlobSource::File(path) => path,
         BlobSource::FileRange(r) => &r.path,
