@@ -193,6 +193,7 @@ fn request_to_js(r: Request) -> JsValue {
         }
         Request::RemoveDir { .. } => set(&o, "kind", "remove-dir"),
         Request::Recompress(_) => set(&o, "kind", "recompress"),
+        Request::Crypt(_) => set(&o, "kind", "crypt"),
         // The image proxy is a CLI command: the driver answers with a failure.
         Request::ProxyReceive => set(&o, "kind", "proxy-receive"),
         Request::ProxySend { .. } => set(&o, "kind", "proxy-send"),

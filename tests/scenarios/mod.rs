@@ -8,6 +8,7 @@ mod copy;
 mod cred_helpers;
 mod daemon;
 mod delete;
+mod encryption;
 mod gpg_signing;
 mod host_js;
 mod image_proxy;

@@ -184,11 +184,15 @@ impl Copier<'_> {
         {
             target = ManifestKind::OciManifest;
         }
-        if encrypted_out && target != ManifestKind::OciManifest {
-            if self.format.is_some() || !dest.accepts(ManifestKind::OciManifest) {
+        if encrypted_out {
+            let why = match self.format {
+                _ if !dest.accepts(ManifestKind::OciManifest) => Some("this destination cannot store one".to_owned()),
+                Some(f) if f != ManifestKind::OciManifest => Some(format!("--format asks for {}", f.media_type())),
+                _ => None,
+            };
+            if let Some(why) = why {
                 return Err(Error::unsupported(format!(
-                    "encrypted layers can be described only by an OCI manifest, and {} would be written",
-                    target.media_type()
+                    "encrypted layers can be described only by an OCI manifest, and {why}"
                 )));
             }
             target = ManifestKind::OciManifest;

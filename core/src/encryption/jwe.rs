@@ -349,7 +349,7 @@ mod tests {
         let v: Value = serde_json::from_str(&both).unwrap();
         assert_eq!(v["recipients"].as_array().unwrap().len(), 2);
         assert_eq!(v["recipients"][0]["header"]["alg"], "RSA-OAEP");
-        for key in [PrivateKey::Rsa(rsa_key), PrivateKey::P256(ec_key)] {
+        for key in [PrivateKey::Rsa(Box::new(rsa_key)), PrivateKey::P256(ec_key)] {
             assert_eq!(unwrap(both.as_bytes(), &[PrivateKey::P256(other.clone()), key]).unwrap(), b"opts");
         }
         let e = unwrap(both.as_bytes(), &[PrivateKey::P256(other)]).unwrap_err();

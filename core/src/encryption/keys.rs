@@ -14,7 +14,7 @@ pub enum PublicKey {
 
 #[derive(Debug, Clone)]
 pub enum PrivateKey {
-    Rsa(rsa::RsaPrivateKey),
+    Rsa(Box<rsa::RsaPrivateKey>),
     P256(p256::SecretKey),
 }
 
@@ -62,13 +62,13 @@ pub fn parse_public(bytes: &[u8]) -> Result<PublicKey, String> {
 
 fn private_from_der(der: &[u8]) -> Option<PrivateKey> {
     if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_der(der) {
-        return Some(PrivateKey::Rsa(k));
+        return Some(PrivateKey::Rsa(Box::new(k)));
     }
     if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
         return Some(PrivateKey::P256(k));
     }
     if let Ok(k) = rsa::RsaPrivateKey::from_pkcs1_der(der) {
-        return Some(PrivateKey::Rsa(k));
+        return Some(PrivateKey::Rsa(Box::new(k)));
     }
     p256::SecretKey::from_sec1_der(der).ok().map(PrivateKey::P256)
 }
@@ -114,7 +114,7 @@ mod tests {
             format!("junk before\n{}", &*key.to_pkcs1_pem(LineEnding::LF).unwrap()).into_bytes(),
         ];
         for f in forms {
-            assert!(matches!(parse_private(&f), Ok(PrivateKey::Rsa(k)) if k == key));
+            assert!(matches!(parse_private(&f), Ok(PrivateKey::Rsa(k)) if *k == key));
         }
         let pem = public.to_public_key_pem(LineEnding::LF).unwrap();
         assert!(matches!(parse_public(pem.as_bytes()), Ok(PublicKey::Rsa(k)) if k == public));
