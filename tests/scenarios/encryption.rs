@@ -297,7 +297,7 @@ fn encryption_flags_are_checked_as_skopeo_checks_them() {
         (vec!["--decryption-key", missing.as_str()], "Invalid decryption keys: open"),
         (vec!["--encryption-key", "pgp:someone@example.com"], "pgp is not supported"),
         (vec!["--encryption-key", "pkcs7:cert.pem"], "pkcs7 is not supported"),
-        (vec!["--decryption-key", "provider:kms"], "key providers are not supported"),
+        (vec!["--decryption-key", "provider:kms"], "key provider \"kms\" is not configured"),
         (vec!["--decryption-key", &k.rsa_pub], "a public key, not a private key"),
     ] {
         let out = tmp.path().join("refused");
@@ -406,4 +406,155 @@ fn hostile_encrypted_layers_fail_cleanly_and_write_nothing() {
         assert!(!blobs.contains(&plain_layers[0]), "{name}: the first layer was stored decrypted");
         assert!(blobs.iter().all(|b| !b.contains("skiff-tmp")), "{name}: scratch files left: {blobs:?}");
     }
+}
+
+/// A key provider for the tests (ocicrypt's command protocol): it logs each
+/// request to the file named by its argument and "wraps" the options by
+/// XOR with its secret behind a `testkms:` prefix.
+const KEY_PROVIDER: &str = r#"#!/usr/bin/env python3
+import base64, json, sys
+req = json.load(sys.stdin)
+with open(sys.argv[1], "a") as log:
+    log.write(json.dumps(req) + "\n")
+SECRET = b"skiff-test-kms"
+def xor(b):
+    return bytes(x ^ SECRET[i % len(SECRET)] for i, x in enumerate(b))
+if req["op"] == "keywrap":
+    opts = base64.b64decode(req["keywrapparams"]["optsdata"])
+    out = {"keywrapresults": {"annotation": base64.b64encode(b"testkms:" + xor(opts)).decode()}}
+else:
+    ann = base64.b64decode(req["keyunwrapparams"]["annotation"])
+    if not ann.startswith(b"testkms:"):
+        sys.stderr.write("this key was not wrapped by testkms")
+        sys.exit(3)
+    out = {"keyunwrapresults": {"optsdata": base64.b64encode(xor(ann[8:])).decode()}}
+json.dump(out, sys.stdout)
+"#;
+
+/// Runs `tool` with `OCICRYPT_KEYPROVIDER_CONFIG` naming the test provider.
+fn with_provider(tool: &str, config: &Path, args: &[&str]) -> Run {
+    let mut cmd = match tool {
+        "skiff" => skiff_tests::harness::tools::skiff_cmd(),
+        _ => {
+            let mut c = Command::new("skopeo");
+            skiff_tests::harness::tools::isolate(&mut c);
+            c
+        }
+    };
+    cmd.env("OCICRYPT_KEYPROVIDER_CONFIG", config).args(args);
+    run(cmd)
+}
+
+/// The requests the provider logged since the last call, with the wrapped
+/// bytes (random) blanked.
+fn logged(log: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let _ = std::fs::remove_file(log);
+    text.lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            for p in ["/keywrapparams/optsdata", "/keyunwrapparams/annotation"] {
+                if let Some(x) = v.pointer_mut(p).filter(|x| x.is_string()) {
+                    *x = "…".into();
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn key_providers_speak_ocicrypts_command_protocol() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("testkms");
+    std::fs::write(&script, KEY_PROVIDER).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = tmp.path().join("requests.log");
+    let config = tmp.path().join("ocicrypt.json");
+    let cfg = serde_json::json!({"key-providers": {
+        "testkms": {"cmd": {"path": script, "args": [log]}},
+        "remote": {"grpc": "127.0.0.1:1"},
+    }});
+    std::fs::write(&config, cfg.to_string()).unwrap();
+    let source_digest = named_digest(&world().single);
+    let copy_with = |tool: &str, flags: &[&str], from: &str, to: &str| {
+        let mut args = vec![INSECURE, "copy", "-q"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&[from, to]);
+        with_provider(tool, &config, &args)
+    };
+
+    // Debian's skopeo 1.9.3 predates key providers ("Provided protocol not
+    // recognized"), so the requests are checked against ocicrypt's protocol
+    // (keyprovider.go: Go's JSON of its structs), and skopeo reads the JWE
+    // recipient of an image wrapped for both.
+    let ours = tmp.path().join("ours");
+    let rsa = format!("jwe:{}", k.rsa_pub);
+    copy_with("skiff", &["--encryption-key", "provider:testkms", "--encryption-key", &rsa], &single(), &oci(&ours))
+        .ok();
+    let wraps = logged(&log);
+    let enabled = B64.encode("Enabled");
+    let wrap = serde_json::json!({"op": "keywrap",
+        "keywrapparams": {"ec": {"Parameters": {"testkms": [enabled]}, "DecryptConfig": {"Parameters": null}}, "optsdata": "…"},
+        "keyunwrapparams": {"dc": null, "annotation": null}});
+    assert_eq!(wraps, vec![wrap.clone(), wrap], "one keywrap request per layer");
+    let m = manifest(&ours);
+    for l in m["layers"].as_array().unwrap() {
+        let a = l["annotations"]["org.opencontainers.image.enc.keys.provider.testkms"].as_str().unwrap();
+        assert!(B64.decode(a).unwrap().starts_with(b"testkms:"), "the provider's answer is stored: {a}");
+        assert!(l["annotations"]["org.opencontainers.image.enc.keys.jwe"].is_string());
+    }
+    let out = tmp.path().join("ours-skopeo");
+    copy_with("skopeo", &["--decryption-key", &k.rsa_priv], &oci(&ours), &oci(&out)).ok();
+    assert_eq!(named_digest(&out), source_digest, "skopeo decrypts the JWE recipient");
+    let _ = logged(&log);
+    // Decrypted through the provider alone (the JWE removed, so only it can).
+    let provider_only = tmp.path().join("provider-only");
+    tampered(&ours, &provider_only, |_, _| {});
+    let mut m = manifest(&provider_only);
+    for l in m["layers"].as_array_mut().unwrap() {
+        l["annotations"].as_object_mut().unwrap().remove("org.opencontainers.image.enc.keys.jwe");
+    }
+    let bytes = serde_json::to_vec(&m).unwrap();
+    let d = sha256(&bytes);
+    std::fs::write(provider_only.join("blobs/sha256").join(&d[7..]), &bytes).unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(provider_only.join("index.json"), index.to_string()).unwrap();
+    let out = tmp.path().join("provider-dec");
+    copy_with("skiff", &["--decryption-key", "provider:testkms"], &oci(&provider_only), &oci(&out)).ok();
+    assert_eq!(named_digest(&out), source_digest, "the provider's key restores the image");
+    let unwrap = serde_json::json!({"op": "keyunwrap",
+        "keywrapparams": {"ec": null, "optsdata": null},
+        "keyunwrapparams": {"dc": {"Parameters": {"testkms": [enabled]}}, "annotation": "…"}});
+    assert_eq!(logged(&log), vec![unwrap.clone(), unwrap], "one keyunwrap request per layer");
+
+    // Failures are sentences: a provider that refuses, one not configured, a gRPC one.
+    let jwe_only = tmp.path().join("jwe-only");
+    copy(skiff, &["--encryption-key", &rsa], &single(), &oci(&jwe_only)).ok();
+    for (flags, from, message) in [
+        (vec!["--decryption-key", "provider:nonesuch"], oci(&ours), "key provider \"nonesuch\" is not configured"),
+        (vec!["--encryption-key", "provider:remote"], single(), "gRPC service, which skiff does not support"),
+        (vec!["--decryption-key", "provider:testkms"], oci(&jwe_only), "the layer names no key this copy was given"),
+    ] {
+        let out = tmp.path().join("refused");
+        let r = copy_with("skiff", &flags, &from, &oci(&out));
+        assert_eq!(r.code, 1, "{flags:?}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{flags:?}: {}", r.stderr);
+        assert!(!out.join("index.json").exists());
+    }
+    // A provider that exits non-zero: its stderr in the message.
+    let forged = tmp.path().join("forged");
+    tampered(&ours, &forged, |l, _| {
+        l["annotations"]["org.opencontainers.image.enc.keys.provider.testkms"] = B64.encode(b"not-ours").into();
+        l["annotations"].as_object_mut().unwrap().remove("org.opencontainers.image.enc.keys.jwe");
+    });
+    let out = tmp.path().join("forged-out");
+    let r = copy_with("skiff", &["--decryption-key", "provider:testkms"], &oci(&forged), &oci(&out));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("this key was not wrapped by testkms"), "{}", r.stderr);
+    assert!(!out.join("index.json").exists());
 }

@@ -374,26 +374,25 @@ impl Copier<'_> {
         let step = async |name: &str, path: &mut String, current: &mut Descriptor| -> Result<()> {
             let output = scratch(name);
             let input = std::mem::replace(path, output.clone());
-            let r =
-                match name {
-                    "dec" => encryption::decrypt_layer(self.io, &self.crypto.decrypt, l, input.clone(), output)
-                        .await
-                        .map(|d| Descriptor {
-                            media_type: encryption::layer::decrypted_media_type(&written.media_type)
-                                .unwrap_or(&written.media_type)
-                                .to_owned(),
-                            annotations: encryption::layer::strip(written.annotations.as_ref()),
-                            ..d
-                        }),
-                    "out" => {
-                        let change = steps.recompress.expect("a recompression step");
-                        self.recompress(l, input.clone(), output, change, steps.diff_id, kind).await
+            let r = match name {
+                "dec" => encryption::decrypt_layer(self.io, self.crypto, l, input.clone(), output).await.map(|d| {
+                    Descriptor {
+                        media_type: encryption::layer::decrypted_media_type(&written.media_type)
+                            .unwrap_or(&written.media_type)
+                            .to_owned(),
+                        annotations: encryption::layer::strip(written.annotations.as_ref()),
+                        ..d
                     }
-                    _ => {
-                        let encryption = self.crypto.encrypt.as_ref().expect("an encryption step");
-                        encryption::encrypt_layer(self.io, encryption, current, input.clone(), output).await
-                    }
-                };
+                }),
+                "out" => {
+                    let change = steps.recompress.expect("a recompression step");
+                    self.recompress(l, input.clone(), output, change, steps.diff_id, kind).await
+                }
+                _ => {
+                    let encryption = self.crypto.encrypt.as_ref().expect("an encryption step");
+                    encryption::encrypt_layer(self.io, encryption, current, input.clone(), output).await
+                }
+            };
             let _ = self.io.fs(Request::RemoveFile { path: input }).await;
             *current = r?;
             Ok(())

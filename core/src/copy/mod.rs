@@ -253,7 +253,7 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         }
         (_, false, false) => return Err(Error::invalid("platforms are listed only with --multi-arch OS/ARCH,…")),
     }
-    let crypto = Crypto::prepare(&io, &job.encryption_keys, &job.encrypt_layers, &job.decryption_keys).await?;
+    let crypto = Crypto::prepare(&io, &env, &job.encryption_keys, &job.encrypt_layers, &job.decryption_keys).await?;
     let settings = CopySettings {
         mode,
         platforms,

@@ -1,7 +1,7 @@
 //! Builds without the `encryption` feature: no key can be read, so no
 //! layer is ever encrypted or decrypted.
 
-use super::Encryption;
+use super::{Crypto, Encryption};
 use crate::engine::Io;
 use crate::error::{Error, Result};
 use crate::manifest::Descriptor;
@@ -28,6 +28,6 @@ pub async fn encrypt_layer(_: &Io, _: &Encryption, _: &Descriptor, _: String, _:
     Err(Error::unsupported(ABSENT))
 }
 
-pub async fn decrypt_layer(_: &Io, _: &[keys::PrivateKey], _: &Descriptor, _: String, _: String) -> Result<Descriptor> {
+pub async fn decrypt_layer(_: &Io, _: &Crypto, _: &Descriptor, _: String, _: String) -> Result<Descriptor> {
     Err(Error::unsupported(ABSENT))
 }

@@ -116,10 +116,17 @@ pub fn jwes(annotation: &str) -> Result<Vec<Vec<u8>>, String> {
         .collect()
 }
 
-/// The annotations of an encrypted layer: its own, then ocicrypt's.
-pub fn annotate(own: Option<&BTreeMap<String, String>>, jwe: &str, public: &[u8]) -> BTreeMap<String, String> {
+/// The annotations of an encrypted layer: its own, then each key
+/// wrapper's (annotation name, what it wrapped), then the public options.
+pub fn annotate(
+    own: Option<&BTreeMap<String, String>>,
+    wrapped: &[(String, Vec<u8>)],
+    public: &[u8],
+) -> BTreeMap<String, String> {
     let mut a = own.cloned().unwrap_or_default();
-    a.insert(KEYS_JWE.to_owned(), B64.encode(jwe));
+    for (name, bytes) in wrapped {
+        a.insert(name.clone(), B64.encode(bytes));
+    }
     a.insert(PUBOPTS.to_owned(), B64.encode(public));
     a
 }
@@ -159,14 +166,14 @@ pub fn decrypted_media_type(media_type: &str) -> Option<&str> {
     media_type.strip_suffix("+encrypted")
 }
 
-/// Which annotation-named key wrappers other than JWE a layer was
-/// encrypted for (for the message when no JWE can be opened).
+/// Which annotation-named key wrappers a layer was encrypted for, other
+/// than JWE and key providers (for the message when none can be used).
 pub fn other_wrappers(own: Option<&BTreeMap<String, String>>) -> Vec<String> {
     let prefix = format!("{PREFIX}.keys.");
     own.into_iter()
         .flatten()
         .filter_map(|(k, _)| k.strip_prefix(&prefix))
-        .filter(|s| *s != "jwe")
+        .filter(|s| *s != "jwe" && !s.starts_with("provider."))
         .map(crate::error::sanitize)
         .collect()
 }
@@ -201,10 +208,10 @@ mod tests {
         assert!(encrypted_media_type(&format!("{}+encrypted", mt::OCI_LAYER_GZIP)).is_err());
         assert!(encrypted_media_type(mt::OCI_CONFIG).is_err());
         let own = BTreeMap::from([("a".to_owned(), "b".to_owned())]);
-        let a = annotate(Some(&own), "{}", b"{}");
+        let a = annotate(Some(&own), &[(KEYS_JWE.to_owned(), b"{}".to_vec())], b"{}");
         assert_eq!(a.len(), 3);
         assert_eq!(strip(Some(&a)), Some(own));
-        assert_eq!(strip(Some(&annotate(None, "{}", b"{}"))), None);
+        assert_eq!(strip(Some(&annotate(None, &[], b"{}"))), None);
         let pgp = BTreeMap::from([(format!("{PREFIX}.keys.pgp"), String::new())]);
         assert_eq!(other_wrappers(Some(&pgp)), vec!["pgp"]);
     }

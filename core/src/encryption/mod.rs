@@ -14,6 +14,7 @@ pub mod jwe;
 #[cfg(feature = "encryption")]
 pub mod keys;
 pub mod layer;
+pub mod provider;
 #[cfg(feature = "encryption")]
 mod steps;
 
@@ -24,6 +25,7 @@ pub use absent::{decrypt_layer, encrypt_layer, keys};
 #[cfg(feature = "encryption")]
 pub use steps::{decrypt_layer, encrypt_layer};
 
+use crate::config::Environment;
 use crate::engine::{Io, IoErrorKind};
 use crate::error::{Error, Result};
 use keys::{PrivateKey, PublicKey};
@@ -35,6 +37,8 @@ const MAX_KEY_FILE: u64 = 1 << 20;
 #[derive(Debug)]
 pub struct Encryption {
     pub recipients: Vec<PublicKey>,
+    /// `provider:NAME[:PARAMETER]` recipients.
+    pub providers: Vec<provider::Named>,
     /// The layers to encrypt; empty: every one.
     pub layers: Vec<i64>,
 }
@@ -46,6 +50,8 @@ pub struct Crypto {
     /// `--decryption-key`: the private keys to try (none: encrypted layers
     /// are copied as they are).
     pub decrypt: Vec<PrivateKey>,
+    /// `--decryption-key provider:NAME[:PARAMETER]`.
+    pub decrypt_providers: Vec<provider::Named>,
 }
 
 async fn read_key_file(io: &Io, path: &str) -> std::result::Result<Vec<u8>, String> {
@@ -59,6 +65,7 @@ impl Crypto {
     /// The flags checked and the keys read, before anything is copied.
     pub async fn prepare(
         io: &Io,
+        env: &Environment,
         encryption_keys: &[String],
         layers: &[i64],
         decryption_keys: &[String],
@@ -74,9 +81,15 @@ impl Crypto {
             return Err(Error::unsupported("this build of skiff cannot encrypt or decrypt images"));
         }
         let mut crypto = Crypto::default();
+        let uses_providers = encryption_keys.iter().chain(decryption_keys).any(|k| k.starts_with("provider:"));
+        let configured = match uses_providers {
+            true => provider::Providers::configured(io, env).await?,
+            false => provider::Providers::default(),
+        };
         if !encryption_keys.is_empty() {
             let bad = |why: String| Error::invalid(format!("Invalid encryption keys: {why}"));
             let mut recipients = Vec::new();
+            let mut providers = Vec::new();
             for k in encryption_keys {
                 let Some((protocol, value)) = k.split_once(':') else {
                     return Err(bad("Invalid recipient format".to_owned()));
@@ -89,7 +102,8 @@ impl Crypto {
                             .map_err(|e| bad(format!("File provided is not a public key: {value}: {e}")))?;
                         recipients.push(key);
                     }
-                    "pgp" | "pkcs7" | "pkcs11" | "provider" => {
+                    "provider" => providers.push(value),
+                    "pgp" | "pkcs7" | "pkcs11" => {
                         return Err(Error::unsupported(format!(
                             "--encryption-key {protocol}:…: skiff encrypts for jwe: recipients only ({protocol} is not supported)"
                         )));
@@ -97,14 +111,15 @@ impl Crypto {
                     _ => return Err(bad("Provided protocol not recognized".to_owned())),
                 }
             }
-            crypto.encrypt = Some(Encryption { recipients, layers: layers.to_vec() });
+            let providers = provider::named(&providers, &configured)?;
+            crypto.encrypt = Some(Encryption { recipients, providers, layers: layers.to_vec() });
         }
+        let mut providers = Vec::new();
         for k in decryption_keys {
             let bad = |why: String| Error::invalid(format!("Invalid decryption keys: {why}"));
-            if k.starts_with("provider:") {
-                return Err(Error::unsupported(
-                    "--decryption-key provider:…: key providers are not supported by skiff",
-                ));
+            if let Some(p) = k.strip_prefix("provider:") {
+                providers.push(p);
+                continue;
             }
             // ocicrypt's `FILE:PASSWORD` (the password only opens encrypted
             // keys, which skiff refuses below).
@@ -115,6 +130,7 @@ impl Crypto {
             let bytes = read_key_file(io, path).await.map_err(bad)?;
             crypto.decrypt.push(keys::parse_private(&bytes).map_err(|e| bad(format!("{path}: {e}")))?);
         }
+        crypto.decrypt_providers = provider::named(&providers, &configured)?;
         Ok(crypto)
     }
 
@@ -142,6 +158,6 @@ impl Crypto {
 
     /// Whether a layer of this media type is decrypted by this copy.
     pub fn decrypts(&self, media_type: &str) -> bool {
-        !self.decrypt.is_empty() && layer::is_encrypted(media_type)
+        (!self.decrypt.is_empty() || !self.decrypt_providers.is_empty()) && layer::is_encrypted(media_type)
     }
 }

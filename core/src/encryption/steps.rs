@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::keys::PrivateKey;
-use super::{Encryption, jwe, layer};
+use super::{Crypto, Encryption, jwe, layer, provider};
 use crate::digest::Digest;
 use crate::engine::{BlobSource, Crypt, CryptDirection, Io};
 use crate::error::{Error, ErrorKind, Result};
@@ -45,8 +44,16 @@ pub async fn encrypt_layer(
     let done = io.crypt(request).await.map_err(crypt_error("encrypting", &plain.digest))?;
     plain.check_transfer(&done.input_digest, done.size)?;
     let private = layer::private_options(&key, &plain.digest);
-    let wrapped = jwe::wrap(&private, &encryption.recipients, &mut rng)
-        .map_err(|e| Error::other(format!("encrypting blob {}: {e}", plain.digest)))?;
+    let failed = |e: String| Error::other(format!("encrypting blob {}: {e}", plain.digest));
+    let mut wrapped = Vec::new();
+    if !encryption.recipients.is_empty() {
+        let jwe = jwe::wrap(&private, &encryption.recipients, &mut rng).map_err(failed)?;
+        wrapped.push((layer::KEYS_JWE.to_owned(), jwe.into_bytes()));
+    }
+    for p in &encryption.providers {
+        let annotation = provider::wrap(io, p, &private).await.map_err(failed)?;
+        wrapped.push((format!("{}{}", provider::ANNOTATION_PREFIX, p.name), annotation));
+    }
     let public = layer::public_options(&done.hmac);
     Ok(Descriptor {
         media_type,
@@ -59,30 +66,59 @@ pub async fn encrypt_layer(
 }
 
 /// The layer key of an encrypted layer's annotations, unwrapped with one of
-/// `keys`, its HMAC and the plain blob's digest.
-fn unwrap_layer(
+/// the user's keys (JWE) or providers, its HMAC and the plain blob's digest.
+async fn unwrap_layer(
+    io: &Io,
     annotations: Option<&BTreeMap<String, String>>,
-    keys: &[PrivateKey],
+    crypto: &Crypto,
 ) -> std::result::Result<(layer::LayerKey, Digest, Vec<u8>), String> {
-    let Some(wrapped) = annotations.and_then(|a| a.get(layer::KEYS_JWE)) else {
-        let others = layer::other_wrappers(annotations);
-        return Err(match others.is_empty() {
-            true => "missing private key needed for decryption: the layer names no key".to_owned(),
-            false => format!("its keys are wrapped for {} only, which skiff does not support", others.join(", ")),
-        });
-    };
+    let annotation = |name: &str| annotations.and_then(|a| a.get(name));
     let mut errors = Vec::new();
-    for jwe in layer::jwes(wrapped)? {
-        match jwe::unwrap(&jwe, keys) {
-            Ok(private) => {
-                let (key, digest) = layer::read_private(&private)?;
-                let hmac = layer::read_public(annotations.and_then(|a| a.get(layer::PUBOPTS)).map(String::as_str))?;
-                return Ok((key, digest, hmac));
+    let mut tried = false;
+    let mut private = None;
+    if let Some(wrapped) = annotation(layer::KEYS_JWE).filter(|_| !crypto.decrypt.is_empty()) {
+        tried = true;
+        for jwe in layer::jwes(wrapped)? {
+            match jwe::unwrap(&jwe, &crypto.decrypt) {
+                Ok(p) => {
+                    private = Some(p);
+                    break;
+                }
+                Err(e) => errors.push(e),
             }
-            Err(e) => errors.push(e),
         }
     }
-    Err(format!("no suitable key found for decrypting layer key: {}", errors.join("; ")))
+    for p in &crypto.decrypt_providers {
+        if private.is_some() {
+            break;
+        }
+        let Some(wrapped) = annotation(&format!("{}{}", provider::ANNOTATION_PREFIX, p.name)) else { continue };
+        tried = true;
+        for a in layer::jwes(wrapped)? {
+            match provider::unwrap(io, p, &a).await {
+                Ok(opts) => {
+                    private = Some(opts);
+                    break;
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    let Some(private) = private else {
+        let others = layer::other_wrappers(annotations);
+        return Err(match (tried, others.is_empty()) {
+            (true, _) => format!("no suitable key found for decrypting layer key: {}", errors.join("; ")),
+            (false, true) => {
+                "missing private key needed for decryption: the layer names no key this copy was given".to_owned()
+            }
+            (false, false) => {
+                format!("its keys are wrapped for {} only, which skiff does not support", others.join(", "))
+            }
+        });
+    };
+    let (key, digest) = layer::read_private(&private)?;
+    let hmac = layer::read_public(annotation(layer::PUBOPTS).map(String::as_str))?;
+    Ok((key, digest, hmac))
 }
 
 /// Decrypts the encrypted layer blob at `input` (described by `l`) into
@@ -90,12 +126,13 @@ fn unwrap_layer(
 /// the plain blob, as it was before encryption.
 pub async fn decrypt_layer(
     io: &Io,
-    keys: &[PrivateKey],
+    crypto: &Crypto,
     l: &Descriptor,
     input: String,
     output: String,
 ) -> Result<Descriptor> {
-    let (key, plain, hmac) = unwrap_layer(l.annotations.as_ref(), keys)
+    let (key, plain, hmac) = unwrap_layer(io, l.annotations.as_ref(), crypto)
+        .await
         .map_err(|e| Error::invalid(format!("decrypting layer {}: {e}", l.digest)))?;
     let media_type = layer::decrypted_media_type(&l.media_type).unwrap_or(&l.media_type).to_owned();
     let request = Crypt {

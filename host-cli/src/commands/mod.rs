@@ -111,7 +111,7 @@ fn platform(g: &GlobalOptions) -> wj::PlatformOverride {
 /// documents, the user, this machine's platform (in Rust's names, which the
 /// core maps to Go's) and this run's scratch directory.
 fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
-    const VARIABLES: [&str; 16] = [
+    const VARIABLES: [&str; 17] = [
         "HOME",
         "XDG_RUNTIME_DIR",
         "XDG_CONFIG_HOME",
@@ -128,6 +128,7 @@ fn environment(scratch: Option<&ScratchDir>) -> wj::Environment {
         "CONTAINERS_STORAGE_CONF",
         "STORAGE_DRIVER",
         "XDG_DATA_HOME",
+        "OCICRYPT_KEYPROVIDER_CONFIG",
     ];
     let variables = VARIABLES.iter().filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v))).collect();
     wj::Environment {
