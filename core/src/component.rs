@@ -343,6 +343,7 @@ fn codec_to_wit(c: Compression) -> wit::Codec {
         Compression::None => wit::Codec::None,
         Compression::Gzip => wit::Codec::Gzip,
         Compression::Zstd => wit::Codec::Zstd,
+        Compression::ZstdChunked => wit::Codec::ZstdChunked,
     }
 }
 
@@ -479,9 +480,12 @@ fn reply_from_wit(reply: wit::Reply) -> Reply {
         wit::Reply::Transferred(t) => {
             Reply::Transferred { digest: t.digest, size: t.size, response: t.response.map(response_from_wit) }
         }
-        wit::Reply::Recompressed(r) => {
-            Reply::Recompressed(engine::Recompressed { digest: r.digest, size: r.size, diff_id: r.diff_id })
-        }
+        wit::Reply::Recompressed(r) => Reply::Recompressed(engine::Recompressed {
+            digest: r.digest,
+            size: r.size,
+            diff_id: r.diff_id,
+            annotations: r.annotations,
+        }),
         wit::Reply::Crypted(c) => Reply::Crypted(engine::Crypted {
             input_digest: c.input_digest,
             output_digest: c.output_digest,

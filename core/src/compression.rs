@@ -13,6 +13,10 @@ pub enum Compression {
     None,
     Gzip,
     Zstd,
+    /// zstd with each file in its own frames and a table of contents
+    /// (containers/storage's zstd:chunked): written only, since it reads as
+    /// zstd (its media type is zstd's, its metadata in skippable frames).
+    ZstdChunked,
 }
 
 impl Compression {
@@ -21,6 +25,7 @@ impl Compression {
             Compression::None => "none",
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
+            Compression::ZstdChunked => "zstd:chunked",
         }
     }
 
@@ -56,6 +61,8 @@ impl Compression {
             Compression::None => return Ok(0),
             Compression::Gzip => (0..=9, 6),
             Compression::Zstd => (1..=22, 3),
+            // containers/storage's ZstdCompressor default.
+            Compression::ZstdChunked => (1..=22, 10),
         };
         match requested {
             None => Ok(default),
@@ -76,10 +83,10 @@ impl Compression {
         match (kind, self) {
             (ManifestKind::OciManifest, Compression::None) => Ok(mt::OCI_LAYER),
             (ManifestKind::OciManifest, Compression::Gzip) => Ok(mt::OCI_LAYER_GZIP),
-            (ManifestKind::OciManifest, Compression::Zstd) => Ok(mt::OCI_LAYER_ZSTD),
+            (ManifestKind::OciManifest, Compression::Zstd | Compression::ZstdChunked) => Ok(mt::OCI_LAYER_ZSTD),
             (ManifestKind::DockerV2S2, Compression::None) => Ok("application/vnd.docker.image.rootfs.diff.tar"),
             (ManifestKind::DockerV2S2, Compression::Gzip) => Ok(mt::DOCKER_LAYER_GZIP),
-            (ManifestKind::DockerV2S2, Compression::Zstd) => {
+            (ManifestKind::DockerV2S2, Compression::Zstd | Compression::ZstdChunked) => {
                 Err(Error::unsupported("Docker schema 2 manifests cannot carry zstd layers; use --format oci"))
             }
             (other, _) => Err(Error::unsupported(format!("cannot change layer compression in {}", other.media_type()))),
@@ -135,9 +142,7 @@ impl CompressionPolicy {
             None => None,
             Some(CompressionFormat::Gzip) => Some(Compression::Gzip),
             Some(CompressionFormat::Zstd) => Some(Compression::Zstd),
-            Some(CompressionFormat::ZstdChunked) => {
-                return Err(Error::unsupported("--dest-compress-format zstd:chunked is not supported; use zstd"));
-            }
+            Some(CompressionFormat::ZstdChunked) => Some(Compression::ZstdChunked),
         };
         if compress && decompress {
             return Err(Error::invalid("--dest-compress and --dest-decompress cannot be used together"));
@@ -197,7 +202,13 @@ mod tests {
         assert_eq!(comp.target(Desired::Preserve, Compression::Zstd), Compression::Zstd);
         let de = CompressionPolicy::parse(None, false, true, None).unwrap();
         assert_eq!(de.target(Desired::Preserve, Compression::Gzip), Compression::None);
-        assert!(CompressionPolicy::parse(Some(CompressionFormat::ZstdChunked), false, false, None).is_err());
+        let chunked = CompressionPolicy::parse(Some(CompressionFormat::ZstdChunked), false, false, None).unwrap();
+        assert_eq!(
+            chunked.target(Desired::Compress, Compression::Zstd),
+            Compression::ZstdChunked,
+            "zstd is re-encoded"
+        );
+        assert_eq!(chunked.target(Desired::Preserve, Compression::Zstd), Compression::Zstd);
         assert!(CompressionPolicy::parse(Some(CompressionFormat::Gzip), false, false, Some(10)).is_err());
         assert!(CompressionPolicy::parse(None, false, false, Some(-1)).is_ok());
         assert_eq!(Compression::Zstd.level(None).unwrap(), 3);

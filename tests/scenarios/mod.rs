@@ -26,6 +26,7 @@ mod sigstore_signing;
 mod storage;
 mod sync;
 mod tarball;
+mod zstd_chunked;
 
 use serde_json::Value;
 

@@ -179,7 +179,7 @@ impl Copier<'_> {
             None => ManifestKind::OciManifest,
         };
         if target == ManifestKind::DockerV2S2
-            && recompress.iter().any(|r| matches!(r, Some((_, Compression::Zstd))))
+            && recompress.iter().any(|r| matches!(r, Some((_, Compression::Zstd | Compression::ZstdChunked))))
             && self.format.is_none()
         {
             target = ManifestKind::OciManifest;
@@ -453,8 +453,9 @@ impl Copier<'_> {
             digest: Digest::parse(&r.digest)?,
             size: r.size as i64,
             urls: None,
-            // containers/image drops a re-encoded layer's annotations.
-            annotations: None,
+            // containers/image drops a re-encoded layer's annotations and
+            // adds the encoding's own (zstd:chunked's).
+            annotations: (!r.annotations.is_empty()).then(|| r.annotations.into_iter().collect()),
             platform: None,
         })
     }

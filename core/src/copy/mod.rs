@@ -254,6 +254,20 @@ pub async fn run(io: Io, job: CopyJob, env: Environment) -> Result<Vec<u8>> {
         (_, false, false) => return Err(Error::invalid("platforms are listed only with --multi-arch OS/ARCH,…")),
     }
     let crypto = Crypto::prepare(&io, &env, &job.encryption_keys, &job.encrypt_layers, &job.decryption_keys).await?;
+    // containers/image: zstd:chunked's table of contents would reveal what
+    // encryption hides, and ranges of an encrypted layer cannot be read.
+    if crypto.encrypt.is_some() && compression.format == Some(Compression::ZstdChunked) {
+        if job.dest_force_compress_format {
+            return Err(Error::invalid(
+                "explicitly requested to combine zstd:chunked with encryption, which is not beneficial; use plain zstd instead",
+            ));
+        }
+        io.warn(
+            "Compression using zstd:chunked is not beneficial for encrypted layers, using plain zstd instead"
+                .to_owned(),
+        );
+        compression.format = Some(Compression::Zstd);
+    }
     let settings = CopySettings {
         mode,
         platforms,

@@ -486,4 +486,7 @@ pub struct Recompressed {
     pub digest: String,
     pub size: u64,
     pub diff_id: String,
+    /// What the encoding says of itself in the layer's descriptor
+    /// (zstd:chunked's table-of-contents position and checksum).
+    pub annotations: Vec<(String, String)>,
 }

@@ -13,6 +13,7 @@ mod progress;
 mod proxy;
 mod recompress;
 mod transfer;
+mod zstd_chunked;
 
 use std::sync::Arc;
 use std::time::Duration;

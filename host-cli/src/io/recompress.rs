@@ -73,7 +73,7 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
     let input = BufReader::new(open_input(&r.input)?);
     let decoded: Box<dyn Read> = match r.from {
         Codec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Codec::Zstd => Box::new(zstd::stream::read::Decoder::new(input)?),
+        Codec::Zstd | Codec::ZstdChunked => Box::new(zstd::stream::read::Decoder::new(input)?),
         Codec::None => Box::new(input),
     };
     let mut decoded = HashingReader { inner: decoded, hash: Context::new(&SHA256) };
@@ -83,6 +83,7 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
     };
     let out = Hashing { inner: BufWriter::new(std::fs::File::create(&r.output)?), hash, size: 0 };
     // The level was checked by the core against the codec's scale.
+    let mut annotations = Vec::new();
     let mut out = match r.to {
         Codec::Gzip => {
             let level = u32::try_from(r.level).map_err(|_| std::io::Error::other("negative gzip level"))?;
@@ -95,6 +96,11 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
             std::io::copy(&mut decoded, &mut e)?;
             e.finish()?
         }
+        Codec::ZstdChunked => {
+            let (o, a) = super::zstd_chunked::encode(&mut decoded, out, r.level)?;
+            annotations = a;
+            o
+        }
         Codec::None => {
             let mut o = out;
             std::io::copy(&mut decoded, &mut o)?;
@@ -106,6 +112,7 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
         digest: format!("{name}:{}", hex(out.hash.finish())),
         size: out.size,
         diff_id: format!("sha256:{}", hex(decoded.hash.finish())),
+        annotations,
     })
 }
 
