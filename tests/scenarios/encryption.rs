@@ -558,3 +558,50 @@ fn key_providers_speak_ocicrypts_command_protocol() {
     assert!(r.stderr.contains("this key was not wrapped by testkms"), "{}", r.stderr);
     assert!(!out.join("index.json").exists());
 }
+
+#[test]
+fn passphrase_protected_decryption_keys_open_with_ocicrypts_password_forms() {
+    let k = keys();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |name: &str| tmp.path().join(name).display().to_string();
+    // OpenSSL's legacy PEM encryption (AES and 3DES, as Go's x509 reads it) and PKCS#8 PBES2.
+    openssl(&["rsa", "-in", &k.rsa_priv, "-aes256", "-traditional", "-passout", "pass:s3cret", "-out", &p("aes.pem")]);
+    openssl(&["rsa", "-in", &k.rsa_priv, "-des3", "-traditional", "-passout", "pass:s3cret", "-out", &p("des3.pem")]);
+    openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-in",
+        &k.ec_priv,
+        "-v2",
+        "aes-256-cbc",
+        "-passout",
+        "pass:s3cret",
+        "-out",
+        &p("pkcs8.pem"),
+    ]);
+    std::fs::write(p("password"), "s3cret").unwrap();
+    let enc = tmp.path().join("enc");
+    let flags = ["--encryption-key", &format!("jwe:{}", k.rsa_pub), "--encryption-key", &format!("jwe:{}", k.ec_pub)];
+    copy(skopeo, &flags, &single(), &oci(&enc)).ok();
+    let source_digest = named_digest(&world().single);
+    let password_file = format!("file={}", p("password"));
+    for (i, (key, password)) in
+        [("aes.pem", "pass=s3cret"), ("des3.pem", "s3cret"), ("pkcs8.pem", password_file.as_str())].iter().enumerate()
+    {
+        let out = tmp.path().join(format!("dec{i}"));
+        copy(skiff, &["--decryption-key", &format!("{}:{password}", p(key))], &oci(&enc), &oci(&out)).ok();
+        assert_eq!(named_digest(&out), source_digest, "{key} with {password}");
+    }
+    for (arg, message) in [
+        (format!("{}:pass=nope", p("aes.pem")), "Wrong password: could not decrypt private key"),
+        (format!("{}:nope", p("pkcs8.pem")), "Wrong password: could not decrypt private key"),
+        (p("des3.pem"), "Missing password for encrypted private key"),
+        (format!("{}:fd=3", p("aes.pem")), "file descriptor (fd=) is not supported"),
+    ] {
+        let out = tmp.path().join("refused");
+        let r = copy(skiff, &["--decryption-key", &arg], &oci(&enc), &oci(&out));
+        assert_eq!(r.code, 1, "{arg}: {}", r.stderr);
+        assert!(r.stderr.contains(message), "{arg}: {}", r.stderr);
+        assert!(!out.exists());
+    }
+}

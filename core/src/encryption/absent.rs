@@ -19,7 +19,7 @@ pub mod keys {
         Err(super::ABSENT.to_owned())
     }
 
-    pub fn parse_private(_: &[u8]) -> Result<PrivateKey, String> {
+    pub fn parse_private(_: &[u8], _: Option<&[u8]>) -> Result<PrivateKey, String> {
         Err(super::ABSENT.to_owned())
     }
 }

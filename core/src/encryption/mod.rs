@@ -61,6 +61,21 @@ async fn read_key_file(io: &Io, path: &str) -> std::result::Result<Vec<u8>, Stri
     })
 }
 
+/// ocicrypt's password forms: `pass=TEXT`, `file=PATH` (the whole file),
+/// `fd=N` (not supported by skiff), or the text itself.
+async fn password(io: &Io, spec: &str) -> std::result::Result<Vec<u8>, String> {
+    if let Some(p) = spec.strip_prefix("pass=") {
+        return Ok(p.as_bytes().to_vec());
+    }
+    if let Some(path) = spec.strip_prefix("file=") {
+        return read_key_file(io, path).await;
+    }
+    if spec.starts_with("fd=") {
+        return Err("a password from a file descriptor (fd=) is not supported by skiff; use file= or pass=".to_owned());
+    }
+    Ok(spec.as_bytes().to_vec())
+}
+
 impl Crypto {
     /// The flags checked and the keys read, before anything is copied.
     pub async fn prepare(
@@ -121,14 +136,17 @@ impl Crypto {
                 providers.push(p);
                 continue;
             }
-            // ocicrypt's `FILE:PASSWORD` (the password only opens encrypted
-            // keys, which skiff refuses below).
-            let path = match k.split(':').collect::<Vec<_>>().as_slice() {
-                [path, _] => *path,
-                _ => k.as_str(),
+            // ocicrypt's `FILE[:PASSWORD]`, split at every `:` (more than one
+            // means no password, as Go reads it).
+            let parts: Vec<&str> = k.split(':').collect();
+            let path = parts[0];
+            let password = match parts.as_slice() {
+                [_, spec] => Some(password(io, spec).await.map_err(bad)?),
+                _ => None,
             };
             let bytes = read_key_file(io, path).await.map_err(bad)?;
-            crypto.decrypt.push(keys::parse_private(&bytes).map_err(|e| bad(format!("{path}: {e}")))?);
+            let key = keys::parse_private(&bytes, password.as_deref()).map_err(|e| bad(format!("{path}: {e}")))?;
+            crypto.decrypt.push(key);
         }
         crypto.decrypt_providers = provider::named(&providers, &configured)?;
         Ok(crypto)
