@@ -105,6 +105,7 @@ fn registry_from_wit(r: wj::RegistryOptions) -> RegistryOptions {
         user_agent_prefix: r.user_agent_prefix,
         registries_conf: r.registries_conf,
         tls_details: r.tls_details,
+        token_hosts: r.token_hosts,
         timeouts: crate::registry::TimeoutOptions {
             connect_ms: r.timeouts.connect_ms,
             response_ms: r.timeouts.response_ms,

@@ -14,7 +14,8 @@ use skiff_core::ErrorKind;
 use skiff_core::engine::IoErrorKind;
 
 const REG: &str = "https://reg.test";
-const AUTH: &str = "https://auth.test";
+/// The registry's token service: a name under the registry's (credentials go only to its own site).
+const AUTH: &str = "https://auth.reg.test";
 const CDN: &str = "https://cdn.test";
 const DST: &str = "https://dst.test";
 
@@ -967,7 +968,7 @@ fn token_endpoint_failures() {
         (Resp::status(500).body("oops"), ErrorKind::Other, "requesting bearer token: unexpected status 500"),
         (Resp::status(200).body("{not json"), ErrorKind::Other, "invalid token response"),
         (Resp::status(200).json(json!({"expires_in": 60})), ErrorKind::Other, "token response has no token"),
-        (Resp::status(200).body(big), ErrorKind::Integrity, "requesting bearer token from https://auth.test"),
+        (Resp::status(200).body(big), ErrorKind::Integrity, "requesting bearer token from https://auth.reg.test"),
         (
             Resp::error(403, "DENIED", "no such user"),
             ErrorKind::Unauthorized,
@@ -1042,15 +1043,15 @@ fn copy_to_a_bearer_registry_with_credentials() {
     let mut src = Registry::default();
     src.push("app", "v1", &image);
     sim.host(REG, src);
-    let dst_auth = Auth::Bearer { realm: "https://dauth.test/token".into(), service: "dst.test".into() };
+    let dst_auth = Auth::Bearer { realm: "https://auth.dst.test/token".into(), service: "dst.test".into() };
     let dst = sim.host(DST, Registry::with_auth(dst_auth));
     sim.host(
-        "https://dauth.test",
+        "https://auth.dst.test",
         TokenServer { user: Some(("d".into(), "dpw".into())), anonymous_pull: false, ..Default::default() },
     );
     sim.run(copy(dest_creds())).unwrap();
     assert_eq!(dst.borrow().repos["app"].tags["v1"], image.digest());
-    let token_reqs = sim.seen_at("https://dauth.test");
+    let token_reqs = sim.seen_at("https://auth.dst.test");
     assert_eq!(token_reqs.len(), 1, "one push token serves the whole copy: {:#?}", sim.lines());
     assert_eq!(token_reqs[0].line(), "GET /token?service=dst.test&scope=repository%3Aapp%3Apull%2Cpush&account=d");
     assert!(sim.seen_at(REG).iter().all(|s| s.authorization().is_none()), "the source is anonymous");
@@ -1067,7 +1068,7 @@ fn a_token_service_of_the_oauth2_form_only_gets_a_password_grant() {
         let mut src = Registry::default();
         src.push("app", "v1", &image);
         sim.host(REG, src);
-        let dst_auth = Auth::Bearer { realm: "https://dauth.test/token".into(), service: "dst.test".into() };
+        let dst_auth = Auth::Bearer { realm: "https://auth.dst.test/token".into(), service: "dst.test".into() };
         let dst = sim.host(DST, Registry::with_auth(dst_auth));
         let server = TokenServer {
             user: Some(("d".into(), "dpw".into())),
@@ -1075,9 +1076,9 @@ fn a_token_service_of_the_oauth2_form_only_gets_a_password_grant() {
             oauth_only: true,
             ..Default::default()
         };
-        sim.host("https://dauth.test", server);
+        sim.host("https://auth.dst.test", server);
         let r = sim.run(copy(json!({"dest": {"registry": creds("d", password)}})));
-        let token_reqs = sim.seen_at("https://dauth.test");
+        let token_reqs = sim.seen_at("https://auth.dst.test");
         if expect.is_ok() {
             assert_eq!(token_reqs.len(), 2, "a GET, then the form, once for the copy: {:#?}", sim.lines());
         }
@@ -1250,10 +1251,10 @@ fn docker_hub_is_reached_at_its_api_host_with_its_credentials() {
     let mut sim = Sim::default();
     let image = Image::new("hub", &[10]);
     let mut hub =
-        Registry::with_auth(Auth::Bearer { realm: format!("{AUTH}/token"), service: "registry.docker.io".into() });
+        Registry::with_auth(Auth::Bearer { realm: "https://auth.docker.io/token".into(), service: "registry.docker.io".into() });
     hub.push("library/busybox", "latest", &image);
     sim.host("https://registry-1.docker.io", hub);
-    sim.host(AUTH, TokenServer { user: Some(("hubuser".into(), "hubpw".into())), ..Default::default() });
+    sim.host("https://auth.docker.io", TokenServer { user: Some(("hubuser".into(), "hubpw".into())), ..Default::default() });
     let files = auth_file(&mut sim, &[("https://index.docker.io/v1/", "hubuser", "hubpw")]);
     let job = json!({"command": "inspect", "image": "docker://busybox", "raw": true, "side": {"registry": {"authfile": files}}});
     let out = sim.run(job).unwrap();
@@ -1262,7 +1263,7 @@ fn docker_hub_is_reached_at_its_api_host_with_its_credentials() {
         sim.lines(),
         [
             "https://registry-1.docker.io GET /v2/",
-            "https://auth.test GET /token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull&account=hubuser",
+            "https://auth.docker.io GET /token?service=registry.docker.io&scope=repository%3Alibrary%2Fbusybox%3Apull&account=hubuser",
             "https://registry-1.docker.io GET /v2/library/busybox/manifests/latest",
         ]
     );

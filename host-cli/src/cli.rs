@@ -60,6 +60,9 @@ pub struct GlobalOptions {
     /// path to a containers-tls-details.yaml(5) file
     #[arg(long, global = true, value_name = "string")]
     pub tls_details: Option<String>,
+    /// let a registry's token service at HOST, on another domain than the registry's, receive its credentials
+    #[arg(long = "allow-token-host", global = true, value_name = "HOST")]
+    pub allow_token_hosts: Vec<String>,
     /// give up on a connection to a registry after this long (default 30s)
     #[arg(long, global = true, value_name = "duration", value_parser = parse_go_duration)]
     pub connect_timeout: Option<Duration>,

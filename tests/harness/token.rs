@@ -70,7 +70,7 @@ fn server_config(dir: &Path) -> rustls::ServerConfig {
         "-subj",
         "/CN=127.0.0.1",
         "-addext",
-        "subjectAltName=IP:127.0.0.1",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
     ]);
     use rustls::pki_types::pem::PemObject as _;
     let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_file_iter(dir.join("tls.crt"))
@@ -234,8 +234,14 @@ impl TokenIssuer {
 
     /// The registry config block that delegates auth to this issuer.
     pub fn registry_config(&self) -> String {
+        self.registry_config_at("127.0.0.1")
+    }
+
+    /// The same, the realm naming this issuer by `host` (`localhost`: another
+    /// host than a registry reached at 127.0.0.1).
+    pub fn registry_config_at(&self, host: &str) -> String {
         format!(
-            "auth:\n  token:\n    realm: {}://127.0.0.1:{}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+            "auth:\n  token:\n    realm: {}://{host}:{}/token\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
             self.scheme,
             self.port,
             self.cert.display()

@@ -377,3 +377,64 @@ fn a_push_outlives_its_token() {
         .clone();
     assert_eq!(digest, source);
 }
+
+/// A registry (reached at 127.0.0.1) whose token realm names another host,
+/// `localhost`, over HTTPS.
+fn other_host_realm_world() -> &'static TokenWorld {
+    static W: OnceLock<TokenWorld> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = world().root.join("other-host-realm");
+        let issuer = TokenIssuer::start(&dir.join("issuer"), true);
+        let registry = Registry::start(
+            &dir.join("registry"),
+            Options { token_auth: Some(issuer.registry_config_at("localhost")), ..Options::default() },
+        );
+        TokenWorld { issuer, registry }
+    })
+}
+
+/// Issue 15, item 17: credentials go only to the registry's own site, a
+/// known token service of it, or a host the user allowed. skopeo sends them
+/// wherever the realm says.
+#[test]
+fn credentials_go_to_a_token_service_on_another_host_only_when_allowed() {
+    let w = other_host_realm_world();
+    let creds = format!("{USER}:{PASSWORD}");
+    let img = image(&w.registry.host());
+    let r = skiff(&["--user-agent-prefix", "realm-refused", "inspect", "--tls-verify=false", "--creds", &creds, &img]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refusing to send credentials")
+            && r.stderr.contains("another domain than the registry's")
+            && r.stderr.contains("--allow-token-host localhost"),
+        "{}",
+        r.stderr
+    );
+    assert!(seen_from(w, "realm-refused").iter().all(|s| s.authorization.is_none()), "credentials leaked");
+
+    // skopeo 1.9.3 hands them over (it has no --user-agent-prefix; its own
+    // user agent tells its requests apart).
+    let theirs = skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", &creds, &img]);
+    let seen = seen_from(w, "skopeo/");
+    assert!(seen.iter().any(|s| s.authorization.is_some()), "skopeo sent no credentials: {seen:?} {}", theirs.stderr);
+
+    // Allowed by name, they go, and the registry takes the token.
+    let allowed = skiff(&[
+        "--user-agent-prefix",
+        "realm-allowed",
+        "--allow-token-host",
+        "localhost",
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &img,
+    ]);
+    assert!(seen_from(w, "realm-allowed").iter().any(|s| s.authorization.is_some()), "{}", allowed.stderr);
+    assert!(
+        allowed.stderr.contains("MANIFEST_UNKNOWN") || allowed.stderr.contains("manifest unknown"),
+        "authorised, the registry answers for the image itself: {}",
+        allowed.stderr
+    );
+}

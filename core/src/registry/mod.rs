@@ -97,6 +97,10 @@ pub struct RegistryOptions {
     /// `--tls-details`: a containers-tls-details.yaml(5) file.
     #[serde(default)]
     pub tls_details: Option<String>,
+    /// `--allow-token-host HOST` (skiff's): token services on another
+    /// domain than the registry's that may receive its credentials.
+    #[serde(default)]
+    pub token_hosts: Vec<String>,
     /// `--connect-timeout`, `--response-timeout`, `--idle-timeout`,
     /// `--request-timeout` (skiff's), each instead of its default.
     #[serde(default)]

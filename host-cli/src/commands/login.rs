@@ -59,6 +59,7 @@ pub fn login(g: &GlobalOptions, a: LoginArgs) -> Result<()> {
         user_agent_prefix: g.user_agent_prefix.clone(),
         registries_conf: g.registries_conf.clone(),
         tls_details: g.tls_details.clone(),
+        token_hosts: g.allow_token_hosts.clone(),
         timeouts: super::timeout_options(g),
     };
     let job = wj::LoginJob { registry: a.registry, get_login: a.get_login, username, password, access };

@@ -224,6 +224,7 @@ fn registry_options(g: &GlobalOptions, f: &RegistryFlags, retry: &RetryFlags) ->
         user_agent_prefix: g.user_agent_prefix.clone(),
         registries_conf: g.registries_conf.clone(),
         tls_details: g.tls_details.clone(),
+        token_hosts: g.allow_token_hosts.clone(),
         timeouts: timeout_options(g),
     })
 }

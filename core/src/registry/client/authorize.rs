@@ -27,39 +27,75 @@ enum Grant<'a> {
     Password(&'a Credentials),
 }
 
-/// Why credentials for the registry at `base` may not go to token endpoint
-/// `realm` (None: they may). They go to the registry's own origin (scheme,
-/// host and port: another port of the same host is another service), or
-/// over HTTPS to a name or a public address — not to a loopback,
-/// link-local or unspecified address (a
-/// metadata service, this machine) or a private one unless the registry is
-/// at that host or in a private network itself.
-fn realm_refusal(realm: &Url, base: Option<&Url>) -> Option<&'static str> {
+/// Token services on another domain than their registry's that are known
+/// to be its own: (registry host, realm host).
+const KNOWN_TOKEN_HOSTS: [(&str, &str); 1] = [("nvcr.io", "authn.nvidia.com")];
+
+/// Whether realm host `realm` belongs with registry host `registry`: the
+/// same host, a name under it, or — for a registry named below a domain of
+/// its own (`registry-1.docker.io`, `registry.gitlab.com`) — that domain or
+/// a name under it (`auth.docker.io`, `gitlab.com`).
+fn same_site(realm: &str, registry: &str) -> bool {
+    let under = |host: &str, domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    if under(realm, registry) {
+        return true;
+    }
+    match registry.split_once('.') {
+        Some((_, parent)) if parent.contains('.') && registry.parse::<std::net::IpAddr>().is_err() => {
+            under(realm, parent)
+        }
+        _ => false,
+    }
+}
+
+/// Why credentials for the registry at `base` (`registry` its host when
+/// there is no base yet) may not go to token endpoint `realm` (None: they
+/// may). They go to the registry's own origin; else only over HTTPS, to a
+/// name of the registry's own site ([`same_site`]), a known token service
+/// of it, or a host the user allowed (`--allow-token-host`) — never to a
+/// loopback, link-local or unspecified address (a metadata service, this
+/// machine) or a private one unless the registry is at that host or in a
+/// private network itself.
+fn realm_refusal(realm: &Url, base: Option<&Url>, registry: &str, allowed: &[String]) -> Option<String> {
     if base.is_some_and(|b| url::same_origin(b, realm)) {
         return None;
     }
     if realm.scheme() != "https" {
-        return Some("over plain HTTP");
+        return Some("over plain HTTP".to_owned());
     }
-    let same_host = base.is_some_and(|b| b.host() == realm.host());
+    let registry_host = base.and_then(|b| b.host_str()).unwrap_or(registry).to_ascii_lowercase();
+    let realm_host = realm.host_str()?.to_ascii_lowercase();
+    let bare = |h: &str| h.trim_start_matches('[').trim_end_matches(']').to_owned();
+    if allowed.iter().any(|a| bare(&a.to_ascii_lowercase()) == bare(&realm_host))
+        || KNOWN_TOKEN_HOSTS.contains(&(registry_host.as_str(), realm_host.as_str()))
+    {
+        return None;
+    }
+    let same_host = registry_host == realm_host;
     let base_private = base.and_then(|b| b.host()).is_some_and(|h| match h {
         ::url::Host::Ipv4(ip) => ip.is_private() || ip.is_loopback(),
         ::url::Host::Ipv6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
         ::url::Host::Domain(_) => false,
     });
-    match realm.host()? {
-        ::url::Host::Domain(_) => None,
-        _ if same_host => None,
-        ::url::Host::Ipv4(ip) if ip.is_loopback() => Some("at a loopback address that is not the registry's"),
-        ::url::Host::Ipv4(ip) if ip.is_link_local() => Some("at a link-local address"),
-        ::url::Host::Ipv4(ip) if ip.is_unspecified() || ip.is_broadcast() => Some("at an unspecified address"),
-        ::url::Host::Ipv4(ip) if ip.is_private() && !base_private => Some("at a private address"),
-        ::url::Host::Ipv6(ip) if ip.is_loopback() => Some("at a loopback address that is not the registry's"),
-        ::url::Host::Ipv6(ip) if (ip.segments()[0] & 0xffc0) == 0xfe80 => Some("at a link-local address"),
-        ::url::Host::Ipv6(ip) if ip.is_unspecified() => Some("at an unspecified address"),
-        ::url::Host::Ipv6(ip) if (ip.segments()[0] & 0xfe00) == 0xfc00 && !base_private => Some("at a private address"),
-        _ => None,
-    }
+    let why = match realm.host()? {
+        ::url::Host::Domain(d) if same_site(&d.to_ascii_lowercase(), &registry_host) => return None,
+        ::url::Host::Domain(_) => {
+            return Some(format!(
+                "on another domain than the registry's (if it is the registry's token service, allow it with --allow-token-host {realm_host})"
+            ));
+        }
+        _ if same_host => return None,
+        ::url::Host::Ipv4(ip) if ip.is_loopback() => "at a loopback address that is not the registry's",
+        ::url::Host::Ipv4(ip) if ip.is_link_local() => "at a link-local address",
+        ::url::Host::Ipv4(ip) if ip.is_unspecified() || ip.is_broadcast() => "at an unspecified address",
+        ::url::Host::Ipv4(ip) if ip.is_private() && !base_private => "at a private address",
+        ::url::Host::Ipv6(ip) if ip.is_loopback() => "at a loopback address that is not the registry's",
+        ::url::Host::Ipv6(ip) if (ip.segments()[0] & 0xffc0) == 0xfe80 => "at a link-local address",
+        ::url::Host::Ipv6(ip) if ip.is_unspecified() => "at an unspecified address",
+        ::url::Host::Ipv6(ip) if (ip.segments()[0] & 0xfe00) == 0xfc00 && !base_private => "at a private address",
+        _ => return None,
+    };
+    Some(why.to_owned())
 }
 
 impl RegistryClient {
@@ -125,7 +161,7 @@ impl RegistryClient {
         let mut authorization = None;
         if let Some(c) = &self.credentials {
             let base = self.session.borrow().base.clone();
-            if let Some(why) = realm_refusal(&realm_url, base.as_ref()) {
+            if let Some(why) = realm_refusal(&realm_url, base.as_ref(), &self.registry, &self.opts.token_hosts) {
                 return Err(Error::new(
                     ErrorKind::Unauthorized,
                     format!("refusing to send credentials for {} to token realm {realm_origin} {why}", self.registry),
@@ -182,7 +218,7 @@ impl RegistryClient {
             Grant::RefreshToken(_) => "the identity token",
             Grant::Password(_) => "credentials",
         };
-        if let Some(why) = realm_refusal(realm, base.as_ref()) {
+        if let Some(why) = realm_refusal(realm, base.as_ref(), &self.registry, &self.opts.token_hosts) {
             return Err(Error::new(
                 ErrorKind::Unauthorized,
                 format!("refusing to send {what} for {} to token realm {realm_origin} {why}", self.registry),
@@ -246,12 +282,13 @@ mod tests {
     fn where_realm_credentials_go() {
         let base = url::parse("http://reg.local:5000/").unwrap();
         let realm = |s: &str| url::parse(s).unwrap();
-        let ok = |r: &str, b: &Url| realm_refusal(&realm(r), Some(b)).is_none();
-        assert!(ok("https://auth.example/token", &base));
+        let refusal = |r: &str, b: &Url| realm_refusal(&realm(r), Some(b), "reg.local:5000", &[]);
+        let ok = |r: &str, b: &Url| refusal(r, b).is_none();
         assert!(ok("http://reg.local:5000/token", &base), "the same origin");
+        assert!(ok("https://reg.local:5443/token", &base), "the same host over HTTPS");
         assert!(!ok("http://reg.local:5001/token", &base), "another port");
         assert!(!ok("http://auth.example/token", &base));
-        assert!(realm_refusal(&realm("http://auth.example/token"), None).is_some());
+        assert!(realm_refusal(&realm("http://auth.example/token"), None, "reg.local", &[]).is_some());
         // Issue 15, item 17: realms a hostile registry names to reach what it should not.
         for (r, why) in [
             ("https://169.254.169.254/latest/meta-data", "at a link-local address"),
@@ -260,16 +297,52 @@ mod tests {
             ("https://127.0.0.1:9/token", "at a loopback address that is not the registry's"),
             ("https://10.1.2.3/token", "at a private address"),
         ] {
-            assert_eq!(realm_refusal(&realm(r), Some(&base)), Some(why), "{r}");
+            assert_eq!(refusal(r, &base).as_deref(), Some(why), "{r}");
         }
+        let other = refusal("https://auth.example/token", &base).unwrap();
+        assert!(other.contains("another domain") && other.contains("--allow-token-host auth.example"), "{other}");
+        // Allowed by the user, by name.
+        let allowed = ["auth.example".to_owned()];
+        assert!(realm_refusal(&realm("https://auth.example/token"), Some(&base), "reg.local", &allowed).is_none());
+        assert!(realm_refusal(&realm("http://auth.example/token"), Some(&base), "reg.local", &allowed).is_some());
         // A realm with its own user name is no realm at all (refused when parsed).
         assert!(url::parse("https://user:pw@evil.example/token").is_none());
         // The registry's own host on another port (a token service beside
         // it), and private realms for a registry in a private network.
         let local = url::parse("http://127.0.0.1:5000/").unwrap();
         assert!(ok("https://127.0.0.1:5001/token", &local));
+        assert!(!ok("https://localhost:5001/token", &local), "another name is another host");
         let private = url::parse("https://10.0.0.5/").unwrap();
         assert!(ok("https://10.0.0.6/token", &private));
         assert!(!ok("https://169.254.169.254/token", &private));
+    }
+
+    #[test]
+    fn the_token_services_of_public_registries_are_their_own() {
+        let realm = |s: &str| url::parse(s).unwrap();
+        for (registry, r) in [
+            ("https://registry-1.docker.io/", "https://auth.docker.io/token"),
+            ("https://registry.gitlab.com/", "https://gitlab.com/jwt/auth"),
+            ("https://quay.io/", "https://quay.io/v2/auth"),
+            ("https://ghcr.io/", "https://ghcr.io/token"),
+            ("https://myreg.azurecr.io/", "https://myreg.azurecr.io/oauth2/token"),
+            ("https://nvcr.io/", "https://authn.nvidia.com/token"),
+            ("https://registry.example.com/", "https://auth.registry.example.com/token"),
+        ] {
+            let base = url::parse(registry).unwrap();
+            let host = base.host_str().unwrap().to_owned();
+            assert_eq!(realm_refusal(&realm(r), Some(&base), &host, &[]), None, "{registry} → {r}");
+        }
+        for (registry, r) in [
+            ("https://quay.io/", "https://evil.io/token"),
+            ("https://ghcr.io/", "https://auth.docker.io/token"),
+            ("https://registry.example.com/", "https://example.com.evil.net/token"),
+            ("https://registry.example.com/", "https://notexample.com/token"),
+            ("https://10.0.0.1/", "https://evil.example/token"),
+        ] {
+            let base = url::parse(registry).unwrap();
+            let host = base.host_str().unwrap().to_owned();
+            assert!(realm_refusal(&realm(r), Some(&base), &host, &[]).is_some(), "{registry} → {r}");
+        }
     }
 }
