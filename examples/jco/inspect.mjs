@@ -115,6 +115,7 @@ const inspectJob = (raw) => ({
         userAgentPrefix: undefined,
         registriesConf: undefined,
         tlsDetails: undefined,
+        tokenHosts: [],
         timeouts: { connectMs: undefined, responseMs: undefined, idleMs: undefined, totalMs: undefined },
       },
       sharedBlobDir: undefined,

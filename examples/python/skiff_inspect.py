@@ -85,7 +85,7 @@ def inspect_job(image, raw):
     """A typed job (wit `job`): an inspect-job record, every field given."""
     registry = record(tls_verify=False, cert_dir=None, credentials=None, registry_token=None, no_creds=False,
                       authfile=None, retry_times=0, retry_delay_ms=None, user_agent_prefix=None,
-                      registries_conf=None, tls_details=None,
+                      registries_conf=None, tls_details=None, token_hosts=[],
                       timeouts=record(connect_ms=None, response_ms=None, idle_ms=None, total_ms=None))
     side = record(registry=registry, shared_blob_dir=None, daemon_host=None)
     platform = record(os=None, architecture=None, variant=None)
