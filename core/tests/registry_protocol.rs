@@ -1250,11 +1250,16 @@ fn auth_file_credentials_go_to_their_own_registry_only() {
 fn docker_hub_is_reached_at_its_api_host_with_its_credentials() {
     let mut sim = Sim::default();
     let image = Image::new("hub", &[10]);
-    let mut hub =
-        Registry::with_auth(Auth::Bearer { realm: "https://auth.docker.io/token".into(), service: "registry.docker.io".into() });
+    let mut hub = Registry::with_auth(Auth::Bearer {
+        realm: "https://auth.docker.io/token".into(),
+        service: "registry.docker.io".into(),
+    });
     hub.push("library/busybox", "latest", &image);
     sim.host("https://registry-1.docker.io", hub);
-    sim.host("https://auth.docker.io", TokenServer { user: Some(("hubuser".into(), "hubpw".into())), ..Default::default() });
+    sim.host(
+        "https://auth.docker.io",
+        TokenServer { user: Some(("hubuser".into(), "hubpw".into())), ..Default::default() },
+    );
     let files = auth_file(&mut sim, &[("https://index.docker.io/v1/", "hubuser", "hubpw")]);
     let job = json!({"command": "inspect", "image": "docker://busybox", "raw": true, "side": {"registry": {"authfile": files}}});
     let out = sim.run(job).unwrap();

@@ -65,3 +65,56 @@ fn deleting_a_tarball_image_removes_its_files_as_skopeo_does() {
         assert!(!tmp.path().join("a.tar").exists() && !tmp.path().join("b.tar.gz").exists(), "{tool}");
     }
 }
+
+/// `inspect --config --raw` of `image` by `tool` with `input` on its standard input.
+fn config_from_stdin(tool: &str, image: &str, input: &Path) -> serde_json::Value {
+    let mut cmd = match tool {
+        "skiff" => skiff_tests::harness::tools::skiff_cmd(),
+        _ => {
+            let mut c = std::process::Command::new("skopeo");
+            skiff_tests::harness::tools::isolate(&mut c);
+            c
+        }
+    };
+    cmd.args(["inspect", "--config", "--raw", image]).stdin(std::fs::File::open(input).unwrap());
+    let r = skiff_tests::harness::tools::run(cmd);
+    assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
+    serde_json::from_slice(&r.stdout).unwrap()
+}
+
+/// `tarball:-` reads a layer from standard input, dated when it was read, as
+/// skopeo does; everything but those times is skopeo's.
+#[test]
+fn a_tarball_layer_from_standard_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = layers(tmp.path());
+    let gz = tmp.path().join("b.tar.gz");
+    let plain = tmp.path().join("a.tar");
+    let from_stdin = format!("tarball:{}:-", plain.display());
+    let before = std::time::SystemTime::now();
+    let mut ours = config_from_stdin("skiff", &from_stdin, &gz);
+    let mut theirs = config_from_stdin("skopeo", &from_stdin, &gz);
+    // The same layers and diff IDs as the files named on the command line.
+    let named = skiff(&["inspect", "--config", "--raw", &image]).ok().json();
+    assert_eq!(ours["rootfs"], named["rootfs"]);
+    // Dated when read: now, not the file's 2024 time.
+    let created = ours["created"].as_str().unwrap().to_owned();
+    let year: i32 = created[..4].parse().unwrap();
+    let now_year = 1970 + (before.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 31_556_952) as i32;
+    assert!(year >= now_year - 1, "{created}");
+    assert_eq!(ours["history"][1]["created"], ours["created"]);
+    for c in [&mut ours, &mut theirs] {
+        c["created"] = serde_json::Value::Null;
+        c["history"][1]["created"] = serde_json::Value::Null;
+    }
+    assert_eq!(ours, theirs, "everything but the times of reading");
+    // Copied through: the layer is the file's bytes.
+    let out = tmp.path().join("out");
+    let mut cmd = skiff_tests::harness::tools::skiff_cmd();
+    cmd.args(["--insecure-policy", "copy", "-q", &from_stdin, &format!("dir:{}", out.display())])
+        .stdin(std::fs::File::open(&gz).unwrap());
+    let r = skiff_tests::harness::tools::run(cmd);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let digest = skiff_tests::harness::images::sha256(&std::fs::read(&gz).unwrap());
+    assert!(std::fs::read(out.join(&digest[7..])).unwrap() == std::fs::read(&gz).unwrap());
+}

@@ -4,8 +4,10 @@
 //! the digest of what it decompresses to), and a config and manifest
 //! written byte for byte as skopeo 1.9.3 writes them: `created` the newest
 //! file's modification time, the machine's platform, one history entry
-//! per file. (skopeo prints those times in the machine's zone; skiff in
-//! UTC. Upstream skopeo adds a `mediaType` to the manifest; 1.9.3 does not.)
+//! per file. `-` is standard input, copied once into the scratch space and
+//! dated when it was read, as containers/image reads it whole and dates it
+//! now. (skopeo prints those times in the machine's zone; skiff in UTC.
+//! Upstream skopeo adds a `mediaType` to the manifest; 1.9.3 does not.)
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,7 +15,7 @@ use std::rc::Rc;
 use super::join;
 use crate::compression::Compression;
 use crate::digest::{Algorithm, Digest};
-use crate::engine::{BlobSource, FileKind, Io, Recompress, Request};
+use crate::engine::{BlobSink, BlobSource, FileKind, Io, Recompress, Request, Transfer, Transferred};
 use crate::error::{Error, ErrorKind, Result};
 use crate::go::time::GoTime;
 use crate::manifest::config::{History, ImageConfig, RootFs, Timestamp};
@@ -67,6 +69,22 @@ impl TarballSource {
         Ok((Digest::parse(&digest)?, size))
     }
 
+    /// Standard input, copied into the scratch space; its path there.
+    async fn stdin_copy(&self) -> Result<String> {
+        let path = join(&self.tmpdir, "tarball-stdin.skiff-tmp");
+        let t = Transfer {
+            source: BlobSource::File { path: "/dev/stdin".to_owned() },
+            sink: BlobSink::File { path: path.clone() },
+            algorithm: Algorithm::Sha256,
+            expected_size: None,
+            label: "standard input".to_owned(),
+        };
+        match self.io.transfer(t).await.map_err(io_error("error reading standard input".to_owned()))? {
+            Transferred::Moved { .. } => Ok(path),
+            Transferred::Refused(_) => Err(Error::other("error reading standard input")),
+        }
+    }
+
     /// What `path` decompresses to, hashed (its diff ID).
     async fn diff_id_of(&self, path: &str, n: usize, from: Compression) -> Result<Digest> {
         let scratch = join(&self.tmpdir, &format!("tarball-{n}.tar.skiff-tmp"));
@@ -92,11 +110,26 @@ impl TarballSource {
         let mut history = Vec::new();
         let mut diff_ids = Vec::new();
         let mut newest = i64::MIN;
-        for (n, path) in self.paths.iter().enumerate() {
-            if path == "-" {
-                return Err(Error::unsupported("tarball:- (a layer from standard input) is not supported by skiff"));
+        let mut stdin: Option<(String, i64)> = None;
+        for (n, named) in self.paths.iter().enumerate() {
+            // Standard input is read once (a second `-` is the same bytes).
+            let read_at = match (named.as_str(), &stdin) {
+                ("-", None) => {
+                    let now = i64::try_from(self.io.now_ms()).unwrap_or(i64::MAX).saturating_mul(1_000_000);
+                    stdin = Some((self.stdin_copy().await?, now));
+                    stdin.as_ref().map(|(_, t)| *t)
+                }
+                ("-", Some((_, t))) => Some(*t),
+                _ => None,
+            };
+            let path = match (named.as_str(), &stdin) {
+                ("-", Some((copy, _))) => copy,
+                _ => named,
+            };
+            let mut info = self.io.stat(path.clone()).await.map_err(io_error(format!("error opening {path}")))?;
+            if let Some(t) = read_at {
+                info.modified_ns = t;
             }
-            let info = self.io.stat(path.clone()).await.map_err(io_error(format!("error opening {path}")))?;
             // Not "no such image" (exit 2): skopeo fails to open a file (exit 1).
             match info.target {
                 FileKind::Regular => {}
