@@ -88,3 +88,16 @@ pub fn skiff_cmd() -> Command {
     isolate(&mut cmd);
     cmd
 }
+
+/// `skiff` or `skopeo` (by name), isolated, for a test that adds input or
+/// environment.
+pub fn tool_cmd(name: &str) -> Command {
+    match name {
+        "skiff" => skiff_cmd(),
+        _ => {
+            let mut cmd = Command::new("skopeo");
+            isolate(&mut cmd);
+            cmd
+        }
+    }
+}

@@ -433,14 +433,7 @@ json.dump(out, sys.stdout)
 
 /// Runs `tool` with `OCICRYPT_KEYPROVIDER_CONFIG` naming the test provider.
 fn with_provider(tool: &str, config: &Path, args: &[&str]) -> Run {
-    let mut cmd = match tool {
-        "skiff" => skiff_tests::harness::tools::skiff_cmd(),
-        _ => {
-            let mut c = Command::new("skopeo");
-            skiff_tests::harness::tools::isolate(&mut c);
-            c
-        }
-    };
+    let mut cmd = skiff_tests::harness::tools::tool_cmd(tool);
     cmd.env("OCICRYPT_KEYPROVIDER_CONFIG", config).args(args);
     run(cmd)
 }

@@ -68,14 +68,7 @@ fn deleting_a_tarball_image_removes_its_files_as_skopeo_does() {
 
 /// `inspect --config --raw` of `image` by `tool` with `input` on its standard input.
 fn config_from_stdin(tool: &str, image: &str, input: &Path) -> serde_json::Value {
-    let mut cmd = match tool {
-        "skiff" => skiff_tests::harness::tools::skiff_cmd(),
-        _ => {
-            let mut c = std::process::Command::new("skopeo");
-            skiff_tests::harness::tools::isolate(&mut c);
-            c
-        }
-    };
+    let mut cmd = skiff_tests::harness::tools::tool_cmd(tool);
     cmd.args(["inspect", "--config", "--raw", image]).stdin(std::fs::File::open(input).unwrap());
     let r = skiff_tests::harness::tools::run(cmd);
     assert_eq!(r.code, 0, "{tool}: {}", r.stderr);
