@@ -70,6 +70,24 @@ struct Steps<'a> {
     encrypt: bool,
 }
 
+/// One step of [`Steps`], with what it needs.
+enum Step<'a> {
+    Decrypt,
+    Recompress((Compression, Compression)),
+    Encrypt(&'a encryption::Encryption),
+}
+
+impl Step<'_> {
+    /// The scratch file it writes is named after it.
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Decrypt => "dec",
+            Step::Recompress(_) => "out",
+            Step::Encrypt(_) => "enc",
+        }
+    }
+}
+
 /// `image` with the layers being decrypted named by their plain media
 /// types, as a conversion of the manifest must see them.
 fn as_decrypted(image: &ImageManifest, decrypt: &[bool]) -> ImageManifest {
@@ -370,48 +388,39 @@ impl Copier<'_> {
         let mut path = scratch("in");
         source.pull_blob(l, BlobSink::File { path: path.clone() }).await?;
         let mut current = written.clone();
+        let plan = [
+            steps.decrypt.then_some(Step::Decrypt),
+            steps.recompress.map(Step::Recompress),
+            self.crypto.encrypt.as_ref().filter(|_| steps.encrypt).map(Step::Encrypt),
+        ];
         // Each step reads `path` and writes the next file, which becomes `path`.
-        let step = async |name: &str, path: &mut String, current: &mut Descriptor| -> Result<()> {
-            let output = scratch(name);
-            let input = std::mem::replace(path, output.clone());
-            let r = match name {
-                "dec" => encryption::decrypt_layer(self.io, self.crypto, l, input.clone(), output).await.map(|d| {
-                    Descriptor {
-                        media_type: encryption::layer::decrypted_media_type(&written.media_type)
-                            .unwrap_or(&written.media_type)
-                            .to_owned(),
-                        annotations: encryption::layer::strip(written.annotations.as_ref()),
-                        ..d
+        for step in plan.into_iter().flatten() {
+            let output = scratch(step.name());
+            let input = std::mem::replace(&mut path, output.clone());
+            let r =
+                match step {
+                    Step::Decrypt => encryption::decrypt_layer(self.io, self.crypto, l, input.clone(), output)
+                        .await
+                        .map(|d| Descriptor {
+                            media_type: encryption::layer::decrypted_media_type(&written.media_type)
+                                .unwrap_or(&written.media_type)
+                                .to_owned(),
+                            annotations: encryption::layer::strip(written.annotations.as_ref()),
+                            ..d
+                        }),
+                    Step::Recompress(change) => {
+                        self.recompress(l, input.clone(), output, change, steps.diff_id, kind).await
                     }
-                }),
-                "out" => {
-                    let change = steps.recompress.expect("a recompression step");
-                    self.recompress(l, input.clone(), output, change, steps.diff_id, kind).await
-                }
-                _ => {
-                    let encryption = self.crypto.encrypt.as_ref().expect("an encryption step");
-                    encryption::encrypt_layer(self.io, encryption, current, input.clone(), output).await
-                }
-            };
+                    Step::Encrypt(e) => encryption::encrypt_layer(self.io, e, &current, input.clone(), output).await,
+                };
             let _ = self.io.fs(Request::RemoveFile { path: input }).await;
-            *current = r?;
-            Ok(())
-        };
-        let mut run = async || -> Result<()> {
-            if steps.decrypt {
-                step("dec", &mut path, &mut current).await?;
+            match r {
+                Ok(d) => current = d,
+                Err(e) => {
+                    let _ = self.io.fs(Request::RemoveFile { path }).await;
+                    return Err(e);
+                }
             }
-            if steps.recompress.is_some() {
-                step("out", &mut path, &mut current).await?;
-            }
-            if steps.encrypt {
-                step("enc", &mut path, &mut current).await?;
-            }
-            Ok(())
-        };
-        if let Err(e) = run().await {
-            let _ = self.io.fs(Request::RemoveFile { path }).await;
-            return Err(e);
         }
         let outcome = dest.put_file_blob(&current, path).await?;
         // Named by the source's digest, as skopeo names it.

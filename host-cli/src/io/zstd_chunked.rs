@@ -621,6 +621,10 @@ pub fn encode<R: Read, W: Write>(input: R, out: W, level: i32) -> io::Result<(W,
         let pad = |n: u64| (512 - n % 512) % 512;
         match block[156] {
             b'x' | b'L' | b'K' => {
+                // Go's `maxSpecialFileSize`: metadata entries are read into memory.
+                if size > 1 << 20 {
+                    return Err(bad("archive/tar: a PAX or GNU long-name entry larger than 1 MiB"));
+                }
                 let data = tar.raw_bytes(size)?;
                 tar.raw_bytes(pad(size))?;
                 match block[156] {
@@ -701,4 +705,80 @@ pub fn encode<R: Read, W: Write>(input: R, out: W, level: i32) -> io::Result<(W,
         ),
     ];
     Ok((out.inner, annotations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_mtime(1_700_000_000);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn decode(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        zstd::stream::read::Decoder::new(bytes).unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_layer_decodes_to_its_tar_and_names_its_table_of_contents() {
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let tar = tar_of(&[("a.txt", b"hello\n"), ("empty", b""), ("big.bin", &big)]);
+        let (out, annotations) = encode(tar.as_slice(), Vec::new(), 3).unwrap();
+        assert!(decode(&out) == tar, "plain zstd gives the tar back");
+        let names: Vec<&str> = annotations.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names.iter().all(|n| n.starts_with("io.github.containers.zstd-chunked.")));
+        assert_eq!(&out[out.len() - 8..], FOOTER_MAGIC);
+    }
+
+    #[test]
+    fn hostile_tars_are_refused() {
+        // A PAX entry claiming more than Go's 1 MiB for metadata.
+        let mut pax = tar::Header::new_ustar();
+        pax.set_entry_type(tar::EntryType::XHeader);
+        pax.set_size(2 << 20);
+        pax.set_cksum();
+        let mut big_pax = pax.as_bytes().to_vec();
+        big_pax.resize(512 + (2 << 20), b'a');
+        let e = encode(big_pax.as_slice(), Vec::new(), 3).unwrap_err();
+        assert!(e.to_string().contains("larger than 1 MiB"), "{e}");
+        // A file cut short.
+        let tar = tar_of(&[("a", &[7u8; 4000])]);
+        let e = encode(&tar[..2000], Vec::new(), 3).unwrap_err();
+        assert!(e.to_string().contains("ends in the middle"), "{e}");
+        // A header whose checksum is wrong.
+        let mut bad_sum = tar_of(&[("a", b"x")]);
+        bad_sum[0] = b'b';
+        assert!(encode(bad_sum.as_slice(), Vec::new(), 3).unwrap_err().to_string().contains("checksum"));
+        // A PAX global header, which Go's compressor cannot describe either.
+        let mut g = tar::Header::new_ustar();
+        g.set_entry_type(tar::EntryType::XGlobalHeader);
+        g.set_size(0);
+        g.set_cksum();
+        let mut global = g.as_bytes().to_vec();
+        global.extend_from_slice(&[0; 1024]);
+        assert!(encode(global.as_slice(), Vec::new(), 3).unwrap_err().to_string().contains("103"));
+    }
+
+    #[test]
+    fn times_and_numbers_read_and_print_as_go_does() {
+        assert_eq!(go_time((1_700_000_000, 0)).unwrap(), "2023-11-14T22:13:20Z");
+        assert_eq!(go_time((1_700_000_000, 250_000_000)).unwrap(), "2023-11-14T22:13:20.25Z");
+        assert_eq!(pax_time("1700000000.123456789"), Some((1_700_000_000, 123_456_789)));
+        assert_eq!(pax_time("5.5"), Some((5, 500_000_000)));
+        assert_eq!(number(b"0000644\0").unwrap(), 0o644);
+        assert_eq!(number(&[0x80, 0, 0, 0, 0, 0, 1, 0]).unwrap(), 256, "base-256");
+        assert!(number(b"9x\0").is_err());
+    }
 }
