@@ -430,6 +430,8 @@ fn request_to_wit(r: Request) -> wit::Request {
         Request::PipeClose { id } => wit::Request::PipeClose(id),
         Request::Lock { id, path } => wit::Request::Lock(wit::DirectoryLock { id, path }),
         Request::Unlock { id } => wit::Request::Unlock(id),
+        Request::FileLock { id, path, exclusive } => wit::Request::FileLock(wit::FileLock { id, path, exclusive }),
+        Request::TouchLock { id, data } => wit::Request::TouchLock(wit::LockTouch { id, data }),
     }
 }
 

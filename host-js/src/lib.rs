@@ -203,6 +203,8 @@ fn request_to_js(r: Request) -> JsValue {
         // skiff-js writes no layouts: the driver answers with a failure.
         Request::Lock { .. } => set(&o, "kind", "lock"),
         Request::Unlock { .. } => set(&o, "kind", "unlock"),
+        Request::FileLock { .. } => set(&o, "kind", "file-lock"),
+        Request::TouchLock { .. } => set(&o, "kind", "touch-lock"),
     }
     o.into()
 }

@@ -151,3 +151,113 @@ fn the_store_is_found_through_storage_conf() {
     assert_eq!(ours["Digest"], theirs["Digest"]);
     assert!(ours["Digest"].as_str().unwrap().starts_with("sha256:"));
 }
+
+/// Two images sharing their base layer, `localhost/a:v1` and
+/// `localhost/b:v1`, written into a `driver` store under `dir` by skopeo;
+/// the store specifier.
+fn store_with_two_images(layout: &Path, dir: &Path, driver: &str) -> String {
+    let spec = format!("[{driver}@{}+{}]", dir.join("root").display(), dir.join("run").display());
+    for name in ["a", "b"] {
+        skopeo(&[
+            "--insecure-policy",
+            "copy",
+            &format!("oci:{}:{name}", layout.display()),
+            &format!("containers-storage:{spec}localhost/{name}:v1"),
+        ])
+        .ok();
+    }
+    spec
+}
+
+/// Every path under `dir` (names only), overlay's random short link names
+/// (`overlay/l/…`, made anew in each store) as one placeholder.
+fn paths(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.strip_prefix(dir).unwrap().display().to_string();
+            out.push(match name.strip_prefix("overlay/l/") {
+                Some(_) => "overlay/l/<link>".to_owned(),
+                None => name,
+            });
+            if p.is_dir() && !p.is_symlink() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn ids(path: &Path) -> Vec<(String, serde_json::Value)> {
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    list.iter().map(|r| (r["id"].as_str().unwrap().to_owned(), r["names"].clone())).collect()
+}
+
+#[test]
+fn deleting_from_containers_storage_removes_what_skopeo_removes() {
+    use skiff_tests::harness::images::{ImageSpec, Layout};
+    for driver in ["vfs", "overlay"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout_dir = tmp.path().join("layout");
+        let mut layout = Layout::create(&layout_dir);
+        for name in ["a", "b"] {
+            let mut spec = ImageSpec::small("amd64", None, "shared base");
+            spec.layers[1] = vec![("app/which".into(), format!("image {name}\n").into_bytes())];
+            let d = layout.add_image(&spec);
+            layout.tag(&d, name);
+        }
+        let (ours_dir, theirs_dir) = (tmp.path().join("ours"), tmp.path().join("theirs"));
+        let ours = store_with_two_images(&layout_dir, &ours_dir, driver);
+        let theirs = store_with_two_images(&layout_dir, &theirs_dir, driver);
+        let layers_json = |d: &Path| d.join(format!("root/{driver}-layers/layers.json"));
+        let images_json = |d: &Path| d.join(format!("root/{driver}-images/images.json"));
+        assert_eq!(ids(&layers_json(&ours_dir)).len(), 3, "a shared base and two tops");
+
+        skiff(&["delete", &format!("containers-storage:{ours}localhost/a:v1")]).ok();
+        skopeo(&["delete", &format!("containers-storage:{theirs}localhost/a:v1")]).ok();
+        assert_eq!(ids(&images_json(&ours_dir)), ids(&images_json(&theirs_dir)), "{driver}: images");
+        assert_eq!(ids(&layers_json(&ours_dir)), ids(&layers_json(&theirs_dir)), "{driver}: layers");
+        assert_eq!(ids(&layers_json(&ours_dir)).len(), 2, "{driver}: the shared base stays");
+        assert_eq!(paths(&ours_dir.join("root")), paths(&theirs_dir.join("root")), "{driver}: the files left");
+        let token = std::fs::read(ours_dir.join(format!("root/{driver}-images/images.lock"))).unwrap();
+        assert!(token.len() >= 64 && token[..64].iter().any(|&b| b != 0), "{driver}: a last-writer token");
+
+        // What is left reads as it did: the same inspect from both stores.
+        let b = |spec: &str| format!("containers-storage:{spec}localhost/b:v1");
+        assert_eq!(skopeo(&["inspect", &b(&ours)]).ok().json(), skopeo(&["inspect", &b(&theirs)]).ok().json());
+        // Gone: both tools say so.
+        let again = skiff(&["delete", &format!("containers-storage:{ours}localhost/a:v1")]);
+        assert_eq!(again.code, 1, "{}", again.stderr);
+        assert!(
+            again.stderr.contains(&format!(
+                "reference \"{}localhost/a:v1\" does not resolve to an image ID: identifier is not an image",
+                ours
+            )),
+            "{}",
+            again.stderr
+        );
+        assert_ne!(skopeo(&["delete", &format!("containers-storage:{theirs}localhost/a:v1")]).code, 0);
+
+        // A writer holding the layers' lock (as podman would) makes the delete wait for it.
+        let lock = ours_dir.join(format!("root/{driver}-layers/layers.lock"));
+        let mut holder = std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import fcntl, sys, time; f = open(sys.argv[1], 'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(1.5)")
+            .arg(&lock)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = holder.stdout.take().unwrap();
+        let mut held = [0u8; 5];
+        std::io::Read::read_exact(&mut out, &mut held).unwrap();
+        let started = std::time::Instant::now();
+        skiff(&["delete", &b(&ours)]).ok();
+        assert!(started.elapsed() >= std::time::Duration::from_millis(1000), "{driver}: did not wait for the lock");
+        assert!(holder.wait().unwrap().success());
+        assert!(ids(&images_json(&ours_dir)).is_empty());
+        assert!(ids(&layers_json(&ours_dir)).is_empty(), "{driver}: the last image takes its layers");
+    }
+}

@@ -1,6 +1,7 @@
 //! `delete`: removes a manifest from a registry by digest (so every tag that
-//! points at it goes too, as skopeo warns), or an image from an OCI layout
-//! ([`layout`]).
+//! points at it goes too, as skopeo warns), an image from an OCI layout
+//! ([`layout`]), a tarball's files, or an image from containers-storage
+//! (`storage::delete`).
 
 mod layout;
 
@@ -36,6 +37,11 @@ pub async fn run(io: Io, mut job: DeleteJob, env: Environment) -> Result<Vec<u8>
                 .await
                 .map_err(|e| Error::new(crate::error::ErrorKind::Io, format!("removing {path}: {}", e.message)))?;
         }
+        return Ok(Vec::new());
+    }
+    if let ImageReference::ContainersStorage(r) = &image {
+        let shown = job.image.strip_prefix("containers-storage:").unwrap_or(&job.image);
+        crate::storage::delete::delete(&io, &env, r, shown).await?;
         return Ok(Vec::new());
     }
     let ImageReference::Docker(r) = image else {

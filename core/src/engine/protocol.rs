@@ -338,6 +338,20 @@ pub enum Request {
     Unlock {
         id: u32,
     },
+    /// Take containers/storage's lock on file `path` (a POSIX record lock
+    /// over the whole file, for writing when `exclusive`), waiting while
+    /// another process holds a conflicting one; the core calls this hold `id`.
+    FileLock {
+        id: u32,
+        path: String,
+        exclusive: bool,
+    },
+    /// Write `data` at the start of the file held under `id`, through the
+    /// descriptor that holds the lock (containers/storage's last-writer token).
+    TouchLock {
+        id: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl Request {

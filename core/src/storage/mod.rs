@@ -2,10 +2,12 @@
 //! as containers/storage lays it out: where the store is ([`location`]),
 //! its images and layers records and how a reference names one of them
 //! ([`records`]), and a layer's tar re-assembled from its tar-split
-//! ([`tar_split`]). Reading only, for now: no locks are taken (the store's
-//! writers replace their JSON files by rename, and layers still marked
-//! incomplete are refused).
+//! ([`tar_split`]); and an image deleted from it ([`delete`], under the
+//! store's locks). Reading takes no locks (the store's writers replace
+//! their JSON files by rename, and layers still marked incomplete are
+//! refused); writing images into a store is not built yet.
 
+pub mod delete;
 pub mod location;
 pub mod records;
 pub mod tar_split;

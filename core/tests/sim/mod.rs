@@ -332,6 +332,14 @@ impl Sim {
                 assert!(self.locks.remove(&id).is_some(), "unlock of lock {id}, which is not held");
                 Reply::Done
             }
+            Request::FileLock { id, path, .. } => {
+                assert!(self.locks.insert(id, path).is_none(), "lock id {id} taken twice");
+                Reply::Done
+            }
+            Request::TouchLock { id, .. } => {
+                assert!(self.locks.contains_key(&id), "touch of lock {id}, which is not held");
+                Reply::Done
+            }
             other => panic!("the simulation does not serve {other:?}"),
         })
     }

@@ -110,6 +110,8 @@ impl HostIo {
             Request::PipeClose(id) => self.with_proxy(|p| async move { p.close(id) }).await,
             Request::Lock(l) => self.locks.lock(l).await,
             Request::Unlock(id) => self.locks.unlock(id),
+            Request::FileLock(l) => self.locks.file_lock(l).await,
+            Request::TouchLock(t) => self.locks.touch(t.id, &t.data),
             // Warnings and notes are printed by the driver and never reach here.
             Request::Warn(_) | Request::Note(_) | Request::Progress(_) => Reply::Done,
             fs_request => fs::apply(fs_request).await,
