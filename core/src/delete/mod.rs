@@ -39,6 +39,7 @@ pub async fn run(io: Io, mut job: DeleteJob, env: Environment) -> Result<Vec<u8>
         }
         return Ok(Vec::new());
     }
+    #[cfg(feature = "storage-write")]
     if let ImageReference::ContainersStorage(r) = &image {
         let shown = job.image.strip_prefix("containers-storage:").unwrap_or(&job.image);
         crate::storage::delete::delete(&io, &env, r, shown).await?;

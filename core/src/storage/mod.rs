@@ -7,6 +7,7 @@
 //! their JSON files by rename, and layers still marked incomplete are
 //! refused); writing images into a store is not built yet.
 
+#[cfg(feature = "storage-write")]
 pub mod delete;
 pub mod location;
 pub mod records;
