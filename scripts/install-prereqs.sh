@@ -6,7 +6,9 @@
 #   (the HTTP proxy of the proxy tests), GnuPG (the signing tests), PyNaCl
 #   (it decrypts the sigstore keys skiff writes, in the tests), and the
 #   Docker Engine (docker.io; the tests start their own dockerd), g++ (the
-#   fuzz targets build libFuzzer);
+#   fuzz targets build libFuzzer), podman (it reads and uses the
+#   containers-storage stores skiff writes) and attr (getfattr, to compare
+#   the extended attributes of the layers' files);
 # - Rust targets wasm32-wasip2 (the core component) and
 #   wasm32-unknown-unknown (skiff-js), and wasm-bindgen-cli matching the
 #   wasm-bindgen crate;
@@ -21,7 +23,7 @@ need=()
 for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl \
             hyperfine:hyperfine python3:python3 chromium:chromium node:nodejs script:bsdutils \
             dockerd:docker.io tinyproxy:tinyproxy gpg:gnupg gpgconf:gpgconf gpg-agent:gpg-agent \
-            g++:g++; do
+            g++:g++ podman:podman getfattr:attr; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

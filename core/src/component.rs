@@ -389,6 +389,17 @@ fn request_to_wit(r: Request) -> wit::Request {
             level: r.level,
             algorithm: hash_to_wit(r.algorithm),
         }),
+        Request::ApplyLayer(a) => wit::Request::ApplyLayer(wit::ApplyLayer {
+            input: source_to_wit(a.input),
+            from: codec_to_wit(a.from),
+            root: a.root,
+            copy_from: a.copy_from,
+            whiteouts: match a.whiteouts {
+                engine::WhiteoutFormat::Apply => wit::WhiteoutFormat::Apply,
+                engine::WhiteoutFormat::Overlay => wit::WhiteoutFormat::Overlay,
+            },
+            tar_split: a.tar_split,
+        }),
         Request::Crypt(c) => wit::Request::Crypt(wit::Crypt {
             input: source_to_wit(c.input),
             output: c.output,
@@ -414,6 +425,7 @@ fn request_to_wit(r: Request) -> wit::Request {
         }),
         Request::Rename { from, to } => wit::Request::Rename(wit::Rename { from, to }),
         Request::CreateDir { path } => wit::Request::CreateDir(path),
+        Request::Symlink { target, path } => wit::Request::Symlink(wit::Symlink { target, path }),
         Request::RemoveFile { path } => wit::Request::RemoveFile(path),
         Request::RemoveDir { path } => wit::Request::RemoveDir(path),
         Request::ListDir { path } => wit::Request::ListDir(path),
@@ -494,6 +506,14 @@ fn reply_from_wit(reply: wit::Reply) -> Reply {
             output_digest: c.output_digest,
             size: c.size,
             hmac: c.hmac,
+        }),
+        wit::Reply::Applied(a) => Reply::Applied(engine::Applied {
+            input_digest: a.input_digest,
+            input_size: a.input_size,
+            diff_id: a.diff_id,
+            diff_size: a.diff_size,
+            uids: a.uids,
+            gids: a.gids,
         }),
         wit::Reply::FileInfo(i) => Reply::FileInfo(FileInfo {
             kind: file_kind(i.kind),

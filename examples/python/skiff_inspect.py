@@ -19,7 +19,7 @@ import urllib.request
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-ENGINE_IFACE = "skiff:core/engine@0.3.0"
+ENGINE_IFACE = "skiff:core/engine@0.4.0"
 
 
 class Core:

@@ -194,6 +194,8 @@ fn request_to_js(r: Request) -> JsValue {
         Request::RemoveDir { .. } => set(&o, "kind", "remove-dir"),
         Request::Recompress(_) => set(&o, "kind", "recompress"),
         Request::Crypt(_) => set(&o, "kind", "crypt"),
+        Request::ApplyLayer(_) => set(&o, "kind", "apply-layer"),
+        Request::Symlink { .. } => set(&o, "kind", "symlink"),
         // The image proxy is a CLI command: the driver answers with a failure.
         Request::ProxyReceive => set(&o, "kind", "proxy-receive"),
         Request::ProxySend { .. } => set(&o, "kind", "proxy-send"),

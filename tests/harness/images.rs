@@ -98,12 +98,17 @@ impl Layout {
 
     /// Writes config, layers and manifest; returns the manifest descriptor.
     pub fn add_image(&self, spec: &ImageSpec) -> Value {
+        let tars: Vec<Vec<u8>> = spec.layers.iter().map(|files| tar_of(files)).collect();
+        self.add_image_of_tars(spec, &tars)
+    }
+
+    /// The same with these layer tars instead of `spec.layers`.
+    pub fn add_image_of_tars(&self, spec: &ImageSpec, tars: &[Vec<u8>]) -> Value {
         let mut layers = vec![];
         let mut diff_ids = vec![];
-        for (i, files) in spec.layers.iter().enumerate() {
-            let tar = tar_of(files);
-            diff_ids.push(sha256(&tar));
-            let gz = gzip(&tar);
+        for (i, tar) in tars.iter().enumerate() {
+            diff_ids.push(sha256(tar));
+            let gz = gzip(tar);
             let (d, size) = self.add_blob(&gz);
             let mut desc = json!({"mediaType": OCI_LAYER_GZIP, "digest": d, "size": size});
             if spec.layer_annotations {

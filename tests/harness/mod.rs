@@ -11,6 +11,7 @@ pub mod node;
 pub mod process;
 pub mod proxy;
 pub mod registry;
+pub mod rootfs;
 pub mod token;
 pub mod tools;
 

@@ -24,6 +24,7 @@ mod signatures;
 mod sigstore_keys;
 mod sigstore_signing;
 mod storage;
+mod storage_write;
 mod sync;
 mod tarball;
 mod zstd_chunked;

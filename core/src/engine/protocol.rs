@@ -199,6 +199,42 @@ pub struct Crypted {
     pub hmac: Vec<u8>,
 }
 
+/// How an [`ApplyLayer`] writes whiteouts (see the WIT's `whiteout-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhiteoutFormat {
+    /// Carried out: the directory holds the whole file system (vfs).
+    Apply,
+    /// Kept as overlayfs reads them: 0:0 character devices and the opaque
+    /// xattr (overlay's `diff/`).
+    Overlay,
+}
+
+/// Unpack layer `input` (encoded with `from`) into the new directory
+/// `root`, after copying `copy_from` into it, writing its tar-split to
+/// `tar_split`; reply [`Reply::Applied`]. The WIT's `apply-layer` says
+/// exactly how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyLayer {
+    pub input: BlobSource,
+    pub from: Compression,
+    pub root: String,
+    pub copy_from: Option<String>,
+    pub whiteouts: WhiteoutFormat,
+    pub tar_split: String,
+}
+
+/// What an [`ApplyLayer`] read and unpacked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub input_digest: String,
+    pub input_size: u64,
+    pub diff_id: String,
+    pub diff_size: u64,
+    /// Distinct, ascending.
+    pub uids: Vec<u32>,
+    pub gids: Vec<u32>,
+}
+
 /// One piece of a [`Request::WriteStream`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamPiece {
@@ -244,6 +280,7 @@ pub enum Request {
     Transfer(Transfer),
     Recompress(Recompress),
     Crypt(Crypt),
+    ApplyLayer(ApplyLayer),
     /// Create or truncate `path` with `data`.
     WriteFile {
         path: String,
@@ -268,6 +305,11 @@ pub enum Request {
     },
     /// Create a directory and its parents.
     CreateDir {
+        path: String,
+    },
+    /// Make a symbolic link at `path` to `target` (taken as it is).
+    Symlink {
+        target: String,
         path: String,
     },
     /// Remove a file (a leftover temporary, or an old image's file).
@@ -479,6 +521,7 @@ pub enum Reply {
     },
     Recompressed(Recompressed),
     Crypted(Crypted),
+    Applied(Applied),
     FileInfo(FileInfo),
     /// A `Run`'s exit status and output.
     Output(ProcessOutput),

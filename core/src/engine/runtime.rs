@@ -193,6 +193,11 @@ impl Io {
         self.call(Request::Crypt(request), |r| if let Reply::Crypted(r) = r { Ok(r) } else { Err(r) }).await
     }
 
+    /// Unpacks a layer into a directory of containers-storage.
+    pub async fn apply_layer(&self, request: super::ApplyLayer) -> Result<super::Applied, IoError> {
+        self.call(Request::ApplyLayer(request), |r| if let Reply::Applied(a) = r { Ok(a) } else { Err(r) }).await
+    }
+
     /// Runs a program (a credential helper) and returns how it ended.
     pub async fn run(
         &self,
@@ -288,6 +293,7 @@ fn unexpected(reply: Reply) -> IoError {
         Reply::Transferred { .. } => "a transferred",
         Reply::Recompressed(_) => "a recompressed",
         Reply::Crypted(_) => "a crypted",
+        Reply::Applied(_) => "an applied",
         Reply::FileInfo(_) => "a file-info",
         Reply::Output(_) => "an output",
         Reply::Failed(_) => "a failed",

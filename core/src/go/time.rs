@@ -71,6 +71,12 @@ impl GoTime {
     }
 
     /// The zero `time.Time`, which Docker configs without `created` decode to.
+    /// A Unix time in nanoseconds, as Go marshals it in UTC.
+    pub fn from_unix_nanos(ns: i128) -> Option<Self> {
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(ns).ok()?;
+        GoTime::parse(&t.format(&time::format_description::well_known::Rfc3339).ok()?)
+    }
+
     pub fn zero() -> Self {
         GoTime { date_time: "0001-01-01T00:00:00".to_owned(), fraction: String::new(), offset_min: 0 }
     }

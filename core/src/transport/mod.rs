@@ -61,6 +61,10 @@ pub struct SideOptions {
     /// (found by [`SideOptions::resolve`]).
     #[serde(skip)]
     pub storage: Option<crate::storage::location::Store>,
+    /// This process's ID (a containers-storage writer's temporary names
+    /// and lock tokens carry it).
+    #[serde(skip)]
+    pub pid: u32,
     /// This machine's platform (a `tarball:` image is made for it).
     #[serde(skip)]
     pub host_platform: crate::platform::WantedPlatform,
@@ -116,6 +120,7 @@ impl SideOptions {
             }
             ImageReference::ContainersStorage(r) => {
                 self.storage = Some(crate::storage::location::find(io, env, r).await?);
+                self.pid = env.pid;
             }
             ImageReference::Tarball { .. } => self.host_platform = env.platform.clone(),
             _ => {}

@@ -46,12 +46,7 @@ fn io_error(what: String) -> impl FnOnce(crate::engine::IoError) -> Error {
 
 /// A modification time as Go's `time.Time` marshals it (RFC 3339, nanoseconds trimmed).
 fn go_time(ns: i64) -> Result<GoTime> {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
-        .map_err(|_| Error::invalid("a file's modification time is out of range"))?;
-    let text = t
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| Error::other(format!("formatting a time: {e}")))?;
-    GoTime::parse(&text).ok_or_else(|| Error::other(format!("unexpected time {text}")))
+    GoTime::from_unix_nanos(i128::from(ns)).ok_or_else(|| Error::invalid("a file's modification time is out of range"))
 }
 
 impl TarballSource {

@@ -50,6 +50,7 @@ pub async fn apply(request: Request) -> Reply {
         Request::WritePrivateFile(w) => (format!("write {}", w.path), write_private(&w.path, &w.data)),
         Request::Rename(r) => (format!("rename {} to {}", r.from, r.to), durable_rename(&r.from, &r.to)),
         Request::CreateDir(p) => (format!("create directory {p}"), std::fs::create_dir_all(&p)),
+        Request::Symlink(l) => (format!("symlink {}", l.path), std::os::unix::fs::symlink(&l.target, &l.path)),
         Request::RemoveFile(p) => (format!("remove {p}"), std::fs::remove_file(&p)),
         Request::RemoveDir(p) => (format!("remove {p}"), tokio::fs::remove_dir_all(&p).await),
         Request::ListDir(p) => return list_dir(&p).await,

@@ -7,11 +7,14 @@ mod crypt;
 mod error;
 mod fs;
 mod http;
+mod layer_apply;
 mod locks;
 mod process;
 mod progress;
 mod proxy;
 mod recompress;
+mod tar_stream;
+mod tree_copy;
 mod transfer;
 mod zstd_chunked;
 
@@ -101,6 +104,7 @@ impl HostIo {
             Request::Stat(path) => fs::stat(path).await,
             Request::Recompress(r) => recompress::recompress(r).await,
             Request::Crypt(c) => crypt::crypt(c).await,
+            Request::ApplyLayer(a) => layer_apply::apply_layer(a).await,
             Request::Run(r) => process::run(r).await,
             Request::Random(length) => random(length),
             Request::ProxyReceive => self.with_proxy(|p| async move { p.receive().await }).await,

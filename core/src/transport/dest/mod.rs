@@ -6,7 +6,8 @@
 //!
 //! Each destination is a module with a type implementing [`Destination`]:
 //! [`registry`], [`layout`] (`oci:` and `oci-archive:`), [`dir`], and
-//! [`archive`] (`docker-archive:` and `docker-daemon:`). Storing blobs is
+//! [`archive`] (`docker-archive:` and `docker-daemon:`), and [`storage`]
+//! (`containers-storage:`). Storing blobs is
 //! the [`BlobStore`] part of it, which a registry implements and the local
 //! ones share (in [`local`]: each names a path per blob).
 //! [`ImageDestination::open`] is the one place that picks among them.
@@ -26,6 +27,8 @@ pub use dir::DIR_VERSION;
 mod layout;
 mod local;
 mod registry;
+#[cfg(feature = "storage-write")]
+mod storage;
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
@@ -159,11 +162,17 @@ impl ImageDestination {
             ImageReference::DockerDaemon(DaemonReference::Id(_)) => {
                 return Err(Error::invalid("docker-daemon: a destination needs a name:tag, not an image ID"));
             }
+            #[cfg(feature = "storage-write")]
+            ImageReference::ContainersStorage(r) => {
+                let store = side.storage.clone().ok_or_else(|| Error::other("the containers-storage store was not found"))?;
+                Box::new(storage::StorageDestination::new(io, store, r, side.pid, tmpdir)?)
+            }
             ImageReference::Tarball { .. } => {
                 return Err(Error::invalid(
                     r#"Unsupported: "tarball:" locations can only be read from, not written to"#,
                 ));
             }
+            #[cfg(not(feature = "storage-write"))]
             other => {
                 return Err(Error::unsupported(format!(
                     "writing images to the {} transport is not supported by this version",
