@@ -187,7 +187,7 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()

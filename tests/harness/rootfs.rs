@@ -40,6 +40,21 @@ fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
     h
 }
 
+/// Appends an entry named exactly `path` (the tar crate refuses `..` in
+/// names, which hostile layers need), its link name taken literally.
+fn append(b: &mut tar::Builder<Vec<u8>>, mut h: tar::Header, path: &str, link: Option<&str>, data: &[u8]) {
+    let name = path.as_bytes();
+    assert!(name.len() <= 100, "a short name: {path}");
+    let field = &mut h.as_old_mut().name;
+    field.fill(0);
+    field[..name.len()].copy_from_slice(name);
+    if let Some(l) = link {
+        h.set_link_name_literal(l).unwrap();
+    }
+    h.set_cksum();
+    b.append(&h, data).unwrap();
+}
+
 /// The tar of `entries`, in order.
 pub fn tar(entries: &[Entry]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
@@ -50,8 +65,8 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
                 b.append_data(&mut h, p, &[][..]).unwrap();
             }
             Entry::File(p, mode, data) => {
-                let mut h = header(tar::EntryType::Regular, *mode, data.len() as u64);
-                b.append_data(&mut h, p, data.as_slice()).unwrap();
+                let h = header(tar::EntryType::Regular, *mode, data.len() as u64);
+                append(&mut b, h, p, None, data);
             }
             Entry::Owned(p, uid, gid, data) => {
                 let mut h = header(tar::EntryType::Regular, 0o640, data.len() as u64);
@@ -67,13 +82,9 @@ pub fn tar(entries: &[Entry]) -> Vec<u8> {
                 b.append_data(&mut h, p, data.as_slice()).unwrap();
             }
             Entry::Symlink(p, target) => {
-                let mut h = header(tar::EntryType::Symlink, 0o777, 0);
-                b.append_link(&mut h, p, target).unwrap();
+                append(&mut b, header(tar::EntryType::Symlink, 0o777, 0), p, Some(target), &[])
             }
-            Entry::Hardlink(p, target) => {
-                let mut h = header(tar::EntryType::Link, 0o644, 0);
-                b.append_link(&mut h, p, target).unwrap();
-            }
+            Entry::Hardlink(p, target) => append(&mut b, header(tar::EntryType::Link, 0o644, 0), p, Some(target), &[]),
             Entry::Fifo(p) => {
                 let mut h = header(tar::EntryType::Fifo, 0o600, 0);
                 b.append_data(&mut h, p, &[][..]).unwrap();
@@ -112,7 +123,11 @@ pub fn rich_layers() -> Vec<Vec<Entry>> {
             Dir("usr/", 0o755),
             Dir("usr/bin/", 0o755),
             File("usr/bin/su", 0o4755, b"#!/bin/sh\necho setuid\n".to_vec()),
-            WithXattrs("usr/bin/ping", vec![("security.capability", capability), ("user.note", b"hi".to_vec())], b"ping\n".to_vec()),
+            WithXattrs(
+                "usr/bin/ping",
+                vec![("security.capability", capability), ("user.note", b"hi".to_vec())],
+                b"ping\n".to_vec(),
+            ),
             Hardlink("usr/bin/su-again", "usr/bin/su"),
             Symlink("usr/bin/sh", "/bin/busybox"),
             Symlink("usr/lib", "../lib"),
@@ -146,4 +161,24 @@ pub fn layout_of(dir: &Path, layers: &[Vec<u8>]) -> Value {
 /// The uncompressed digests of `layers`.
 pub fn diff_ids(layers: &[Vec<u8>]) -> Vec<Value> {
     layers.iter().map(|t| json!(super::images::sha256(t))).collect()
+}
+
+/// An OCI layout at `dir` whose config claims `diff_ids` for `layers`
+/// (gzip-compressed) whatever they hold, tagged `v1`.
+pub fn layout_claiming(dir: &Path, layers: &[Vec<u8>], diff_ids: &[String]) {
+    let mut l = Layout::create(dir);
+    let descriptors: Vec<Value> = layers
+        .iter()
+        .map(|t| {
+            let (d, size) = l.add_blob(&super::images::gzip(t));
+            json!({"mediaType": super::images::OCI_LAYER_GZIP, "digest": d, "size": size})
+        })
+        .collect();
+    let config = json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}});
+    let (cd, cs) = l.add_blob(&serde_json::to_vec(&config).unwrap());
+    let manifest = json!({"schemaVersion": 2, "mediaType": super::images::OCI_MANIFEST,
+        "config": {"mediaType": super::images::OCI_CONFIG, "digest": cd, "size": cs}, "layers": descriptors});
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let (md, ms) = l.add_blob(&bytes);
+    l.tag(&json!({"mediaType": super::images::OCI_MANIFEST, "digest": md, "size": ms}), "v1");
 }

@@ -13,9 +13,9 @@ mod protocol;
 mod runtime;
 
 pub use protocol::{
-    Applied, ApplyLayer, BlobSink, BlobSource, ClientIdentity, Crypt, CryptDirection, Crypted, FileInfo, FileKind, HttpRequest,
-    HttpResponse, IoError, IoErrorKind, PartOutcome, ProcessOutput, Progress, Recompress, Recompressed, Reply, Request,
-    StreamPiece, TarMember, Timeouts, TlsConfig, Transfer, WhiteoutFormat,
+    Applied, ApplyLayer, BlobSink, BlobSource, ClientIdentity, Crypt, CryptDirection, Crypted, FileInfo, FileKind,
+    HttpRequest, HttpResponse, IoError, IoErrorKind, PartOutcome, ProcessOutput, Progress, Recompress, Recompressed,
+    Reply, Request, StreamPiece, TarMember, Timeouts, TlsConfig, Transfer, WhiteoutFormat,
 };
 pub use runtime::{Io, Transferred};
 

@@ -57,7 +57,8 @@ pub async fn finish(io: &Io, store: &Store, id: &str, parent: Option<&str>) -> R
         return Ok(());
     }
     let g = &store.graph_root;
-    let random = io.random(LINK_LENGTH as u32).await.map_err(|e| Error::other(format!("no random bytes: {}", e.message)))?;
+    let random =
+        io.random(LINK_LENGTH as u32).await.map_err(|e| Error::other(format!("no random bytes: {}", e.message)))?;
     const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let link: String = random.iter().map(|b| BASE32[(b & 31) as usize] as char).collect();
     io.fs(Request::Symlink { target: format!("../{id}/diff"), path: format!("{g}/overlay/l/{link}") })

@@ -50,7 +50,10 @@ pub async fn take<'a>(io: &'a Io, store: &Store, locks: &[(Lock, bool)], pid: u3
         let parent = path.rsplit_once('/').map(|(d, _)| d.to_owned()).unwrap_or_default();
         let r = match io.fs(Request::CreateDir { path: parent }).await {
             Err(e) => Err(io_error(format!("creating the directory of {path}"))(e)),
-            Ok(()) => io.fs(Request::FileLock { id, path: path.clone(), exclusive }).await.map_err(io_error(format!("locking {path}"))),
+            Ok(()) => io
+                .fs(Request::FileLock { id, path: path.clone(), exclusive })
+                .await
+                .map_err(io_error(format!("locking {path}"))),
         };
         if let Err(e) = r {
             held.release().await;

@@ -86,7 +86,8 @@ pub fn layer_ids(diff_ids: &[Digest]) -> Vec<String> {
 
 /// Commits `image` into `store`; returns the image's ID.
 pub async fn commit(io: &Io, store: &Store, pid: u32, image: NewImage<'_>) -> Result<String> {
-    let held = locks::take(io, store, &[(Lock::Storage, true), (Lock::Layers, true), (Lock::Images, true)], pid).await?;
+    let held =
+        locks::take(io, store, &[(Lock::Storage, true), (Lock::Layers, true), (Lock::Images, true)], pid).await?;
     let r = commit_locked(io, store, pid, &held, &image).await;
     held.release().await;
     r
@@ -304,7 +305,9 @@ async fn put_image(
             images.len() - 1
         }
     };
-    let record = images[at].as_object_mut().ok_or_else(|| Error::integrity(format!("{images_path}: a record is not an object")))?;
+    let record = images[at]
+        .as_object_mut()
+        .ok_or_else(|| Error::integrity(format!("{images_path}: a record is not an object")))?;
     record.insert("digest".into(), image.manifest_digest.to_string().into());
     let mut names: Vec<Value> = record.get("names").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut history: Vec<Value> = record.get("names-history").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -319,11 +322,8 @@ async fn put_image(
         record.insert("names".into(), names.into());
         record.insert("names-history".into(), history.into());
     }
-    let mut metadata: Map<String, Value> = record
-        .get("metadata")
-        .and_then(Value::as_str)
-        .and_then(|m| serde_json::from_str(m).ok())
-        .unwrap_or_default();
+    let mut metadata: Map<String, Value> =
+        record.get("metadata").and_then(Value::as_str).and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
     let sizes: Vec<usize> = image.signatures.iter().map(Vec::len).collect();
     let by_digest = metadata.entry("signatures-sizes").or_insert_with(|| json!({}));
     if let Some(m) = by_digest.as_object_mut() {

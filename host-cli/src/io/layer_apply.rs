@@ -10,12 +10,12 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
-use std::rc::Rc;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
+use std::rc::Rc;
 
 use ring::digest::{Context, SHA256};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid, XattrFlags};
@@ -300,16 +300,19 @@ impl Unpacker {
                 // directory, must stay inside (an absolute one always does).
                 let joined = format!("{parent_path}/{}", h.link);
                 if !h.link.starts_with('/') && clean(joined.trim_start_matches('/')).is_none() {
-                    return Err(bad(format!("invalid symlink {:?} -> {:?}: it leads out of the layer", h.name, h.link)));
+                    return Err(bad(format!(
+                        "invalid symlink {:?} -> {:?}: it leads out of the layer",
+                        h.name, h.link
+                    )));
                 }
                 rustix::fs::symlinkat(h.link.as_str(), &parent, base)?;
                 self.owner(&parent, base, uid, gid)?;
                 rustix::fs::utimensat(&parent, base, &times, AtFlags::SYMLINK_NOFOLLOW)?;
             }
             Kind::HardLink => {
-                let target = clean(&h.link)
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| bad(format!("invalid hard link {:?} -> {:?}: it leads out of the layer", h.name, h.link)))?;
+                let target = clean(&h.link).filter(|t| !t.is_empty()).ok_or_else(|| {
+                    bad(format!("invalid hard link {:?} -> {:?}: it leads out of the layer", h.name, h.link))
+                })?;
                 let (tbase, tparent) = target.split_last().expect("not empty");
                 let tdir = self.open_dir(tparent)?;
                 rustix::fs::linkat(&tdir, *tbase, &parent, base, AtFlags::empty())?;
@@ -390,7 +393,8 @@ impl Unpacker {
     /// `.wh..wh..opq` in a whole file system: removes under `dir` what
     /// this layer did not put there.
     fn prune(&self, dir: &OwnedFd, dir_path: &str) -> io::Result<()> {
-        let listing = rustix::fs::openat(dir, ".", OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        let listing =
+            rustix::fs::openat(dir, ".", OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
         let mut names = Vec::new();
         for e in rustix::fs::Dir::read_from(&listing)? {
             let e = e?;
@@ -405,9 +409,12 @@ impl Unpacker {
                 remove_all(dir, OsStr::new(&name))?;
                 continue;
             }
-            if let Ok(fd) =
-                rustix::fs::openat(dir, name.as_str(), OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            {
+            if let Ok(fd) = rustix::fs::openat(
+                dir,
+                name.as_str(),
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
                 self.prune(&fd, &path)?;
             }
         }
@@ -445,7 +452,12 @@ fn remove_all(dir: &impl AsFd, name: &OsStr) -> io::Result<()> {
     if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
         return rustix::fs::unlinkat(dir, name, AtFlags::empty()).map_err(errno);
     }
-    let sub = rustix::fs::openat(dir, name, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())?;
+    let sub = rustix::fs::openat(
+        dir,
+        name,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut names = Vec::new();
     for e in rustix::fs::Dir::read_from(&sub)? {
         let e = e?;

@@ -14,8 +14,8 @@ mod progress;
 mod proxy;
 mod recompress;
 mod tar_stream;
-mod tree_copy;
 mod transfer;
+mod tree_copy;
 mod zstd_chunked;
 
 use std::sync::Arc;

@@ -164,7 +164,8 @@ impl ImageDestination {
             }
             #[cfg(feature = "storage-write")]
             ImageReference::ContainersStorage(r) => {
-                let store = side.storage.clone().ok_or_else(|| Error::other("the containers-storage store was not found"))?;
+                let store =
+                    side.storage.clone().ok_or_else(|| Error::other("the containers-storage store was not found"))?;
                 Box::new(storage::StorageDestination::new(io, store, r, side.pid, tmpdir)?)
             }
             ImageReference::Tarball { .. } => {

@@ -56,7 +56,11 @@ impl StorageDestination {
 
     /// The staged layers of the manifest written, with their diff IDs
     /// from the config and their compression from their first bytes.
-    async fn staged_layers(&self, layers: &[manifest::Descriptor], config: &serde_json::Value) -> Result<Vec<StagedLayer>> {
+    async fn staged_layers(
+        &self,
+        layers: &[manifest::Descriptor],
+        config: &serde_json::Value,
+    ) -> Result<Vec<StagedLayer>> {
         let diff_ids: Vec<Digest> = config
             .pointer("/rootfs/diff_ids")
             .and_then(|d| d.as_array())
@@ -79,7 +83,13 @@ impl StorageDestination {
             }
             let path = self.blob_path(&l.digest);
             let head = self.io.read_range(path.clone(), 0, 6).await.map_err(fs_error(format!("reading {path}")))?;
-            out.push(StagedLayer { path, digest: l.digest.clone(), size: l.size, compression: Compression::detect(&head)?, diff_id });
+            out.push(StagedLayer {
+                path,
+                digest: l.digest.clone(),
+                size: l.size,
+                compression: Compression::detect(&head)?,
+                diff_id,
+            });
         }
         Ok(out)
     }
@@ -111,7 +121,10 @@ impl Destination for StorageDestination {
                 Err(e) if e.kind != IoErrorKind::NotFound => return Err(fs_error(format!("removing {staging}"))(e)),
                 _ => {}
             }
-            self.io.fs(Request::CreateDir { path: staging.clone() }).await.map_err(fs_error(format!("creating {staging}")))
+            self.io
+                .fs(Request::CreateDir { path: staging.clone() })
+                .await
+                .map_err(fs_error(format!("creating {staging}")))
         })
     }
 
