@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark: reading a containers-storage image out to `dir:`, skiff and
-Debian's skopeo side by side on the same vfs store, alternating, medians
-of ROUNDS runs, ratio and peak RSS. The store is written once by skopeo
-(skiff does not write containers-storage yet, so the issue's round trip
-oci: -> store -> dir: is measured for its second half only).
+"""Benchmark: the issue's containers-storage round trip, skiff and Debian's
+skopeo side by side, alternating, medians of ROUNDS runs, ratios and peak
+RSS. Each round, each tool copies the image from an `oci:` layout into a
+fresh vfs store (write), then from that store out to `dir:` (read); the
+round trip is the sum.
 
 Image: ten layers of ~20 MB incompressible data (the copy benchmark's `ten`).
 usage: bench/storage_bench.py [ROUNDS]   (build first: cargo build --release -p skiff; run as root)
@@ -22,23 +22,28 @@ def main():
     src = layout(os.path.join(IMAGES, "ten"), [20 << 20] * 10)
     work = tempfile.mkdtemp(prefix="skiff-storage-bench-")
     try:
-        spec = f"[vfs@{work}/root+{work}/run]"
-        image = f"containers-storage:{spec}localhost/bench:v1"
-        subprocess.run(["skopeo", "--insecure-policy", "copy", "-q", f"oci:{src}:bench", image], check=True)
-        times, rss = {"skiff": [], "skopeo": []}, {"skiff": 0.0, "skopeo": 0.0}
-        # One untimed run each first (skiff's first run may compile its component into the cache).
+        times = {(n, s): [] for n in ("skiff", "skopeo") for s in ("write", "read", "round trip")}
+        rss = {k: 0.0 for k in times}
+        # One untimed round first (skiff's first run may compile its component into the cache).
         for i in range(-1, ROUNDS):
             for name in (["skiff", "skopeo"] if i % 2 == 0 else ["skopeo", "skiff"]):
+                store = os.path.join(work, f"store-{name}")
                 out = os.path.join(work, f"out-{name}")
+                shutil.rmtree(store, ignore_errors=True)
                 shutil.rmtree(out, ignore_errors=True)
+                image = f"containers-storage:[vfs@{store}/root+{store}/run]localhost/bench:v1"
                 base = [SKIFF] if name == "skiff" else ["skopeo"]
-                t, m = run(base + ["--insecure-policy", "copy", "-q", image, f"dir:{out}"])
+                w = run(base + ["--insecure-policy", "copy", "-q", f"oci:{src}:bench", image])
+                r = run(base + ["--insecure-policy", "copy", "-q", image, f"dir:{out}"])
                 if i >= 0:
-                    times[name].append(t)
-                    rss[name] = max(rss[name], m)
-        a, b = statistics.median(times["skiff"]), statistics.median(times["skopeo"])
-        print(f"store -> dir: (10 x 20 MiB, vfs)  skiff {a:.3f} s  skopeo {b:.3f} s  ratio {a / b:.3f}  "
-              f"peak RSS {rss['skiff']:.0f} / {rss['skopeo']:.0f} MiB")
+                    for stage, (t, m) in (("write", w), ("read", r), ("round trip", (w[0] + r[0], max(w[1], r[1])))):
+                        times[(name, stage)].append(t)
+                        rss[(name, stage)] = max(rss[(name, stage)], m)
+        print(f"containers-storage (vfs), 10 x 20 MiB, {ROUNDS} alternating rounds, medians (peak RSS)")
+        for stage in ("write", "read", "round trip"):
+            a, b = statistics.median(times[("skiff", stage)]), statistics.median(times[("skopeo", stage)])
+            print(f"  {stage:10s}  skiff {a:6.3f} s ({rss[('skiff', stage)]:4.0f} MiB)  "
+                  f"skopeo {b:6.3f} s ({rss[('skopeo', stage)]:4.0f} MiB)  ratio {a / b:.3f}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

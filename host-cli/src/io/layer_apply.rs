@@ -439,7 +439,7 @@ fn set_xattrs(fd: &impl AsFd, h: &Header) -> io::Result<()> {
     for (name, value) in &h.xattrs {
         match rustix::fs::fsetxattr(fd, name.as_str(), value, XattrFlags::empty()) {
             Ok(()) | Err(Errno::NOTSUP) => {}
-            Err(e) => return Err(io::Error::new(io::ErrorKind::Other, format!("setting xattr {name}: {e}"))),
+            Err(e) => return Err(io::Error::other(format!("setting xattr {name}: {e}"))),
         }
     }
     Ok(())
