@@ -270,13 +270,24 @@ fn a_second_image_reuses_layers_and_takes_its_name_from_the_first() {
     let d = l
         .add_image_of_tars(&spec, &[tars[0].clone(), rootfs::tar(&[Entry::File("etc/extra", 0o644, b"x\n".to_vec())])]);
     l.tag(&d, "v1");
+    // A third whose second layer is the first one's base: the blob is not
+    // copied, and the layer, under another parent, is put together from
+    // the store.
+    let third = tmp.path().join("third");
+    let mut l = skiff_tests::harness::images::Layout::create(&third);
+    let d = l.add_image_of_tars(&spec, &[rootfs::tar(&[Entry::File("first", 0o644, b"1\n".to_vec())]), tars[0].clone()]);
+    l.tag(&d, "v1");
     let ours = Store::new(&tmp.path().join("ours"), "vfs");
     let theirs = Store::new(&tmp.path().join("theirs"), "vfs");
+    let mut skipped = Vec::new();
     for (tool, store) in [(skiff as fn(&[&str]) -> Run, &ours), (skopeo, &theirs)] {
         copy(tool, &source, &store.reference("localhost/rich:v1")).ok();
         copy(tool, &source, &store.reference("localhost/rich:v1")).ok();
-        copy(tool, &format!("oci:{}:v1", other.display()), &store.reference("localhost/rich:v1")).ok();
+        let r = copy(tool, &format!("oci:{}:v1", other.display()), &store.reference("localhost/rich:v1")).ok();
+        skipped.push(r.stderr.matches("skipped: already exists").count());
     }
+    assert_eq!(skipped, vec![1, 1], "the shared layer's blob is not copied, by either tool");
+    assert_eq!(ours.list("layers").len(), 3, "the base layer is shared, copying again adds none");
     assert_eq!(ours.list("layers").len(), 3, "the base layer is shared, copying again adds none");
     let images = ours.list("images");
     assert_eq!(images.len(), 2);
@@ -285,6 +296,17 @@ fn a_second_image_reuses_layers_and_takes_its_name_from_the_first() {
     assert_same_stores(&ours, &theirs);
     let listed = ours.podman(&["images", "--format", "json"]).ok().json();
     assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    for (tool, store) in [(skiff as fn(&[&str]) -> Run, &ours), (skopeo, &theirs)] {
+        let r = copy(tool, &format!("oci:{}:v1", third.display()), &store.reference("localhost/third:v1")).ok();
+        assert_eq!(r.stderr.matches("skipped: already exists").count(), 1, "{}", r.stderr);
+    }
+    assert_eq!(ours.list("layers").len(), 5);
+    assert_same_stores(&ours, &theirs);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    copy(skopeo, &ours.reference("localhost/third:v1"), &format!("dir:{}", a.display())).ok();
+    copy(skopeo, &theirs.reference("localhost/third:v1"), &format!("dir:{}", b.display())).ok();
+    assert_eq!(tree_with(&a, false), tree_with(&b, false));
 }
 
 /// An OCI layout of three 24 MiB layers of noise, for writes that take long
@@ -306,6 +328,14 @@ fn big_image(dir: &Path) -> String {
     format!("oci:{}:v1", dir.display())
 }
 
+/// Whether a directory named `name` is at most `depth` levels under `dir`.
+fn finds(dir: &Path, name: &str, depth: usize) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else { return false };
+    entries.flatten().any(|e| {
+        e.file_name() == name || (depth > 1 && e.path().is_dir() && finds(&e.path(), name, depth - 1))
+    })
+}
+
 fn incomplete(store: &Store) -> usize {
     store.list("layers").iter().filter(|l| l.pointer("/flags/incomplete") == Some(&Value::Bool(true))).count()
 }
@@ -318,7 +348,13 @@ fn a_write_killed_at_any_phase_leaves_a_store_podman_opens_and_the_next_write_re
     let target = store.reference("localhost/big:v1");
     // Phases: a layer being unpacked; one layer complete, the next not yet.
     type Phase = Box<dyn Fn(&Store) -> bool>;
+    let scratch = tmp.path().join("scratch");
+    let staging = scratch.clone();
     let phases: Vec<(&str, Phase)> = vec![
+        (
+            "staging the blobs, the store not yet touched",
+            Box::new(move |s: &Store| s.list("layers").is_empty() && finds(&staging, "storage-dest.d", 3)),
+        ),
         ("unpacking the first layer", Box::new(|s: &Store| incomplete(s) > 0)),
         (
             "between layers",
@@ -330,8 +366,10 @@ fn a_write_killed_at_any_phase_leaves_a_store_podman_opens_and_the_next_write_re
     ];
     for (phase, reached) in phases {
         let _ = std::fs::remove_dir_all(&store.root);
+        let _ = std::fs::remove_dir_all(&scratch);
+        std::fs::create_dir_all(&scratch).unwrap();
         let mut child = skiff_tests::harness::tools::skiff_cmd()
-            .args(["--insecure-policy", "copy", "-q", &source, &target])
+            .args(["--insecure-policy", "--tmpdir", scratch.to_str().unwrap(), "copy", "-q", &source, &target])
             .spawn()
             .unwrap();
         let start = std::time::Instant::now();

@@ -46,6 +46,8 @@ pub struct Layer {
     #[serde(default)]
     pub diff_size: Option<i64>,
     #[serde(default)]
+    pub compressed_diff_digest: Option<String>,
+    #[serde(default)]
     pub flags: BTreeMap<String, serde_json::Value>,
 }
 

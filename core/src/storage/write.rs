@@ -33,14 +33,23 @@ use crate::engine::{ApplyLayer, BlobSource, Io, IoErrorKind, Request};
 use crate::error::{Error, Result};
 use crate::go::time::GoTime;
 
-/// A layer blob staged for the store.
+/// Where a layer's bytes come from.
+#[derive(Debug, Clone)]
+pub enum LayerBytes {
+    /// The blob, copied into the scratch space and checked against its digest.
+    Staged { path: String, compression: Compression },
+    /// Not copied: `layer` of the store holds it. When the image needs it
+    /// under another ID (another parent), its tar is put together at `path`.
+    Stored { layer: String, path: String },
+}
+
+/// A layer of the image being committed.
 #[derive(Debug, Clone)]
 pub struct StagedLayer {
-    /// The blob's file in the scratch space, already checked against `digest`.
-    pub path: String,
+    pub from: LayerBytes,
+    /// The manifest's digest and size for it.
     pub digest: Digest,
     pub size: i64,
-    pub compression: Compression,
     /// What the config says its uncompressed digest is.
     pub diff_id: Digest,
 }
@@ -61,6 +70,9 @@ pub struct NewImage<'a> {
     /// The config's `created`, as it is.
     pub created: Option<String>,
 }
+
+/// The most a layer's tar-split may hold (compressed).
+const MAX_TAR_SPLIT: u64 = 64 << 20;
 
 /// containers/storage's `archive.Compression` numbers.
 fn compression_number(c: Compression) -> u64 {
@@ -114,8 +126,7 @@ async fn commit_locked(io: &Io, store: &Store, pid: u32, held: &Held<'_>, image:
                 let record = put_layer(io, store, pid, held, &layers_path, &mut layers, id, parent, l).await?;
                 let at = layers.iter().position(|r| str_field(r, "id") == Some(id.as_str())).expect("recorded");
                 layers[at] = record;
-                write_list(io, &layers_path, &layers, pid).await?;
-                held.touch(Lock::Layers).await?;
+                save_layers(io, pid, held, &layers_path, &layers).await?;
             }
         }
         parent = Some(id);
@@ -123,6 +134,12 @@ async fn commit_locked(io: &Io, store: &Store, pid: u32, held: &Held<'_>, image:
     let id = image.config_digest.hex().to_owned();
     put_image(io, store, pid, held, image, &id, parent).await?;
     Ok(id)
+}
+
+/// Saves `layers.json` and tells other processes it changed.
+async fn save_layers(io: &Io, pid: u32, held: &Held<'_>, path: &str, layers: &[Value]) -> Result<()> {
+    write_list(io, path, layers, pid).await?;
+    held.touch(Lock::Layers).await
 }
 
 /// Removes the layers a killed writer left incomplete.
@@ -141,8 +158,7 @@ async fn repair(
         return Ok(());
     }
     layers.retain(|r| !incomplete(r));
-    write_list(io, layers_path, layers, pid).await?;
-    held.touch(Lock::Layers).await?;
+    save_layers(io, pid, held, layers_path, layers).await?;
     for id in &gone {
         driver::remove_files(io, store, id).await;
     }
@@ -174,17 +190,23 @@ async fn put_layer(
     record.insert("created".into(), created.into());
     record.insert("flags".into(), json!({"incomplete": true}));
     layers.push(Value::Object(record.clone()));
-    write_list(io, layers_path, layers, pid).await?;
-    held.touch(Lock::Layers).await?;
-    match unpack(io, store, id, parent, l).await {
+    save_layers(io, pid, held, layers_path, layers).await?;
+    let compression = match &l.from {
+        LayerBytes::Staged { compression: Compression::None, .. } => None,
+        LayerBytes::Staged { compression, .. } => Some(Value::from(compression_number(*compression))),
+        LayerBytes::Stored { layer, .. } => {
+            layers.iter().find(|r| str_field(r, "id") == Some(layer.as_str())).and_then(|r| r.get("compression").cloned())
+        }
+    };
+    match unpack(io, store, id, parent, l, layers).await {
         Ok(applied) => {
             record.remove("flags");
             record.insert("compressed-diff-digest".into(), l.digest.to_string().into());
             record.insert("compressed-size".into(), l.size.into());
             record.insert("diff-digest".into(), applied.diff_id.into());
             record.insert("diff-size".into(), applied.diff_size.into());
-            if l.compression != Compression::None {
-                record.insert("compression".into(), compression_number(l.compression).into());
+            if let Some(c) = compression {
+                record.insert("compression".into(), c);
             }
             if !applied.uids.is_empty() {
                 record.insert("uidset".into(), applied.uids.into());
@@ -196,12 +218,26 @@ async fn put_layer(
         }
         Err(e) => {
             layers.retain(|r| str_field(r, "id") != Some(id));
-            write_list(io, layers_path, layers, pid).await?;
-            held.touch(Lock::Layers).await?;
+            save_layers(io, pid, held, layers_path, layers).await?;
             driver::remove_files(io, store, id).await;
             Err(e)
         }
     }
+}
+
+/// The tar of layer `from` of the store, put together into `path`.
+async fn reassemble(io: &Io, store: &Store, layers: &[Value], from: &str, path: &str) -> Result<()> {
+    if !layers.iter().any(|r| str_field(r, "id") == Some(from)) {
+        return Err(Error::integrity(format!(
+            "layer {from}, which this copy meant to reuse, was removed from the store meanwhile; copy again"
+        )));
+    }
+    let split_path = format!("{}/{from}.tar-split.gz", store.layers_dir());
+    let split = io.read_file(split_path.clone(), MAX_TAR_SPLIT).await.map_err(io_error(format!("reading {split_path}")))?;
+    let pieces = super::tar_split::pieces(&split, &store.layer_root(from)).map_err(|e| e.context(&split_path))?;
+    io.fs(Request::WriteStream { path: path.to_owned(), pieces })
+        .await
+        .map_err(io_error(format!("putting layer {from} of the store together")))
 }
 
 /// The host unpacks layer `l` as `id`; its diff ID is checked and its
@@ -212,7 +248,15 @@ async fn unpack(
     id: &str,
     parent: Option<&str>,
     l: &StagedLayer,
+    layers: &[Value],
 ) -> Result<crate::engine::Applied> {
+    let (path, from) = match &l.from {
+        LayerBytes::Staged { path, compression } => (path.clone(), *compression),
+        LayerBytes::Stored { layer, path } => {
+            reassemble(io, store, layers, layer, path).await?;
+            (path.clone(), Compression::None)
+        }
+    };
     let to = driver::prepare(io, store, id, parent).await?;
     let split = format!("{}/{id}.tar-split.gz", store.layers_dir());
     let temp = format!("{split}.skiff-tmp");
@@ -222,8 +266,8 @@ async fn unpack(
     }
     let applied = io
         .apply_layer(ApplyLayer {
-            input: BlobSource::File { path: l.path.clone() },
-            from: l.compression,
+            input: BlobSource::File { path },
+            from,
             root: to.root,
             copy_from: to.copy_from,
             whiteouts: to.whiteouts,
@@ -244,7 +288,8 @@ async fn unpack(
             l.digest, applied.diff_id, l.diff_id
         )));
     }
-    if l.digest.algorithm() == crate::digest::Algorithm::Sha256 && applied.input_digest != l.digest.to_string() {
+    let staged = matches!(l.from, LayerBytes::Staged { .. });
+    if staged && l.digest.algorithm() == crate::digest::Algorithm::Sha256 && applied.input_digest != l.digest.to_string() {
         return Err(Error::integrity(format!("layer {} changed while it was unpacked", l.digest)));
     }
     io.fs(Request::Rename { from: temp, to: split.clone() }).await.map_err(io_error(format!("writing {split}")))?;

@@ -5,7 +5,7 @@ use super::local::LocalBlobs;
 use super::{Destination, LocalBoxFuture};
 use crate::compression::Desired;
 use crate::digest::Digest;
-use crate::engine::{Io, IoErrorKind, Request};
+use crate::engine::{Io, Request};
 use crate::error::{Error, Result};
 use crate::files::{ArchiveOutput, archive_output};
 use crate::manifest::{self, Manifest};
@@ -13,7 +13,7 @@ use crate::media_type::ManifestKind;
 use crate::reference::{ArchiveSelector, DockerReference};
 use crate::signature::Signature;
 use crate::transport::daemon::Daemon;
-use crate::transport::{SideOptions, docker_save, fs_error, join};
+use crate::transport::{SideOptions, docker_save, join};
 
 /// containers/image's words for a docker-archive destination that has contents.
 const EXISTING_ARCHIVE: &str = "docker-archive doesn't support modifying existing images";
@@ -105,14 +105,7 @@ impl Destination for DockerArchiveDestination {
                 // Refused before anything is copied, as skopeo refuses it.
                 archive_output(io, archive, Some(EXISTING_ARCHIVE)).await?;
             }
-            // A staging area left by an interrupted run goes first.
-            match io.fs(Request::RemoveDir { path: staging.clone() }).await {
-                Err(e) if e.kind != IoErrorKind::NotFound => {
-                    return Err(fs_error(format!("removing {staging}"))(e));
-                }
-                _ => {}
-            }
-            io.fs(Request::CreateDir { path: staging.clone() }).await.map_err(fs_error(format!("creating {staging}")))
+            super::local::fresh_dir(io, staging).await
         })
     }
 

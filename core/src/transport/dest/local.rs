@@ -4,7 +4,7 @@
 
 use super::{BlobStore, LocalBoxFuture};
 use crate::digest::Digest;
-use crate::engine::{BlobSink, FileKind, Io, Request};
+use crate::engine::{BlobSink, FileKind, Io, IoErrorKind, Request};
 use crate::error::Result;
 use crate::files::temporary_name;
 use crate::manifest::Descriptor;
@@ -25,6 +25,12 @@ pub(super) trait LocalBlobs {
     async fn blob_target(&self, d: &Digest) -> Result<String> {
         Ok(self.blob_path(d))
     }
+
+    /// Whether the destination holds blob `d` already in another form, so
+    /// it need not be copied at all (containers-storage: a layer it has).
+    async fn holds_otherwise(&self, _d: &Descriptor) -> bool {
+        false
+    }
 }
 
 /// The local destinations store blobs alike.
@@ -36,6 +42,9 @@ impl<T: LocalBlobs> BlobStore for T {
     /// was written (or by hand) is replaced, never named by a new image.
     fn put_blob<'a>(&'a self, source: &'a ImageSource, d: &'a Descriptor) -> LocalBoxFuture<'a, Result<BlobPush>> {
         Box::pin(async move {
+            if self.holds_otherwise(d).await {
+                return Ok(BlobPush::Exists);
+            }
             let final_path = self.blob_target(&d.digest).await?;
             let io = self.io();
             if let Ok(info) = io.stat(final_path.clone()).await
@@ -93,4 +102,14 @@ impl<T: LocalBlobs> BlobStore for T {
 async fn holds(io: &Io, path: &str, d: &Descriptor) -> bool {
     let measured = io.file_digest(path, d.digest.algorithm(), d.expected_size()).await;
     measured.is_ok_and(|(digest, _)| digest == d.digest.to_string())
+}
+
+/// Makes `dir` a new, empty staging directory (one an interrupted run left
+/// goes first).
+pub(super) async fn fresh_dir(io: &Io, dir: &str) -> Result<()> {
+    match io.fs(Request::RemoveDir { path: dir.to_owned() }).await {
+        Err(e) if e.kind != IoErrorKind::NotFound => return Err(fs_error(format!("removing {dir}"))(e)),
+        _ => {}
+    }
+    io.fs(Request::CreateDir { path: dir.to_owned() }).await.map_err(fs_error(format!("creating {dir}")))
 }

@@ -10,14 +10,15 @@ use super::local::LocalBlobs;
 use super::{Destination, LocalBoxFuture};
 use crate::compression::{Compression, Desired};
 use crate::digest::Digest;
-use crate::engine::{Io, IoErrorKind, Request};
+use crate::engine::{Io, Request};
 use crate::error::{Error, Result};
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Descriptor, Manifest};
 use crate::media_type::ManifestKind;
 use crate::reference::StorageReference;
 use crate::signature::Signature;
 use crate::storage::location::Store;
-use crate::storage::write::{self, NewImage, StagedLayer};
+use crate::storage::records;
+use crate::storage::write::{self, LayerBytes, NewImage, StagedLayer};
 use crate::transport::{fs_error, join, read_local};
 
 /// The most an image config may hold.
@@ -32,6 +33,9 @@ pub(super) struct StorageDestination {
     pid: u32,
     staging: String,
     manifest: Option<(Vec<u8>, ManifestKind)>,
+    /// Blobs not copied because a layer of the store holds them (by its
+    /// compressed or uncompressed digest): the layer's ID.
+    reused: std::cell::RefCell<std::collections::BTreeMap<Digest, String>>,
     /// Signature blobs, stored with the image on commit.
     signatures: std::cell::RefCell<Vec<Vec<u8>>>,
 }
@@ -50,6 +54,7 @@ impl StorageDestination {
             pid,
             staging: join(tmpdir, "storage-dest.d"),
             manifest: None,
+            reused: Default::default(),
             signatures: Default::default(),
         })
     }
@@ -58,7 +63,7 @@ impl StorageDestination {
     /// from the config and their compression from their first bytes.
     async fn staged_layers(
         &self,
-        layers: &[manifest::Descriptor],
+        layers: &[Descriptor],
         config: &serde_json::Value,
     ) -> Result<Vec<StagedLayer>> {
         let diff_ids: Vec<Digest> = config
@@ -103,6 +108,26 @@ impl LocalBlobs for StorageDestination {
     fn blob_path(&self, d: &Digest) -> String {
         join(&self.staging, d.hex())
     }
+
+    /// A complete layer of the store whose compressed or uncompressed
+    /// digest is `d` (containers/image's `TryReusingBlob`): not copied;
+    /// the layer is reused, or its tar put together again at commit.
+    async fn holds_otherwise(&self, d: &Descriptor) -> bool {
+        let Ok(layers) = records::layers(&self.io, &self.store).await else { return false };
+        let digest = d.digest.to_string();
+        let found = layers.iter().find(|l| {
+            l.flags.get("incomplete").and_then(|v| v.as_bool()) != Some(true)
+                && (l.compressed_diff_digest.as_deref() == Some(digest.as_str())
+                    || l.diff_digest.as_deref() == Some(digest.as_str()))
+        });
+        match found {
+            Some(l) => {
+                self.reused.borrow_mut().insert(d.digest.clone(), l.id.clone());
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Destination for StorageDestination {
@@ -115,17 +140,7 @@ impl Destination for StorageDestination {
     }
 
     fn prepare(&mut self) -> LocalBoxFuture<'_, Result<()>> {
-        Box::pin(async move {
-            let staging = &self.staging;
-            match self.io.fs(Request::RemoveDir { path: staging.clone() }).await {
-                Err(e) if e.kind != IoErrorKind::NotFound => return Err(fs_error(format!("removing {staging}"))(e)),
-                _ => {}
-            }
-            self.io
-                .fs(Request::CreateDir { path: staging.clone() })
-                .await
-                .map_err(fs_error(format!("creating {staging}")))
-        })
+        Box::pin(super::local::fresh_dir(&self.io, &self.staging))
     }
 
     /// Only kept: the image is committed with it.
