@@ -191,22 +191,23 @@ async fn put_layer(
     record.insert("flags".into(), json!({"incomplete": true}));
     layers.push(Value::Object(record.clone()));
     save_layers(io, pid, held, layers_path, layers).await?;
-    let compression = match &l.from {
-        LayerBytes::Staged { compression: Compression::None, .. } => None,
-        LayerBytes::Staged { compression, .. } => Some(Value::from(compression_number(*compression))),
-        LayerBytes::Stored { layer, .. } => {
-            layers.iter().find(|r| str_field(r, "id") == Some(layer.as_str())).and_then(|r| r.get("compression").cloned())
-        }
+    // Put together from the store, the layer is recorded as
+    // containers/storage records a plain tar given with the blob's digest:
+    // that digest, the tar's size, no compression (as skopeo 1.9.3 does).
+    let (compression, stored) = match &l.from {
+        LayerBytes::Staged { compression, .. } => (*compression, false),
+        LayerBytes::Stored { .. } => (Compression::None, true),
     };
     match unpack(io, store, id, parent, l, layers).await {
         Ok(applied) => {
             record.remove("flags");
             record.insert("compressed-diff-digest".into(), l.digest.to_string().into());
-            record.insert("compressed-size".into(), l.size.into());
+            let size = if stored { Value::from(applied.input_size) } else { Value::from(l.size) };
+            record.insert("compressed-size".into(), size);
             record.insert("diff-digest".into(), applied.diff_id.into());
             record.insert("diff-size".into(), applied.diff_size.into());
-            if let Some(c) = compression {
-                record.insert("compression".into(), c);
+            if compression != Compression::None {
+                record.insert("compression".into(), compression_number(compression).into());
             }
             if !applied.uids.is_empty() {
                 record.insert("uidset".into(), applied.uids.into());
@@ -233,7 +234,8 @@ async fn reassemble(io: &Io, store: &Store, layers: &[Value], from: &str, path: 
         )));
     }
     let split_path = format!("{}/{from}.tar-split.gz", store.layers_dir());
-    let split = io.read_file(split_path.clone(), MAX_TAR_SPLIT).await.map_err(io_error(format!("reading {split_path}")))?;
+    let split =
+        io.read_file(split_path.clone(), MAX_TAR_SPLIT).await.map_err(io_error(format!("reading {split_path}")))?;
     let pieces = super::tar_split::pieces(&split, &store.layer_root(from)).map_err(|e| e.context(&split_path))?;
     io.fs(Request::WriteStream { path: path.to_owned(), pieces })
         .await
@@ -289,7 +291,10 @@ async fn unpack(
         )));
     }
     let staged = matches!(l.from, LayerBytes::Staged { .. });
-    if staged && l.digest.algorithm() == crate::digest::Algorithm::Sha256 && applied.input_digest != l.digest.to_string() {
+    if staged
+        && l.digest.algorithm() == crate::digest::Algorithm::Sha256
+        && applied.input_digest != l.digest.to_string()
+    {
         return Err(Error::integrity(format!("layer {} changed while it was unpacked", l.digest)));
     }
     io.fs(Request::Rename { from: temp, to: split.clone() }).await.map_err(io_error(format!("writing {split}")))?;

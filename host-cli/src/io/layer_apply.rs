@@ -193,15 +193,16 @@ impl Unpacker {
         }
     }
 
-    /// The directory `components` name, opened inside the root (made, 0755,
-    /// where missing, as `UnpackLayer` makes missing parents).
-    fn open_dir(&self, components: &[&str]) -> io::Result<OwnedFd> {
+    /// The directory `components` name, opened inside the root; with
+    /// `create`, made (0755) where missing, as `UnpackLayer` makes an
+    /// entry's missing parents.
+    fn open_dir(&self, components: &[&str], create: bool) -> io::Result<OwnedFd> {
         let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
         let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
         let path = if components.is_empty() { ".".to_owned() } else { components.join("/") };
         match rustix::fs::openat2(&self.root, path.as_str(), flags, Mode::empty(), resolve) {
             Ok(fd) => return Ok(fd),
-            Err(Errno::NOENT) => {}
+            Err(Errno::NOENT) if create => {}
             Err(e) => return Err(errno(e)),
         }
         let mut dir = rustix::fs::openat2(&self.root, ".", flags, Mode::empty(), resolve)?;
@@ -244,7 +245,7 @@ impl Unpacker {
             self.dirs.push((String::new(), ".".to_owned(), times));
             return Ok(());
         };
-        let parent = self.open_dir(parent_parts)?;
+        let parent = self.open_dir(parent_parts, true)?;
         let parent_path = parent_parts.join("/");
         let full = parts.join("/");
         if let Some(hidden) = base.strip_prefix(WHITEOUT) {
@@ -314,7 +315,7 @@ impl Unpacker {
                     bad(format!("invalid hard link {:?} -> {:?}: it leads out of the layer", h.name, h.link))
                 })?;
                 let (tbase, tparent) = target.split_last().expect("not empty");
-                let tdir = self.open_dir(tparent)?;
+                let tdir = self.open_dir(tparent, false)?;
                 rustix::fs::linkat(&tdir, *tbase, &parent, base, AtFlags::empty())?;
                 self.owner(&parent, base, uid, gid)?;
                 let st = rustix::fs::statat(&parent, base, AtFlags::SYMLINK_NOFOLLOW)?;
@@ -368,6 +369,10 @@ impl Unpacker {
 
     fn whiteout(&mut self, parent: &OwnedFd, parent_path: &str, hidden: &str, uid: u32, gid: u32) -> io::Result<()> {
         let opaque = hidden == &OPAQUE[WHITEOUT.len()..];
+        // `.wh.` and `.wh..` would name the directory itself or its parent.
+        if hidden.is_empty() || hidden == "." || hidden == ".." {
+            return Err(bad("a whiteout that names no file"));
+        }
         match (self.format, opaque) {
             (WhiteoutFormat::Apply, true) => self.prune(parent, parent_path),
             (WhiteoutFormat::Apply, false) => match remove_all(parent, OsStr::new(hidden)) {
@@ -378,9 +383,6 @@ impl Unpacker {
                 rustix::fs::fsetxattr(parent, "trusted.overlay.opaque", b"y", XattrFlags::empty()).map_err(errno)
             }
             (WhiteoutFormat::Overlay, false) => {
-                if hidden.is_empty() || hidden == "." || hidden == ".." {
-                    return Err(bad("a whiteout without a name"));
-                }
                 if rustix::fs::statat(parent, hidden, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
                     remove_all(parent, OsStr::new(hidden))?;
                 }
@@ -425,7 +427,12 @@ impl Unpacker {
     fn finish(&mut self) -> io::Result<()> {
         for (parent_path, name, times) in std::mem::take(&mut self.dirs) {
             let parts: Vec<&str> = parent_path.split('/').filter(|p| !p.is_empty()).collect();
-            let parent = self.open_dir(&parts)?;
+            // A directory a later entry removed has no times to set.
+            let parent = match self.open_dir(&parts, false) {
+                Ok(p) => p,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             match rustix::fs::utimensat(&parent, name.as_str(), &times, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(()) | Err(Errno::NOENT) => {}
                 Err(e) => return Err(errno(e)),

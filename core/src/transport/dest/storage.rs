@@ -61,11 +61,7 @@ impl StorageDestination {
 
     /// The staged layers of the manifest written, with their diff IDs
     /// from the config and their compression from their first bytes.
-    async fn staged_layers(
-        &self,
-        layers: &[Descriptor],
-        config: &serde_json::Value,
-    ) -> Result<Vec<StagedLayer>> {
+    async fn staged_layers(&self, layers: &[Descriptor], config: &serde_json::Value) -> Result<Vec<StagedLayer>> {
         let diff_ids: Vec<Digest> = config
             .pointer("/rootfs/diff_ids")
             .and_then(|d| d.as_array())
@@ -87,14 +83,16 @@ impl StorageDestination {
                 ));
             }
             let path = self.blob_path(&l.digest);
-            let head = self.io.read_range(path.clone(), 0, 6).await.map_err(fs_error(format!("reading {path}")))?;
-            out.push(StagedLayer {
-                path,
-                digest: l.digest.clone(),
-                size: l.size,
-                compression: Compression::detect(&head)?,
-                diff_id,
-            });
+            let reused = self.reused.borrow().get(&l.digest).cloned();
+            let from = match reused {
+                Some(layer) => LayerBytes::Stored { layer, path },
+                None => {
+                    let head =
+                        self.io.read_range(path.clone(), 0, 6).await.map_err(fs_error(format!("reading {path}")))?;
+                    LayerBytes::Staged { path, compression: Compression::detect(&head)? }
+                }
+            };
+            out.push(StagedLayer { from, digest: l.digest.clone(), size: l.size, diff_id });
         }
         Ok(out)
     }
