@@ -75,6 +75,20 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", h.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// Stores `manifest` as a blob of the layout at `dir` and makes it the one
+/// image `index.json` names, as `v1` (a test's edited copy of a layout);
+/// returns its digest.
+pub fn name_manifest(dir: &Path, manifest: &Value) -> String {
+    let bytes = serde_json::to_vec(manifest).unwrap();
+    let d = sha256(&bytes);
+    std::fs::write(dir.join("blobs/sha256").join(&d[7..]), &bytes).unwrap();
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": OCI_MANIFEST, "digest": d, "size": bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    d
+}
+
 /// An OCI image layout directory being built.
 pub struct Layout {
     pub dir: PathBuf,

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use skiff_tests::harness::fixtures::world;
-use skiff_tests::harness::images::sha256;
+use skiff_tests::harness::images::{name_manifest, sha256};
 use skiff_tests::harness::tools::{Run, run, skiff, skopeo};
 use skiff_tests::harness::tree;
 
@@ -320,13 +320,7 @@ fn tampered(enc: &Path, at: &Path, edit: impl Fn(&mut Value, &Path)) {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut m = manifest(at);
     edit(&mut m["layers"][0], at);
-    let bytes = serde_json::to_vec(&m).unwrap();
-    let d = sha256(&bytes);
-    std::fs::write(at.join("blobs/sha256").join(&d[7..]), &bytes).unwrap();
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": bytes.len(),
-        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
-    std::fs::write(at.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    name_manifest(at, &m);
 }
 
 fn set_jwe(layer: &mut Value, jwe: &str) {
@@ -510,13 +504,7 @@ fn key_providers_speak_ocicrypts_command_protocol() {
     for l in m["layers"].as_array_mut().unwrap() {
         l["annotations"].as_object_mut().unwrap().remove("org.opencontainers.image.enc.keys.jwe");
     }
-    let bytes = serde_json::to_vec(&m).unwrap();
-    let d = sha256(&bytes);
-    std::fs::write(provider_only.join("blobs/sha256").join(&d[7..]), &bytes).unwrap();
-    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": bytes.len(),
-        "annotations": {"org.opencontainers.image.ref.name": "v1"}}]});
-    std::fs::write(provider_only.join("index.json"), index.to_string()).unwrap();
+    name_manifest(&provider_only, &m);
     let out = tmp.path().join("provider-dec");
     copy_with("skiff", &["--decryption-key", "provider:testkms"], &oci(&provider_only), &oci(&out)).ok();
     assert_eq!(named_digest(&out), source_digest, "the provider's key restores the image");

@@ -16,7 +16,8 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest as _, Sha256};
 use skiff_core::config::Environment;
 use skiff_core::engine::{
-    BlobSink, BlobSource, FileInfo, FileKind, HttpRequest, HttpResponse, IoError, IoErrorKind, Reply, Request, Transfer,
+    Applied, BlobSink, BlobSource, FileInfo, FileKind, HttpRequest, HttpResponse, IoError, IoErrorKind, Reply, Request,
+    Transfer,
 };
 use skiff_core::{Action, Error, Operation};
 
@@ -172,6 +173,8 @@ pub struct Sim {
     pub fail_request: Option<usize>,
     /// Directory locks held, by id.
     pub locks: BTreeMap<u32, String>,
+    /// Every request the core made, in order.
+    pub requests: Vec<Request>,
 }
 
 impl Default for Sim {
@@ -191,6 +194,7 @@ impl Default for Sim {
             performed: 0,
             fail_request: None,
             locks: BTreeMap::new(),
+            requests: Vec::new(),
         }
     }
 }
@@ -237,6 +241,7 @@ impl Sim {
     }
 
     fn perform(&mut self, request: Request) -> Option<Reply> {
+        self.requests.push(request.clone());
         if request.expects_reply() {
             self.performed += 1;
             if self.fail_request == Some(self.performed - 1) {
@@ -296,9 +301,39 @@ impl Sim {
                     Reply::Entries(names.into_iter().collect())
                 }
             }
-            Request::WriteFile { path, data } => {
+            Request::WriteFile { path, data } | Request::WritePrivateFile { path, data } => {
                 self.files.insert(path, data);
                 Reply::Done
+            }
+            Request::RemoveDir { path } => {
+                let prefix = format!("{}/", path.trim_end_matches('/'));
+                self.files.retain(|k, _| !k.starts_with(&prefix));
+                Reply::Done
+            }
+            Request::Symlink { target, path } => {
+                self.files.insert(path, format!("-> {target}").into_bytes());
+                Reply::Done
+            }
+            Request::Random { length } => Reply::Data((0..length).map(|i| (i * 7 + 3) as u8).collect()),
+            // A layer "unpacked": its bytes as the layer directory's one
+            // file, a tar-split naming them (plain layers only).
+            Request::ApplyLayer(a) => {
+                let BlobSource::File { path } = &a.input else { return Some(fail(IoErrorKind::Other, "input")) };
+                let Some(data) = self.files.get(path).cloned() else { return Some(fail(IoErrorKind::NotFound, path)) };
+                if a.from != skiff_core::compression::Compression::None {
+                    return Some(fail(IoErrorKind::Other, "the simulation unpacks plain layers only"));
+                }
+                let size = data.len() as u64;
+                self.files.insert(format!("{}/layer", a.root), data.clone());
+                self.files.insert(a.tar_split, b"tar-split".to_vec());
+                Reply::Applied(Applied {
+                    input_digest: sha256(&data),
+                    input_size: size,
+                    diff_id: sha256(&data),
+                    diff_size: size,
+                    uids: vec![0],
+                    gids: vec![0],
+                })
             }
             Request::Rename { from, to } => match self.files.remove(&from) {
                 Some(d) => {

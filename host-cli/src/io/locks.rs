@@ -23,27 +23,19 @@ impl Locks {
     /// hold it for a while) and keeps it under `id`.
     pub async fn lock(&self, request: DirectoryLock) -> Reply {
         let DirectoryLock { id, path } = request;
-        let taken = tokio::task::spawn_blocking(move || {
+        self.hold(id, move || {
             let dir = std::fs::File::open(&path).map_err(|e| (of_io(&e), format!("open {path}: {e}")))?;
             dir.lock().map_err(|e| (of_io(&e), format!("lock {path}: {e}")))?;
-            Ok::<_, (IoErrorKind, String)>(dir)
+            Ok(dir)
         })
-        .await;
-        match taken {
-            Ok(Ok(dir)) => {
-                self.held.lock().unwrap_or_else(|e| e.into_inner()).insert(id, dir);
-                Reply::Done
-            }
-            Ok(Err((kind, message))) => failed(kind, message),
-            Err(e) => failed(IoErrorKind::Other, format!("taking a lock: {e}")),
-        }
+        .await
     }
 
     /// Waits for a record lock on `request.path` (created 0644 if absent)
     /// and keeps it, with its descriptor, under `id`.
     pub async fn file_lock(&self, request: FileLock) -> Reply {
         let FileLock { id, path, exclusive } = request;
-        let taken = tokio::task::spawn_blocking(move || {
+        self.hold(id, move || {
             use std::os::unix::fs::OpenOptionsExt as _;
             let file = std::fs::OpenOptions::new()
                 .read(true)
@@ -61,10 +53,19 @@ impl Locks {
                 let e = std::io::Error::from(e);
                 (of_io(&e), format!("lock {path}: {e}"))
             })?;
-            Ok::<_, (IoErrorKind, String)>(file)
+            Ok(file)
         })
-        .await;
-        match taken {
+        .await
+    }
+
+    /// Runs `take` (which waits for a lock) on the blocking pool and keeps
+    /// the file it returns under `id`.
+    async fn hold(
+        &self,
+        id: u32,
+        take: impl FnOnce() -> Result<std::fs::File, (IoErrorKind, String)> + Send + 'static,
+    ) -> Reply {
+        match tokio::task::spawn_blocking(take).await {
             Ok(Ok(file)) => {
                 self.held.lock().unwrap_or_else(|e| e.into_inner()).insert(id, file);
                 Reply::Done
