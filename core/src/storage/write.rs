@@ -100,15 +100,24 @@ pub fn layer_ids(diff_ids: &[Digest]) -> Vec<String> {
 pub async fn commit(io: &Io, store: &Store, pid: u32, image: NewImage<'_>) -> Result<String> {
     let held =
         locks::take(io, store, &[(Lock::Storage, true), (Lock::Layers, true), (Lock::Images, true)], pid).await?;
-    let r = commit_locked(io, store, pid, &held, &image).await;
+    let c = Locked { io, store, pid, held: &held, layers_path: format!("{}/layers.json", store.layers_dir()) };
+    let r = commit_locked(&c, &image).await;
     held.release().await;
     r
 }
 
-async fn commit_locked(io: &Io, store: &Store, pid: u32, held: &Held<'_>, image: &NewImage<'_>) -> Result<String> {
-    let layers_path = format!("{}/layers.json", store.layers_dir());
-    let mut layers = read_list(io, &layers_path).await?;
-    repair(io, store, pid, held, &layers_path, &mut layers).await?;
+/// What each step of a commit under the store's locks works with.
+struct Locked<'a> {
+    io: &'a Io,
+    store: &'a Store,
+    pid: u32,
+    held: &'a Held<'a>,
+    layers_path: String,
+}
+
+async fn commit_locked(c: &Locked<'_>, image: &NewImage<'_>) -> Result<String> {
+    let mut layers = read_list(c.io, &c.layers_path).await?;
+    repair(c, &mut layers).await?;
     let diff_ids: Vec<Digest> = image.layers.iter().map(|l| l.diff_id.clone()).collect();
     let ids = layer_ids(&diff_ids);
     let mut parent: Option<&str> = None;
@@ -123,34 +132,27 @@ async fn commit_locked(io: &Io, store: &Store, pid: u32, held: &Held<'_>, image:
                 }
             }
             None => {
-                let record = put_layer(io, store, pid, held, &layers_path, &mut layers, id, parent, l).await?;
+                let record = put_layer(c, &mut layers, id, parent, l).await?;
                 let at = layers.iter().position(|r| str_field(r, "id") == Some(id.as_str())).expect("recorded");
                 layers[at] = record;
-                save_layers(io, pid, held, &layers_path, &layers).await?;
+                save_layers(c, &layers).await?;
             }
         }
         parent = Some(id);
     }
     let id = image.config_digest.hex().to_owned();
-    put_image(io, store, pid, held, image, &id, parent).await?;
+    put_image(c, image, &id, parent).await?;
     Ok(id)
 }
 
 /// Saves `layers.json` and tells other processes it changed.
-async fn save_layers(io: &Io, pid: u32, held: &Held<'_>, path: &str, layers: &[Value]) -> Result<()> {
-    write_list(io, path, layers, pid).await?;
-    held.touch(Lock::Layers).await
+async fn save_layers(c: &Locked<'_>, layers: &[Value]) -> Result<()> {
+    write_list(c.io, &c.layers_path, layers, c.pid).await?;
+    c.held.touch(Lock::Layers).await
 }
 
 /// Removes the layers a killed writer left incomplete.
-async fn repair(
-    io: &Io,
-    store: &Store,
-    pid: u32,
-    held: &Held<'_>,
-    layers_path: &str,
-    layers: &mut Vec<Value>,
-) -> Result<()> {
+async fn repair(c: &Locked<'_>, layers: &mut Vec<Value>) -> Result<()> {
     let incomplete = |r: &Value| r.pointer("/flags/incomplete").and_then(Value::as_bool) == Some(true);
     let gone: Vec<String> =
         layers.iter().filter(|r| incomplete(r)).filter_map(|r| str_field(r, "id").map(str::to_owned)).collect();
@@ -158,27 +160,23 @@ async fn repair(
         return Ok(());
     }
     layers.retain(|r| !incomplete(r));
-    save_layers(io, pid, held, layers_path, layers).await?;
+    save_layers(c, layers).await?;
     for id in &gone {
-        driver::remove_files(io, store, id).await;
+        driver::remove_files(c.io, c.store, id).await;
     }
     Ok(())
 }
 
 /// Records layer `id` as incomplete, unpacks it, checks it; returns its
 /// completed record (not yet saved). A failure takes the layer out again.
-#[allow(clippy::too_many_arguments)]
 async fn put_layer(
-    io: &Io,
-    store: &Store,
-    pid: u32,
-    held: &Held<'_>,
-    layers_path: &str,
+    c: &Locked<'_>,
     layers: &mut Vec<Value>,
     id: &str,
     parent: Option<&str>,
     l: &StagedLayer,
 ) -> Result<Value> {
+    let io = c.io;
     let created = GoTime::from_unix_nanos(i128::from(io.now_ms()) * 1_000_000)
         .ok_or_else(|| Error::other("the host's clock is out of range"))?
         .rfc3339();
@@ -190,7 +188,7 @@ async fn put_layer(
     record.insert("created".into(), created.into());
     record.insert("flags".into(), json!({"incomplete": true}));
     layers.push(Value::Object(record.clone()));
-    save_layers(io, pid, held, layers_path, layers).await?;
+    save_layers(c, layers).await?;
     // Put together from the store, the layer is recorded as
     // containers/storage records a plain tar given with the blob's digest:
     // that digest, the tar's size, no compression (as skopeo 1.9.3 does).
@@ -198,7 +196,7 @@ async fn put_layer(
         LayerBytes::Staged { compression, .. } => (*compression, false),
         LayerBytes::Stored { .. } => (Compression::None, true),
     };
-    match unpack(io, store, id, parent, l, layers).await {
+    match unpack(io, c.store, id, parent, l, layers).await {
         Ok(applied) => {
             record.remove("flags");
             record.insert("compressed-diff-digest".into(), l.digest.to_string().into());
@@ -219,8 +217,8 @@ async fn put_layer(
         }
         Err(e) => {
             layers.retain(|r| str_field(r, "id") != Some(id));
-            save_layers(io, pid, held, layers_path, layers).await?;
-            driver::remove_files(io, store, id).await;
+            save_layers(c, layers).await?;
+            driver::remove_files(io, c.store, id).await;
             Err(e)
         }
     }
@@ -303,15 +301,8 @@ async fn unpack(
 }
 
 /// Writes the image's big-data items and its record.
-async fn put_image(
-    io: &Io,
-    store: &Store,
-    pid: u32,
-    held: &Held<'_>,
-    image: &NewImage<'_>,
-    id: &str,
-    top: Option<&str>,
-) -> Result<()> {
+async fn put_image(c: &Locked<'_>, image: &NewImage<'_>, id: &str, top: Option<&str>) -> Result<()> {
+    let Locked { io, store, pid, held, .. } = *c;
     let images_path = format!("{}/images.json", store.images_dir());
     let mut images = read_list(io, &images_path).await?;
     let signatures: Vec<u8> = image.signatures.concat();
