@@ -11,8 +11,12 @@ use std::io::{BufRead as _, Read as _};
 use base64::Engine as _;
 use serde::Deserialize;
 
-use crate::engine::StreamPiece;
-use crate::error::{Error, Result};
+use super::location::Store;
+use crate::engine::{Io, Request, StreamPiece};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The most a layer's tar-split may hold (compressed).
+const MAX_TAR_SPLIT: u64 = 64 << 20;
 
 /// The most a tar-split may hold once inflated (metadata, not contents).
 const MAX_INFLATED: u64 = 256 << 20;
@@ -77,6 +81,20 @@ pub fn pieces(gz: &[u8], root: &str) -> Result<Vec<StreamPiece>> {
         }
     }
     Ok(out)
+}
+
+/// Puts the tar of layer `id` of `store` together into the file `path`
+/// (created or truncated): its tar-split with the layer directory's files.
+pub async fn reassemble(io: &Io, store: &Store, id: &str, path: &str) -> Result<()> {
+    let split_path = format!("{}/{id}.tar-split.gz", store.layers_dir());
+    let split = io
+        .read_file(split_path.clone(), MAX_TAR_SPLIT)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("reading {split_path}: {}", e.message)))?;
+    let pieces = pieces(&split, &store.layer_root(id)).map_err(|e| e.context(&split_path))?;
+    io.fs(Request::WriteStream { path: path.to_owned(), pieces })
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("re-assembling layer {id} of the store: {}", e.message)))
 }
 
 #[cfg(test)]

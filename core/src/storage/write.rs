@@ -71,9 +71,6 @@ pub struct NewImage<'a> {
     pub created: Option<String>,
 }
 
-/// The most a layer's tar-split may hold (compressed).
-const MAX_TAR_SPLIT: u64 = 64 << 20;
-
 /// containers/storage's `archive.Compression` numbers.
 fn compression_number(c: Compression) -> u64 {
     match c {
@@ -231,13 +228,7 @@ async fn reassemble(io: &Io, store: &Store, layers: &[Value], from: &str, path: 
             "layer {from}, which this copy meant to reuse, was removed from the store meanwhile; copy again"
         )));
     }
-    let split_path = format!("{}/{from}.tar-split.gz", store.layers_dir());
-    let split =
-        io.read_file(split_path.clone(), MAX_TAR_SPLIT).await.map_err(io_error(format!("reading {split_path}")))?;
-    let pieces = super::tar_split::pieces(&split, &store.layer_root(from)).map_err(|e| e.context(&split_path))?;
-    io.fs(Request::WriteStream { path: path.to_owned(), pieces })
-        .await
-        .map_err(io_error(format!("putting layer {from} of the store together")))
+    super::tar_split::reassemble(io, store, from, path).await
 }
 
 /// The host unpacks layer `l` as `id`; its diff ID is checked and its

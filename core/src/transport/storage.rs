@@ -11,9 +11,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::{fs_error, join, read_local};
+use super::{join, read_local};
 use crate::digest::Digest;
-use crate::engine::{BlobSource, Io, Request};
+use crate::engine::{BlobSource, Io};
 use crate::error::{Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::media_type::ManifestKind;
@@ -21,9 +21,6 @@ use crate::reference::StorageReference;
 use crate::storage::location::Store;
 use crate::storage::records::{self, Image, Layer};
 use crate::storage::tar_split;
-
-/// The most a tar-split file may hold (compressed).
-const MAX_TAR_SPLIT: u64 = 64 << 20;
 
 #[derive(Debug)]
 pub struct StorageSource {
@@ -133,15 +130,8 @@ impl StorageSource {
         let chain: Vec<&Layer> = l.layers.iter().collect();
         let layer = records::layer_with_diff(&chain, d)
             .ok_or_else(|| Error::not_found(format!("no layer of image {} has diff ID {d}", l.image.id)))?;
-        let split_path = join(&self.store.layers_dir(), &format!("{}.tar-split.gz", layer.id));
-        let split = read_local(&self.io, split_path.clone(), MAX_TAR_SPLIT).await?;
-        let pieces =
-            tar_split::pieces(&split, &self.store.layer_root(&layer.id)).map_err(|e| e.context(&split_path))?;
         let path = join(&self.tmpdir, &format!("{}.storage-layer.tar", d.hex()));
-        self.io
-            .fs(Request::WriteStream { path: path.clone(), pieces })
-            .await
-            .map_err(fs_error(format!("re-assembling layer {} of the store", layer.id)))?;
+        tar_split::reassemble(&self.io, &self.store, &layer.id, &path).await?;
         self.assembled.borrow_mut().insert(d.clone(), path.clone());
         Ok(BlobSource::File { path })
     }
