@@ -9,10 +9,8 @@ use aes::cipher::{KeyIvInit, StreamCipher};
 use ring::digest::{Context, SHA256, SHA512};
 use ring::hmac;
 
-use super::error::of_io;
-use super::failed;
 use super::recompress::{hex, input_name, open_input};
-use crate::runtime::wit::{Crypt, CryptDirection, Crypted, HashAlgorithm, IoErrorKind, Reply};
+use crate::runtime::wit::{Crypt, CryptDirection, Crypted, HashAlgorithm, Reply};
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
@@ -59,10 +57,6 @@ fn run(c: &Crypt) -> std::io::Result<Crypted> {
 }
 
 pub async fn crypt(c: Crypt) -> Reply {
-    tokio::task::spawn_blocking(move || match run(&c) {
-        Ok(r) => Reply::Crypted(r),
-        Err(e) => failed(of_io(&e), format!("encrypting or decrypting {}: {e}", input_name(&c.input))),
-    })
-    .await
-    .unwrap_or_else(|e| failed(IoErrorKind::Other, format!("encryption task failed: {e}")))
+    let what = format!("encrypting or decrypting {}", input_name(&c.input));
+    super::blocking_job(what, move || run(&c).map(Reply::Crypted)).await
 }

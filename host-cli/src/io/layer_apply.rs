@@ -21,23 +21,17 @@ use ring::digest::{Context, SHA256};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Timespec, Timestamps, Uid, XattrFlags};
 use rustix::io::Errno;
 
-use super::error::of_io;
-use super::failed;
 use super::recompress::{hex, input_name, open_input};
 use super::tar_stream::{CRC64, Header, Kind, Tar, TarSplit, bad};
-use crate::runtime::wit::{Applied, ApplyLayer, Codec, IoErrorKind, Reply, WhiteoutFormat};
+use crate::runtime::wit::{Applied, ApplyLayer, Codec, Reply, WhiteoutFormat};
 
 const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 const AUFS_META: &str = ".wh..wh.";
 
 pub async fn apply_layer(a: ApplyLayer) -> Reply {
-    tokio::task::spawn_blocking(move || match run(&a) {
-        Ok(applied) => Reply::Applied(applied),
-        Err(e) => failed(of_io(&e), format!("unpacking {}: {e}", input_name(&a.input))),
-    })
-    .await
-    .unwrap_or_else(|e| failed(IoErrorKind::Other, format!("unpacking task failed: {e}")))
+    let what = format!("unpacking {}", input_name(&a.input));
+    super::blocking_job(what, move || run(&a).map(Reply::Applied)).await
 }
 
 fn run(a: &ApplyLayer) -> io::Result<Applied> {

@@ -142,6 +142,17 @@ fn random(length: u32) -> Reply {
     }
 }
 
+/// Runs a file-to-file job (re-encoding, encryption, unpacking) on tokio's
+/// blocking pool: its reply, or a failure saying `what` it was doing, with
+/// the IO error's kind.
+async fn blocking_job(what: String, job: impl FnOnce() -> std::io::Result<Reply> + Send + 'static) -> Reply {
+    match tokio::task::spawn_blocking(job).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => failed(error::of_io(&e), format!("{what}: {e}")),
+        Err(e) => failed(IoErrorKind::Other, format!("{what}: the task failed: {e}")),
+    }
+}
+
 pub(crate) fn failed(kind: IoErrorKind, message: impl Into<String>) -> Reply {
     Reply::Failed(IoFailure { kind, message: message.into() })
 }

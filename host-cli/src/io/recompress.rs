@@ -7,9 +7,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use ring::digest::{Context, SHA256, SHA512};
 
-use super::error::of_io;
-use super::failed;
-use crate::runtime::wit::{BlobSource, Codec, HashAlgorithm, IoErrorKind, Recompress, Recompressed, Reply};
+use crate::runtime::wit::{BlobSource, Codec, HashAlgorithm, Recompress, Recompressed, Reply};
 
 /// Hashes and counts what passes to the inner writer.
 struct Hashing<W> {
@@ -117,10 +115,6 @@ fn run(r: &Recompress) -> std::io::Result<Recompressed> {
 }
 
 pub async fn recompress(r: Recompress) -> Reply {
-    tokio::task::spawn_blocking(move || match run(&r) {
-        Ok(r) => Reply::Recompressed(r),
-        Err(e) => failed(of_io(&e), format!("re-encoding {}: {e}", input_name(&r.input))),
-    })
-    .await
-    .unwrap_or_else(|e| failed(IoErrorKind::Other, format!("recompression task failed: {e}")))
+    let what = format!("re-encoding {}", input_name(&r.input));
+    super::blocking_job(what, move || run(&r).map(Reply::Recompressed)).await
 }
