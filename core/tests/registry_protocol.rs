@@ -2125,3 +2125,83 @@ fn image_digest_of(r: &Registry, tagged: &str) -> String {
     let (bytes, _) = &r.repos["app"].manifests[tagged];
     sha256(bytes)
 }
+
+// ---- a sync's survey of its destination repository (issue 11) ----
+
+/// Three images in `app` at the source, sharing none of their layers.
+fn three_images(sim: &mut Sim) -> (Vec<Image>, Rc<RefCell<Registry>>) {
+    let images: Vec<Image> = ["a", "bb", "ccc"].iter().map(|s| Image::new(s, &[300, 200])).collect();
+    let mut src = Registry::default();
+    for (i, image) in images.iter().enumerate() {
+        src.push("app", &format!("v{i}"), image);
+    }
+    sim.host(REG, src);
+    let dst = sim.host(DST, Registry::default());
+    (images, dst)
+}
+
+fn sync_to_dst() -> Value {
+    json!({
+        "command": "sync", "source": "reg.test/app", "destination": "dst.test/mirror",
+        "source_kind": "docker", "destination_kind": "docker", "policy": {"insecure": true},
+    })
+}
+
+/// Into a repository the destination does not have, one tag list replaces
+/// every per-image check: no manifest HEAD, no blob HEAD, and every image
+/// arrives whole.
+#[test]
+fn a_sync_into_a_new_repository_lists_it_once_and_asks_nothing_else() {
+    let mut sim = Sim::default();
+    let (images, dst) = three_images(&mut sim);
+    sim.run(sync_to_dst()).unwrap();
+    let lines = lines_at(&sim, DST);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("GET /v2/mirror/app/tags/list")).count(), 1, "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.starts_with("HEAD ")), "no HEAD at the destination: {lines:#?}");
+    let d = dst.borrow();
+    for (i, image) in images.iter().enumerate() {
+        assert_eq!(d.repos["mirror/app"].tags[&format!("v{i}")], image.digest());
+        for b in std::iter::once(&image.config).chain(&image.layers) {
+            assert_eq!(d.blobs.get(&sha256(b)), Some(b), "every blob arrived intact");
+        }
+    }
+}
+
+/// Into a repository that exists: a tag the list shows is compared (one
+/// manifest HEAD, and an unchanged image costs nothing more); tags it does
+/// not show get no manifest HEAD, but their blobs are still asked for,
+/// since the repository may hold them.
+#[test]
+fn a_sync_into_an_existing_repository_checks_only_the_tags_it_lists() {
+    let mut sim = Sim::default();
+    let (images, dst) = three_images(&mut sim);
+    dst.borrow_mut().push("mirror/app", "v0", &images[0]);
+    dst.borrow_mut().tags("mirror/app", &["unrelated"]);
+    sim.run(sync_to_dst()).unwrap();
+    let lines = lines_at(&sim, DST);
+    let manifest_heads: Vec<_> = lines.iter().filter(|l| l.starts_with("HEAD /v2/mirror/app/manifests/")).collect();
+    assert_eq!(manifest_heads, ["HEAD /v2/mirror/app/manifests/v0"], "{lines:#?}");
+    let blob_heads = lines.iter().filter(|l| l.starts_with("HEAD /v2/mirror/app/blobs/")).count();
+    assert_eq!(blob_heads, 6, "the config and two layers of v1 and of v2: {lines:#?}");
+    assert!(!lines.iter().any(|l| l == "PUT /v2/mirror/app/manifests/v0"), "v0 was there already: {lines:#?}");
+    for (i, image) in images.iter().enumerate() {
+        assert_eq!(dst.borrow().repos["mirror/app"].tags[&format!("v{i}")], image.digest());
+    }
+}
+
+/// A destination that refuses to list tags (a push-only account): nothing
+/// is assumed, every image is checked as a single copy checks it.
+#[test]
+fn a_sync_whose_destination_will_not_list_tags_checks_each_image() {
+    let mut sim = Sim::default();
+    let (images, dst) = three_images(&mut sim);
+    dst.borrow_mut().push("mirror/app", "v0", &images[0]);
+    dst.borrow_mut().script(5, |r| r.path().ends_with("/tags/list"), |_| Resp::error(403, "DENIED", "no listing"));
+    sim.run(sync_to_dst()).unwrap();
+    let lines = lines_at(&sim, DST);
+    let manifest_heads = lines.iter().filter(|l| l.starts_with("HEAD /v2/mirror/app/manifests/")).count();
+    assert_eq!(manifest_heads, 3, "{lines:#?}");
+    for (i, image) in images.iter().enumerate() {
+        assert_eq!(dst.borrow().repos["mirror/app"].tags[&format!("v{i}")], image.digest());
+    }
+}

@@ -346,12 +346,20 @@ fn a_second_run_with_nothing_changed_uploads_nothing() {
     assert_eq!(first["summary"]["copied"], 4, "{first}");
     let uploads = front.requests(true);
     assert!(uploads.iter().filter(|l| l.starts_with("PUT /v2/mirror/app/manifests/")).count() == 4, "{uploads:?}");
+    // The repository was new: one tag list (404) stood for every manifest and blob check.
+    assert_eq!(uploads.iter().filter(|l| l.starts_with("GET /v2/mirror/app/tags/list")).count(), 1, "{uploads:?}");
+    assert!(!uploads.iter().any(|l| l.starts_with("HEAD")), "{uploads:?}");
     let second = run(&tmp.path().join("r2.json"));
     assert_eq!(second["summary"]["skipped"], 4, "{second}");
     assert_eq!(second["summary"]["bytes"], 0);
     let sent = front.requests(true);
-    // One HEAD per image (after the ping), nothing else.
-    assert!(sent.iter().all(|l| l == "GET /v2/" || l.starts_with("HEAD /v2/mirror/app/manifests/")), "{sent:?}");
+    // One tag list, then one HEAD per image (its tag is listed), nothing else.
+    let listing = |l: &&String| l.starts_with("GET /v2/mirror/app/tags/list");
+    assert_eq!(sent.iter().filter(listing).count(), 1, "{sent:?}");
+    assert!(
+        sent.iter().all(|l| l == "GET /v2/" || listing(&l) || l.starts_with("HEAD /v2/mirror/app/manifests/")),
+        "{sent:?}"
+    );
     assert_eq!(sent.iter().filter(|l| l.starts_with("HEAD")).count(), 4, "{sent:?}");
     for e in second["images"].as_array().unwrap() {
         assert_eq!(e["status"], "skipped");

@@ -8,7 +8,7 @@ mod link;
 pub mod lookaside;
 pub(crate) mod url;
 
-pub use client::{BlobPush, RegistryClient, RegistryErrors, sanitize};
+pub use client::{BlobPush, RegistryClient, RegistryErrors, Surveyed, sanitize};
 
 /// skiff's `User-Agent`, as skopeo's is `skopeo/<version>`.
 pub const USER_AGENT: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));

@@ -1,10 +1,12 @@
 //! Copying the planned images, several at once, each through
 //! [`crate::copy::copy_image`] (so one already at the destination costs a
 //! manifest check and nothing more), with what they share found once: the
-//! access options of each repository, the destination's tag lists.
+//! access options of each repository, the destination's tag lists (one
+//! per repository that receives several images, instead of a check per
+//! image and blob).
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use super::Log;
 use super::plan::Entry;
@@ -17,7 +19,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::go::logrus::Level;
 use crate::policy::{self, PolicyInput};
 use crate::reference::ImageReference;
-use crate::registry::RegistryClient;
+use crate::registry::{RegistryClient, Surveyed};
 use crate::transport::{SideOptions, join};
 
 /// What the copies of one sync share.
@@ -45,13 +47,16 @@ pub(super) struct State {
     pub first_error: RefCell<Option<Error>>,
     /// Access options by repository (see [`Runner::resolved`]).
     sides: RefCell<HashMap<String, SideOptions>>,
-    /// `--skip-existing`: each destination repository's tags.
-    tag_lists: RefCell<HashMap<String, BTreeSet<String>>>,
+    /// How many planned images go into each destination repository.
+    planned: RefCell<HashMap<String, usize>>,
 }
 
 impl Runner<'_> {
     /// Copies `entries`, `parallel` at once; their outcomes in plan order.
     pub async fn run(&self, entries: &[Entry], parallel: usize) -> Vec<Outcome> {
+        for e in entries {
+            *self.state.planned.borrow_mut().entry(repository_of(&e.destination)).or_default() += 1;
+        }
         self.io.progress(Progress::Total(u32::try_from(entries.len()).unwrap_or(u32::MAX)));
         let parts = entries.iter().enumerate().map(|(i, e)| self.part(u32::try_from(i).unwrap_or(u32::MAX), e));
         join_bounded(parts, parallel).await
@@ -116,6 +121,9 @@ impl Runner<'_> {
         let src =
             self.resolved(format!("src {} {}", e.group, repository_of(&e.source)), source_side, &e.source).await?;
         let dst = self.resolved(format!("dest {}", repository_of(&e.destination)), self.dest, &e.destination).await?;
+        if self.state.planned.borrow().get(&repository_of(&e.destination)).is_some_and(|n| *n > 1) {
+            self.survey(e).await;
+        }
         let sign = match self.signers {
             Some(signers) => Some(SignWith::new(signers, None, &e.destination, &e.destination_name)?),
             None => None,
@@ -149,27 +157,29 @@ impl Runner<'_> {
         Ok(s)
     }
 
+    /// The destination registry repository's tags, listed once for the
+    /// whole sync (see [`crate::registry::client::survey`]): the copies
+    /// into it then skip the checks the list already answers. `None` for
+    /// other destinations.
+    async fn survey(&self, e: &Entry) -> Option<(RegistryClient, Surveyed)> {
+        let ImageReference::Docker(d) = &e.destination else { return None };
+        let side = self.resolved(format!("dest {}", d.name()), self.dest, &e.destination).await.ok()?;
+        let client = RegistryClient::new(self.io.clone(), &d.registry, side.registry).ok()?;
+        let surveyed = client.survey(&d.repository).await;
+        Some((client, surveyed))
+    }
+
     /// `--skip-existing`: whether the destination has the image's name
     /// already (a registry's tag, listed once per repository; a `dir:`
     /// manifest; a layout's ref name), whatever it holds there.
     async fn exists_at_destination(&self, e: &Entry) -> bool {
         match &e.destination {
             ImageReference::Docker(d) => {
-                let repo = d.name();
-                let Ok(side) = self.resolved(format!("dest {repo}"), self.dest, &e.destination).await else {
-                    return false;
-                };
-                let Ok(client) = RegistryClient::new(self.io.clone(), &d.registry, side.registry) else { return false };
+                let Some((client, surveyed)) = self.survey(e).await else { return false };
                 if let Some(digest) = &d.digest {
                     return client.manifest_digest_at(&d.repository, &digest.to_string()).await.is_some();
                 }
-                let _turn = self.io.lock(format!("tags {repo}")).await;
-                if !self.state.tag_lists.borrow().contains_key(&repo) {
-                    // A repository that is not there yet has no tags.
-                    let tags = client.list_tags(&d.repository).await.unwrap_or_default();
-                    self.state.tag_lists.borrow_mut().insert(repo.clone(), tags.into_iter().collect());
-                }
-                d.tag.as_ref().is_some_and(|t| self.state.tag_lists.borrow()[&repo].contains(t))
+                matches!(surveyed, Surveyed::Tags(tags) if d.tag.as_ref().is_some_and(|t| tags.contains(t)))
             }
             ImageReference::Dir { path } => {
                 self.io.stat(join(path, "manifest.json")).await.is_ok_and(|i| i.kind == FileKind::Regular)

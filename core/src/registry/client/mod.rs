@@ -9,7 +9,8 @@
 //! - [`authorize`]: which `Authorization` a scope needs, bearer tokens;
 //! - [`retry`]: which outcomes are tried again, and after how long;
 //! - [`pull`] and [`push`]: the operations; [`chunked`]: chunked uploads;
-//! - [`error`]: statuses and error bodies as errors.
+//! - [`error`]: statuses and error bodies as errors;
+//! - [`survey`]: a destination repository's tags, listed once per run.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,9 +23,11 @@ mod pull;
 mod push;
 mod request;
 mod retry;
+mod survey;
 
 pub use error::{RegistryErrors, sanitize};
 pub use push::BlobPush;
+pub use survey::Surveyed;
 
 use super::auth::{self, Challenge, Credentials, Token};
 use super::{RegistryOptions, url};

@@ -61,7 +61,7 @@ impl UploadSession {
 pub(super) type Streamed = (Option<(String, u64)>, HttpResponse);
 
 impl RegistryClient {
-    /// Checks for blob `d` in `repository`, tries to mount it from
+    /// Checks for blob `d` in `repository` (see [`super::survey`]), tries to mount it from
     /// `mount_from`, else starts an upload session.
     pub(super) async fn start_upload(
         &self,
@@ -71,9 +71,13 @@ impl RegistryClient {
     ) -> Result<UploadStart> {
         let scope = push_scope(repository);
         let what = format!("writing blob {} to {}/{repository}", d.digest, self.registry);
-        let head = self.send(Call::path("HEAD", blob_path(repository, &d.digest), &scope, 0)).await?;
-        if head.status == 200 {
-            return Ok(UploadStart::Done(BlobPush::Exists));
+        // A repository that did not exist when the run began holds only
+        // what this run put there, which `push_blob` checks first.
+        if !self.repository_was_absent(repository) {
+            let head = self.send(Call::path("HEAD", blob_path(repository, &d.digest), &scope, 0)).await?;
+            if head.status == 200 {
+                return Ok(UploadStart::Done(BlobPush::Exists));
+            }
         }
         let uploads = uploads_path(repository);
         let mut start = None;

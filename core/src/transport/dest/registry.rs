@@ -99,6 +99,10 @@ impl Destination for RegistryDestination {
                 true => digest.to_string(),
                 false => self.reference.manifest_reference(),
             };
+            // Nothing to compare where a sync's survey found nothing.
+            if self.client.manifest_was_absent(&self.reference.repository, &at) {
+                return false;
+            }
             self.client.manifest_digest_at(&self.reference.repository, &at).await.as_ref() == Some(digest)
         })
     }
