@@ -64,6 +64,37 @@ class Registry:
         self.proc.terminate(); self.proc.wait(); shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def replay(requests, parallel):
+    """Wall time of the `requests` ((port, method, path, headers) each) made
+    by `parallel` threads over kept-alive connections, by no tool at all:
+    what the registries alone need to answer them."""
+    import http.client, queue
+    work = queue.Queue()
+    for r in requests:
+        work.put(r)
+
+    def worker():
+        conns = {}
+        while True:
+            try:
+                port, method, path, headers = work.get_nowait()
+            except queue.Empty:
+                return
+            c = conns.setdefault(port, http.client.HTTPConnection("127.0.0.1", port))
+            c.request(method, path, headers=headers)
+            resp = c.getresponse(); resp.read()
+            if resp.status >= 400:
+                raise SystemExit(f"replay: {method} {path}: {resp.status}")
+
+    t = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(parallel)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t
+
+
 def run(cmd):
     """Wall time and peak RSS (MiB) of one process."""
     t = time.perf_counter()
