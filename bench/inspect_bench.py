@@ -71,7 +71,6 @@ def main():
         # What bounds skiff's time from below: its own process start, flags
         # and exit (`--version` loads no core), and the same with the core
         # component loaded and run on a local file (no network).
-        blob = max((os.path.join(dp, f) for dp, _, fs in os.walk(f"{work}/layout/blobs") for f in fs), key=os.path.getsize)
         manifest = json.load(open(f"{work}/layout/index.json"))["manifests"][0]["digest"].split(":")[1]
         tools["start"] = [SKIFF, "--version"]
         tools["core"] = [SKIFF, "manifest-digest", f"{work}/layout/blobs/sha256/{manifest}"]
