@@ -2,7 +2,7 @@
 // through jco. Transpile it first:
 //
 //   cd host-js && npm install   # jco and @bytecodealliance/preview2-shim
-//   npx jco transpile ../target/core-component/wasm32-wasip2/release/skiff_core.wasm \
+//   npx jco transpile ../target/core-component/wasm32-wasip2/component/skiff_core.wasm \
 //       -o jco-out --name skiff_core
 //   SKIFF_JCO_DIR=jco-out node ../examples/jco/inspect.mjs docker://127.0.0.1:5000/app:v1
 //

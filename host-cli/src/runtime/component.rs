@@ -130,6 +130,39 @@ fn remove_other_builds(dir: &std::path::Path, keep: &std::path::Path) {
     }
 }
 
+/// Links the WASI interfaces the core imports (`wit/imports.allowlist`) and
+/// no others. The core uses no WASI capability (no files, sockets, clocks it
+/// may read); Rust's std imports these anyway, so they are provided empty.
+/// All of WASI 0.2 would be about 200 more functions to link at every start.
+fn link_wasi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use wasmtime::component::HasData;
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::p2::bindings::{cli, random, sync};
+    use wasmtime_wasi::random::WasiRandom;
+
+    /// `wasi:io` works on the resource table alone.
+    struct Io;
+    impl HasData for Io {
+        type Data<'a> = &'a mut ResourceTable;
+    }
+    let l = linker;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<_, Io>(l, |t| &mut t.table)?;
+    sync::io::poll::add_to_linker::<_, Io>(l, |t| &mut t.table)?;
+    sync::io::streams::add_to_linker::<_, Io>(l, |t| &mut t.table)?;
+    cli::environment::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::exit::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::stdin::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::stdout::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::stderr::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_input::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_output::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, HostState::cli)?;
+    random::insecure_seed::add_to_linker::<_, WasiRandom>(l, |t| t.wasi.random())?;
+    Ok(())
+}
+
 /// A load started early on another thread (see [`Core::preload`]).
 static PRELOADED: std::sync::Mutex<Option<std::thread::JoinHandle<Result<Core>>>> = std::sync::Mutex::new(None);
 
@@ -154,9 +187,7 @@ impl Core {
         let engine = engine()?;
         let component = load_component(&engine)?;
         let mut linker = Linker::<HostState>::new(&engine);
-        // The core uses no WASI capability (no files, sockets, clocks it may
-        // read); std links the interfaces anyway, so they are provided empty.
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wt)?;
+        link_wasi(&mut linker).map_err(wt)?;
         let wasi = WasiCtx::builder().inherit_stderr().build();
         let mut store = Store::new(&engine, HostState { wasi, table: ResourceTable::new() });
         let bindings = Bindings::instantiate(&mut store, &component, &linker).map_err(wt)?;
