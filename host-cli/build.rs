@@ -68,7 +68,7 @@ fn nested_cargo(root: &std::path::Path, args: &[&str]) -> (Command, PathBuf) {
 
 /// Compiles the component to native code with the same wasmtime and engine
 /// configuration as the binary (`host-cli/precompile`), so that skiff only
-/// maps it at start and never compiles it (seconds for the core's 8 MB).
+/// maps it at start and never compiles it (seconds for the core's 6 MB).
 fn precompile(root: &std::path::Path, wasm: &std::path::Path, out: &std::path::Path) {
     println!("cargo:rerun-if-changed={}", root.join("host-cli/precompile").display());
     println!("cargo:rerun-if-changed={}", root.join("host-cli/src/runtime/engine_config.rs").display());
