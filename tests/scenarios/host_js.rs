@@ -18,6 +18,11 @@ fn ca_bundle() -> String {
     path.display().to_string()
 }
 
+/// The core component as host-cli's build script leaves it (`[profile.component]`).
+fn core_component() -> std::path::PathBuf {
+    repo_root().join("target/core-component/wasm32-wasip2/component/skiff_core.wasm")
+}
+
 #[test]
 fn node_tests_against_real_registries() {
     let js = require_js_package();
@@ -56,7 +61,7 @@ fn browser_inspects_an_image_in_headless_chromium() {
 fn jco_example_drives_the_component() {
     let js = require_js_package();
     let w = world();
-    let component = repo_root().join("target/core-component/wasm32-wasip2/component/skiff_core.wasm");
+    let component = core_component();
     assert!(component.exists(), "{} missing: build skiff first", component.display());
     // Inside host-js/ so the transpiled module finds @bytecodealliance/preview2-shim.
     let out_dir = js.join("jco-out");
@@ -82,7 +87,7 @@ fn jco_example_drives_the_component() {
 #[test]
 fn wasmtime_py_example_drives_the_component() {
     let w = world();
-    let component = repo_root().join("target/core-component/wasm32-wasip2/component/skiff_core.wasm");
+    let component = core_component();
     let img = format!("docker://{}/test/oci:v1", w.plain.host());
     let mut cmd = std::process::Command::new("python3");
     cmd.arg(repo_root().join("examples/python/skiff_inspect.py")).arg(&component).arg(&img);
