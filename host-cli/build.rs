@@ -33,13 +33,17 @@ fn main() {
     };
     println!("cargo:rustc-env=SKIFF_WASMTIME_VERSION={}", locked_version(&root, "wasmtime"));
     let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
-    // The component's hash names its compiled cache; computed here, not at
-    // every start (hashing 1.5 MB took about 1 ms of each run).
+    std::fs::write(&dest, &bytes).unwrap_or_else(|e| panic!("writing {}: {e}", dest.display()));
+    let cwasm = out_dir.join("skiff_core.cwasm");
+    precompile(&root, &dest, &cwasm);
+    // The hash of the component and of its compiled code names the cache:
+    // the code changes with the engine's configuration too, which wasmtime
+    // does not always check when it maps a file. Computed here, not at
+    // every start (hashing megabytes took about 1 ms of each run).
     let mut h = std::hash::DefaultHasher::new();
     std::hash::Hasher::write(&mut h, &bytes);
+    std::hash::Hasher::write(&mut h, &std::fs::read(&cwasm).expect("reading the compiled component"));
     println!("cargo:rustc-env=SKIFF_CORE_HASH={:016x}", std::hash::Hasher::finish(&h));
-    std::fs::write(&dest, &bytes).unwrap_or_else(|e| panic!("writing {}: {e}", dest.display()));
-    precompile(&root, &dest, &out_dir.join("skiff_core.cwasm"));
 }
 
 /// A nested cargo with the given arguments, in the nested target directory,
