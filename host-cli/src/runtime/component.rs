@@ -2,7 +2,8 @@
 //! machine code Cranelift made of it at build time (`build.rs`). A start
 //! maps that code from a file (about 1 ms): the first start of a build
 //! writes the embedded code to the cache, keyed by the skiff version,
-//! wasmtime's version and the component's hash, and later starts map it.
+//! wasmtime's version and a hash of the component and its compiled code,
+//! and later starts map it.
 //! Only when the embedded code does not fit this CPU is the component
 //! compiled here (seconds), and the result cached the same way.
 
@@ -92,9 +93,10 @@ fn load_component(engine: &Engine) -> Result<Component> {
 /// The compiled component in the file at `path`, mapped.
 fn map_compiled(engine: &Engine, path: &std::path::Path) -> Result<Component> {
     // SAFETY: the file is one we wrote (`cache`) from code wasmtime compiled
-    // from the component embedded in this binary (its name carries their
-    // hash), and wasmtime checks its version, configuration and CPU features
-    // before using it.
+    // from the component embedded in this binary (its name carries the hash
+    // of both, so code made under other engine settings is never picked up:
+    // wasmtime does not check all of them), and wasmtime checks its version
+    // and the CPU's features before using it.
     #[allow(unsafe_code)]
     let loaded = unsafe { Component::deserialize_file(engine, path) };
     loaded.map_err(wt)
