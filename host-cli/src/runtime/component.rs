@@ -117,7 +117,7 @@ fn cache(path: &std::path::Path, compiled: &[u8]) -> bool {
     false
 }
 
-/// Removes compiled components of other skiff builds (each is ~5 MB and
+/// Removes compiled components of other skiff builds (each is ~13 MB and
 /// would otherwise pile up with every upgrade), and temporary files of
 /// compilations that were cut short (a run that exited early). A
 /// compilation running at this moment only loses its chance to cache.
