@@ -1,6 +1,6 @@
 //! Builds skiff-core as a WASI component (`wasm32-wasip2`, feature
 //! `component`), compiles it to native code with `host-cli/precompile`, and
-//! hands both to the binary to embed. Nested cargos with their own target
+//! hands that code to the binary to embed. Nested cargos with their own target
 //! directory avoid waiting on the lock the outer build holds.
 
 use std::env;
@@ -25,7 +25,6 @@ fn main() {
     }
 
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    let dest = out_dir.join("skiff_core.wasm");
     // A prebuilt component may be supplied (CI builds it once and shares it).
     let wasm = match env::var("SKIFF_CORE_WASM") {
         Ok(path) => PathBuf::from(path),
@@ -33,9 +32,8 @@ fn main() {
     };
     println!("cargo:rustc-env=SKIFF_WASMTIME_VERSION={}", locked_version(&root, "wasmtime"));
     let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
-    std::fs::write(&dest, &bytes).unwrap_or_else(|e| panic!("writing {}: {e}", dest.display()));
     let cwasm = out_dir.join("skiff_core.cwasm");
-    precompile(&root, &dest, &cwasm);
+    precompile(&root, &wasm, &cwasm);
     // The hash of the component and of its compiled code names the cache:
     // the code changes with the engine's configuration too, which wasmtime
     // does not always check when it maps a file. Computed here, not at
@@ -71,8 +69,10 @@ fn nested_cargo(root: &std::path::Path, args: &[&str]) -> (Command, PathBuf) {
 }
 
 /// Compiles the component to native code with the same wasmtime and engine
-/// configuration as the binary (`host-cli/precompile`), so that skiff only
-/// maps it at start and never compiles it (seconds for the core's 6 MB).
+/// configuration as the binary (`host-cli/precompile`), for the baseline of
+/// the binary's target, so that skiff only maps it at start: the binary has
+/// no compiler (Cranelift was two fifths of its code, and relocating its
+/// tables cost every start).
 fn precompile(root: &std::path::Path, wasm: &std::path::Path, out: &std::path::Path) {
     println!("cargo:rerun-if-changed={}", root.join("host-cli/precompile").display());
     println!("cargo:rerun-if-changed={}", root.join("host-cli/src/runtime/engine_config.rs").display());
@@ -80,7 +80,8 @@ fn precompile(root: &std::path::Path, wasm: &std::path::Path, out: &std::path::P
     let status = cmd.status().expect("running cargo to build skiff-precompile");
     assert!(status.success(), "building skiff-precompile failed (see the errors above)");
     let tool = target_dir.join("release/skiff-precompile");
-    let status = Command::new(&tool).arg(wasm).arg(out).status().expect("running skiff-precompile");
+    let target = env::var("TARGET").expect("cargo sets TARGET for build scripts");
+    let status = Command::new(&tool).arg(wasm).arg(out).arg(target).status().expect("running skiff-precompile");
     assert!(status.success(), "precompiling the core component failed (see the errors above)");
 }
 

@@ -5,6 +5,7 @@ mod bearer;
 mod compat;
 mod concurrency;
 mod copy;
+mod core_cache;
 mod cred_helpers;
 mod daemon;
 mod delete;

@@ -1,22 +1,20 @@
-//! Loading the core component. The binary embeds the component and the
-//! machine code Cranelift made of it at build time (`build.rs`). A start
-//! maps that code from a file (about 1 ms): the first start of a build
-//! writes the embedded code to the cache, keyed by the skiff version,
-//! wasmtime's version and a hash of the component and its compiled code,
-//! and later starts map it.
-//! Only when the embedded code does not fit this CPU is the component
-//! compiled here (seconds), and the result cached the same way.
+//! Loading the core component. The binary embeds the machine code
+//! Cranelift made of the component at build time (`build.rs`), for the
+//! baseline of its target, and has no compiler of its own. A start maps
+//! that code from a file (about 1 ms): the first start of a build writes
+//! the embedded code to the cache, keyed by the skiff version, wasmtime's
+//! version and a hash of the component and its compiled code, and later
+//! starts map it.
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::Core as Bindings;
 
-static CORE_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/skiff_core.wasm"));
 static CORE_CWASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/skiff_core.cwasm"));
 
 pub struct HostState {
@@ -61,8 +59,7 @@ fn cache_path() -> PathBuf {
 }
 
 /// Maps the cached compiled component; on the first start of this build,
-/// caches the code compiled at build time, or when that was made for
-/// another CPU, compiles the component now and caches that.
+/// caches the code compiled at build time first.
 fn load_component(engine: &Engine) -> Result<Component> {
     let path = cache_path();
     if let Ok(c) = map_compiled(engine, &path) {
@@ -77,17 +74,8 @@ fn load_component(engine: &Engine) -> Result<Component> {
     // SAFETY: the bytes were made by `skiff-precompile` at build time with this
     // wasmtime and configuration; wasmtime checks both and the CPU's features.
     #[allow(unsafe_code)]
-    if let Ok(c) = unsafe { Component::deserialize(engine, CORE_CWASM) } {
-        return Ok(c);
-    }
-    let compiled = engine.precompile_component(CORE_WASM).map_err(wt).context("compiling the core component")?;
-    if !cache(&path, &compiled) {
-        // SAFETY: `compiled` was produced just now by this engine.
-        #[allow(unsafe_code)]
-        let component = unsafe { Component::deserialize(engine, &compiled) }.map_err(wt)?;
-        return Ok(component);
-    }
-    map_compiled(engine, &path)
+    let loaded = unsafe { Component::deserialize(engine, CORE_CWASM) };
+    loaded.map_err(|e| anyhow!("the core component compiled into this skiff binary does not load here: {e:#}"))
 }
 
 /// The compiled component in the file at `path`, mapped.
