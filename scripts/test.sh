@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 scripts/install-prereqs.sh
 # Build the whole workspace once: `cargo test --workspace` unifies features
 # over every member, and a `-p skiff` build would differ and be redone.
-cargo build --release --locked --workspace
+# Except skiff-precompile: host-cli's build script builds it in a target
+# directory of its own, and here it would unify Cranelift into the `skiff`
+# binary under test, which has no compiler.
+cargo build --release --locked --workspace --exclude skiff-precompile
 # The image proxy's client crate (containers-image-proxy, as bootc uses it)
 # has dependencies of its own: a separate workspace and target directory.
 cargo build --release --locked --manifest-path tests/proxy-crate/Cargo.toml --target-dir target/proxy-crate
 (cd host-js && npm run build --silent)
-cargo test --release --locked --workspace
+cargo test --release --locked --workspace --exclude skiff-precompile
 # The core's unit tests once more with debug assertions (overflow checks):
 # it has no heavy dependencies, so this build is quick.
 cargo test --locked -p skiff-core --lib
