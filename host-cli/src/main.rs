@@ -10,12 +10,6 @@ mod runtime;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Every command runs in the core: load it while the flags are parsed
-    // (not for help or the version, which need no core).
-    let asks_help = std::env::args().skip(1).all(|a| matches!(a.as_str(), "-h" | "--help" | "-v" | "--version"));
-    if !asks_help {
-        runtime::Core::preload();
-    }
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return code,

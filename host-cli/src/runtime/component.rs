@@ -153,27 +153,12 @@ fn link_wasi(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// A load started early on another thread (see [`Core::preload`]).
-static PRELOADED: std::sync::Mutex<Option<std::thread::JoinHandle<Result<Core>>>> = std::sync::Mutex::new(None);
-
 impl Core {
-    /// Starts loading the component on another thread, so that it is ready
-    /// (about 1 ms later) while the command line is still being parsed.
-    pub fn preload() {
-        let handle = std::thread::spawn(Core::load_now);
-        *PRELOADED.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
-    }
-
-    /// The component: the preloaded one if a load was started, else loaded now.
+    /// Maps and instantiates the component, on the calling thread: loading
+    /// it on a second thread while the flags were parsed was slower here
+    /// (starting a thread costs a few tenths of a millisecond; see
+    /// BENCHMARKS.md).
     pub fn load() -> Result<Self> {
-        let preloaded = PRELOADED.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match preloaded {
-            Some(handle) => handle.join().map_err(|_| anyhow!("loading the core component failed"))?,
-            None => Self::load_now(),
-        }
-    }
-
-    fn load_now() -> Result<Self> {
         let engine = engine()?;
         let component = load_component(&engine)?;
         let mut linker = Linker::<HostState>::new(&engine);
