@@ -80,9 +80,12 @@ pub struct GlobalOptions {
     pub version: bool,
 }
 
-// Parsed once per process.
+// Parsed once per process. Each subcommand's flags are defined only when
+// that subcommand is the one run (`defer`): building all of them took most
+// of the time clap needed at every start.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Inspect image IMAGE-NAME
     Inspect(InspectArgs),
@@ -117,7 +120,7 @@ pub enum Command {
     ExperimentalImageProxy(ImageProxyArgs),
 }
 
-/// Registry access flags (skopeo's "docker image flags"), unprefixed.
+// Registry access flags (skopeo's "docker image flags"), unprefixed.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RegistryFlags {
     /// path of the authentication file. Default is ${XDG_RUNTIME_DIR}/containers/auth.json
@@ -146,7 +149,7 @@ pub struct RegistryFlags {
     pub no_creds: bool,
 }
 
-/// skopeo's "image flags": registry access plus the local-transport options.
+// skopeo's "image flags": registry access plus the local-transport options.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ImageFlags {
     #[command(flatten)]
@@ -395,6 +398,28 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    /// With the subcommands' flags deferred, a doc comment on an `Args`
+    /// struct would replace the subcommand's own description in its help:
+    /// each subcommand's help must open with the line the list shows.
+    #[test]
+    fn subcommand_help_opens_with_its_description() {
+        use clap::CommandFactory as _;
+        let root = Cli::command();
+        let subcommands: Vec<(String, String)> = root
+            .get_subcommands()
+            .map(|c| (c.get_name().to_owned(), c.get_about().map(|a| a.to_string()).unwrap_or_default()))
+            .collect();
+        assert!(subcommands.len() > 10, "{subcommands:?}");
+        for (name, about) in subcommands {
+            assert!(!about.is_empty(), "{name} has a description");
+            let help = match Cli::command().try_get_matches_from(["skiff", name.as_str(), "--help"]) {
+                Err(e) => e.render().to_string(),
+                Ok(_) => panic!("{name} --help printed no help"),
+            };
+            assert_eq!(help.lines().next(), Some(about.as_str()), "{name} --help:\n{help}");
+        }
+    }
+
     #[test]
     fn go_durations() {
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
@@ -473,7 +498,7 @@ macro_rules! side_flags {
     };
 }
 
-/// `skiff sync`: skopeo's flags, then skiff's own (parallelism, report, plan, shards).
+// `skiff sync`: skopeo's flags, then skiff's own (parallelism, report, plan, shards).
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// SOURCE
@@ -547,7 +572,7 @@ pub struct SyncArgs {
     pub signing: SigningFlags,
 }
 
-/// skopeo's signing flags, shared by copy and sync.
+// skopeo's signing flags, shared by copy and sync.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SigningFlags {
     /// Sign the image using a GPG key with the specified FINGERPRINT
