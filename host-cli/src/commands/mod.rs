@@ -59,7 +59,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 /// system's), removed with everything in it when the command ends. It is
 /// named after this process (`skiff-<pid>-…`), so the next run can remove
 /// what a killed one left.
-struct ScratchDir(tempfile::TempDir);
+struct ScratchDir(std::path::PathBuf);
 
 impl ScratchDir {
     fn new(g: &GlobalOptions) -> Result<Self> {
@@ -69,11 +69,11 @@ impl ScratchDir {
             .prefix(&format!("skiff-{}-", std::process::id()))
             .tempdir_in(&parent)
             .map_err(|e| anyhow!("creating a scratch directory in {}: {e}", parent.display()))?;
-        Ok(ScratchDir(dir))
+        Ok(ScratchDir(dir.keep()))
     }
 
     fn path(&self) -> String {
-        self.0.path().display().to_string()
+        self.0.display().to_string()
     }
 
     /// Removes scratch directories of skiff processes that no longer run.
@@ -89,6 +89,16 @@ impl ScratchDir {
             if ours && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_dir_all(e.path());
             }
+        }
+    }
+}
+
+impl Drop for ScratchDir {
+    /// Most runs leave the directory empty: one `rmdir`, and only when
+    /// that fails the walk that removes what is inside.
+    fn drop(&mut self) {
+        if std::fs::remove_dir(&self.0).is_err() {
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 }
@@ -281,4 +291,43 @@ fn run_job_on(
     stdout.write_all(&out)?;
     stdout.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::ScratchDir;
+    use crate::cli::Cli;
+
+    /// The scratch directory goes when the command ends, empty (one
+    /// `rmdir`) or not (the walk), and a dead run's is swept at the next start.
+    #[test]
+    fn scratch_directories_are_removed() {
+        let parent = tempfile::tempdir().unwrap();
+        let tmpdir = parent.path().to_str().unwrap();
+        let cli = Cli::try_parse_from(["skiff", "--tmpdir", tmpdir, "inspect", "docker://x/y"]).unwrap();
+        let listing = || std::fs::read_dir(parent.path()).unwrap().count();
+
+        let empty = ScratchDir::new(&cli.global).unwrap();
+        assert_eq!(listing(), 1);
+        drop(empty);
+        assert_eq!(listing(), 0, "an empty scratch directory is removed");
+
+        let full = ScratchDir::new(&cli.global).unwrap();
+        std::fs::create_dir(full.0.join("layer")).unwrap();
+        std::fs::write(full.0.join("layer/blob"), b"data").unwrap();
+        drop(full);
+        assert_eq!(listing(), 0, "a scratch directory with files in it is removed");
+
+        // A directory named like a run that no longer exists (pid 4194304
+        // is above Linux's maximum), with a file in it.
+        let dead = parent.path().join("skiff-4194304-abc123");
+        std::fs::create_dir(&dead).unwrap();
+        std::fs::write(dead.join("f"), b"x").unwrap();
+        let next = ScratchDir::new(&cli.global).unwrap();
+        assert!(!dead.exists(), "the dead run's directory is swept");
+        drop(next);
+        assert_eq!(listing(), 0);
+    }
 }
