@@ -2205,3 +2205,50 @@ fn a_sync_whose_destination_will_not_list_tags_checks_each_image() {
         assert_eq!(dst.borrow().repos["mirror/app"].tags[&format!("v{i}")], image.digest());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Configuration: how many rounds of requests it takes.
+
+/// The path a file request names.
+fn file_path(r: &skiff_core::engine::Request) -> Option<&str> {
+    use skiff_core::engine::Request;
+    match r {
+        Request::ReadFile { path, .. } | Request::ListDir { path } | Request::Stat { path } => Some(path),
+        _ => None,
+    }
+}
+
+/// The round (by number) in which a request for `path` went out.
+fn round_of(rounds: &[Vec<skiff_core::engine::Request>], path: &str) -> usize {
+    rounds
+        .iter()
+        .position(|round| round.iter().any(|r| file_path(r) == Some(path)))
+        .unwrap_or_else(|| panic!("{path} was never asked for"))
+}
+
+#[test]
+fn independent_configuration_files_are_asked_for_in_the_same_round() {
+    let mut sim = Sim::default();
+    let (_, image) = registry(&mut sim, Auth::Anonymous);
+    let conf = "/etc/containers/registries.conf";
+    let dropins = "/etc/containers/registries.conf.d";
+    sim.files.insert(conf.into(), b"unqualified-search-registries = [\"reg.test\"]\n".to_vec());
+    // The later drop-in replaces the earlier one's table for the same
+    // prefix: read at once, they must still be merged in name order.
+    sim.files
+        .insert(format!("{dropins}/10-a.conf"), b"[[registry]]\nlocation = \"reg.test\"\nblocked = true\n".to_vec());
+    sim.files
+        .insert(format!("{dropins}/20-b.conf"), b"[[registry]]\nlocation = \"reg.test\"\nblocked = false\n".to_vec());
+    let authfile = auth_file(&mut sim, &[("other.test", "o", "opw")]);
+    let (out, rounds) = sim.run_in_rounds(inspect_raw(json!({"registry": {"authfile": authfile}})));
+    assert_eq!(out.unwrap().as_bytes(), image.manifest.as_slice(), "the drop-ins merged in order");
+    assert_eq!(round_of(&rounds, conf), round_of(&rounds, dropins), "{rounds:#?}");
+    let a = round_of(&rounds, &format!("{dropins}/10-a.conf"));
+    assert_eq!(a, round_of(&rounds, &format!("{dropins}/20-b.conf")), "{rounds:#?}");
+    let auth = round_of(&rounds, authfile);
+    let certs = rounds
+        .iter()
+        .position(|round| round.iter().any(|r| file_path(r).is_some_and(|p| p.contains("certs.d"))))
+        .expect("certs.d was looked up");
+    assert_eq!(auth, certs, "credentials and certs.d in one round: {rounds:#?}");
+}

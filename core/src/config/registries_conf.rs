@@ -108,20 +108,25 @@ impl RegistriesConf {
             }
             _ => ("/etc/containers/registries.conf".to_owned(), "/etc/containers/registries.conf.d".to_owned()),
         };
-        if let Some(f) = read_file(io, &main).await? {
+        // The file and the drop-in directory are read in one round of
+        // requests, and then all the drop-ins in another; they are merged
+        // in order all the same.
+        let (file, listing) = crate::engine::join(read_file(io, &main), io.list_dir(dropins.clone())).await;
+        if let Some(f) = file? {
             conf.merge(&main, f);
         }
-        let mut names = match io.list_dir(dropins.clone()).await {
+        let mut names = match listing {
             Ok(n) => n,
             Err(e) if e.kind == IoErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(Error::invalid(format!("reading {dropins}: {}", e.message))),
         };
         names.retain(|n| n.ends_with(".conf"));
         names.sort();
-        for n in names {
-            let path = join(&dropins, &n);
-            if let Some(f) = read_file(io, &path).await? {
-                conf.merge(&path, f);
+        let paths: Vec<String> = names.iter().map(|n| join(&dropins, n)).collect();
+        let files = crate::engine::join_all(paths.iter().map(|p| read_file(io, p)).collect()).await;
+        for (path, file) in paths.iter().zip(files) {
+            if let Some(f) = file? {
+                conf.merge(path, f);
             }
         }
         Ok(conf)

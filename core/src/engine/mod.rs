@@ -127,6 +127,13 @@ pub async fn join_bounded<F: Future>(futures: impl IntoIterator<Item = F>, limit
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
+/// Runs `first` and `second` together (their requests go out in the same
+/// round) and returns both outputs.
+pub async fn join<A: Future, B: Future>(first: A, second: B) -> (A::Output, B::Output) {
+    let (a, b) = prefer_first(first, second, |_| false).await;
+    (a, b.expect("a result that is never good waits for the second"))
+}
+
 /// Runs `first` and `second` together and returns `first`'s output as soon
 /// as `good` accepts it (`second`, abandoned, is None); otherwise waits for
 /// `second` too. For a preferred request with a fallback asked in parallel.

@@ -164,34 +164,58 @@ async fn resolve_access(
     if insecure && reg.tls_verify.is_none() {
         reg.tls_verify = Some(false);
     }
-    if !reg.no_creds && reg.credentials.is_none() && reg.registry_token.is_none() {
-        let only_files = [crate::config::registries_conf::AUTH_FILES.to_owned()];
-        let helpers = if reg.authfile.is_some() { &only_files[..] } else { helpers };
-        for helper in helpers {
-            if helper != crate::config::registries_conf::AUTH_FILES {
-                if let Some(c) = auth::helper::get(io, helper, registry).await? {
-                    reg.credentials = Some(c);
-                    break;
-                }
-                continue;
-            }
-            let files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
-            match auth::lookup(&files, registry, repository)? {
-                Some(auth::Source::Entry(c)) => reg.credentials = Some(c),
-                Some(auth::Source::Helper(name)) => reg.credentials = auth::helper::get(io, &name, registry).await?,
-                Some(auth::Source::RegistryToken(t)) => reg.registry_token = Some(t),
-                Some(auth::Source::IdentityToken(t)) => reg.identity_token = Some(t),
-                None => continue,
-            }
-            break;
-        }
+    // Independent lookups: their requests go out in the same rounds.
+    let (found, tls) = crate::engine::join(
+        find_credentials(io, env, reg, (registry, repository), helpers),
+        certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry),
+    )
+    .await;
+    match found? {
+        Some(auth::Source::Entry(c)) => reg.credentials = Some(c),
+        Some(auth::Source::RegistryToken(t)) => reg.registry_token = Some(t),
+        Some(auth::Source::IdentityToken(t)) => reg.identity_token = Some(t),
+        Some(auth::Source::Helper(_)) | None => {}
     }
-    reg.tls = certs_d::tls_for(io, env, reg.cert_dir.as_deref(), reg.tls_verify, registry).await?;
+    reg.tls = tls?;
     if let Some(path) = reg.tls_details.clone() {
         crate::config::tls_details::apply(io, &path, &mut reg.tls).await?;
     }
     reg.proxy = crate::config::proxy::ProxyConfig::from_env(env);
     Ok(())
+}
+
+/// The first credentials `helpers` hold for `registry`/`repository`, unless
+/// `reg` has some or refuses them (a helper an auth file names is asked
+/// here, so the answer is never [`auth::Source::Helper`]).
+async fn find_credentials(
+    io: &Io,
+    env: &Environment,
+    reg: &RegistryOptions,
+    (registry, repository): (&str, &str),
+    helpers: &[String],
+) -> Result<Option<auth::Source>> {
+    if reg.no_creds || reg.credentials.is_some() || reg.registry_token.is_some() {
+        return Ok(None);
+    }
+    let only_files = [crate::config::registries_conf::AUTH_FILES.to_owned()];
+    let helpers = if reg.authfile.is_some() { &only_files[..] } else { helpers };
+    for helper in helpers {
+        if helper != crate::config::registries_conf::AUTH_FILES {
+            if let Some(c) = auth::helper::get(io, helper, registry).await? {
+                return Ok(Some(auth::Source::Entry(c)));
+            }
+            continue;
+        }
+        let files = auth_files::read(io, env, reg.authfile.as_deref()).await?;
+        match auth::lookup(&files, registry, repository)? {
+            Some(auth::Source::Helper(name)) => {
+                return Ok(auth::helper::get(io, &name, registry).await?.map(auth::Source::Entry));
+            }
+            None => continue,
+            found => return Ok(found),
+        }
+    }
+    Ok(None)
 }
 
 /// A readable image of any supported transport.

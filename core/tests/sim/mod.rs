@@ -230,6 +230,32 @@ impl Sim {
         panic!("no end after {} steps", self.max_steps)
     }
 
+    /// Like [`Sim::run`], but a request is answered only once the operation
+    /// waits: what it asked until then is one round of requests (a host
+    /// carries a round out at once). Returns the outcome and the rounds.
+    pub fn run_in_rounds(&mut self, job: serde_json::Value) -> (Result<String, Error>, Vec<Vec<Request>>) {
+        let mut op = start(&job);
+        let (mut rounds, mut round) = (Vec::new(), Vec::new());
+        for _ in 0..self.max_steps {
+            match op.poll(self.now_ms) {
+                Action::Perform { id, request } => round.push((id, request)),
+                Action::Done(out) => return (Ok(String::from_utf8(out).expect("output is UTF-8")), rounds),
+                Action::Failed(e) => return (Err(e), rounds),
+                Action::Idle => {
+                    assert!(!round.is_empty(), "the operation waits for nothing: stuck");
+                    let asked: Vec<(u64, Request)> = std::mem::take(&mut round);
+                    rounds.push(asked.iter().map(|(_, r)| r.clone()).collect());
+                    for (id, request) in asked {
+                        if let Some(reply) = self.perform(request) {
+                            op.handle(self.now_ms, id, reply);
+                        }
+                    }
+                }
+            }
+        }
+        panic!("no end after {} steps", self.max_steps)
+    }
+
     /// The exchanges with `origin`.
     pub fn seen_at(&self, origin: &str) -> Vec<&Seen> {
         self.log.iter().filter(|s| s.origin() == origin).collect()
