@@ -71,7 +71,7 @@ fn nested_cargo(root: &std::path::Path, args: &[&str]) -> (Command, PathBuf) {
 /// Compiles the component to native code with the same wasmtime and engine
 /// configuration as the binary (`host-cli/precompile`), for the baseline of
 /// the binary's target, so that skiff only maps it at start: the binary has
-/// no compiler (Cranelift was two fifths of its code, and relocating its
+/// no compiler (Cranelift was three fifths of its code, and relocating its
 /// tables cost every start).
 fn precompile(root: &std::path::Path, wasm: &std::path::Path, out: &std::path::Path) {
     println!("cargo:rerun-if-changed={}", root.join("host-cli/precompile").display());
