@@ -1,6 +1,12 @@
 """What the benchmarks share: OCI layouts of random layers, throw-away
 registries (Debian's docker-registry on loopback), timing one process."""
-import gzip, hashlib, io, json, os, shutil, socket, subprocess, tarfile, tempfile, threading, time
+import gzip, hashlib, io, json, os, platform, shutil, socket, subprocess, tarfile, tempfile, threading, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The binary scripts/test.sh and scripts/demo.sh build: static, on musl
+# (README, "Building"); SKIFF_BIN picks another.
+SKIFF = os.environ.get(
+    "SKIFF_BIN", os.path.join(ROOT, f"target/{platform.machine()}-unknown-linux-musl/release/skiff"))
 
 
 def layout(path, layers, ref="bench", seeded=None):

@@ -10,16 +10,14 @@ Workloads:
   pull  registry -> a new dir:
   r2r   registry -> a freshly started, empty registry
 
-usage: bench/copy_bench.py [ROUNDS] [--rss] [--only IMAGE:WORKLOAD]   (build first: cargo build --release -p skiff)
+usage: bench/copy_bench.py [ROUNDS] [--rss] [--only IMAGE:WORKLOAD]   (build first: cargo build --release -p skiff --target x86_64-unknown-linux-musl)
   --rss: instead, pull and push a 100 MiB and a 1 GiB layer to show that
          peak memory does not grow with the layer
 """
 import os, shutil, statistics, subprocess, sys, tempfile
 
-from benchlib import Registry, layout, run
+from benchlib import SKIFF, Registry, layout, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5
 IMAGES = os.environ.get("SKIFF_BENCH_DIR", "/tmp/skiff-bench-images")
 

@@ -6,13 +6,13 @@ Each round runs both tools once, alternating which goes first, so machine
 noise hits both alike; the figures are medians and their ratio.
 
 usage: bench/inspect_bench.py [ROUNDS] [--with-node]
-  (build first: cargo build --release -p skiff; for --with-node also
+  (build first: cargo build --release -p skiff --target x86_64-unknown-linux-musl; for --with-node also
    `npm run build` in host-js: adds skiff-js in a fresh Node process)
 """
 import json, os, socket, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
+from benchlib import ROOT, SKIFF
+
 ARGS = [a for a in sys.argv[1:] if not a.startswith("--")]
 ROUNDS = int(ARGS[0]) if ARGS else 40
 WITH_NODE = "--with-node" in sys.argv

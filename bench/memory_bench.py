@@ -13,14 +13,12 @@ flatness shows:
            a manifest each, in a real registry) into dir:
 
 usage: bench/memory_bench.py [--only layers|tags|images]
-  (build first: cargo build --release -p skiff)
+  (build first: cargo build --release -p skiff --target x86_64-unknown-linux-musl)
 """
 import gzip, hashlib, http.client, http.server, io, json, os, shutil, sys, tarfile, tempfile, threading
 
-from benchlib import Registry, run
+from benchlib import SKIFF, Registry, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -8,14 +8,12 @@ ROUNDS runs, the ratio, and the peak RSS of the client and the proxy.
 Images as in copy_bench.py: one ~250 MB layer, and ten ~20 MB layers, on a
 loopback registry and in an OCI layout.
 
-usage: bench/proxy_bench.py [ROUNDS]   (build first: cargo build --release -p skiff)
+usage: bench/proxy_bench.py [ROUNDS]   (build first: cargo build --release -p skiff --target x86_64-unknown-linux-musl)
 """
 import json, os, statistics, subprocess, sys, tempfile
 
-from benchlib import Registry, layout, run
+from benchlib import ROOT, SKIFF, Registry, layout, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5
 IMAGES = os.environ.get("SKIFF_BENCH_DIR", "/tmp/skiff-bench-images")
 SPECS = {"big": [250 << 20], "ten": [20 << 20] * 10}

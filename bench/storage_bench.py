@@ -6,14 +6,12 @@ fresh vfs store (write), then from that store out to `dir:` (read); the
 round trip is the sum.
 
 Image: ten layers of ~20 MB incompressible data (the copy benchmark's `ten`).
-usage: bench/storage_bench.py [ROUNDS]   (build first: cargo build --release -p skiff; run as root)
+usage: bench/storage_bench.py [ROUNDS]   (build first: cargo build --release -p skiff --target x86_64-unknown-linux-musl; run as root)
 """
 import os, shutil, statistics, subprocess, sys, tempfile
 
-from benchlib import layout, run
+from benchlib import SKIFF, layout, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5
 IMAGES = os.environ.get("SKIFF_BENCH_DIR", "/tmp/skiff-bench-images")
 

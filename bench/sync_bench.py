@@ -15,14 +15,12 @@ Workloads (images generated once into $SKIFF_BENCH_DIR/sync-*):
             by a forwarder in front of it (in one more, untimed run)
 
 usage: bench/sync_bench.py [ROUNDS] [--only distinct|shared]
-  (build first: cargo build --release -p skiff)
+  (build first: cargo build --release -p skiff --target x86_64-unknown-linux-musl)
 """
 import os, statistics, subprocess, sys
 
-from benchlib import CountingProxy, Registry, layout, replay, run
+from benchlib import SKIFF, CountingProxy, Registry, layout, replay, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5
 IMAGES = os.environ.get("SKIFF_BENCH_DIR", "/tmp/skiff-bench-images")
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None

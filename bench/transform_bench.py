@@ -12,14 +12,12 @@ Workloads (oci: layout -> a new oci: layout):
   decrypt  the same image encrypted once by skopeo, decrypted by each tool
   chunked  every gzip layer re-encoded as zstd:chunked
 
-usage: bench/transform_bench.py [ROUNDS]   (build first: cargo build --release -p skiff)
+usage: bench/transform_bench.py [ROUNDS]   (build first: cargo build --release -p skiff --target x86_64-unknown-linux-musl)
 """
 import os, shutil, statistics, subprocess, sys, tempfile
 
-from benchlib import layout, run
+from benchlib import SKIFF, layout, run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SKIFF = os.environ.get("SKIFF_BIN", os.path.join(ROOT, "target/release/skiff"))
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 5
 IMAGES = os.environ.get("SKIFF_BENCH_DIR", "/tmp/skiff-bench-images")
 SPECS = {"big": [250 << 20], "ten": [20 << 20] * 10}

@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-prereqs.sh
-cargo build --release --locked -p skiff
-SKIFF=target/release/skiff
+TARGET="$(uname -m)-unknown-linux-musl"
+cargo build --release --locked -p skiff --target "$TARGET"
+SKIFF=target/$TARGET/release/skiff
 
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

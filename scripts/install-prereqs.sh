@@ -8,8 +8,10 @@
 #   Docker Engine (docker.io; the tests start their own dockerd), g++ (the
 #   fuzz targets build libFuzzer), podman (it reads and uses the
 #   containers-storage stores skiff writes) and attr (getfattr, to compare
-#   the extended attributes of the layers' files);
-# - Rust targets wasm32-wasip2 (the core component) and
+#   the extended attributes of the layers' files), musl-tools (musl-gcc, for
+#   the C parts of ring, zstd and mimalloc in the static musl binary);
+# - Rust targets <arch>-unknown-linux-musl (the `skiff` binary),
+#   wasm32-wasip2 (the core component) and
 #   wasm32-unknown-unknown (skiff-js), and wasm-bindgen-cli matching the
 #   wasm-bindgen crate;
 # - npm packages of host-js (jco, preview2-shim, playwright-core) and the
@@ -23,7 +25,7 @@ need=()
 for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl \
             hyperfine:hyperfine python3:python3 chromium:chromium node:nodejs script:bsdutils \
             dockerd:docker.io tinyproxy:tinyproxy gpg:gnupg gpgconf:gpgconf gpg-agent:gpg-agent \
-            g++:g++ podman:podman getfattr:attr; do
+            g++:g++ podman:podman getfattr:attr musl-gcc:musl-tools; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -34,7 +36,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-for target in wasm32-wasip2 wasm32-unknown-unknown; do
+for target in "$(uname -m)-unknown-linux-musl" wasm32-wasip2 wasm32-unknown-unknown; do
   rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
 

@@ -10,12 +10,15 @@ scripts/install-prereqs.sh
 # Except skiff-precompile: host-cli's build script builds it in a target
 # directory of its own, and here it would unify Cranelift into the `skiff`
 # binary under test, which has no compiler.
-cargo build --release --locked --workspace --exclude skiff-precompile
+# The binary and the tests are built for musl: a static binary starts
+# without the dynamic loader and glibc's start-up (README, "Building").
+TARGET="$(uname -m)-unknown-linux-musl"
+cargo build --release --locked --workspace --exclude skiff-precompile --target "$TARGET"
 # The image proxy's client crate (containers-image-proxy, as bootc uses it)
 # has dependencies of its own: a separate workspace and target directory.
 cargo build --release --locked --manifest-path tests/proxy-crate/Cargo.toml --target-dir target/proxy-crate
 (cd host-js && npm run build --silent)
-cargo test --release --locked --workspace --exclude skiff-precompile
+cargo test --release --locked --workspace --exclude skiff-precompile --target "$TARGET"
 # The core's unit tests once more with debug assertions (overflow checks):
 # it has no heavy dependencies, so this build is quick.
 cargo test --locked -p skiff-core --lib

@@ -9,16 +9,41 @@ mod runtime;
 
 use std::process::ExitCode;
 
+/// musl's own allocator maps and unmaps memory at a high rate (170 `mmap`s
+/// and 111 `munmap`s for one `inspect`, against 21 and 3 with glibc's):
+/// mimalloc, without transparent huge pages (zeroing a 2 MiB page on first
+/// touch cost more than the whole allocation work of a short run).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match cli::parse() {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    match commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match commands::run(cli) {
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::from(commands::exit_code(&e))
+            commands::exit_code(&e)
         }
+    };
+    exit_now(code)
+}
+
+/// Ends the process once the command is done and its output flushed,
+/// without the exit-time cleanup: it would only hand memory back to the
+/// system page by page (mimalloc) just before the kernel takes all of it
+/// (a quarter of a millisecond of each run). Everything of the command's
+/// own (scratch space, child processes, files) was finished in
+/// [`commands::run`].
+fn exit_now(code: u8) -> ! {
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` has no preconditions; it ends the process.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::_exit(i32::from(code))
     }
 }
