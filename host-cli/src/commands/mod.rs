@@ -17,6 +17,7 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::cli::{Cli, Command, GlobalOptions, RegistryFlags, RetryFlags, SigningFlags};
 use crate::io::HostIo;
+use crate::io::scratch::ScratchDir;
 use crate::runtime::wit::ErrorKind;
 use crate::runtime::{Core, CoreFailure, jobs as wj};
 
@@ -55,52 +56,10 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-/// This run's scratch space: a fresh directory under `--tmpdir` (else the
-/// system's), removed with everything in it when the command ends. It is
-/// named after this process (`skiff-<pid>-…`), so the next run can remove
-/// what a killed one left.
-struct ScratchDir(std::path::PathBuf);
-
-impl ScratchDir {
-    fn new(g: &GlobalOptions) -> Result<Self> {
-        let parent = g.tmpdir.clone().map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
-        Self::sweep(&parent);
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("skiff-{}-", std::process::id()))
-            .tempdir_in(&parent)
-            .map_err(|e| anyhow!("creating a scratch directory in {}: {e}", parent.display()))?;
-        Ok(ScratchDir(dir.keep()))
-    }
-
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-
-    /// Removes scratch directories of skiff processes that no longer run.
-    fn sweep(parent: &std::path::Path) {
-        let Ok(entries) = std::fs::read_dir(parent) else { return };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            // Exactly `skiff-<pid>-<6 random characters>`, a real directory.
-            let Some((pid, rand)) = name.strip_prefix("skiff-").and_then(|rest| rest.split_once('-')) else { continue };
-            let Ok(pid) = pid.parse::<u32>() else { continue };
-            let shaped = rand.len() == 6 && rand.chars().all(|c| c.is_ascii_alphanumeric());
-            let ours = shaped && std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir());
-            if ours && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-}
-
-impl Drop for ScratchDir {
-    /// Most runs leave the directory empty: one `rmdir`, and only when
-    /// that fails the walk that removes what is inside.
-    fn drop(&mut self) {
-        if std::fs::remove_dir(&self.0).is_err() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+/// This run's scratch space under `--tmpdir` (else the system's): named
+/// now, made when first needed (`io::scratch`).
+fn scratch_dir(g: &GlobalOptions) -> ScratchDir {
+    ScratchDir::reserve(g.tmpdir.clone().map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir))
 }
 
 /// `--override-os/-arch/-variant`.
@@ -252,9 +211,14 @@ fn timeout_options(g: &GlobalOptions) -> wj::TimeoutOptions {
 
 /// Runs `job` in the core, within `--command-timeout`, and writes its output.
 fn run_job(g: &GlobalOptions, job: wj::Job, env: wj::Environment) -> Result<()> {
+    run_job_with(g, job, env, HostIo::new(g.debug))
+}
+
+/// Like [`run_job`], with `io` (one given a scratch directory).
+fn run_job_with(g: &GlobalOptions, job: wj::Job, env: wj::Environment, io: HostIo) -> Result<()> {
     // A handful of small requests: one thread starts fastest.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    run_job_on(rt, g, job, env, HostIo::new(g.debug))
+    run_job_on(rt, g, job, env, io)
 }
 
 /// Like [`run_job`], on worker threads, so that blob transfers (and their
@@ -291,43 +255,4 @@ fn run_job_on(
     stdout.write_all(&out)?;
     stdout.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::Parser as _;
-
-    use super::ScratchDir;
-    use crate::cli::Cli;
-
-    /// The scratch directory goes when the command ends, empty (one
-    /// `rmdir`) or not (the walk), and a dead run's is swept at the next start.
-    #[test]
-    fn scratch_directories_are_removed() {
-        let parent = tempfile::tempdir().unwrap();
-        let tmpdir = parent.path().to_str().unwrap();
-        let cli = Cli::try_parse_from(["skiff", "--tmpdir", tmpdir, "inspect", "docker://x/y"]).unwrap();
-        let listing = || std::fs::read_dir(parent.path()).unwrap().count();
-
-        let empty = ScratchDir::new(&cli.global).unwrap();
-        assert_eq!(listing(), 1);
-        drop(empty);
-        assert_eq!(listing(), 0, "an empty scratch directory is removed");
-
-        let full = ScratchDir::new(&cli.global).unwrap();
-        std::fs::create_dir(full.0.join("layer")).unwrap();
-        std::fs::write(full.0.join("layer/blob"), b"data").unwrap();
-        drop(full);
-        assert_eq!(listing(), 0, "a scratch directory with files in it is removed");
-
-        // A directory named like a run that no longer exists (pid 4194304
-        // is above Linux's maximum), with a file in it.
-        let dead = parent.path().join("skiff-4194304-abc123");
-        std::fs::create_dir(&dead).unwrap();
-        std::fs::write(dead.join("f"), b"x").unwrap();
-        let next = ScratchDir::new(&cli.global).unwrap();
-        assert!(!dead.exists(), "the dead run's directory is swept");
-        drop(next);
-        assert_eq!(listing(), 0);
-    }
 }

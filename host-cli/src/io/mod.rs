@@ -13,6 +13,7 @@ mod process;
 mod progress;
 mod proxy;
 mod recompress;
+pub mod scratch;
 mod tar_stream;
 mod transfer;
 mod tree_copy;
@@ -34,6 +35,8 @@ pub struct HostIo {
     proxy: Option<proxy::ProxyIo>,
     /// Directory locks the core holds.
     locks: locks::Locks,
+    /// The run's scratch directory, made before the first request that may write.
+    scratch: Option<Arc<scratch::Shared>>,
 }
 
 impl HostIo {
@@ -44,7 +47,14 @@ impl HostIo {
             progress: progress::Progress::new(false),
             proxy: None,
             locks: locks::Locks::default(),
+            scratch: None,
         }
+    }
+
+    /// With `dir` as the run's scratch space (the core is given its path).
+    pub fn scratch(mut self, dir: &scratch::ScratchDir) -> Self {
+        self.scratch = Some(dir.shared());
+        self
     }
 
     /// Serving the image proxy on `socket`; no progress output (stderr is
@@ -72,6 +82,11 @@ impl HostIo {
     }
 
     pub async fn perform(&self, request: Request) -> Reply {
+        if let Some(s) = self.scratch.as_ref().filter(|_| may_write(&request))
+            && let Err(e) = s.ensure()
+        {
+            return failed(IoErrorKind::Other, e);
+        }
         match request {
             Request::Http(r) => {
                 let what = http::describe(&r);
@@ -121,6 +136,25 @@ impl HostIo {
             fs_request => fs::apply(fs_request).await,
         }
     }
+}
+
+/// Whether `request` may write a file (so the scratch directory must be
+/// there first). Only requests known to read or to touch no file say no.
+fn may_write(request: &Request) -> bool {
+    !matches!(
+        request,
+        Request::Http(_)
+            | Request::ReadFile(_)
+            | Request::ListDir(_)
+            | Request::Stat(_)
+            | Request::Wait(_)
+            | Request::TarIndex(_)
+            | Request::ReadRange(_)
+            | Request::Random(_)
+            | Request::Warn(_)
+            | Request::Note(_)
+            | Request::Progress(_)
+    )
 }
 
 impl HostIo {
