@@ -9,7 +9,7 @@
 #   fuzz targets build libFuzzer), podman (it reads and uses the
 #   containers-storage stores skiff writes) and attr (getfattr, to compare
 #   the extended attributes of the layers' files), musl-tools (musl-gcc, for
-#   the C parts of ring, zstd and mimalloc in the static musl binary);
+#   the C parts of ring, zstd and jemalloc in the static musl binary);
 # - Rust targets <arch>-unknown-linux-musl (the `skiff` binary),
 #   wasm32-wasip2 (the core component) and
 #   wasm32-unknown-unknown (skiff-js), and wasm-bindgen-cli matching the
