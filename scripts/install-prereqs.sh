@@ -9,7 +9,8 @@
 #   fuzz targets build libFuzzer), podman (it reads and uses the
 #   containers-storage stores skiff writes) and attr (getfattr, to compare
 #   the extended attributes of the layers' files), musl-tools (musl-gcc, for
-#   the C parts of ring, zstd and jemalloc in the static musl binary);
+#   the C parts of ring, zstd and jemalloc in the static musl binary) and
+#   make (jemalloc's build);
 # - Rust targets <arch>-unknown-linux-musl (the `skiff` binary),
 #   wasm32-wasip2 (the core component) and
 #   wasm32-unknown-unknown (skiff-js), and wasm-bindgen-cli matching the
@@ -25,7 +26,7 @@ need=()
 for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl \
             hyperfine:hyperfine python3:python3 chromium:chromium node:nodejs script:bsdutils \
             dockerd:docker.io tinyproxy:tinyproxy gpg:gnupg gpgconf:gpgconf gpg-agent:gpg-agent \
-            g++:g++ podman:podman getfattr:attr musl-gcc:musl-tools; do
+            g++:g++ podman:podman getfattr:attr musl-gcc:musl-tools make:make; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
