@@ -23,8 +23,7 @@ use crate::runtime::{Core, CoreFailure, jobs as wj};
 
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        use clap::CommandFactory as _;
-        Cli::command().print_help()?;
+        Cli::full_command().print_help()?;
         return Ok(());
     };
     if cli.global.insecure_policy && cli.global.require_signed {
