@@ -3,8 +3,9 @@
 
 use anyhow::{Result, bail};
 
-use super::{platform, policy_options, run_job_parallel, side_options, sign_options, with_scratch};
+use super::{environment, platform, policy_options, run_job_parallel, scratch_dir, side_options, sign_options};
 use crate::cli::{CopyArgs, GlobalOptions};
+use crate::io::HostIo;
 use crate::runtime::jobs as wj;
 
 pub(super) fn manifest_format(f: &str) -> Result<wj::ManifestFormat> {
@@ -43,7 +44,7 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
     let signing = sign_options(a.signing)?;
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
-    let (env, io) = with_scratch(g);
+    let scratch = scratch_dir(g);
     let (multi_arch, multi_arch_platforms) = match a.multi_arch.as_deref().map(multi_arch).transpose()? {
         Some((m, platforms)) => (Some(m), platforms),
         None => (None, Vec::new()),
@@ -78,5 +79,6 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         encrypt_layers: a.encrypt_layers,
         decryption_keys: a.decryption_keys,
     };
-    run_job_parallel(g, wj::Job::Copy(job), env, io.quiet(a.quiet))
+    let io = HostIo::new(g.debug).quiet(a.quiet).scratch(&scratch);
+    run_job_parallel(g, wj::Job::Copy(job), environment(Some(&scratch)), io)
 }

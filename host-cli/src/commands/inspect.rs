@@ -3,12 +3,13 @@
 
 use anyhow::Result;
 
-use super::{platform, registry_options, run_job_with, with_scratch};
+use super::{environment, platform, registry_options, run_job_with, scratch_dir};
 use crate::cli::{GlobalOptions, InspectArgs, LayersArgs};
+use crate::io::HostIo;
 use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
-    let (env, io) = with_scratch(g);
+    let scratch = scratch_dir(g);
     let job = wj::InspectJob {
         image: a.image,
         raw: a.raw,
@@ -23,11 +24,11 @@ pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
         },
         platform: platform(g),
     };
-    run_job_with(g, wj::Job::Inspect(job), env, io)
+    run_job_with(g, wj::Job::Inspect(job), environment(Some(&scratch)), HostIo::new(g.debug).scratch(&scratch))
 }
 
 pub fn layers(g: &GlobalOptions, a: LayersArgs) -> Result<()> {
-    let (env, io) = with_scratch(g);
+    let scratch = scratch_dir(g);
     let job = wj::LayersJob {
         image: a.image,
         layers: a.layers,
@@ -38,5 +39,5 @@ pub fn layers(g: &GlobalOptions, a: LayersArgs) -> Result<()> {
         },
         platform: platform(g),
     };
-    run_job_with(g, wj::Job::Layers(job), env, io)
+    run_job_with(g, wj::Job::Layers(job), environment(Some(&scratch)), HostIo::new(g.debug).scratch(&scratch))
 }

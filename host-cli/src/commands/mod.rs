@@ -55,14 +55,10 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-/// The environment and the IO of a run with scratch space under
-/// `--tmpdir` (else the system's): named now, made when first needed
-/// (`io::scratch`). One directory for both, so the core is never told of a
-/// path the IO layer does not make.
-fn with_scratch(g: &GlobalOptions) -> (wj::Environment, HostIo) {
-    let scratch =
-        ScratchDir::reserve(g.tmpdir.clone().map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir));
-    (environment(Some(&scratch)), HostIo::new(g.debug).scratch(&scratch))
+/// This run's scratch space under `--tmpdir` (else the system's): named
+/// now, made when first needed (`io::scratch`).
+fn scratch_dir(g: &GlobalOptions) -> ScratchDir {
+    ScratchDir::reserve(g.tmpdir.clone().map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir))
 }
 
 /// `--override-os/-arch/-variant`.

@@ -4,8 +4,9 @@
 use anyhow::{Result, bail};
 
 use super::copy::manifest_format;
-use super::{platform, policy_options, run_job_parallel, side_options, sign_options, with_scratch};
+use super::{environment, platform, policy_options, run_job_parallel, scratch_dir, side_options, sign_options};
 use crate::cli::{GlobalOptions, SyncArgs};
+use crate::io::HostIo;
 use crate::runtime::jobs as wj;
 
 fn count(n: Option<usize>) -> Option<u32> {
@@ -31,7 +32,7 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
     };
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
-    let (env, io) = with_scratch(g);
+    let scratch = scratch_dir(g);
     let job = wj::SyncJob {
         source: a.source,
         destination: a.destination,
@@ -59,5 +60,6 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         shard: a.shard,
         signing,
     };
-    run_job_parallel(g, wj::Job::Sync(job), env, io.quiet(a.quiet))
+    let io = HostIo::new(g.debug).quiet(a.quiet).scratch(&scratch);
+    run_job_parallel(g, wj::Job::Sync(job), environment(Some(&scratch)), io)
 }

@@ -170,16 +170,10 @@ impl HostIo {
 /// Bytes from the operating system's secure random source (ring's).
 fn random(length: u32) -> Reply {
     let mut bytes = vec![0; length as usize];
-    if fill_random(&mut bytes) {
-        Reply::Data(bytes)
-    } else {
-        failed(IoErrorKind::Other, "the operating system's random source failed")
+    match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes) {
+        Ok(()) => Reply::Data(bytes),
+        Err(_) => failed(IoErrorKind::Other, "the operating system's random source failed"),
     }
-}
-
-/// Fills `bytes` from the operating system's random source; false if it failed.
-pub(crate) fn fill_random(bytes: &mut [u8]) -> bool {
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes).is_ok()
 }
 
 /// Runs a file-to-file job (re-encoding, encryption, unpacking) on tokio's
