@@ -86,6 +86,53 @@ fn lines_at(sim: &Sim, origin: &str) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // Authentication.
 
+/// A client with no credentials sends its first call without a ping: the
+/// call's own answer says what the ping would (the scheme, the challenge),
+/// and a registry that needs no token answers it at once.
+#[test]
+fn an_anonymous_first_call_stands_in_for_the_ping() {
+    let mut sim = Sim::default();
+    let (_, image) = registry(&mut sim, Auth::Anonymous);
+    let out = sim.run(inspect_raw(json!({}))).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    assert_eq!(lines_at(&sim, REG), ["GET /v2/app/manifests/v1"], "no ping");
+
+    // A registry that wants a token: the refusal carries the challenge,
+    // and the call goes again with the token.
+    let mut sim = Sim::default();
+    registry(&mut sim, bearer());
+    sim.host(AUTH, TokenServer::default());
+    let out = sim.run(inspect_raw(json!({}))).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    let seen: Vec<_> = sim.seen_at(REG).iter().map(|s| (s.line(), s.status, s.authorization().is_some())).collect();
+    let get = "GET /v2/app/manifests/v1".to_owned();
+    assert_eq!(seen, [(get.clone(), 401, false), (get, 200, true)]);
+    assert_eq!(sim.seen_at(AUTH).len(), 1);
+
+    // Basic only, and no credentials to give: the refusal is the answer.
+    let mut sim = Sim::default();
+    registry(&mut sim, Auth::Basic { user: "u".into(), pass: "p".into() });
+    let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
+    assert_eq!(lines_at(&sim, REG), ["GET /v2/app/manifests/v1"], "asked once");
+
+    // Plain HTTP allowed: over both schemes at once, the HTTP answer taken
+    // when HTTPS fails.
+    let mut sim = Sim::default();
+    let image = Image::new("http", &[10]);
+    let mut r = Registry::default();
+    r.push("app", "v1", &image);
+    sim.host("http://reg.test", r);
+    let out = sim.run(inspect_raw(json!({"registry": {"tls_verify": false}}))).unwrap();
+    assert_eq!(out.as_bytes(), image.manifest.as_slice());
+    assert_eq!(sim.lines(), ["https://reg.test GET /v2/app/manifests/v1", "http://reg.test GET /v2/app/manifests/v1"]);
+
+    // A registry that is not there: reported as skopeo reports a failed ping.
+    let mut sim = Sim::default();
+    let e = sim.run(inspect_raw(json!({}))).unwrap_err();
+    assert!(e.message.starts_with("pinging container registry reg.test: "), "{e}");
+}
+
 #[test]
 fn anonymous_registry_gets_no_authorization() {
     let mut sim = Sim::default();
@@ -116,9 +163,15 @@ fn basic_challenge_sends_credentials_to_the_registry() {
         let opts = c.creds.map(|(u, p)| json!({"registry": creds(u, p)})).unwrap_or(json!({}));
         let result = sim.run(inspect_raw(opts));
         assert_eq!(result.is_ok(), c.ok, "{:?}: {result:?}", c.creds);
-        let manifest_get = &sim.log[1];
+        let manifest_get = sim.log.last().unwrap();
+        assert_eq!(manifest_get.line(), "GET /v2/app/manifests/v1");
         assert_eq!(manifest_get.authorization().map(str::to_owned), c.creds.map(|(u, p)| basic(u, p)));
-        assert_eq!(sim.log[0].authorization(), None, "the ping goes without");
+        if c.creds.is_some() {
+            assert_eq!(lines_at(&sim, REG), ["GET /v2/", "GET /v2/app/manifests/v1"]);
+            assert_eq!(sim.log[0].authorization(), None, "the ping goes without");
+        } else {
+            assert_eq!(lines_at(&sim, REG), ["GET /v2/app/manifests/v1"], "nothing to send: no ping");
+        }
         if !c.ok {
             let e = result.unwrap_err();
             assert_eq!(e.kind, ErrorKind::Unauthorized, "{e}");
@@ -293,7 +346,10 @@ fn a_401_after_a_token_fetches_a_fresh_one_once() {
         let result = sim.run(inspect_raw(json!({})));
         assert_eq!(result.is_ok(), ok, "{result:?}");
         assert_eq!(sim.seen_at(AUTH).len(), tokens, "{:#?}", sim.lines());
-        let gets: Vec<_> = sim.seen_at(REG).into_iter().filter(|s| s.line() == "GET /v2/app/manifests/v1").collect();
+        let mut gets: Vec<_> =
+            sim.seen_at(REG).into_iter().filter(|s| s.line() == "GET /v2/app/manifests/v1").collect();
+        let first = gets.remove(0);
+        assert_eq!((first.authorization(), first.status), (None, 401), "the first stands in for the ping");
         assert_eq!(gets.len(), 2, "retried once");
         assert_ne!(gets[0].authorization(), gets[1].authorization(), "with the fresh token");
         if !ok {
@@ -357,7 +413,7 @@ fn too_many_requests_gives_up_after_five_tries() {
         );
         let e = sim.run(inspect_raw(json!({"registry": {"retry_times": retry_times}}))).unwrap_err();
         assert!(e.message.contains("toomanyrequests: slow down"), "{e}");
-        assert_eq!(sim.seen_at(REG).len() - 1, tries, "retry_times {retry_times}");
+        assert_eq!(lines_at(&sim, REG), vec!["GET /v2/app/manifests/v1"; tries], "retry_times {retry_times}");
         assert_eq!(sim.waits, vec![2000; tries - 1]);
     }
 }
@@ -394,7 +450,7 @@ fn connection_failures_retry_but_tls_failures_do_not() {
         reg.borrow_mut().script(10, |r| r.path() == "/v2/app/manifests/v1", move |_| Resp::failure(kind));
         let e = sim.run(inspect_raw(json!({"registry": {"retry_times": 2}}))).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Io, "{kind:?}: {e}");
-        assert_eq!(sim.seen_at(REG).len() - 1, tries, "{kind:?}");
+        assert_eq!(lines_at(&sim, REG), vec!["GET /v2/app/manifests/v1"; tries], "{kind:?}");
     }
 }
 
@@ -513,7 +569,8 @@ fn tag_list_pagination() {
     assert_eq!(v, json!({"Repository": "reg.test/app", "Tags": ["a", "b", "c", "d", "e"]}));
     assert_eq!(
         lines_at(&sim, REG),
-        ["GET /v2/", "GET /v2/app/tags/list", "GET /v2/app/tags/list?n=2&last=b", "GET /v2/app/tags/list?n=2&last=d"]
+        ["GET /v2/app/tags/list", "GET /v2/app/tags/list?n=2&last=b", "GET /v2/app/tags/list?n=2&last=d"],
+        "the first page stands in for the ping"
     );
 }
 
@@ -642,11 +699,7 @@ fn delete_outcomes() {
         if c.ok {
             assert_eq!(
                 lines_at(&sim, REG),
-                [
-                    "GET /v2/".to_owned(),
-                    "GET /v2/app/manifests/v1".to_owned(),
-                    format!("DELETE /v2/app/manifests/{}", image.digest())
-                ]
+                ["GET /v2/app/manifests/v1".to_owned(), format!("DELETE /v2/app/manifests/{}", image.digest())]
             );
             assert!(reg.borrow().repos["app"].tags.is_empty());
         }

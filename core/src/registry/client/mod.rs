@@ -31,7 +31,7 @@ pub use survey::Surveyed;
 
 use super::auth::{self, Challenge, Credentials, Token};
 use super::{RegistryOptions, url};
-use crate::engine::{HttpRequest, Io};
+use crate::engine::{HttpRequest, HttpResponse, Io};
 use crate::error::{Error, Result};
 use error::{describe_body, io_error};
 use request::MAX_SMALL_BODY;
@@ -137,6 +137,63 @@ impl RegistryClient {
         if let Some(b) = self.session.borrow().base.clone() {
             return Ok(b);
         }
+        let ping = |base: &Url| self.get(&request::api_url(base, "/v2/"), vec![], MAX_SMALL_BODY);
+        let (base, resp) = self.reach(ping, |resp| resp.status == 200 || resp.status == 401).await?;
+        let mut session = self.session.borrow_mut();
+        session.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
+        session.base = Some(base.clone());
+        Ok(base)
+    }
+
+    /// The answer to `call` sent as this session's first request, standing
+    /// in for the ping: None when the session has met the registry already,
+    /// or `call` may not stand in, or its answer is not the last word (a
+    /// bearer challenge, which is remembered so the call goes again with a
+    /// token; a redirect, followed when it goes again).
+    ///
+    /// Only a client that sends no credentials does this (a ping first
+    /// learns how the registry wants them, before any is sent), and only
+    /// with a GET or HEAD of a path on the registry's root, without a body
+    /// (safe to send to a server not yet known to be a registry). It saves the ping's round trip for every
+    /// registry that needs no token. Where plain HTTP is allowed, the call
+    /// goes over both schemes at once, as the ping would, so it names the
+    /// repository over plain HTTP even when HTTPS answers.
+    async fn first_contact(&self, call: &request::Call<'_>) -> Result<Option<HttpResponse>> {
+        let anonymous =
+            self.credentials.is_none() && self.opts.registry_token.is_none() && self.opts.identity_token.is_none();
+        let on_root = matches!(call.target, request::Target::Path(_));
+        if !anonymous || !on_root || !matches!(call.method, "GET" | "HEAD") || call.body.is_some() {
+            return Ok(None);
+        }
+        let _turn = self.io.lock(format!("ping {}", self.session_key)).await;
+        if self.session.borrow().base.is_some() {
+            return Ok(None);
+        }
+        let (base, resp) =
+            self.reach(|base| self.build(&request::Home::new(base.clone(), None), call), |_| true).await?;
+        let mut session = self.session.borrow_mut();
+        session.base = Some(base);
+        if resp.status == 401 {
+            session.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
+            // An anonymous token may open it; nothing else this client has would.
+            if session.challenges.iter().any(|c| c.scheme == "bearer") {
+                return Ok(None);
+            }
+        }
+        Ok((!request::is_redirect(resp.status)).then_some(resp))
+    }
+
+    /// Sends `request_for(base)` to the registry's API root over HTTPS, and
+    /// over plain HTTP too when `--tls-verify=false` allows it; returns the
+    /// root whose answer is `good` and that answer. HTTPS is preferred:
+    /// both are asked at once so a plain registry costs no extra round
+    /// trip, and the HTTP answer is used only if HTTPS fails (then waited
+    /// for). A failure is reported as a failed ping, as skopeo does.
+    async fn reach(
+        &self,
+        request_for: impl Fn(&Url) -> HttpRequest,
+        good: impl Fn(&HttpResponse) -> bool,
+    ) -> Result<(Url, HttpResponse)> {
         let schemes: &[&str] = if self.opts.tls_verify == Some(false) { &["https", "http"] } else { &["https"] };
         let mut bases = Vec::new();
         for scheme in schemes {
@@ -145,31 +202,21 @@ impl RegistryClient {
                 .ok_or_else(|| Error::invalid(format!("invalid registry name {:?}", self.registry)))?;
             bases.push(base);
         }
-        let ping = |base: &Url| self.send_direct(self.get(&request::api_url(base, "/v2/"), vec![], MAX_SMALL_BODY));
-        // HTTPS is preferred; when plain HTTP is allowed too, both are asked
-        // at once so a plain registry costs no extra round trip, and the
-        // HTTP answer is used only if HTTPS fails (then waited for).
+        let send = |base: &Url| self.send_direct(request_for(base));
         let answers = match bases.as_slice() {
             [https, http] => {
-                let (first, second) = crate::engine::prefer_first(ping(https), ping(http), |r| {
-                    r.as_ref().is_ok_and(|resp| resp.status == 200 || resp.status == 401)
-                })
-                .await;
+                let (first, second) =
+                    crate::engine::prefer_first(send(https), send(http), |r| r.as_ref().is_ok_and(&good)).await;
                 vec![Some(first), second]
             }
-            [only] => vec![Some(ping(only).await)],
+            [only] => vec![Some(send(only).await)],
             _ => Vec::new(),
         };
         let mut last = None;
         for (base, answer) in bases.iter().zip(answers) {
             let Some(answer) = answer else { break };
             match answer {
-                Ok(resp) if resp.status == 200 || resp.status == 401 => {
-                    let mut session = self.session.borrow_mut();
-                    session.challenges = auth::parse_challenges(resp.headers_named("www-authenticate"));
-                    session.base = Some(base.clone());
-                    return Ok(base.clone());
-                }
+                Ok(resp) if good(&resp) => return Ok((base.clone(), resp)),
                 Ok(resp) => {
                     last = Some(Error::other(format!(
                         "pinging container registry {}: unexpected status {}{}",

@@ -89,12 +89,17 @@ impl RegistryClient {
         }
         let scope = pull_scope(repository);
         let what = format!("fetching tags list for {}/{repository}", self.registry);
-        let base = self.ensure_base().await?;
-        let mut page_url = api_url(&base, &tags_path(repository));
+        // The first page goes to the registry's own root (it may stand in
+        // for the ping); the others where the one before links.
+        let mut page_url: Option<url::Url> = None;
         let mut tags = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_TAG_PAGES {
-            let resp = self.send(Call::new("GET", Target::Url(page_url.clone()), &scope, MAX_TAGS_PAGE)).await?;
+            let target = match &page_url {
+                Some(u) => Target::Url(u.clone()),
+                None => Target::Path(tags_path(repository)),
+            };
+            let resp = self.send(Call::new("GET", target, &scope, MAX_TAGS_PAGE)).await?;
             if resp.status != 200 {
                 return Err(status_error(&what, &resp));
             }
@@ -104,12 +109,15 @@ impl RegistryClient {
             let Some(next) = link::next_link(resp.headers_named("link")) else {
                 return Ok(tags);
             };
-            page_url = url::join(&page_url, &next).filter(|u| url::same_origin(u, &base)).ok_or_else(|| {
+            let base = self.ensure_base().await?;
+            let at = page_url.unwrap_or_else(|| api_url(&base, &tags_path(repository)));
+            let next_url = url::join(&at, &next).filter(|u| url::same_origin(u, &base)).ok_or_else(|| {
                 Error::other(format!("{what}: pagination link leaves the registry: {:?}", sanitize(&next)))
             })?;
-            if !seen.insert(page_url.clone()) {
+            if !seen.insert(next_url.clone()) {
                 return Err(Error::other(format!("{what}: pagination links loop")));
             }
+            page_url = Some(next_url);
         }
         Err(Error::other(format!("tag list of {}/{repository} has more than {MAX_TAG_PAGES} pages", self.registry)))
     }

@@ -1,5 +1,6 @@
 //! The one way a request reaches a registry ([`RegistryClient::send_with`]):
-//! the ping first, the `Authorization` the scope needs, retries, redirects,
+//! the ping first (or the session's first anonymous GET in its place,
+//! [`RegistryClient::first_contact`]), the `Authorization` the scope needs, retries, redirects,
 //! and a fresh token once after a 401. Credentials follow one rule
 //! ([`Home::authorize`]): they go to the registry's own origin (scheme, host
 //! and port) and nowhere else — a redirect to a CDN goes without them, and
@@ -141,7 +142,7 @@ fn answer(reached: Reached<()>) -> Result<HttpResponse> {
 }
 
 /// Whether `status` is a redirect to follow.
-fn is_redirect(status: u16) -> bool {
+pub(super) fn is_redirect(status: u16) -> bool {
     matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
@@ -200,7 +201,7 @@ impl RegistryClient {
         Ok(self.build(&home, &call))
     }
 
-    fn build(&self, home: &Home, call: &Call<'_>) -> HttpRequest {
+    pub(super) fn build(&self, home: &Home, call: &Call<'_>) -> HttpRequest {
         let url = match &call.target {
             Target::Path(p) => api_url(&home.base, p),
             Target::Url(u) => u.clone(),
@@ -221,8 +222,12 @@ impl RegistryClient {
         request
     }
 
-    /// Sends `call` to the registry and returns its answer.
+    /// Sends `call` to the registry and returns its answer (the session's
+    /// first call may stand in for the ping).
     pub(super) async fn send(&self, call: Call<'_>) -> Result<HttpResponse> {
+        if let Some(resp) = self.first_contact(&call).await? {
+            return Ok(resp);
+        }
         answer(self.send_with(call, |request| self.exchange(request)).await?)
     }
 
