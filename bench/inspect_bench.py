@@ -94,14 +94,14 @@ def main():
         for _ in range(ROUNDS):
             for k, paths in ASKED.items():
                 reg_times[k].append(registry_alone(port, paths))
-        reg = {k: statistics.median(v) for k, v in reg_times.items()}
+        asked = {k: statistics.median(v) for k, v in reg_times.items()}
         print(f"inspect --raw, small image, loopback registry, {ROUNDS} alternating rounds")
         for k in ("skiff", "skopeo", "node") if WITH_NODE else ("skiff", "skopeo"):
             print(f"  {k:7s} median {med[k] * 1000:7.2f} ms  (min {min(times[k]) * 1000:.2f}, max {max(times[k]) * 1000:.2f})")
         print(f"  ratio skiff/skopeo = {med['skiff'] / med['skopeo']:.3f}")
         print(f"  floor: skiff --version {med['start'] * 1000:.2f} ms; manifest-digest of a local file (core loaded) "
               f"{med['core'] * 1000:.2f} ms; the registry answering, on a new connection, what skopeo asks (the ping, "
-              f"then the manifest) {reg['skopeo'] * 1000:.2f} ms and what skiff asks (the manifest) {reg['skiff'] * 1000:.2f} ms; "
+              f"then the manifest) {asked['skopeo'] * 1000:.2f} ms and what skiff asks (the manifest) {asked['skiff'] * 1000:.2f} ms; "
               f"a 0.35 ratio is {0.35 * med['skopeo'] * 1000:.2f} ms")
         if WITH_NODE:
             print(f"  ratio node(skiff-js)/skiff = {med['node'] / med['skiff']:.3f}")
