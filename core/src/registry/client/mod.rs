@@ -154,10 +154,11 @@ impl RegistryClient {
     /// Only a client that sends no credentials does this (a ping first
     /// learns how the registry wants them, before any is sent), and only
     /// with a GET or HEAD of a path on the registry's root, without a body
-    /// (safe to send to a server not yet known to be a registry). It saves the ping's round trip for every
-    /// registry that needs no token. Where plain HTTP is allowed, the call
-    /// goes over both schemes at once, as the ping would, so it names the
-    /// repository over plain HTTP even when HTTPS answers.
+    /// (safe to send to a server not yet known to be a registry). It saves
+    /// the ping's round trip for every registry that needs no token. Where
+    /// plain HTTP is allowed, the call goes over both schemes at once, as
+    /// the ping would, so it names the repository over plain HTTP even when
+    /// HTTPS answers.
     async fn first_contact(&self, call: &request::Call<'_>) -> Result<Option<HttpResponse>> {
         let anonymous =
             self.credentials.is_none() && self.opts.registry_token.is_none() && self.opts.identity_token.is_none();

@@ -1,7 +1,7 @@
 //! The one way a request reaches a registry ([`RegistryClient::send_with`]):
 //! the ping first (or the session's first anonymous GET in its place,
-//! [`RegistryClient::first_contact`]), the `Authorization` the scope needs, retries, redirects,
-//! and a fresh token once after a 401. Credentials follow one rule
+//! [`RegistryClient::first_contact`]), the `Authorization` the scope
+//! needs, retries, redirects, and a fresh token once after a 401. Credentials follow one rule
 //! ([`Home::authorize`]): they go to the registry's own origin (scheme, host
 //! and port) and nowhere else — a redirect to a CDN goes without them, and
 //! one that comes back to the registry gets them again. Also the registry's
