@@ -3,7 +3,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{environment, platform, policy_options, run_job_parallel, scratch_dir, side_options, sign_options};
+use super::{Threads, platform, policy_options, run_job_in_scratch, side_options, sign_options};
 use crate::cli::{CopyArgs, GlobalOptions};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -44,7 +44,6 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
     let signing = sign_options(a.signing)?;
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
-    let scratch = scratch_dir(g);
     let (multi_arch, multi_arch_platforms) = match a.multi_arch.as_deref().map(multi_arch).transpose()? {
         Some((m, platforms)) => (Some(m), platforms),
         None => (None, Vec::new()),
@@ -79,6 +78,5 @@ pub fn run(g: &GlobalOptions, a: CopyArgs) -> Result<()> {
         encrypt_layers: a.encrypt_layers,
         decryption_keys: a.decryption_keys,
     };
-    let io = HostIo::new(g.debug).quiet(a.quiet).scratch(&scratch);
-    run_job_parallel(g, wj::Job::Copy(job), environment(Some(&scratch)), io)
+    run_job_in_scratch(g, wj::Job::Copy(job), HostIo::new(g.debug).quiet(a.quiet), Threads::All)
 }

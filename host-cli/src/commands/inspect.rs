@@ -3,13 +3,12 @@
 
 use anyhow::Result;
 
-use super::{environment, platform, registry_options, run_job_with, scratch_dir};
+use super::{Threads, platform, registry_options, run_job_in_scratch};
 use crate::cli::{GlobalOptions, InspectArgs, LayersArgs};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
-    let scratch = scratch_dir(g);
     let job = wj::InspectJob {
         image: a.image,
         raw: a.raw,
@@ -24,11 +23,10 @@ pub fn run(g: &GlobalOptions, a: InspectArgs) -> Result<()> {
         },
         platform: platform(g),
     };
-    run_job_with(g, wj::Job::Inspect(job), environment(Some(&scratch)), HostIo::new(g.debug).scratch(&scratch))
+    run_job_in_scratch(g, wj::Job::Inspect(job), HostIo::new(g.debug), Threads::One)
 }
 
 pub fn layers(g: &GlobalOptions, a: LayersArgs) -> Result<()> {
-    let scratch = scratch_dir(g);
     let job = wj::LayersJob {
         image: a.image,
         layers: a.layers,
@@ -39,5 +37,5 @@ pub fn layers(g: &GlobalOptions, a: LayersArgs) -> Result<()> {
         },
         platform: platform(g),
     };
-    run_job_with(g, wj::Job::Layers(job), environment(Some(&scratch)), HostIo::new(g.debug).scratch(&scratch))
+    run_job_in_scratch(g, wj::Job::Layers(job), HostIo::new(g.debug), Threads::One)
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, Result, bail};
 
-use super::{environment, run_job};
+use super::run_job;
 use crate::cli::{GlobalOptions, LoginArgs, LogoutArgs};
 use crate::runtime::jobs as wj;
 
@@ -63,10 +63,10 @@ pub fn login(g: &GlobalOptions, a: LoginArgs) -> Result<()> {
         timeouts: super::timeout_options(g),
     };
     let job = wj::LoginJob { registry: a.registry, get_login: a.get_login, username, password, access };
-    run_job(g, wj::Job::Login(job), environment(None))
+    run_job(g, wj::Job::Login(job))
 }
 
 pub fn logout(g: &GlobalOptions, a: LogoutArgs) -> Result<()> {
     let job = wj::LogoutJob { registry: a.registry, all: a.all, authfile: a.authfile.or(a.compat_auth_file) };
-    run_job(g, wj::Job::Logout(job), environment(None))
+    run_job(g, wj::Job::Logout(job))
 }

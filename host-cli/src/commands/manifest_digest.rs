@@ -3,10 +3,10 @@
 
 use anyhow::Result;
 
-use super::{environment, run_job};
+use super::run_job;
 use crate::cli::{GlobalOptions, ManifestDigestArgs};
 use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: ManifestDigestArgs) -> Result<()> {
-    run_job(g, wj::Job::ManifestDigest(wj::ManifestDigestJob { path: a.manifest }), environment(None))
+    run_job(g, wj::Job::ManifestDigest(wj::ManifestDigestJob { path: a.manifest }))
 }

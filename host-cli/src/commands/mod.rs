@@ -209,22 +209,35 @@ fn timeout_options(g: &GlobalOptions) -> wj::TimeoutOptions {
 }
 
 /// Runs `job` in the core, within `--command-timeout`, and writes its output.
-fn run_job(g: &GlobalOptions, job: wj::Job, env: wj::Environment) -> Result<()> {
-    run_job_with(g, job, env, HostIo::new(g.debug))
+fn run_job(g: &GlobalOptions, job: wj::Job) -> Result<()> {
+    run_job_on(Threads::One.runtime()?, g, job, environment(None), HostIo::new(g.debug))
 }
 
-/// Like [`run_job`], with `io` (one given a scratch directory).
-fn run_job_with(g: &GlobalOptions, job: wj::Job, env: wj::Environment, io: HostIo) -> Result<()> {
-    // A handful of small requests: one thread starts fastest.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    run_job_on(rt, g, job, env, io)
+/// The threads a job's IO runs on.
+enum Threads {
+    /// A handful of small requests: one thread starts fastest.
+    One,
+    /// Worker threads, so that blob transfers (and their hashing) proceed
+    /// on every core at once.
+    All,
 }
 
-/// Like [`run_job`], on worker threads, so that blob transfers (and their
-/// hashing) proceed on every core at once.
-fn run_job_parallel(g: &GlobalOptions, job: wj::Job, env: wj::Environment, io: HostIo) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    run_job_on(rt, g, job, env, io)
+impl Threads {
+    fn runtime(self) -> Result<tokio::runtime::Runtime> {
+        let mut b = match self {
+            Threads::One => tokio::runtime::Builder::new_current_thread(),
+            Threads::All => tokio::runtime::Builder::new_multi_thread(),
+        };
+        Ok(b.enable_all().build()?)
+    }
+}
+
+/// Like [`run_job`], with `io` and a scratch space of the run's own: named
+/// here and handed to the core and to `io`, made when first needed, and
+/// removed when the run ends (this function holds it until then).
+fn run_job_in_scratch(g: &GlobalOptions, job: wj::Job, io: HostIo, threads: Threads) -> Result<()> {
+    let scratch = scratch_dir(g);
+    run_job_on(threads.runtime()?, g, job, environment(Some(&scratch)), io.scratch(&scratch))
 }
 
 fn run_job_on(

@@ -3,14 +3,13 @@
 
 use anyhow::{Result, anyhow};
 
-use super::{environment, platform, policy_options, registry_options, run_job_parallel, scratch_dir};
+use super::{Threads, platform, policy_options, registry_options, run_job_in_scratch};
 use crate::cli::RetryFlags;
 use crate::cli::{GlobalOptions, ImageProxyArgs};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
 
 pub fn run(g: &GlobalOptions, a: ImageProxyArgs) -> Result<()> {
-    let scratch = scratch_dir(g);
     let job = wj::ImageProxyJob {
         side: wj::SideOptions {
             registry: registry_options(g, &a.image_flags.registry, &RetryFlags::default())?,
@@ -23,12 +22,7 @@ pub fn run(g: &GlobalOptions, a: ImageProxyArgs) -> Result<()> {
         decryption_keys: a.decryption_keys,
     };
     let socket = client_socket(a.sockfd)?;
-    run_job_parallel(
-        g,
-        wj::Job::ImageProxy(job),
-        environment(Some(&scratch)),
-        HostIo::new(g.debug).scratch(&scratch).proxy(socket),
-    )
+    run_job_in_scratch(g, wj::Job::ImageProxy(job), HostIo::new(g.debug).proxy(socket), Threads::All)
 }
 
 /// A duplicate of descriptor `fd`, which the process inherited.

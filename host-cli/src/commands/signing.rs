@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{environment, run_job};
+use super::run_job;
 use crate::cli::{
     GenerateSigstoreKeyArgs, GlobalOptions, StandaloneSignArgs, StandaloneVerifyArgs, UntrustedSignatureDumpArgs,
 };
@@ -21,7 +21,7 @@ pub fn sign(g: &GlobalOptions, a: StandaloneSignArgs) -> Result<()> {
         output,
         passphrase_file: a.passphrase_file,
     };
-    run_job(g, wj::Job::StandaloneSign(job), environment(None))
+    run_job(g, wj::Job::StandaloneSign(job))
 }
 
 pub fn verify(g: &GlobalOptions, a: StandaloneVerifyArgs) -> Result<()> {
@@ -32,7 +32,7 @@ pub fn verify(g: &GlobalOptions, a: StandaloneVerifyArgs) -> Result<()> {
         signature: a.signature,
         public_key_file: a.public_key_file,
     };
-    run_job(g, wj::Job::StandaloneVerify(job), environment(None))
+    run_job(g, wj::Job::StandaloneVerify(job))
 }
 
 pub fn generate_sigstore_key(g: &GlobalOptions, a: GenerateSigstoreKeyArgs) -> Result<()> {
@@ -44,10 +44,10 @@ pub fn generate_sigstore_key(g: &GlobalOptions, a: GenerateSigstoreKeyArgs) -> R
         None => super::prompt_passphrase(&format!("{output_prefix}.private"))?,
     };
     let job = wj::GenerateSigstoreKeyJob { output_prefix, passphrase_file: a.passphrase_file, passphrase };
-    run_job(g, wj::Job::GenerateSigstoreKey(job), environment(None))
+    run_job(g, wj::Job::GenerateSigstoreKey(job))
 }
 
 pub fn untrusted_dump(g: &GlobalOptions, a: UntrustedSignatureDumpArgs) -> Result<()> {
     let job = wj::UntrustedSignatureDumpJob { signature: a.signature };
-    run_job(g, wj::Job::UntrustedSignatureDump(job), environment(None))
+    run_job(g, wj::Job::UntrustedSignatureDump(job))
 }

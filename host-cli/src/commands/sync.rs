@@ -4,7 +4,7 @@
 use anyhow::{Result, bail};
 
 use super::copy::manifest_format;
-use super::{environment, platform, policy_options, run_job_parallel, scratch_dir, side_options, sign_options};
+use super::{Threads, platform, policy_options, run_job_in_scratch, side_options, sign_options};
 use crate::cli::{GlobalOptions, SyncArgs};
 use crate::io::HostIo;
 use crate::runtime::jobs as wj;
@@ -32,7 +32,6 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
     };
     let src = a.src.registry(a.authfile.as_ref());
     let dest = a.dest.registry(a.authfile.as_ref());
-    let scratch = scratch_dir(g);
     let job = wj::SyncJob {
         source: a.source,
         destination: a.destination,
@@ -60,6 +59,5 @@ pub fn run(g: &GlobalOptions, a: SyncArgs) -> Result<()> {
         shard: a.shard,
         signing,
     };
-    let io = HostIo::new(g.debug).quiet(a.quiet).scratch(&scratch);
-    run_job_parallel(g, wj::Job::Sync(job), environment(Some(&scratch)), io)
+    run_job_in_scratch(g, wj::Job::Sync(job), HostIo::new(g.debug).quiet(a.quiet), Threads::All)
 }

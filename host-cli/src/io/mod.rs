@@ -167,12 +167,18 @@ impl HostIo {
     }
 }
 
-/// Bytes from the operating system's secure random source (ring's).
+/// Fills `bytes` from the operating system's secure random source
+/// (ring's); false if it failed.
+fn fill_random(bytes: &mut [u8]) -> bool {
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), bytes).is_ok()
+}
+
+/// Random bytes for the core.
 fn random(length: u32) -> Reply {
     let mut bytes = vec![0; length as usize];
-    match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes) {
-        Ok(()) => Reply::Data(bytes),
-        Err(_) => failed(IoErrorKind::Other, "the operating system's random source failed"),
+    match fill_random(&mut bytes) {
+        true => Reply::Data(bytes),
+        false => failed(IoErrorKind::Other, "the operating system's random source failed"),
     }
 }
 

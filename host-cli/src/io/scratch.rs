@@ -68,7 +68,7 @@ fn name() -> String {
     let mut bytes = [0u8; 6];
     // Without the OS's random source the name is still unique to this
     // process (the pid); the random part only makes it hard to guess.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    let _ = super::fill_random(&mut bytes);
     let tail: String = bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
     format!("skiff-{}-{tail}", std::process::id())
 }
