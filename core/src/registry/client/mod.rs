@@ -163,11 +163,13 @@ impl RegistryClient {
         let anonymous =
             self.credentials.is_none() && self.opts.registry_token.is_none() && self.opts.identity_token.is_none();
         let on_root = matches!(call.target, request::Target::Path(_));
-        if !anonymous || !on_root || !matches!(call.method, "GET" | "HEAD") || call.body.is_some() {
+        let met = || self.session.borrow().base.is_some();
+        if !anonymous || !on_root || !matches!(call.method, "GET" | "HEAD") || call.body.is_some() || met() {
             return Ok(None);
         }
+        // Checked again under the lock: another call may have met it meanwhile.
         let _turn = self.io.lock(format!("ping {}", self.session_key)).await;
-        if self.session.borrow().base.is_some() {
+        if met() {
             return Ok(None);
         }
         let (base, resp) =
